@@ -1,0 +1,87 @@
+//! `routes.yaml`, from file to a validated, immutable [`Config`].
+//!
+//! `load` reads and parses (every syntax and shape problem, with its line),
+//! `validate` turns raw values into types that cannot be wrong and compiles
+//! the adapter scripts, `watch` reloads on change and swaps atomically.
+
+pub mod load;
+pub mod raw;
+pub mod validate;
+pub mod values;
+pub mod watch;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+pub use load::{ConfigIssue, Source};
+
+use crate::provider::engine::ScriptLimits;
+use crate::provider::Provider;
+use crate::routing::RouteTable;
+
+/// Limits and timeouts from `server:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Worker threads (read at start only).
+    pub threads: usize,
+    pub max_body_size: usize,
+    pub drain_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub first_byte_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub request_timeout: Duration,
+    pub script_limits: ScriptLimits,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            threads: 2,
+            max_body_size: 10 * 1024 * 1024,
+            drain_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            first_byte_timeout: Duration::from_secs(120),
+            idle_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(600),
+            script_limits: ScriptLimits::default(),
+        }
+    }
+}
+
+/// One loaded, validated configuration: what a request is served with.
+#[derive(Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub listen: SocketAddr,
+    pub settings: Settings,
+    /// Directory the adapter scripts are read from.
+    pub scripts_dir: PathBuf,
+    pub providers: IndexMap<String, Arc<Provider>>,
+    pub routes: RouteTable,
+    /// Short content hash of the file and every script it uses.
+    pub version: String,
+    /// Non-fatal findings, such as providers disabled for a missing key.
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Reads, parses and validates `path`, collecting every problem.
+    pub fn load(path: &Path) -> Result<Self, Vec<ConfigIssue>> {
+        let (raw, source) = load::load_file(path)?;
+        validate::validate(raw, &source)
+    }
+
+    /// True when at least one provider can take requests.
+    pub fn has_usable_provider(&self) -> bool {
+        self.providers.values().any(|p| p.is_enabled())
+    }
+
+    /// Every secret of every provider, for redaction.
+    pub fn secrets(&self) -> Vec<&str> {
+        self.providers.values().flat_map(|p| p.secrets()).collect()
+    }
+}

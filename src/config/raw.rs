@@ -1,0 +1,152 @@
+//! The serde mirror of `routes.yaml`: every field the file may contain, and
+//! nothing else (`deny_unknown_fields` turns typos into errors). Values are
+//! still raw here (durations and sizes are strings, `${VAR}` not expanded);
+//! `validate.rs` turns them into types that cannot be wrong.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Address the OpenAI-compatible API listens on, e.g. `127.0.0.1:8080`.
+    pub listen: Option<String>,
+    /// Limits and timeouts.
+    #[serde(default)]
+    pub server: RawServer,
+    /// Directory of provider adapter scripts, relative to the config file.
+    pub scripts: Option<String>,
+    /// Named providers, in file order.
+    #[serde(default)]
+    pub providers: IndexMap<String, RawProvider>,
+    /// Routes, tried in file order.
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+}
+
+/// A number or a string such as `30s` or `10MiB`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Scalar {
+    Int(u64),
+    Float(f64),
+    Text(String),
+}
+
+/// `server:` settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    /// Worker threads (restart to change).
+    pub threads: Option<usize>,
+    /// Largest accepted request body, e.g. `10MiB`.
+    pub max_body_size: Option<Scalar>,
+    /// How long in-flight requests may take to finish on SIGTERM/SIGINT.
+    pub drain_timeout: Option<Scalar>,
+    /// TCP/TLS connect timeout towards providers.
+    pub connect_timeout: Option<Scalar>,
+    /// Time allowed from sending a request to the provider's response headers.
+    pub first_byte_timeout: Option<Scalar>,
+    /// Longest silence allowed between two reads of a provider's body.
+    pub idle_timeout: Option<Scalar>,
+    /// Total time allowed for a non-streaming request (all attempts).
+    pub request_timeout: Option<Scalar>,
+    /// Limits for adapter scripts.
+    #[serde(default)]
+    pub scripts: RawScriptLimits,
+}
+
+/// `server.scripts:` limits applied to every adapter script call.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScriptLimits {
+    /// Maximum Rhai operations per hook call.
+    pub max_operations: Option<u64>,
+    /// Wall-clock budget per hook call, e.g. `1s`.
+    pub timeout: Option<Scalar>,
+    /// Maximum function call depth.
+    pub max_call_depth: Option<usize>,
+}
+
+/// One entry of `providers:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    /// Adapter script name: `scripts/providers/<adapter>.rhai`.
+    pub adapter: String,
+    /// Base URL, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// API key; usually `${ENV_VAR}`. Omit for providers without auth.
+    pub api_key: Option<String>,
+    /// Extra headers sent on every request to this provider.
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// Models this provider serves, with optional metadata.
+    #[serde(default)]
+    pub models: IndexMap<String, Option<RawModel>>,
+    /// Free-form options handed to the adapter script as `ctx.options`.
+    pub options: Option<serde_yaml::Value>,
+    /// Set to false to keep the entry but never use it.
+    pub enabled: Option<bool>,
+}
+
+/// Per-model metadata (prices in USD per million tokens).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    pub input_per_mtok: Option<f64>,
+    pub output_per_mtok: Option<f64>,
+    pub cached_input_per_mtok: Option<f64>,
+    pub quality: Option<f64>,
+    pub context_window: Option<u64>,
+    pub max_output_tokens: Option<u64>,
+}
+
+/// One entry of `routes:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    /// Name used in metrics and logs; defaults to the first model pattern.
+    pub name: Option<String>,
+    /// What the client sends.
+    #[serde(rename = "match")]
+    pub matcher: RawMatch,
+    /// Candidates, tried in order.
+    pub targets: Vec<RawTarget>,
+}
+
+/// `match:` of a route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMatch {
+    /// One model name or glob, or a list of them.
+    pub model: OneOrMany,
+}
+
+/// A string or a list of strings.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The values as a list.
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            Self::One(s) => vec![s.clone()],
+            Self::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// One target of a route: a provider and the model to ask it for.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub provider: String,
+    /// Model name at the provider; defaults to the model the client sent.
+    pub model: Option<String>,
+}

@@ -1,0 +1,390 @@
+//! Raw config → [`Config`]: parse units, expand `${VAR}`, compile adapter
+//! scripts, check every cross-reference. Collects every problem, each with
+//! the line it comes from, before failing.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use sha2::{Digest, Sha256};
+
+use super::load::{ConfigIssue, Source};
+use super::raw::{RawConfig, RawProvider, RawRoute, RawServer};
+use super::values::{self, Interpolation};
+use super::{Config, Settings};
+use crate::provider::engine::{build_engine, ScriptLimits};
+use crate::provider::{Adapter, ModelInfo, Provider, ScriptError, Secret};
+use crate::routing::{Route, RouteTable, Target};
+use crate::upstream::Upstream;
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default adapter script directory, relative to the config file.
+pub const DEFAULT_SCRIPTS: &str = "scripts/providers";
+
+struct Ctx<'a> {
+    source: &'a Source,
+    issues: Vec<ConfigIssue>,
+    warnings: Vec<String>,
+}
+
+impl Ctx<'_> {
+    fn issue(&mut self, path: &str, message: impl Into<String>) {
+        let issue = self.source.issue(path, message);
+        self.issues.push(issue);
+    }
+}
+
+/// Validates `raw` (parsed from `source`) into a [`Config`].
+pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIssue>> {
+    let mut cx = Ctx {
+        source,
+        issues: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let listen_text = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+    let listen = listen_text.parse::<SocketAddr>().unwrap_or_else(|_| {
+        cx.issue(
+            "listen",
+            format!("`{listen_text}` is not an address such as 127.0.0.1:8080"),
+        );
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    });
+    let settings = settings(&raw.server, &mut cx);
+    let base_dir = source
+        .path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let scripts_dir = base_dir.join(raw.scripts.as_deref().unwrap_or(DEFAULT_SCRIPTS));
+    let engine = Arc::new(build_engine(&settings.script_limits));
+    let mut adapters = Adapters {
+        dir: scripts_dir,
+        engine,
+        limits: settings.script_limits.clone(),
+        compiled: BTreeMap::new(),
+    };
+    let mut providers = IndexMap::new();
+    for (name, p) in raw.providers {
+        if let Some(p) = provider(&name, p, &mut adapters, &mut cx) {
+            providers.insert(name, Arc::new(p));
+        }
+    }
+    let routes = routes(raw.routes, &providers, &mut cx);
+    if !cx.issues.is_empty() {
+        return Err(cx.issues);
+    }
+    let version = version(source, &adapters);
+    Ok(Config {
+        path: source.path.clone(),
+        listen,
+        settings,
+        scripts_dir: adapters.dir.clone(),
+        routes: RouteTable::new(routes, providers.clone()),
+        providers,
+        version,
+        warnings: cx.warnings,
+    })
+}
+
+fn settings(raw: &RawServer, cx: &mut Ctx) -> Settings {
+    let mut s = Settings::default();
+    if let Some(t) = raw.threads {
+        if t == 0 {
+            cx.issue("server.threads", "must be at least 1");
+        } else {
+            s.threads = t;
+        }
+    }
+    if let Some(v) = &raw.max_body_size {
+        match values::size(v) {
+            Ok(0) => cx.issue("server.max_body_size", "must be more than 0"),
+            Ok(n) => s.max_body_size = n,
+            Err(e) => cx.issue("server.max_body_size", e),
+        }
+    }
+    let durations = [
+        ("drain_timeout", &raw.drain_timeout, &mut s.drain_timeout),
+        ("connect_timeout", &raw.connect_timeout, &mut s.connect_timeout),
+        ("first_byte_timeout", &raw.first_byte_timeout, &mut s.first_byte_timeout),
+        ("idle_timeout", &raw.idle_timeout, &mut s.idle_timeout),
+        ("request_timeout", &raw.request_timeout, &mut s.request_timeout),
+    ];
+    for (name, value, slot) in durations {
+        if let Some(v) = value {
+            match values::duration(v) {
+                Ok(d) if d.is_zero() => cx.issue(&format!("server.{name}"), "must be more than 0"),
+                Ok(d) => *slot = d,
+                Err(e) => cx.issue(&format!("server.{name}"), e),
+            }
+        }
+    }
+    let limits = &raw.scripts;
+    let mut l = ScriptLimits {
+        max_string_size: s.max_body_size.saturating_mul(4).max(1 << 20),
+        ..ScriptLimits::default()
+    };
+    if let Some(n) = limits.max_operations {
+        l.max_operations = n;
+    }
+    if let Some(n) = limits.max_call_depth {
+        l.max_call_depth = n;
+    }
+    if let Some(v) = &limits.timeout {
+        match values::duration(v) {
+            Ok(d) if d.is_zero() => cx.issue("server.scripts.timeout", "must be more than 0"),
+            Ok(d) => l.timeout = d,
+            Err(e) => cx.issue("server.scripts.timeout", e),
+        }
+    }
+    s.script_limits = l;
+    s
+}
+
+/// Adapter scripts compiled so far, by adapter name.
+struct Adapters {
+    dir: PathBuf,
+    engine: Arc<rhai::Engine>,
+    limits: ScriptLimits,
+    compiled: BTreeMap<String, (Arc<Adapter>, String)>,
+}
+
+impl Adapters {
+    fn get(&mut self, name: &str) -> Result<Arc<Adapter>, ScriptError> {
+        if let Some((a, _)) = self.compiled.get(name) {
+            return Ok(a.clone());
+        }
+        let path = self.dir.join(format!("{name}.rhai"));
+        let text = std::fs::read_to_string(&path).map_err(|e| ScriptError::Compile {
+            path: path.clone(),
+            line: 0,
+            col: 0,
+            message: format!("cannot read adapter script: {e}"),
+        })?;
+        let adapter = Arc::new(Adapter::compile(
+            name,
+            &path,
+            &text,
+            self.engine.clone(),
+            self.limits.timeout,
+        )?);
+        self.compiled
+            .insert(name.to_string(), (adapter.clone(), text));
+        Ok(adapter)
+    }
+}
+
+fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -> Option<Provider> {
+    let at = |field: &str| format!("providers.{name}.{field}");
+    if !valid_name(name) {
+        cx.issue(
+            &format!("providers.{name}"),
+            "provider names may use letters, digits, `-`, `_` and `.` only",
+        );
+    }
+    let mut disabled = (p.enabled == Some(false)).then(|| "enabled: false".to_string());
+    let mut expand = |field: &str, text: &str, cx: &mut Ctx| -> Option<String> {
+        match values::interpolate_env(text) {
+            Ok(v) => Some(v),
+            Err(Interpolation::Unset(var)) => {
+                disabled.get_or_insert(format!("environment variable {var} is not set ({field})"));
+                None
+            }
+            Err(Interpolation::Malformed(_)) => {
+                cx.issue(&at(field), "unterminated `${` in value");
+                None
+            }
+        }
+    };
+    let base_url = expand("base_url", &p.base_url, cx);
+    let api_key = p
+        .api_key
+        .as_deref()
+        .and_then(|k| expand("api_key", k, cx))
+        .filter(|k| !k.is_empty())
+        .map(Secret::new);
+    let mut headers = Vec::new();
+    for (k, v) in &p.headers {
+        if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
+            cx.issue(&at(&format!("headers.{k}")), "invalid header name");
+        }
+        if let Some(v) = expand(&format!("headers.{k}"), v, cx) {
+            headers.push((k.to_ascii_lowercase(), v));
+        }
+    }
+    let upstream = match base_url.as_deref().map(Upstream::parse) {
+        Some(Ok(u)) => Some(u),
+        Some(Err(e)) => {
+            cx.issue(&at("base_url"), e);
+            None
+        }
+        // Unset variable in the URL: the provider is disabled; keep a placeholder.
+        None => Upstream::parse("http://127.0.0.1:9").ok(),
+    };
+    let adapter = if valid_name(&p.adapter) {
+        match adapters.get(&p.adapter) {
+            Ok(a) => Some(a),
+            Err(ScriptError::Compile {
+                path,
+                line,
+                col,
+                message,
+            }) => {
+                cx.issues.push(ConfigIssue {
+                    file: path,
+                    line,
+                    col,
+                    path: String::new(),
+                    message,
+                });
+                // Point at the provider too, so the user sees who named it.
+                cx.issue(&at("adapter"), format!("adapter `{}` failed to compile", p.adapter));
+                None
+            }
+            Err(e) => {
+                cx.issue(&at("adapter"), e.to_string());
+                None
+            }
+        }
+    } else {
+        cx.issue(&at("adapter"), "adapter names may use letters, digits, `-`, `_` and `.` only");
+        None
+    };
+    let options = match p.options.map(|o| serde_json::to_value(&o)) {
+        None | Some(Ok(serde_json::Value::Null)) => rhai::Map::new(),
+        Some(Ok(v @ serde_json::Value::Object(_))) => {
+            match rhai::serde::to_dynamic(&v).map(|d| d.try_cast::<rhai::Map>()) {
+                Ok(Some(m)) => m,
+                _ => {
+                    cx.issue(&at("options"), "options could not be converted for the script");
+                    rhai::Map::new()
+                }
+            }
+        }
+        Some(_) => {
+            cx.issue(&at("options"), "options must be a mapping");
+            rhai::Map::new()
+        }
+    };
+    let models = models(name, &p.models, cx);
+    if let Some(reason) = &disabled {
+        cx.warnings
+            .push(format!("provider `{name}` is disabled: {reason}"));
+    }
+    Some(Provider {
+        name: name.to_string(),
+        adapter: adapter?,
+        upstream: upstream?,
+        api_key,
+        headers,
+        models,
+        options,
+        disabled,
+    })
+}
+
+fn models(
+    provider: &str,
+    raw: &IndexMap<String, Option<super::raw::RawModel>>,
+    cx: &mut Ctx,
+) -> IndexMap<String, ModelInfo> {
+    let mut out = IndexMap::new();
+    for (model, m) in raw {
+        let m = m.clone().unwrap_or_default();
+        let at = format!("providers.{provider}.models.{model}");
+        let prices = [m.input_per_mtok, m.output_per_mtok, m.cached_input_per_mtok];
+        if prices.iter().flatten().any(|p| !p.is_finite() || *p < 0.0) {
+            cx.issue(&at, "prices must be non-negative numbers (USD per million tokens)");
+        }
+        if m.quality.is_some_and(|q| !(0.0..=1.0).contains(&q)) {
+            cx.issue(&format!("{at}.quality"), "quality must be between 0 and 1");
+        }
+        out.insert(
+            model.clone(),
+            ModelInfo {
+                input_per_mtok: m.input_per_mtok,
+                output_per_mtok: m.output_per_mtok,
+                cached_input_per_mtok: m.cached_input_per_mtok,
+                quality: m.quality,
+                context_window: m.context_window,
+                max_output_tokens: m.max_output_tokens,
+            },
+        );
+    }
+    out
+}
+
+fn routes(
+    raw: Vec<RawRoute>,
+    providers: &IndexMap<String, Arc<Provider>>,
+    cx: &mut Ctx,
+) -> Vec<Route> {
+    let mut names = HashSet::new();
+    let mut out = Vec::new();
+    for (i, r) in raw.into_iter().enumerate() {
+        let at = format!("routes[{i}]");
+        let patterns = r.matcher.model.to_vec();
+        if patterns.is_empty() || patterns.iter().any(|p| p.trim().is_empty()) {
+            cx.issue(&format!("{at}.match.model"), "model patterns must be non-empty");
+            continue;
+        }
+        let name = r.name.unwrap_or_else(|| patterns[0].clone());
+        if !names.insert(name.clone()) {
+            cx.issue(&format!("{at}.name"), format!("duplicate route name `{name}`"));
+        }
+        if r.targets.is_empty() {
+            cx.issue(&format!("{at}.targets"), "a route needs at least one target");
+        }
+        let mut targets = Vec::new();
+        for (j, t) in r.targets.into_iter().enumerate() {
+            match providers.get(&t.provider) {
+                Some(p) => targets.push(Target {
+                    provider: p.clone(),
+                    model: t.model,
+                }),
+                None => cx.issue(
+                    &format!("{at}.targets[{j}].provider"),
+                    format!(
+                        "unknown provider `{}` (defined: {})",
+                        t.provider,
+                        providers.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ),
+            }
+        }
+        out.push(Route {
+            name,
+            patterns,
+            targets,
+        });
+    }
+    out
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A short hash of the config text and of every script it compiled.
+fn version(source: &Source, adapters: &Adapters) -> String {
+    let mut h = Sha256::new();
+    h.update(source.text.as_bytes());
+    for (name, (_, text)) in &adapters.compiled {
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update(text.as_bytes());
+    }
+    h.finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

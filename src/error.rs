@@ -1,0 +1,229 @@
+//! The edge of every failure: one [`GatewayError`] that knows its HTTP status,
+//! its OpenAI error `type`, its metric label and how to write itself as
+//! `{"error":{"message","type","param","code"}}`.
+//!
+//! Errors from inside (config, scripts, upstream calls) are converted into a
+//! `GatewayError` at the point where the request's fate is decided.
+
+use serde_json::json;
+
+/// A failure to answer a client request, mapped to an OpenAI-style error body.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GatewayError {
+    /// The request is malformed (bad JSON, missing or invalid fields).
+    #[error("{message}")]
+    BadRequest {
+        message: String,
+        param: Option<String>,
+    },
+    /// The client asked for a model that no route or provider serves.
+    #[error("The model `{0}` does not exist or is not served by this gateway")]
+    UnknownModel(String),
+    /// The path or method is not part of the API.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request body exceeds the configured limit (bytes).
+    #[error("Request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// Every candidate target is disabled or unusable.
+    #[error("{0}")]
+    NoUsableProvider(String),
+    /// The upstream did not answer in time.
+    #[error("{0}")]
+    UpstreamTimeout(String),
+    /// The upstream answered with an error status; 4xx are passed on, 5xx become 502.
+    #[error("{message}")]
+    Upstream {
+        status: u16,
+        message: String,
+        code: Option<String>,
+        retry_after: Option<String>,
+    },
+    /// The upstream could not be reached or sent something unusable.
+    #[error("{0}")]
+    BadGateway(String),
+    /// An adapter script refused the request with a client-level status (4xx).
+    #[error("{message}")]
+    Rejected { status: u16, message: String },
+    /// A bug or an unexpected internal condition.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl GatewayError {
+    /// A 400 with a message and no `param`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            message: message.into(),
+            param: None,
+        }
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadRequest { .. } => 400,
+            Self::UnknownModel(_) | Self::NotFound(_) => 404,
+            Self::PayloadTooLarge { .. } => 413,
+            Self::NoUsableProvider(_) => 503,
+            Self::UpstreamTimeout(_) => 504,
+            Self::Upstream { status, .. } if (400..500).contains(status) => *status,
+            Self::Upstream { .. } | Self::BadGateway(_) => 502,
+            Self::Rejected { status, .. } => *status,
+            Self::Internal(_) => 500,
+        }
+    }
+
+    /// The OpenAI-style `error.type` string.
+    pub fn error_type(&self) -> &'static str {
+        match self.status() {
+            400 | 404 | 409 | 413 | 422 => "invalid_request_error",
+            401 => "authentication_error",
+            402 | 403 => "permission_error",
+            429 => "rate_limit_error",
+            503 => "service_unavailable",
+            504 => "timeout_error",
+            500 => "internal_error",
+            _ => "api_error",
+        }
+    }
+
+    /// The OpenAI-style `error.code` string, when there is one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::BadRequest { .. } => Some("invalid_request"),
+            Self::UnknownModel(_) => Some("model_not_found"),
+            Self::NotFound(_) => Some("not_found"),
+            Self::PayloadTooLarge { .. } => Some("request_too_large"),
+            Self::NoUsableProvider(_) => Some("no_usable_provider"),
+            Self::UpstreamTimeout(_) => Some("upstream_timeout"),
+            Self::Upstream { code, .. } => code.as_deref(),
+            Self::BadGateway(_) => Some("bad_gateway"),
+            Self::Rejected { .. } => Some("rejected_by_adapter"),
+            Self::Internal(_) => Some("internal_error"),
+        }
+    }
+
+    /// A low-cardinality label for metrics and access logs.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::BadRequest { .. } => "bad_request",
+            Self::UnknownModel(_) => "unknown_model",
+            Self::NotFound(_) => "not_found",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::NoUsableProvider(_) => "no_usable_provider",
+            Self::UpstreamTimeout(_) => "upstream_timeout",
+            Self::Upstream { .. } => "upstream_error",
+            Self::BadGateway(_) => "bad_gateway",
+            Self::Rejected { .. } => "rejected",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The `Retry-After` value to send with this error, if any.
+    pub fn retry_after(&self) -> Option<&str> {
+        match self {
+            Self::Upstream { retry_after, .. } => retry_after.as_deref(),
+            Self::NoUsableProvider(_) => Some("1"),
+            _ => None,
+        }
+    }
+
+    /// True when another target could succeed where this one failed: the
+    /// failure belongs to the provider, not to the request.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Upstream { status, .. } => *status == 429 || *status >= 500 || *status == 408,
+            Self::UpstreamTimeout(_) | Self::BadGateway(_) | Self::NoUsableProvider(_) => true,
+            Self::Internal(_) => true,
+            Self::BadRequest { .. }
+            | Self::UnknownModel(_)
+            | Self::NotFound(_)
+            | Self::PayloadTooLarge { .. }
+            | Self::Rejected { .. } => false,
+        }
+    }
+
+    /// How telling this error is when several attempts failed: the answer to
+    /// the client is the failure with the highest rank.
+    pub fn rank(&self) -> u8 {
+        match self {
+            Self::Rejected { .. } | Self::BadRequest { .. } => 5,
+            Self::Upstream { status, .. } if *status < 500 && *status != 429 => 5,
+            Self::Upstream { status: 429, .. } => 4,
+            Self::Upstream { .. } | Self::UpstreamTimeout(_) => 3,
+            Self::BadGateway(_) | Self::Internal(_) => 2,
+            Self::NoUsableProvider(_) => 1,
+            Self::UnknownModel(_) | Self::NotFound(_) | Self::PayloadTooLarge { .. } => 0,
+        }
+    }
+
+    /// The JSON body `{"error":{"message","type","param","code"}}`.
+    pub fn body(&self) -> serde_json::Value {
+        let param = match self {
+            Self::BadRequest { param, .. } => param.clone(),
+            Self::UnknownModel(_) => Some("model".to_string()),
+            _ => None,
+        };
+        json!({
+            "error": {
+                "message": self.to_string(),
+                "type": self.error_type(),
+                "param": param,
+                "code": self.code(),
+            }
+        })
+    }
+}
+
+/// Replaces every occurrence of each secret in `text` with `***`.
+///
+/// Upstream error messages and script errors may echo what they were given;
+/// this is applied to anything that leaves the gateway from those sources.
+pub fn redact(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_string();
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        if out.contains(*secret) {
+            out = out.replace(*secret, "***");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_4xx_keeps_status_and_5xx_becomes_502() {
+        let e = GatewayError::Upstream {
+            status: 422,
+            message: "bad".into(),
+            code: None,
+            retry_after: None,
+        };
+        assert_eq!(e.status(), 422);
+        let e = GatewayError::Upstream {
+            status: 503,
+            message: "down".into(),
+            code: None,
+            retry_after: None,
+        };
+        assert_eq!(e.status(), 502);
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn body_has_openai_shape() {
+        let body = GatewayError::UnknownModel("nope".into()).body();
+        assert_eq!(body["error"]["code"], "model_not_found");
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        assert_eq!(body["error"]["param"], "model");
+    }
+
+    #[test]
+    fn redact_hides_secrets() {
+        assert_eq!(redact("key sk-abc123 bad", &["sk-abc123"]), "key *** bad");
+        assert_eq!(redact("short", &["ab"]), "short");
+    }
+}

@@ -1,0 +1,27 @@
+//! Switchyard: an AI gateway on Pingora. A request's path through the crate:
+//!
+//! 1. [`server`] — the Pingora server, config watcher and graceful drain.
+//! 2. [`config`] — `routes.yaml` loaded, validated (file:line errors) and hot-reloaded.
+//! 3. [`proxy`] — the `ProxyHttp` service: reads and checks the request ([`proxy::request`]),
+//!    answers local endpoints, and drives the attempts ([`proxy::forward`]).
+//! 4. [`routing`] — the client's `model` to a route and its ordered targets.
+//! 5. [`provider`] — Rhai adapter scripts that build the provider's request
+//!    and translate its responses and stream events to OpenAI's format.
+//! 6. [`upstream`] — the provider's address and one call through Pingora's connector.
+//! 7. [`transform`] — SSE parsing and writing; [`proxy::stream`] relays streams.
+//! 8. [`metrics`] and [`error`] — what every request reports.
+//!
+//! [`mock`] is a mock provider (OpenAI and Anthropic wire formats) for tests,
+//! benchmarks and `switchyard demo`.
+
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod metrics;
+pub mod mock;
+pub mod provider;
+pub mod proxy;
+pub mod routing;
+pub mod server;
+pub mod transform;
+pub mod upstream;

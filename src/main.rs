@@ -1,0 +1,116 @@
+//! The `switchyard` command: `run`, `check`, `demo`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use switchyard::config::Config;
+
+/// An AI gateway: one OpenAI-compatible API in front of many LLM providers.
+#[derive(Parser)]
+#[command(name = "switchyard", version, about)]
+struct Cli {
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Run {
+        /// The routes file; reloaded when it changes.
+        #[arg(long, short, default_value = "routes.yaml")]
+        config: PathBuf,
+    },
+    /// Validate a routes file and compile every script it names.
+    Check {
+        /// The routes file.
+        #[arg(default_value = "routes.yaml")]
+        config: PathBuf,
+    },
+    /// Run the gateway in front of mock providers (no API keys needed).
+    Demo {
+        /// Where the demo gateway listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,pingora_core=warn,pingora_proxy=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn load_or_report(path: &PathBuf) -> Option<Config> {
+    match Config::load(path) {
+        Ok(cfg) => Some(cfg),
+        Err(issues) => {
+            for issue in &issues {
+                eprintln!("{issue}");
+            }
+            eprintln!("{}: {} problem(s); nothing started", path.display(), issues.len());
+            None
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command {
+        Command::Check { config } => match load_or_report(&config) {
+            Some(cfg) => {
+                for w in &cfg.warnings {
+                    println!("warning: {w}");
+                }
+                println!(
+                    "{}: ok (version {}, {} providers, {} routes)",
+                    config.display(),
+                    cfg.version,
+                    cfg.providers.len(),
+                    cfg.routes.routes().len()
+                );
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::FAILURE,
+        },
+        Command::Run { config } => match load_or_report(&config) {
+            Some(cfg) => {
+                switchyard::server::run(config, cfg);
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::FAILURE,
+        },
+        Command::Demo { listen } => {
+            let path = match switchyard::demo::prepare(listen) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("demo: {e:#}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match load_or_report(&path) {
+                Some(cfg) => {
+                    switchyard::server::run(path, cfg);
+                    ExitCode::SUCCESS
+                }
+                None => ExitCode::FAILURE,
+            }
+        }
+    }
+}

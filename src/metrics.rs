@@ -1,0 +1,126 @@
+//! Prometheus metrics (the default registry), named `gateway_<thing>_<unit>`
+//! with low-cardinality labels, and the `/metrics` text encoder.
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    register_histogram_vec, register_int_counter_vec, register_int_gauge,
+    register_int_gauge_vec, Encoder, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
+    TextEncoder,
+};
+
+/// Buckets for LLM request latencies: 5 ms to 10 min.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0,
+    300.0, 600.0,
+];
+
+/// Buckets for time to first token: 5 ms to 60 s.
+const TTFT_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0,
+    60.0,
+];
+
+/// All gateway metrics.
+pub struct Metrics {
+    /// Requests answered, by route, provider, model and status code.
+    pub requests: IntCounterVec,
+    /// Whole-request duration in seconds, by route and provider.
+    pub request_duration: HistogramVec,
+    /// Time to the first streamed token, by route and provider.
+    pub ttft: HistogramVec,
+    /// Tokens by provider, model and type (prompt, completion, cached).
+    pub tokens: IntCounterVec,
+    /// Attempts against providers, by provider and outcome.
+    pub upstream_attempts: IntCounterVec,
+    /// Config reloads by result (success, failure).
+    pub config_reloads: IntCounterVec,
+    /// The loaded config's version (value 1 on the current one).
+    pub config_info: IntGaugeVec,
+    /// Requests being served.
+    pub in_flight: IntGauge,
+    /// Streams being relayed.
+    pub streams_in_flight: IntGauge,
+    /// Adapter script failures, by adapter and hook.
+    pub script_errors: IntCounterVec,
+}
+
+fn build() -> prometheus::Result<Metrics> {
+    Ok(Metrics {
+        requests: register_int_counter_vec!(
+            "gateway_requests_total",
+            "Requests answered, by route, provider, model and HTTP status",
+            &["route", "provider", "model", "status"]
+        )?,
+        request_duration: register_histogram_vec!(
+            "gateway_request_duration_seconds",
+            "Time from request received to response complete",
+            &["route", "provider"],
+            LATENCY_BUCKETS.to_vec()
+        )?,
+        ttft: register_histogram_vec!(
+            "gateway_time_to_first_token_seconds",
+            "Time from request received to the first streamed token sent",
+            &["route", "provider"],
+            TTFT_BUCKETS.to_vec()
+        )?,
+        tokens: register_int_counter_vec!(
+            "gateway_tokens_total",
+            "Tokens reported by providers, by type",
+            &["provider", "model", "type"]
+        )?,
+        upstream_attempts: register_int_counter_vec!(
+            "gateway_upstream_attempts_total",
+            "Attempts against providers, by outcome",
+            &["provider", "outcome"]
+        )?,
+        config_reloads: register_int_counter_vec!(
+            "gateway_config_reloads_total",
+            "Config reloads, by result",
+            &["result"]
+        )?,
+        config_info: register_int_gauge_vec!(
+            "gateway_config_info",
+            "The loaded config version (1 on the current one)",
+            &["version"]
+        )?,
+        in_flight: register_int_gauge!("gateway_requests_in_flight", "Requests being served")?,
+        streams_in_flight: register_int_gauge!(
+            "gateway_streams_in_flight",
+            "Streaming responses being relayed"
+        )?,
+        script_errors: register_int_counter_vec!(
+            "gateway_script_errors_total",
+            "Adapter script failures, by adapter",
+            &["adapter"]
+        )?,
+    })
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| match build() {
+    Ok(m) => m,
+    // Registration only fails on duplicate names, a programming error caught by every test run.
+    Err(e) => panic!("metrics registration failed: {e}"),
+});
+
+/// The gateway's metrics.
+pub fn metrics() -> &'static Metrics {
+    &METRICS
+}
+
+/// Records the version of the config now serving.
+pub fn set_config_version(version: &str) {
+    let m = metrics();
+    m.config_info.reset();
+    m.config_info.with_label_values(&[version]).set(1);
+}
+
+/// The default registry in Prometheus text format.
+pub fn render() -> Vec<u8> {
+    let _ = metrics();
+    let mut buf = Vec::new();
+    if let Err(e) = TextEncoder::new().encode(&prometheus::gather(), &mut buf) {
+        tracing::error!(error = %e, "metrics encoding failed");
+    }
+    buf
+}

@@ -1,0 +1,105 @@
+//! Providers: a named upstream with its adapter script, credentials and
+//! model metadata, as validated from `routes.yaml`.
+
+pub mod adapter;
+pub mod engine;
+
+use std::fmt;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+pub use adapter::{Adapter, ChunkOut, RequestPlan, ScriptError};
+
+use crate::upstream::Upstream;
+
+/// A credential. `Debug` and `Display` never print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a credential.
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    /// The credential itself, for building an upstream request.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Metadata of one model a provider serves.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelInfo {
+    pub input_per_mtok: Option<f64>,
+    pub output_per_mtok: Option<f64>,
+    pub cached_input_per_mtok: Option<f64>,
+    pub quality: Option<f64>,
+    pub context_window: Option<u64>,
+    pub max_output_tokens: Option<u64>,
+}
+
+/// A provider ready to be called.
+#[derive(Debug)]
+pub struct Provider {
+    pub name: String,
+    pub adapter: Arc<Adapter>,
+    pub upstream: Upstream,
+    pub api_key: Option<Secret>,
+    /// Extra headers from routes.yaml, sent on every request.
+    pub headers: Vec<(String, String)>,
+    pub models: IndexMap<String, ModelInfo>,
+    /// `options:` from routes.yaml, handed to the script as `ctx.options`.
+    pub options: rhai::Map,
+    /// Why the provider is not used (e.g. its key variable is unset).
+    pub disabled: Option<String>,
+}
+
+impl Provider {
+    /// True when requests may be sent to this provider.
+    pub fn is_enabled(&self) -> bool {
+        self.disabled.is_none()
+    }
+
+    /// The secrets that must never leave the gateway.
+    pub fn secrets(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.api_key.iter().map(Secret::expose).collect();
+        v.extend(
+            self.headers
+                .iter()
+                .filter(|(k, _)| is_credential_header(k))
+                .map(|(_, v)| v.as_str()),
+        );
+        v
+    }
+}
+
+/// Header names that carry credentials.
+pub fn is_credential_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "authorization" || n.contains("api-key") || n.contains("token") || n.contains("secret")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_never_prints() {
+        let s = Secret::new("sk-live-123".into());
+        assert_eq!(format!("{s} {s:?}"), "*** ***");
+    }
+}

@@ -1,0 +1,102 @@
+//! Per-request state: one [`RequestCtx`] follows a request from the first
+//! byte to the access log line.
+
+use std::time::{Duration, Instant};
+
+use crate::metrics::metrics;
+
+/// Token counts reported by a provider (OpenAI's names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt: u64,
+    pub completion: u64,
+    pub cached: u64,
+}
+
+impl Usage {
+    /// Reads an OpenAI-format `usage` object.
+    pub fn from_json(v: &serde_json::Value) -> Option<Self> {
+        let obj = v.as_object()?;
+        let n = |k: &str| obj.get(k).and_then(serde_json::Value::as_u64);
+        Some(Self {
+            prompt: n("prompt_tokens")?,
+            completion: n("completion_tokens").unwrap_or(0),
+            cached: v
+                .pointer("/prompt_tokens_details/cached_tokens")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0),
+        })
+    }
+}
+
+/// Counts a request as in flight for as long as it lives.
+#[derive(Debug)]
+pub struct InFlight;
+
+impl InFlight {
+    fn enter() -> Self {
+        metrics().in_flight.inc();
+        Self
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics().in_flight.dec();
+    }
+}
+
+/// What the gateway knows about one request.
+#[derive(Debug)]
+pub struct RequestCtx {
+    pub started: Instant,
+    pub request_id: String,
+    pub config_version: String,
+    pub endpoint: &'static str,
+    pub route: Option<String>,
+    pub provider: Option<String>,
+    /// Model label: the upstream model of the target that answered.
+    pub model: Option<String>,
+    pub status: u16,
+    /// `provider:outcome` per attempt, in order.
+    pub attempts: Vec<String>,
+    pub stream: bool,
+    pub ttft: Option<Duration>,
+    pub usage: Option<Usage>,
+    /// A short reason when the request failed (also for streams cut short).
+    pub error: Option<&'static str>,
+    _in_flight: Option<InFlight>,
+}
+
+impl RequestCtx {
+    /// A fresh context; counts as in flight until dropped.
+    pub fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            request_id: String::new(),
+            config_version: String::new(),
+            endpoint: "",
+            route: None,
+            provider: None,
+            model: None,
+            status: 0,
+            attempts: Vec::new(),
+            stream: false,
+            ttft: None,
+            usage: None,
+            error: None,
+            _in_flight: Some(InFlight::enter()),
+        }
+    }
+
+    /// `x-switchyard-attempts`: each attempt's provider and outcome.
+    pub fn attempts_header(&self) -> String {
+        self.attempts.join(",")
+    }
+}
+
+impl Default for RequestCtx {
+    fn default() -> Self {
+        Self::new()
+    }
+}

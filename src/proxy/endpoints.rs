@@ -1,0 +1,70 @@
+//! Endpoints the gateway answers itself: `/health`, `/ready`, `/metrics`
+//! and `/v1/models`.
+
+use bytes::Bytes;
+use pingora_proxy::Session;
+use serde_json::json;
+
+use super::ctx::RequestCtx;
+use super::respond::{write_body, write_error, write_json};
+use crate::config::Config;
+use crate::error::GatewayError;
+
+/// `GET /health`: the process is alive.
+pub async fn health(s: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<()> {
+    write_json(s, ctx, 200, &json!({"status": "ok"})).await
+}
+
+/// `GET /ready`: a config is loaded and some provider can take requests.
+pub async fn ready(s: &mut Session, ctx: &mut RequestCtx, cfg: &Config) -> pingora::Result<()> {
+    let usable: Vec<&str> = cfg
+        .providers
+        .values()
+        .filter(|p| p.is_enabled())
+        .map(|p| p.name.as_str())
+        .collect();
+    let body = json!({
+        "status": if usable.is_empty() { "unavailable" } else { "ready" },
+        "config_version": cfg.version,
+        "usable_providers": usable,
+    });
+    write_json(s, ctx, if usable.is_empty() { 503 } else { 200 }, &body).await
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(s: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<()> {
+    let body = Bytes::from(crate::metrics::render());
+    write_body(s, ctx, 200, "text/plain; version=0.0.4; charset=utf-8", &[], body).await
+}
+
+fn model_object(id: &str, owned_by: &str) -> serde_json::Value {
+    json!({"id": id, "object": "model", "created": 0, "owned_by": owned_by})
+}
+
+/// `GET /v1/models`: route aliases and provider models.
+pub async fn models(s: &mut Session, ctx: &mut RequestCtx, cfg: &Config) -> pingora::Result<()> {
+    let data: Vec<_> = cfg
+        .routes
+        .models()
+        .iter()
+        .map(|m| model_object(&m.id, &m.owned_by))
+        .collect();
+    write_json(s, ctx, 200, &json!({"object": "list", "data": data})).await
+}
+
+/// `GET /v1/models/{id}`: one model, or 404.
+pub async fn model(
+    s: &mut Session,
+    ctx: &mut RequestCtx,
+    cfg: &Config,
+    id: &str,
+) -> pingora::Result<()> {
+    let found = cfg.routes.models().into_iter().find(|m| m.id == id);
+    match found {
+        Some(m) => write_json(s, ctx, 200, &model_object(&m.id, &m.owned_by)).await,
+        None if cfg.routes.resolve(id).is_some() => {
+            write_json(s, ctx, 200, &model_object(id, "switchyard")).await
+        }
+        None => write_error(s, ctx, &GatewayError::UnknownModel(id.to_string())).await,
+    }
+}

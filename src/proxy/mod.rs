@@ -1,0 +1,168 @@
+//! The Pingora `ProxyHttp` implementation, kept thin: `request_filter`
+//! answers every request (local endpoints, or routing + upstream calls that
+//! the gateway drives itself), `logging` records metrics and the access log.
+
+pub mod ctx;
+pub mod endpoints;
+pub mod forward;
+pub mod request;
+pub mod respond;
+pub mod stream;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use pingora::connectors::http::Connector;
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorType};
+use pingora_proxy::{ProxyHttp, Session};
+
+pub use ctx::{RequestCtx, Usage};
+
+use crate::config::Config;
+use crate::error::GatewayError;
+use crate::metrics::metrics;
+use request::Endpoint;
+use respond::write_error;
+
+/// The gateway service: the current config and the upstream connection pool.
+pub struct Gateway {
+    config: Arc<ArcSwap<Config>>,
+    connector: Connector,
+}
+
+impl Gateway {
+    /// A gateway serving whatever config `config` holds at each request.
+    pub fn new(config: Arc<ArcSwap<Config>>) -> Self {
+        Self {
+            config,
+            connector: Connector::new(None),
+        }
+    }
+
+    async fn serve(&self, session: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<()> {
+        // One snapshot per request: a reload mid-request does not affect it.
+        let cfg = self.config.load_full();
+        ctx.config_version = cfg.version.clone();
+        ctx.request_id = request_id(session);
+        let method = session.req_header().method.clone();
+        let path = session.req_header().uri.path().to_string();
+        let path = path.strip_prefix("/v1").filter(|p| p.starts_with('/')).unwrap_or(&path);
+        match (method.as_str(), path) {
+            ("GET", "/health") => endpoints::health(session, ctx).await,
+            ("GET", "/ready") => endpoints::ready(session, ctx, &cfg).await,
+            ("GET", "/metrics") => endpoints::metrics(session, ctx).await,
+            ("GET", "/models") => endpoints::models(session, ctx, &cfg).await,
+            ("GET", p) if p.starts_with("/models/") => {
+                endpoints::model(session, ctx, &cfg, &p["/models/".len()..]).await
+            }
+            ("POST", "/chat/completions") => {
+                forward::handle(session, ctx, &cfg, &self.connector, Endpoint::Chat).await
+            }
+            ("POST", "/embeddings") => {
+                forward::handle(session, ctx, &cfg, &self.connector, Endpoint::Embeddings).await
+            }
+            (_, "/chat/completions" | "/embeddings" | "/models" | "/health" | "/ready" | "/metrics") => {
+                let err = GatewayError::NotFound(format!("method {method} is not allowed on {path}"));
+                write_error(session, ctx, &err).await
+            }
+            _ => {
+                let err = GatewayError::NotFound(format!("no such endpoint: {method} {path}"));
+                write_error(session, ctx, &err).await
+            }
+        }
+    }
+}
+
+/// The client's `x-request-id` if sane, else a new one.
+fn request_id(session: &Session) -> String {
+    let given = session
+        .req_header()
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()));
+    match given {
+        Some(id) => id.to_string(),
+        None => {
+            use rand::Rng;
+            format!("req_{:024x}", rand::thread_rng().gen::<u128>() >> 32)
+        }
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new()
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<bool> {
+        if let Err(e) = self.serve(session, ctx).await {
+            // The client went away or the response could not be written.
+            ctx.error.get_or_insert("downstream_write");
+            tracing::debug!(request_id = %ctx.request_id, error = %e, "response not delivered");
+        }
+        Ok(true)
+    }
+
+    async fn upstream_peer(&self, _s: &mut Session, _ctx: &mut RequestCtx) -> pingora::Result<Box<HttpPeer>> {
+        // Never reached: request_filter answers every request.
+        Err(Error::explain(ErrorType::InternalError, "no upstream phase in this gateway"))
+    }
+
+    async fn logging(&self, _s: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        record(ctx);
+    }
+}
+
+/// Metrics and the access log line for a finished request.
+fn record(ctx: &RequestCtx) {
+    let m = metrics();
+    let route = ctx.route.as_deref().unwrap_or("");
+    let provider = ctx.provider.as_deref().unwrap_or("");
+    let model = ctx.model.as_deref().unwrap_or("");
+    let status = ctx.status.to_string();
+    let elapsed = ctx.started.elapsed();
+    if !ctx.endpoint.is_empty() {
+        m.requests
+            .with_label_values(&[route, provider, model, &status])
+            .inc();
+        m.request_duration
+            .with_label_values(&[route, provider])
+            .observe(elapsed.as_secs_f64());
+        if let Some(t) = ctx.ttft {
+            m.ttft
+                .with_label_values(&[route, provider])
+                .observe(t.as_secs_f64());
+        }
+        if let Some(u) = ctx.usage {
+            for (kind, n) in [("prompt", u.prompt), ("completion", u.completion), ("cached", u.cached)] {
+                if n > 0 {
+                    m.tokens.with_label_values(&[provider, model, kind]).inc_by(n);
+                }
+            }
+        }
+    }
+    tracing::info!(
+        target: "access",
+        request_id = %ctx.request_id,
+        endpoint = ctx.endpoint,
+        route,
+        provider,
+        model,
+        status = ctx.status,
+        stream = ctx.stream,
+        attempts = %ctx.attempts_header(),
+        latency_ms = elapsed.as_millis() as u64,
+        ttft_ms = ctx.ttft.map(|t| t.as_millis() as u64),
+        prompt_tokens = ctx.usage.map(|u| u.prompt),
+        completion_tokens = ctx.usage.map(|u| u.completion),
+        error = ctx.error,
+        config_version = %ctx.config_version,
+        "request"
+    );
+}

@@ -1,0 +1,151 @@
+//! Reading and checking a client's request: the body within the size limit,
+//! valid JSON, and the fields routing needs.
+
+use pingora_proxy::Session;
+use serde_json::Value;
+
+use crate::error::GatewayError;
+
+/// Which API a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Chat,
+    Embeddings,
+}
+
+impl Endpoint {
+    /// The name scripts see as `ctx.endpoint` and logs show.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Chat => "chat",
+            Self::Embeddings => "embeddings",
+        }
+    }
+}
+
+/// A parsed, checked client request in OpenAI format.
+#[derive(Debug)]
+pub struct ClientRequest {
+    pub endpoint: Endpoint,
+    pub model: String,
+    pub stream: bool,
+    /// The client asked for a final usage chunk.
+    pub include_usage: bool,
+    pub body: Value,
+}
+
+/// Reads the whole body; 413 past `limit` bytes.
+pub async fn read_body(session: &mut Session, limit: usize) -> Result<Vec<u8>, GatewayError> {
+    let declared = session
+        .req_header()
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(GatewayError::PayloadTooLarge { limit });
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    loop {
+        let chunk = session
+            .read_request_body()
+            .await
+            .map_err(|e| GatewayError::bad_request(format!("could not read the request body: {e}")))?;
+        let Some(chunk) = chunk else { break };
+        if body.len() + chunk.len() > limit {
+            return Err(GatewayError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Parses and checks `bytes` as a request for `endpoint`.
+pub fn parse(endpoint: Endpoint, bytes: &[u8]) -> Result<ClientRequest, GatewayError> {
+    if bytes.is_empty() {
+        return Err(GatewayError::bad_request("the request body is empty; expected JSON"));
+    }
+    let body: Value = serde_json::from_slice(bytes)
+        .map_err(|e| GatewayError::bad_request(format!("the request body is not valid JSON: {e}")))?;
+    let obj = body
+        .as_object()
+        .ok_or_else(|| GatewayError::bad_request("the request body must be a JSON object"))?;
+    let model = match obj.get("model") {
+        Some(Value::String(m)) if !m.is_empty() => m.clone(),
+        Some(_) => return Err(invalid("model", "`model` must be a non-empty string")),
+        None => return Err(invalid("model", "you must provide a model parameter")),
+    };
+    let stream = match obj.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(invalid("stream", "`stream` must be a boolean")),
+    };
+    match endpoint {
+        Endpoint::Chat => match obj.get("messages") {
+            Some(Value::Array(m)) if !m.is_empty() => {
+                if let Some(i) = m.iter().position(|msg| msg.get("role").and_then(Value::as_str).is_none()) {
+                    return Err(invalid(&format!("messages[{i}].role"), "every message needs a string `role`"));
+                }
+            }
+            Some(Value::Array(_)) => return Err(invalid("messages", "`messages` must not be empty")),
+            Some(_) => return Err(invalid("messages", "`messages` must be an array")),
+            None => return Err(invalid("messages", "missing required parameter: `messages`")),
+        },
+        Endpoint::Embeddings => {
+            if stream {
+                return Err(invalid("stream", "embeddings cannot be streamed"));
+            }
+            match obj.get("input") {
+                Some(Value::String(_) | Value::Array(_)) => {}
+                Some(_) => return Err(invalid("input", "`input` must be a string or an array")),
+                None => return Err(invalid("input", "missing required parameter: `input`")),
+            }
+        }
+    }
+    let include_usage = body
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Ok(ClientRequest {
+        endpoint,
+        model,
+        stream,
+        include_usage,
+        body,
+    })
+}
+
+fn invalid(param: &str, message: &str) -> GatewayError {
+    GatewayError::BadRequest {
+        message: message.to_string(),
+        param: Some(param.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_needs_model_and_messages() {
+        let e = parse(Endpoint::Chat, br#"{"messages":[{"role":"user","content":"x"}]}"#).unwrap_err();
+        assert_eq!(e.status(), 400);
+        assert!(e.to_string().contains("model"));
+        let e = parse(Endpoint::Chat, br#"{"model":"m"}"#).unwrap_err();
+        assert!(e.to_string().contains("messages"));
+        let e = parse(Endpoint::Chat, b"{not json").unwrap_err();
+        assert!(e.to_string().contains("not valid JSON"));
+        let ok = parse(
+            Endpoint::Chat,
+            br#"{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"x"}]}"#,
+        )
+        .unwrap();
+        assert!(ok.stream && ok.include_usage);
+    }
+
+    #[test]
+    fn embeddings_need_input() {
+        assert!(parse(Endpoint::Embeddings, br#"{"model":"m"}"#).is_err());
+        assert!(parse(Endpoint::Embeddings, br#"{"model":"m","input":"x"}"#).is_ok());
+    }
+}

@@ -1,0 +1,251 @@
+//! Relaying a provider's event stream to the client, event by event and
+//! without buffering: each upstream read is parsed, every complete event is
+//! translated (or passed through) and written at once. A stream is never
+//! silently truncated: if the provider stops early or fails, the client
+//! gets an in-band `data: {"error": …}` event instead of a false `[DONE]`.
+
+use bytes::Bytes;
+use pingora::connectors::http::Connector;
+use pingora::http::ResponseHeader;
+use pingora_proxy::Session;
+use rhai::{Dynamic, Map};
+use serde_json::{json, Value};
+
+use super::ctx::{RequestCtx, Usage};
+use super::forward::client_gone;
+use super::respond::common_headers;
+use crate::error::redact;
+use crate::metrics::metrics;
+use crate::provider::{Adapter, ChunkOut};
+use crate::transform::sse::{write_data, SseEvent, SseParser};
+use crate::upstream::call::Incoming;
+
+/// How one stream is relayed.
+pub struct Relay<'a> {
+    pub adapter: &'a Adapter,
+    pub script_ctx: &'a Map,
+    /// The client asked for the final usage chunk.
+    pub include_usage: bool,
+    pub idle_timeout: std::time::Duration,
+    pub max_event: usize,
+    pub secrets: Vec<&'a str>,
+}
+
+/// Where a stream stands.
+#[derive(Default)]
+struct Progress {
+    done: bool,
+    errored: bool,
+    saw_finish: bool,
+    usage: Option<Usage>,
+    state: Dynamic,
+}
+
+/// Counts a stream as in flight for as long as it lives.
+struct StreamGauge;
+
+impl StreamGauge {
+    fn enter() -> Self {
+        metrics().streams_in_flight.inc();
+        Self
+    }
+}
+
+impl Drop for StreamGauge {
+    fn drop(&mut self) {
+        metrics().streams_in_flight.dec();
+    }
+}
+
+enum Step {
+    Data(Result<Option<Bytes>, crate::upstream::call::CallError>),
+    ClientGone,
+}
+
+impl Relay<'_> {
+    /// Writes the stream header, then relays until the upstream ends.
+    pub async fn run(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        mut incoming: Incoming,
+        connector: &Connector,
+    ) -> pingora::Result<()> {
+        let _gauge = StreamGauge::enter();
+        incoming.set_idle_timeout(self.idle_timeout);
+        let mut h = ResponseHeader::build(200, Some(8))?;
+        h.insert_header("content-type", "text/event-stream")?;
+        h.insert_header("cache-control", "no-cache")?;
+        h.insert_header("transfer-encoding", "chunked")?;
+        h.insert_header("x-accel-buffering", "no")?;
+        common_headers(&mut h, ctx)?;
+        ctx.status = 200;
+        session.write_response_header(Box::new(h), false).await?;
+
+        let mut parser = SseParser::new(self.max_event);
+        let mut progress = Progress {
+            state: Dynamic::from_map(Map::new()),
+            ..Progress::default()
+        };
+        let mut events = Vec::new();
+        loop {
+            let step = tokio::select! {
+                biased;
+                r = incoming.read() => Step::Data(r),
+                _ = client_gone(session) => Step::ClientGone,
+            };
+            let mut out = Vec::new();
+            let finished = match step {
+                Step::ClientGone => {
+                    ctx.error = Some("client_closed");
+                    ctx.usage = progress.usage;
+                    return Ok(());
+                }
+                Step::Data(Ok(Some(chunk))) => {
+                    if let Err(e) = parser.feed(&chunk, &mut events) {
+                        self.fail(&mut out, &mut progress, ctx, "upstream_event_too_large", &e.to_string());
+                        true
+                    } else {
+                        self.events(&mut events, &mut out, &mut progress, ctx);
+                        progress.done || progress.errored
+                    }
+                }
+                Step::Data(Ok(None)) => {
+                    parser.finish(&mut events);
+                    self.events(&mut events, &mut out, &mut progress, ctx);
+                    self.end(&mut out, &mut progress, ctx);
+                    true
+                }
+                Step::Data(Err(e)) => {
+                    parser.finish(&mut events);
+                    self.events(&mut events, &mut out, &mut progress, ctx);
+                    if !progress.done {
+                        let msg = format!("the provider's stream failed: {e}");
+                        self.fail(&mut out, &mut progress, ctx, "stream_interrupted", &msg);
+                    }
+                    true
+                }
+            };
+            if ctx.ttft.is_none() && !out.is_empty() {
+                ctx.ttft = Some(ctx.started.elapsed());
+            }
+            if !out.is_empty() {
+                session.write_response_body(Some(Bytes::from(out)), false).await?;
+            }
+            if finished {
+                break;
+            }
+        }
+        ctx.usage = progress.usage;
+        session.write_response_body(None, true).await?;
+        if progress.done && !progress.errored {
+            // Drain what is left (normally nothing) so the connection can be reused.
+            while let Ok(Some(_)) = incoming.read().await {}
+            incoming.release(connector).await;
+        }
+        Ok(())
+    }
+
+    fn events(&self, events: &mut Vec<SseEvent>, out: &mut Vec<u8>, p: &mut Progress, ctx: &mut RequestCtx) {
+        for ev in events.drain(..) {
+            if p.done || p.errored {
+                continue;
+            }
+            if self.adapter.translates_stream() {
+                match self.adapter.transform_chunk(&mut p.state, &ev.event, &ev.data, self.script_ctx) {
+                    Ok(items) => items.into_iter().for_each(|c| self.emit(c, out, p, ctx)),
+                    Err(e) => {
+                        metrics().script_errors.with_label_values(&[self.adapter.name()]).inc();
+                        let msg = redact(&e.to_string(), &self.secrets);
+                        self.fail(out, p, ctx, "script", &msg);
+                    }
+                }
+            } else {
+                self.passthrough(ev, out, p, ctx);
+            }
+        }
+    }
+
+    /// OpenAI-format upstream: forward each event as is, looking only at
+    /// what accounting and completeness need.
+    fn passthrough(&self, ev: SseEvent, out: &mut Vec<u8>, p: &mut Progress, ctx: &mut RequestCtx) {
+        let data = ev.data.trim();
+        if data == "[DONE]" {
+            p.done = true;
+            write_data(out, "[DONE]");
+            return;
+        }
+        if data.contains("\"usage\"") || data.contains("\"error\"") {
+            if let Ok(v) = serde_json::from_str::<Value>(data) {
+                self.emit(ChunkOut::Json(v), out, p, ctx);
+                return;
+            }
+        }
+        if data.contains("\"finish_reason\":\"") || data.contains("\"finish_reason\": \"") {
+            p.saw_finish = true;
+        }
+        write_data(out, data);
+    }
+
+    fn emit(&self, item: ChunkOut, out: &mut Vec<u8>, p: &mut Progress, ctx: &mut RequestCtx) {
+        match item {
+            ChunkOut::Raw(s) => {
+                if s.trim() == "[DONE]" {
+                    p.done = true;
+                }
+                write_data(out, s.trim());
+            }
+            ChunkOut::Json(v) => {
+                if v.get("error").is_some_and(|e| !e.is_null()) {
+                    p.errored = true;
+                    ctx.error = Some("upstream_stream_error");
+                    write_data(out, &redact(&v.to_string(), &self.secrets));
+                    return;
+                }
+                if let Some(u) = v.get("usage").and_then(Usage::from_json) {
+                    p.usage = Some(u);
+                    let usage_only = v.get("choices").and_then(Value::as_array).is_some_and(|c| c.is_empty());
+                    if usage_only && !self.include_usage {
+                        return;
+                    }
+                }
+                let finish = v
+                    .pointer("/choices/0/finish_reason")
+                    .is_some_and(|f| !f.is_null());
+                p.saw_finish |= finish;
+                write_data(out, &v.to_string());
+            }
+        }
+    }
+
+    /// Upstream EOF: complete the stream, or report that it was cut short.
+    fn end(&self, out: &mut Vec<u8>, p: &mut Progress, ctx: &mut RequestCtx) {
+        if p.done || p.errored {
+            return;
+        }
+        match self.adapter.finish_stream(&mut p.state, self.script_ctx) {
+            Ok(items) => items.into_iter().for_each(|c| self.emit(c, out, p, ctx)),
+            Err(e) => {
+                let msg = redact(&e.to_string(), &self.secrets);
+                return self.fail(out, p, ctx, "script", &msg);
+            }
+        }
+        if p.done || p.errored {
+            return;
+        }
+        if p.saw_finish && !self.adapter.translates_stream() {
+            // Some OpenAI-compatible servers end without `[DONE]`.
+            p.done = true;
+            write_data(out, "[DONE]");
+            return;
+        }
+        self.fail(out, p, ctx, "stream_truncated", "the provider's stream ended before the response was complete");
+    }
+
+    fn fail(&self, out: &mut Vec<u8>, p: &mut Progress, ctx: &mut RequestCtx, code: &'static str, message: &str) {
+        p.errored = true;
+        ctx.error = Some(code);
+        let body = json!({"error": {"message": message, "type": "api_error", "param": null, "code": code}});
+        write_data(out, &body.to_string());
+    }
+}

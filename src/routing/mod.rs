@@ -1,0 +1,159 @@
+//! From the `model` a client sends to a [`Route`]: its ordered targets.
+//!
+//! Resolution order: the routes of routes.yaml in file order (exact names
+//! through a hash map, globs such as `gpt-*` in order), then
+//! `provider/model`, then a bare model listed under a provider's `models:`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use wildmatch::WildMatch;
+
+use crate::provider::Provider;
+
+/// A provider and the model to ask it for.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub provider: Arc<Provider>,
+    /// `None`: the model the client sent.
+    pub model: Option<String>,
+}
+
+impl Target {
+    /// The model name to send upstream for a client's `requested` model.
+    pub fn model_for<'a>(&'a self, requested: &'a str) -> &'a str {
+        self.model.as_deref().unwrap_or(requested)
+    }
+}
+
+/// A named list of candidate targets, tried in order.
+#[derive(Debug)]
+pub struct Route {
+    pub name: String,
+    pub patterns: Vec<String>,
+    pub targets: Vec<Target>,
+}
+
+/// A model the gateway serves, for `GET /v1/models`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelEntry {
+    pub id: String,
+    pub owned_by: String,
+}
+
+/// Every route of a config snapshot, indexed for lookup.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    routes: Vec<Arc<Route>>,
+    exact: HashMap<String, usize>,
+    globs: Vec<(usize, WildMatch)>,
+    providers: IndexMap<String, Arc<Provider>>,
+    /// `provider/model` and bare names of models listed under providers.
+    listed: HashMap<String, Arc<Route>>,
+}
+
+fn is_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?'])
+}
+
+impl RouteTable {
+    /// Indexes `routes` (file order) and the providers' listed models.
+    pub fn new(routes: Vec<Route>, providers: IndexMap<String, Arc<Provider>>) -> Self {
+        let routes: Vec<Arc<Route>> = routes.into_iter().map(Arc::new).collect();
+        let mut exact = HashMap::new();
+        let mut globs = Vec::new();
+        for (i, route) in routes.iter().enumerate() {
+            for p in &route.patterns {
+                if is_glob(p) {
+                    globs.push((i, WildMatch::new(p)));
+                } else {
+                    exact.entry(p.clone()).or_insert(i);
+                }
+            }
+        }
+        let mut listed = HashMap::new();
+        for provider in providers.values().filter(|p| p.is_enabled()) {
+            for model in provider.models.keys() {
+                let route = Arc::new(direct_route(provider, model));
+                listed
+                    .entry(model.clone())
+                    .or_insert_with(|| route.clone());
+                listed.insert(route.name.clone(), route);
+            }
+        }
+        Self {
+            routes,
+            exact,
+            globs,
+            providers,
+            listed,
+        }
+    }
+
+    /// The route serving `model`, if any.
+    pub fn resolve(&self, model: &str) -> Option<Arc<Route>> {
+        let exact = self.exact.get(model).copied();
+        let glob = self
+            .globs
+            .iter()
+            .take_while(|(i, _)| exact.is_none_or(|e| *i < e))
+            .find(|(_, m)| m.matches(model))
+            .map(|(i, _)| *i);
+        if let Some(i) = glob.or(exact) {
+            return self.routes.get(i).cloned();
+        }
+        if let Some(route) = self.listed.get(model) {
+            return Some(route.clone());
+        }
+        let (provider, upstream_model) = model.split_once('/')?;
+        let provider = self.providers.get(provider)?;
+        (!upstream_model.is_empty()).then(|| Arc::new(direct_route(provider, upstream_model)))
+    }
+
+    /// The configured routes, in file order.
+    pub fn routes(&self) -> &[Arc<Route>] {
+        &self.routes
+    }
+
+    /// Names clients may send: exact route names, then listed provider models.
+    pub fn models(&self) -> Vec<ModelEntry> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for route in &self.routes {
+            if !route.targets.iter().any(|t| t.provider.is_enabled()) {
+                continue;
+            }
+            for p in route.patterns.iter().filter(|p| !is_glob(p)) {
+                if seen.insert(p.clone()) {
+                    out.push(ModelEntry {
+                        id: p.clone(),
+                        owned_by: "switchyard".to_string(),
+                    });
+                }
+            }
+        }
+        for provider in self.providers.values().filter(|p| p.is_enabled()) {
+            for model in provider.models.keys() {
+                if seen.insert(model.clone()) {
+                    out.push(ModelEntry {
+                        id: model.clone(),
+                        owned_by: provider.name.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+fn direct_route(provider: &Arc<Provider>, model: &str) -> Route {
+    Route {
+        name: format!("{}/{}", provider.name, model),
+        patterns: Vec::new(),
+        targets: vec![Target {
+            provider: provider.clone(),
+            model: Some(model.to_string()),
+        }],
+    }
+}

@@ -1,0 +1,119 @@
+//! Wiring: the Pingora server with the gateway service, the config watcher
+//! and graceful drain. SIGTERM and SIGINT stop accepting connections at
+//! once, let requests and streams in flight finish (up to
+//! `server.drain_timeout`), then exit; a second signal exits immediately.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch, ShutdownWatch};
+use pingora::services::background::{background_service, BackgroundService};
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::config::watch::{Reloader, WatchService};
+use crate::config::Config;
+use crate::metrics::{metrics, set_config_version};
+use crate::proxy::Gateway;
+
+/// Starts the gateway on a loaded config and blocks until it stops.
+pub fn run(path: PathBuf, cfg: Config) {
+    for w in &cfg.warnings {
+        tracing::warn!("{w}");
+    }
+    set_config_version(&cfg.version);
+    metrics().config_reloads.with_label_values(&["success"]).inc();
+    let listen = cfg.listen;
+    let settings = cfg.settings.clone();
+    let state = Arc::new(ArcSwap::from_pointee(cfg));
+
+    let conf = ServerConf {
+        threads: settings.threads,
+        grace_period_seconds: Some(settings.drain_timeout.as_secs().max(1)),
+        graceful_shutdown_timeout_seconds: Some(1),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(Some(Opt::default()), conf);
+    server.bootstrap();
+
+    let mut service = pingora_proxy::http_proxy_service(&server.configuration, Gateway::new(state.clone()));
+    service.add_tcp(&listen.to_string());
+    server.add_service(service);
+    let reloader = Arc::new(Reloader::new(path, state.clone()));
+    server.add_service(background_service("config watch", WatchService::new(reloader)));
+    server.add_service(background_service("drain", Drain { timeout: settings.drain_timeout }));
+
+    tracing::info!(version = %state.load().version, "listening on {listen}");
+    println!("listening on {listen}");
+    server.run(RunArgs {
+        shutdown_signal: Box::new(Signals),
+    });
+}
+
+/// SIGTERM and SIGINT both drain gracefully; SIGQUIT hands the listening
+/// sockets to a new process (Pingora's upgrade).
+struct Signals;
+
+#[async_trait]
+impl ShutdownSignalWatch for Signals {
+    async fn recv(&self) -> ShutdownSignal {
+        let (Ok(mut term), Ok(mut int), Ok(mut quit)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::quit()),
+        ) else {
+            tracing::error!("cannot install signal handlers; stop with SIGKILL");
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: draining"),
+            _ = int.recv() => tracing::info!("SIGINT: draining"),
+            _ = quit.recv() => return ShutdownSignal::GracefulUpgrade,
+        }
+        ShutdownSignal::GracefulTerminate
+    }
+}
+
+/// Exits as soon as nothing is in flight once shutdown began (Pingora would
+/// otherwise always wait the whole grace period), or at once on a second
+/// signal.
+struct Drain {
+    timeout: Duration,
+}
+
+#[async_trait]
+impl BackgroundService for Drain {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        while !*shutdown.borrow() {
+            if shutdown.changed().await.is_err() {
+                return;
+            }
+        }
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            return;
+        };
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut idle_checks = 0;
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!(in_flight = metrics().in_flight.get(), "drain timeout reached");
+                    break;
+                }
+                _ = tokio::time::sleep(Duration::from_millis(25)) => {
+                    idle_checks = if metrics().in_flight.get() == 0 { idle_checks + 1 } else { 0 };
+                    if idle_checks >= 2 {
+                        tracing::info!("drained");
+                        break;
+                    }
+                }
+            }
+        }
+        std::process::exit(0);
+    }
+}

@@ -1,0 +1,3 @@
+//! Response-side transforms: server-sent events in and out.
+
+pub mod sse;

@@ -1,0 +1,190 @@
+//! An incremental server-sent-events parser (WHATWG rules: CR, LF and CRLF
+//! line ends, also split across reads; `:` comments; multi-line `data`;
+//! a blank line dispatches) and the writer for events we send.
+//!
+//! Written by hand: the SSE crates on crates.io are clients bound to an
+//! HTTP stack; this one is fed the bytes Pingora reads, chunk by chunk.
+
+/// One dispatched event.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SseEvent {
+    /// The `event:` field; empty when absent.
+    pub event: String,
+    /// The `data:` lines joined with `\n`.
+    pub data: String,
+}
+
+/// The event being assembled grew past the limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stream event larger than {0} bytes")]
+pub struct EventTooLarge(pub usize);
+
+/// Turns a byte stream into events; keeps partial lines between reads.
+#[derive(Debug)]
+pub struct SseParser {
+    line: Vec<u8>,
+    event: String,
+    data: String,
+    has_data: bool,
+    skip_lf: bool,
+    started: bool,
+    max_event: usize,
+}
+
+impl SseParser {
+    /// A parser that refuses events larger than `max_event` bytes.
+    pub fn new(max_event: usize) -> Self {
+        Self {
+            line: Vec::new(),
+            event: String::new(),
+            data: String::new(),
+            has_data: false,
+            skip_lf: false,
+            started: false,
+            max_event,
+        }
+    }
+
+    /// Consumes `bytes`, appending every completed event to `out`.
+    pub fn feed(&mut self, mut bytes: &[u8], out: &mut Vec<SseEvent>) -> Result<(), EventTooLarge> {
+        if !self.started && !bytes.is_empty() {
+            self.started = true;
+            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        }
+        if self.skip_lf {
+            self.skip_lf = false;
+            bytes = bytes.strip_prefix(b"\n").unwrap_or(bytes);
+        }
+        while let Some(i) = bytes.iter().position(|b| *b == b'\n' || *b == b'\r') {
+            self.line.extend_from_slice(&bytes[..i]);
+            self.end_line(out);
+            if bytes[i] == b'\r' {
+                match bytes.get(i + 1) {
+                    Some(b'\n') => bytes = &bytes[i + 2..],
+                    Some(_) => bytes = &bytes[i + 1..],
+                    None => {
+                        self.skip_lf = true;
+                        bytes = &[];
+                    }
+                }
+            } else {
+                bytes = &bytes[i + 1..];
+            }
+        }
+        self.line.extend_from_slice(bytes);
+        if self.line.len() + self.data.len() > self.max_event {
+            return Err(EventTooLarge(self.max_event));
+        }
+        Ok(())
+    }
+
+    /// At end of input: dispatches an unterminated last event (leniently,
+    /// as the OpenAI and Gemini SDKs do).
+    pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
+        if !self.line.is_empty() {
+            self.end_line(out);
+        }
+        self.end_line(out);
+    }
+
+    fn end_line(&mut self, out: &mut Vec<SseEvent>) {
+        let line = std::mem::take(&mut self.line);
+        if line.is_empty() {
+            if self.has_data {
+                out.push(SseEvent {
+                    event: std::mem::take(&mut self.event),
+                    data: std::mem::take(&mut self.data),
+                });
+            }
+            self.event.clear();
+            self.data.clear();
+            self.has_data = false;
+            return;
+        }
+        if line[0] == b':' {
+            return;
+        }
+        let text = String::from_utf8_lossy(&line);
+        let (name, value) = match text.split_once(':') {
+            Some((n, v)) => (n, v.strip_prefix(' ').unwrap_or(v)),
+            None => (text.as_ref(), ""),
+        };
+        match name {
+            "event" => self.event = value.to_string(),
+            "data" => {
+                if self.has_data {
+                    self.data.push('\n');
+                }
+                self.data.push_str(value);
+                self.has_data = true;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Appends `data: …\n\n` (one `data:` line per line of `data`).
+pub fn write_data(out: &mut Vec<u8>, data: &str) {
+    for line in data.split('\n') {
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_in_pieces(input: &[u8], piece: usize) -> Vec<SseEvent> {
+        let mut p = SseParser::new(1 << 20);
+        let mut out = Vec::new();
+        for chunk in input.chunks(piece) {
+            p.feed(chunk, &mut out).unwrap();
+        }
+        p.finish(&mut out);
+        out
+    }
+
+    fn ev(event: &str, data: &str) -> SseEvent {
+        SseEvent {
+            event: event.into(),
+            data: data.into(),
+        }
+    }
+
+    #[test]
+    fn events_split_across_reads_are_reassembled() {
+        let input = b"event: message_start\ndata: {\"a\":1}\n\n: ping\n\ndata: x\r\ndata: y\r\n\r\ndata:[DONE]\n\n";
+        let want = vec![ev("message_start", "{\"a\":1}"), ev("", "x\ny"), ev("", "[DONE]")];
+        for piece in 1..input.len() {
+            assert_eq!(parse_in_pieces(input, piece), want, "piece size {piece}");
+        }
+    }
+
+    #[test]
+    fn lone_cr_and_bom() {
+        let got = parse_in_pieces(b"\xEF\xBB\xBFdata: a\r\rdata: b\n\n", 3);
+        assert_eq!(got, vec![ev("", "a"), ev("", "b")]);
+    }
+
+    #[test]
+    fn unterminated_last_event_is_flushed() {
+        assert_eq!(parse_in_pieces(b"data: tail", 4), vec![ev("", "tail")]);
+    }
+
+    #[test]
+    fn oversized_event_is_refused() {
+        let mut p = SseParser::new(8);
+        let mut out = Vec::new();
+        assert_eq!(p.feed(b"data: 0123456789", &mut out), Err(EventTooLarge(8)));
+    }
+
+    #[test]
+    fn writer_splits_lines() {
+        let mut out = Vec::new();
+        write_data(&mut out, "a\nb");
+        assert_eq!(out, b"data: a\ndata: b\n\n");
+    }
+}
