@@ -50,7 +50,10 @@ impl fmt::Display for ConfigIssue {
 pub struct Source {
     pub path: PathBuf,
     pub text: String,
+    /// Where each node starts (for a mapping entry: its key).
     positions: HashMap<String, (usize, usize)>,
+    /// Where each scalar value starts.
+    values: HashMap<String, (usize, usize)>,
 }
 
 impl Source {
@@ -72,13 +75,23 @@ impl Source {
             path: path.to_path_buf(),
             text,
             positions: index.positions,
+            values: index.values,
         })
     }
 
-    /// An issue at `path`, placed at the nearest indexed node (the path itself,
-    /// else its closest ancestor).
+    /// An issue about the value at `path`, placed at that value (else at the
+    /// nearest indexed node: the path itself, or its closest ancestor).
     pub fn issue(&self, path: &str, message: impl Into<String>) -> ConfigIssue {
-        let (line, col) = self.position(path);
+        let pos = self.values.get(path).copied();
+        self.issue_at(path, pos.unwrap_or_else(|| self.position(path)), message)
+    }
+
+    /// An issue about the key at `path` (e.g. an unknown field).
+    pub fn key_issue(&self, path: &str, message: impl Into<String>) -> ConfigIssue {
+        self.issue_at(path, self.position(path), message)
+    }
+
+    fn issue_at(&self, path: &str, (line, col): (usize, usize), message: impl Into<String>) -> ConfigIssue {
         ConfigIssue {
             file: self.path.clone(),
             line,
@@ -106,6 +119,7 @@ impl Source {
 #[derive(Default)]
 struct PositionIndex {
     positions: HashMap<String, (usize, usize)>,
+    values: HashMap<String, (usize, usize)>,
     stack: Vec<Frame>,
 }
 
@@ -155,6 +169,7 @@ impl MarkedEventReceiver for PositionIndex {
                     self.record(&p, mark);
                 } else if let Some(p) = self.child_path() {
                     self.record(&p, mark);
+                    self.values.insert(p, (mark.line(), mark.col() + 1));
                 }
             }
             Event::Alias(_) => {
@@ -178,8 +193,10 @@ impl MarkedEventReceiver for PositionIndex {
     }
 }
 
-/// Reads and parses `path` into raw types, collecting every problem.
-pub fn load_file(path: &Path) -> Result<(RawConfig, Source), Vec<ConfigIssue>> {
+/// Reads and parses `path` into raw types. Sections that fail are left out
+/// of the returned config and reported in the issues (so that validation can
+/// still look at the rest); unreadable or non-YAML files are an `Err`.
+pub fn load_file(path: &Path) -> Result<(RawConfig, Source, Vec<ConfigIssue>), Vec<ConfigIssue>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         vec![ConfigIssue {
             file: path.to_path_buf(),
@@ -190,12 +207,12 @@ pub fn load_file(path: &Path) -> Result<(RawConfig, Source), Vec<ConfigIssue>> {
         }]
     })?;
     let source = Source::new(path, text).map_err(|e| vec![e])?;
-    let raw = parse(&source)?;
-    Ok((raw, source))
+    let (raw, issues) = parse(&source)?;
+    Ok((raw, source, issues))
 }
 
-/// Parses an indexed source into raw types, collecting every problem.
-pub fn parse(source: &Source) -> Result<RawConfig, Vec<ConfigIssue>> {
+/// Parses an indexed source into raw types; see [`load_file`].
+pub fn parse(source: &Source) -> Result<(RawConfig, Vec<ConfigIssue>), Vec<ConfigIssue>> {
     let value: Value = serde_yaml::from_str(&source.text)
         .map_err(|e| vec![source.issue("", format!("invalid YAML: {e}"))])?;
     let Value::Mapping(top) = value else {
@@ -211,6 +228,7 @@ pub fn parse(source: &Source) -> Result<RawConfig, Vec<ConfigIssue>> {
         scripts: None,
         providers: IndexMap::new(),
         routes: Vec::new(),
+        broken_providers: Vec::new(),
     };
     for (key, value) in top {
         let Some(key) = key.as_str().map(str::to_string) else {
@@ -223,9 +241,11 @@ pub fn parse(source: &Source) -> Result<RawConfig, Vec<ConfigIssue>> {
             "server" => {
                 raw.server = section(source, &key, value, &mut issues).unwrap_or_default()
             }
-            "providers" => raw.providers = providers(source, value, &mut issues),
+            "providers" => {
+                raw.providers = providers(source, value, &mut raw.broken_providers, &mut issues)
+            }
             "routes" => raw.routes = routes(source, value, &mut issues),
-            other => issues.push(source.issue(
+            other => issues.push(source.key_issue(
                 other,
                 format!(
                     "unknown key `{other}` (expected listen, server, scripts, providers, routes)"
@@ -233,16 +253,13 @@ pub fn parse(source: &Source) -> Result<RawConfig, Vec<ConfigIssue>> {
             )),
         }
     }
-    if issues.is_empty() {
-        Ok(raw)
-    } else {
-        Err(issues)
-    }
+    Ok((raw, issues))
 }
 
 fn providers(
     source: &Source,
     value: Value,
+    broken: &mut Vec<String>,
     issues: &mut Vec<ConfigIssue>,
 ) -> IndexMap<String, RawProvider> {
     let mut out = IndexMap::new();
@@ -255,8 +272,9 @@ fn providers(
                     continue;
                 };
                 let path = format!("providers.{name}");
-                if let Some(p) = section::<RawProvider>(source, &path, value, issues) {
-                    out.insert(name, p);
+                match section::<RawProvider>(source, &path, value, issues) {
+                    Some(p) => drop(out.insert(name, p)),
+                    None => broken.push(name),
                 }
             }
         }
@@ -302,9 +320,13 @@ fn section<T: DeserializeOwned>(
             let message = e.inner().to_string();
             if let Some(field) = backticked(&message).filter(|_| message.contains("unknown field"))
             {
-                path = join(&path, field);
+                if !path.ends_with(&format!(".{field}")) && path != field {
+                    path = join(&path, field);
+                }
+                issues.push(source.key_issue(&path, friendly(&message)));
+            } else {
+                issues.push(source.issue(&path, friendly(&message)));
             }
-            issues.push(source.issue(&path, friendly(&message)));
             None
         }
     }
@@ -338,8 +360,7 @@ mod tests {
             Err(e) => return vec![e.to_string()],
         };
         match parse(&source) {
-            Ok(_) => Vec::new(),
-            Err(v) => v.iter().map(ToString::to_string).collect(),
+            Ok((_, v)) | Err(v) => v.iter().map(ToString::to_string).collect(),
         }
     }
 
@@ -355,9 +376,10 @@ mod tests {
     fn every_broken_section_is_reported() {
         let yaml = "listen: 1\nbogus: 2\nroutes:\n  - match: { model: a }\n    targets: []\n  - match: { modle: b }\n    targets: []\n";
         let got = issues(yaml);
-        assert_eq!(got.len(), 2, "{got:?}");
-        assert!(got[0].contains(":2:1: bogus: unknown key"), "{}", got[0]);
-        assert!(got[1].contains(":6:14: routes[1].match.modle"), "{}", got[1]);
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(got[0].contains(":1:9: listen: invalid type: integer"), "{}", got[0]);
+        assert!(got[1].contains(":2:1: bogus: unknown key"), "{}", got[1]);
+        assert!(got[2].contains(":6:14: routes[1].match.modle: unknown field"), "{}", got[2]);
     }
 
     #[test]

@@ -71,8 +71,15 @@ pub struct Config {
 impl Config {
     /// Reads, parses and validates `path`, collecting every problem.
     pub fn load(path: &Path) -> Result<Self, Vec<ConfigIssue>> {
-        let (raw, source) = load::load_file(path)?;
-        validate::validate(raw, &source)
+        let (raw, source, mut issues) = load::load_file(path)?;
+        match validate::validate(raw, &source) {
+            Ok(cfg) if issues.is_empty() => Ok(cfg),
+            Ok(_) => Err(issues),
+            Err(more) => {
+                issues.extend(more);
+                Err(issues)
+            }
+        }
     }
 
     /// True when at least one provider can take requests.

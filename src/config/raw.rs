@@ -23,6 +23,9 @@ pub struct RawConfig {
     /// Routes, tried in file order.
     #[serde(default)]
     pub routes: Vec<RawRoute>,
+    /// Providers whose entry failed to parse (already reported).
+    #[serde(skip)]
+    pub broken_providers: Vec<String>,
 }
 
 /// A number or a string such as `30s` or `10MiB`.

@@ -67,12 +67,14 @@ pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIss
         compiled: BTreeMap::new(),
     };
     let mut providers = IndexMap::new();
+    let mut broken = raw.broken_providers;
     for (name, p) in raw.providers {
-        if let Some(p) = provider(&name, p, &mut adapters, &mut cx) {
-            providers.insert(name, Arc::new(p));
+        match provider(&name, p, &mut adapters, &mut cx) {
+            Some(p) => drop(providers.insert(name, Arc::new(p))),
+            None => broken.push(name),
         }
     }
-    let routes = routes(raw.routes, &providers, &mut cx);
+    let routes = routes(raw.routes, &providers, &broken, &mut cx);
     if !cx.issues.is_empty() {
         return Err(cx.issues);
     }
@@ -152,6 +154,28 @@ struct Adapters {
 }
 
 impl Adapters {
+    fn exists(&self, name: &str) -> bool {
+        self.dir.join(format!("{name}.rhai")).is_file()
+    }
+
+    /// Adapter names found in the scripts directory.
+    fn available(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let p = e.path();
+                if p.extension()? != "rhai" {
+                    return None;
+                }
+                Some(p.file_stem()?.to_string_lossy().into_owned())
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
     fn get(&mut self, name: &str) -> Result<Arc<Adapter>, ScriptError> {
         if let Some((a, _)) = self.compiled.get(name) {
             return Ok(a.clone());
@@ -223,7 +247,16 @@ fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -
         // Unset variable in the URL: the provider is disabled; keep a placeholder.
         None => Upstream::parse("http://127.0.0.1:9").ok(),
     };
-    let adapter = if valid_name(&p.adapter) {
+    let adapter = if valid_name(&p.adapter) && !adapters.exists(&p.adapter) {
+        let message = format!(
+            "no adapter script `{}` in {} (available: {})",
+            p.adapter,
+            adapters.dir.display(),
+            adapters.available().join(", ")
+        );
+        cx.issue(&at("adapter"), message);
+        None
+    } else if valid_name(&p.adapter) {
         match adapters.get(&p.adapter) {
             Ok(a) => Some(a),
             Err(ScriptError::Compile {
@@ -319,6 +352,7 @@ fn models(
 fn routes(
     raw: Vec<RawRoute>,
     providers: &IndexMap<String, Arc<Provider>>,
+    broken: &[String],
     cx: &mut Ctx,
 ) -> Vec<Route> {
     let mut names = HashSet::new();
@@ -344,6 +378,8 @@ fn routes(
                     provider: p.clone(),
                     model: t.model,
                 }),
+                // Its own problem was reported already.
+                None if broken.contains(&t.provider) => {}
                 None => cx.issue(
                     &format!("{at}.targets[{j}].provider"),
                     format!(

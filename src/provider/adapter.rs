@@ -112,7 +112,7 @@ impl Adapter {
             compile_error(
                 pos.line().unwrap_or(0),
                 pos.position().unwrap_or(0),
-                e.to_string(),
+                strip_position(&e.to_string()),
             )
         })?;
         ast.set_source(path.display().to_string());

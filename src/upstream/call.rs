@@ -116,6 +116,9 @@ pub async fn send(
             .get_http_session(&peer)
             .await
             .map_err(|e| classify(&e, "connection", &peer))?;
+        // Pingora's proxy copies these from the peer itself; so must we.
+        session.set_read_timeout(Some(timeouts.read));
+        session.set_write_timeout(Some(timeouts.write));
         match exchange(&mut session, upstream, req, &peer).await {
             Ok(header) => {
                 return Ok(Incoming {

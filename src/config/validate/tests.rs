@@ -1,0 +1,93 @@
+//! A table of broken configs and what `validate` says about each.
+
+use std::path::Path;
+
+use crate::config::{Config, ConfigIssue};
+
+const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/providers");
+
+fn load(yaml: &str) -> Result<Config, Vec<ConfigIssue>> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("routes.yaml");
+    std::fs::write(&path, format!("scripts: {SCRIPTS}\n{yaml}")).unwrap();
+    Config::load(&path)
+}
+
+fn problems(yaml: &str) -> Vec<String> {
+    match load(yaml) {
+        Ok(_) => Vec::new(),
+        Err(issues) => issues
+            .iter()
+            .map(|i| format!("{}:{}: {}: {}", i.line, i.col, i.path, i.message))
+            .collect(),
+    }
+}
+
+const OK_PROVIDER: &str = "providers:\n  p:\n    adapter: openai\n    base_url: http://127.0.0.1:1/v1\n";
+
+#[test]
+fn broken_configs_are_reported_with_lines() {
+    let table: &[(&str, &str)] = &[
+        ("listen: nowhere\n", "2:9: listen: `nowhere` is not an address"),
+        ("server:\n  idle_timeout: 5 parsecs\n", "3:17: server.idle_timeout: unknown duration unit"),
+        ("server:\n  max_body_size: lots\n", "3:18: server.max_body_size: invalid size"),
+        ("server:\n  drain_timeout: 0s\n", "server.drain_timeout: must be more than 0"),
+        ("providers:\n  p:\n    adapter: nope\n    base_url: http://x\n", "4:14: providers.p.adapter: no adapter script `nope`"),
+        ("providers:\n  p:\n    adapter: openai\n    base_url: ftp://x\n", "5:15: providers.p.base_url: base_url scheme must be http or https"),
+        ("providers:\n  p:\n    adapter: openai\n    base_url: http://x\n    models:\n      m: { quality: 3 }\n", "providers.p.models.m.quality: quality must be between 0 and 1"),
+        ("providers:\n  p:\n    adapter: ../etc\n    base_url: http://x\n", "providers.p.adapter: adapter names may use"),
+        ("routes:\n  - match: { model: m }\n    targets: []\n", "8:5: routes[0].targets: a route needs at least one target"),
+        ("routes:\n  - match: { model: m }\n    targets: [{ provider: ghost }]\n", "8:27: routes[0].targets[0].provider: unknown provider `ghost`"),
+        ("routes:\n  - match: { model: m }\n", "routes[0]: missing field `targets`"),
+        ("routes:\n  - match: { model: 5 }\n", "7:21: routes[0].match.model: expected a string or a list of strings"),
+        ("routes:\n  - match: { model: [] }\n    targets: [{ provider: p }]\n", "routes[0].match.model: model patterns must be non-empty"),
+    ];
+    for (yaml, want) in table {
+        let yaml = if yaml.starts_with("routes") { format!("{OK_PROVIDER}{yaml}") } else { yaml.to_string() };
+        let got = problems(&yaml);
+        assert!(got.iter().any(|g| g.contains(want)), "for\n{yaml}\nwanted `{want}`, got {got:#?}");
+    }
+}
+
+#[test]
+fn duplicate_route_names_are_refused() {
+    let yaml = format!("{OK_PROVIDER}routes:\n  - match: {{ model: a }}\n    name: x\n    targets: [{{ provider: p }}]\n  - match: {{ model: b }}\n    name: x\n    targets: [{{ provider: p }}]\n");
+    let got = problems(&yaml);
+    assert!(got.iter().any(|g| g.contains("duplicate route name `x`")), "{got:?}");
+}
+
+#[test]
+fn unset_key_disables_the_provider_with_a_warning() {
+    let cfg = load("providers:\n  p:\n    adapter: openai\n    base_url: http://x\n    api_key: ${SWITCHYARD_SURELY_UNSET_VAR}\n").unwrap();
+    assert!(!cfg.providers["p"].is_enabled());
+    assert!(!cfg.has_usable_provider());
+    assert!(cfg.warnings[0].contains("SWITCHYARD_SURELY_UNSET_VAR"), "{:?}", cfg.warnings);
+}
+
+#[test]
+fn version_changes_with_content_only() {
+    let a = load(OK_PROVIDER).unwrap();
+    let b = load(OK_PROVIDER).unwrap();
+    let c = load(&format!("{OK_PROVIDER}# comment\n")).unwrap();
+    assert_eq!(a.version, b.version);
+    assert_ne!(a.version, c.version);
+    assert_eq!(a.version.len(), 12);
+}
+
+#[test]
+fn routes_resolve_in_file_order_then_provider_models() {
+    let yaml = format!(
+        "{OK_PROVIDER}    models: {{ listed: {{}} }}\nroutes:\n  - match: {{ model: \"gpt-*\" }}\n    name: glob\n    targets: [{{ provider: p }}]\n  - match: {{ model: gpt-4o }}\n    name: exact\n    targets: [{{ provider: p }}]\n  - match: {{ model: smart }}\n    targets: [{{ provider: p, model: big }}]\n"
+    );
+    let cfg = load(&yaml).unwrap();
+    let name = |m: &str| cfg.routes.resolve(m).map(|r| r.name.clone());
+    assert_eq!(name("gpt-4o").as_deref(), Some("glob"), "the earlier glob wins");
+    assert_eq!(name("smart").as_deref(), Some("smart"));
+    assert_eq!(name("listed").as_deref(), Some("p/listed"));
+    assert_eq!(name("p/anything").as_deref(), Some("p/anything"));
+    assert_eq!(name("nope"), None);
+    assert_eq!(name("ghost/x"), None);
+    let smart = cfg.routes.resolve("smart").unwrap();
+    assert_eq!(smart.targets[0].model_for("smart"), "big");
+    let _ = Path::new("");
+}

@@ -1,0 +1,276 @@
+//! Test harness: the real `switchyard` binary on an ephemeral port, in a
+//! temp dir with its own routes.yaml and the repo's adapter scripts, and a
+//! real HTTP client. Mock providers come from `switchyard::mock`.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use switchyard::transform::sse::{SseEvent, SseParser};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub use switchyard::mock::{Fault, MockConfig, MockServer};
+
+/// The repo's shipped adapter scripts.
+pub fn scripts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/providers")
+}
+
+/// A running gateway process.
+pub struct Gateway {
+    child: Child,
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+    logs: Arc<Mutex<String>>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+/// Polls `check` every 20 ms until it is true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+impl Gateway {
+    /// Starts the gateway on `yaml` (without `listen:`, which is added).
+    pub async fn start(yaml: &str) -> Gateway {
+        Self::start_with_scripts(yaml, &[]).await
+    }
+
+    /// Like [`Gateway::start`], with extra adapter scripts `(name, source)`.
+    pub async fn start_with_scripts(yaml: &str, scripts: &[(&str, &str)]) -> Gateway {
+        let mut dir = tempfile::tempdir().expect("tempdir");
+        let sdir = dir.path().join("scripts/providers");
+        std::fs::create_dir_all(&sdir).expect("scripts dir");
+        for entry in std::fs::read_dir(scripts_dir()).expect("repo scripts") {
+            let entry = entry.expect("entry");
+            std::fs::copy(entry.path(), sdir.join(entry.file_name())).expect("copy script");
+        }
+        for (name, src) in scripts {
+            std::fs::write(sdir.join(format!("{name}.rhai")), src).expect("write script");
+        }
+        let mut last_logs = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+            std::fs::write(dir.path().join("routes.yaml"), format!("listen: {addr}\n{yaml}"))
+                .expect("write routes.yaml");
+            let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+                .args(["run", "--config"])
+                .arg(dir.path().join("routes.yaml"))
+                .env("SWITCHYARD_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("spawn switchyard");
+            let logs = Arc::new(Mutex::new(String::new()));
+            if let Some(stderr) = child.stderr.take() {
+                let logs = logs.clone();
+                tokio::spawn(async move {
+                    let mut lines = BufReader::new(stderr).lines();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        let mut l = logs.lock().unwrap();
+                        l.push_str(&line);
+                        l.push('\n');
+                    }
+                });
+            }
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client");
+            let gw = Gateway { child, addr, dir, client, logs };
+            let up = eventually(Duration::from_secs(30), || async {
+                gw.client.get(gw.url("/health")).send().await.is_ok()
+            })
+            .await;
+            if up {
+                return gw;
+            }
+            // Most likely the port was taken between probing and binding.
+            let Gateway { mut child, logs, dir: d, .. } = gw;
+            let _ = child.kill().await;
+            dir = d;
+            last_logs = logs.lock().unwrap().clone();
+        }
+        panic!("gateway did not start:\n{last_logs}");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("routes.yaml")
+    }
+
+    /// Everything the gateway logged so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
+    /// Replaces routes.yaml like an editor that saves by rename.
+    pub fn write_config(&self, yaml: &str) {
+        let tmp = self.dir.path().join(".routes.yaml.swp");
+        std::fs::write(&tmp, format!("listen: {}\n{yaml}", self.addr)).expect("write");
+        std::fs::rename(&tmp, self.config_path()).expect("rename");
+    }
+
+    /// Writes an adapter script next to the others.
+    pub fn write_script(&self, name: &str, src: &str) {
+        std::fs::write(self.dir.path().join(format!("scripts/providers/{name}.rhai")), src).expect("write script");
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client.post(self.url(path)).json(body).send().await.expect("POST")
+    }
+
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// The config version the gateway serves now.
+    pub async fn version(&self) -> String {
+        self.get("/health")
+            .await
+            .headers()
+            .get("x-switchyard-config-version")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Waits until the served version differs from `old`.
+    pub async fn wait_for_new_version(&self, old: &str, timeout: Duration) -> bool {
+        eventually(timeout, || async { self.version().await != old }).await
+    }
+
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.get("/metrics").await.text().await.expect("metrics")
+    }
+
+    /// Sends a signal to the gateway process.
+    pub fn signal(&self, sig: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &self.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit; its exit code.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        tokio::time::timeout(timeout, self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .and_then(|s| s.code())
+    }
+}
+
+/// A chat request body.
+pub fn chat(model: &str, stream: bool) -> Value {
+    serde_json::json!({
+        "model": model,
+        "stream": stream,
+        "messages": [
+            {"role": "system", "content": "You are terse."},
+            {"role": "user", "content": "Say hello"}
+        ]
+    })
+}
+
+/// An SSE event and when it arrived.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub at: Instant,
+    pub event: SseEvent,
+}
+
+impl Received {
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_str(&self.event.data).ok()
+    }
+}
+
+/// Reads a whole SSE response, timestamping each event as it arrives.
+pub async fn read_sse(resp: reqwest::Response) -> Vec<Received> {
+    use futures_util::StreamExt;
+    let mut parser = SseParser::new(64 << 20);
+    let mut out = Vec::new();
+    let mut events = Vec::new();
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let Ok(chunk) = chunk else { break };
+        let at = Instant::now();
+        parser.feed(&chunk, &mut events).expect("event size");
+        out.extend(events.drain(..).map(|event| Received { at, event }));
+    }
+    parser.finish(&mut events);
+    let at = Instant::now();
+    out.extend(events.drain(..).map(|event| Received { at, event }));
+    out
+}
+
+/// The text of an OpenAI stream: concatenated `delta.content`.
+pub fn stream_text(events: &[Received]) -> String {
+    events
+        .iter()
+        .filter_map(|e| e.json())
+        .filter_map(|v| v.pointer("/choices/0/delta/content").and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
+/// The expected reply text of a mock with `n` chunks.
+pub fn mock_text(n: usize) -> String {
+    (0..n).map(|i| format!("tok{i} ")).collect()
+}
+
+/// A provider entry for routes.yaml.
+pub fn provider(name: &str, adapter: &str, mock: &MockServer, key: Option<&str>) -> String {
+    let base = match adapter {
+        "openai" => format!("{}/v1", mock.url()),
+        _ => mock.url(),
+    };
+    let key = key.map(|k| format!("\n    api_key: {k}")).unwrap_or_default();
+    format!("  {name}:\n    adapter: {adapter}\n    base_url: {base}{key}\n")
+}

@@ -1,0 +1,16 @@
+//! Integration tests: the real gateway binary, real HTTP, mock providers
+//! speaking each provider's wire format on 127.0.0.1.
+
+mod common;
+
+mod anthropic;
+mod cli;
+mod endpoints;
+mod errors;
+mod failover;
+mod limits;
+mod openai;
+mod reload;
+mod sdk;
+mod shutdown;
+mod streaming;
