@@ -1,1 +1,117 @@
-fn main() {}
+//! Micro-benchmarks of the request path's CPU work: SSE parsing, route
+//! resolution over 1,000 routes, adapter transforms, config loading.
+//! `cargo bench --bench core` prints the time per operation.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use rhai::{Dynamic, Map};
+use serde_json::json;
+use switchyard::config::Config;
+use switchyard::provider::engine::{build_engine, ScriptLimits};
+use switchyard::provider::Adapter;
+use switchyard::transform::sse::SseParser;
+
+const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/providers");
+
+fn openai_stream(chunks: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in 0..chunks {
+        let c = json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [{"index": 0, "delta": {"content": format!("tok{i} ")}, "finish_reason": null}]});
+        out.extend_from_slice(format!("data: {c}\n\n").as_bytes());
+    }
+    out.extend_from_slice(b"data: [DONE]\n\n");
+    out
+}
+
+fn sse(c: &mut Criterion) {
+    let body = openai_stream(20);
+    c.bench_function("sse_parse_20_events_in_97_byte_reads", |b| {
+        b.iter(|| {
+            let mut p = SseParser::new(1 << 20);
+            let mut events = Vec::new();
+            for chunk in body.chunks(97) {
+                p.feed(black_box(chunk), &mut events).ok();
+            }
+            black_box(events.len())
+        })
+    });
+}
+
+fn config_with_routes(n: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut yaml = format!("scripts: {SCRIPTS}\nproviders:\n  p:\n    adapter: openai\n    base_url: http://127.0.0.1:1/v1\nroutes:\n");
+    for i in 0..n {
+        let pattern = if i % 10 == 0 { format!("\"family{i}-*\"") } else { format!("model-{i}") };
+        yaml.push_str(&format!("  - match: {{ model: {pattern} }}\n    targets: [{{ provider: p, model: m{i} }}]\n"));
+    }
+    std::fs::write(dir.path().join("routes.yaml"), yaml).expect("write");
+    dir
+}
+
+fn routing(c: &mut Criterion) {
+    let dir = config_with_routes(1000);
+    let cfg = Config::load(&dir.path().join("routes.yaml")).expect("config");
+    c.bench_function("route_resolve_exact_among_1000", |b| b.iter(|| black_box(cfg.routes.resolve(black_box("model-999")))));
+    c.bench_function("route_resolve_glob_among_1000", |b| b.iter(|| black_box(cfg.routes.resolve(black_box("family990-x")))));
+    let dir = config_with_routes(500);
+    let path = dir.path().join("routes.yaml");
+    c.bench_function("config_load_validate_500_routes", |b| b.iter(|| black_box(Config::load(&path).is_ok())));
+}
+
+fn adapter(name: &str) -> Adapter {
+    let path = Path::new(SCRIPTS).join(format!("{name}.rhai"));
+    let src = std::fs::read_to_string(&path).expect("script");
+    let engine = Arc::new(build_engine(&ScriptLimits::default()));
+    Adapter::compile(name, &path, &src, engine, Duration::from_secs(1)).expect("compile")
+}
+
+fn script_ctx() -> Map {
+    let mut m = Map::new();
+    m.insert("endpoint".into(), Dynamic::from("chat"));
+    m.insert("model".into(), Dynamic::from("claude-sonnet-4"));
+    m.insert("stream".into(), Dynamic::from(true));
+    m.insert("include_usage".into(), Dynamic::from(false));
+    m.insert("provider".into(), Dynamic::from("anthropic"));
+    m.insert("api_key".into(), Dynamic::from("k"));
+    m.insert("options".into(), Dynamic::from_map(Map::new()));
+    m
+}
+
+fn adapters(c: &mut Criterion) {
+    let ctx = script_ctx();
+    let request = json!({"model": "claude-sonnet-4", "stream": true, "temperature": 0.5, "messages": [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Hello there, how are you today?"},
+        {"role": "assistant", "content": "Fine."},
+        {"role": "user", "content": "Tell me about the weather in Paris."}]});
+    let openai = adapter("openai");
+    c.bench_function("openai_request_hook", |b| b.iter(|| black_box(openai.request(&ctx).is_ok())));
+    let anthropic = adapter("anthropic");
+    c.bench_function("anthropic_request_hook_and_transform", |b| {
+        b.iter(|| {
+            let plan = anthropic.request(&ctx).is_ok();
+            black_box((plan, anthropic.transform_request(&request, &ctx).is_ok()))
+        })
+    });
+    let start = r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4","content":[],"stop_reason":null,"usage":{"input_tokens":12,"output_tokens":1}}}"#;
+    let delta = r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"tok1 "}}"#;
+    c.bench_function("anthropic_stream_event_text_delta", |b| {
+        let mut state = Dynamic::from_map(Map::new());
+        anthropic.transform_chunk(&mut state, "message_start", start, &ctx).ok();
+        b.iter(|| black_box(anthropic.transform_chunk(&mut state, "content_block_delta", black_box(delta), &ctx).is_ok()))
+    });
+    let response = json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4",
+        "content": [{"type": "text", "text": "Hello! It is sunny."}], "stop_reason": "end_turn",
+        "usage": {"input_tokens": 12, "output_tokens": 6}});
+    c.bench_function("anthropic_transform_response", |b| {
+        b.iter(|| black_box(anthropic.transform_response(response.clone(), &ctx).is_ok()))
+    });
+}
+
+criterion_group!(benches, sse, routing, adapters);
+criterion_main!(benches);

@@ -47,8 +47,10 @@ enum Command {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,pingora_core=warn,pingora_proxy=warn"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,pingora_core=warn,pingora_proxy=warn")
+        });
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -60,14 +62,18 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-fn load_or_report(path: &PathBuf) -> Option<Config> {
+fn load_or_report(path: &std::path::Path) -> Option<Config> {
     match Config::load(path) {
         Ok(cfg) => Some(cfg),
         Err(issues) => {
             for issue in &issues {
                 eprintln!("{issue}");
             }
-            eprintln!("{}: {} problem(s); nothing started", path.display(), issues.len());
+            eprintln!(
+                "{}: {} problem(s); nothing started",
+                path.display(),
+                issues.len()
+            );
             None
         }
     }

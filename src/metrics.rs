@@ -4,21 +4,19 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    register_histogram_vec, register_int_counter_vec, register_int_gauge,
-    register_int_gauge_vec, Encoder, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
-    TextEncoder,
+    register_histogram_vec, register_int_counter_vec, register_int_gauge, register_int_gauge_vec,
+    Encoder, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, TextEncoder,
 };
 
 /// Buckets for LLM request latencies: 5 ms to 10 min.
 const LATENCY_BUCKETS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0,
-    300.0, 600.0,
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0,
+    600.0,
 ];
 
 /// Buckets for time to first token: 5 ms to 60 s.
 const TTFT_BUCKETS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0,
-    60.0,
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 60.0,
 ];
 
 /// All gateway metrics.
@@ -97,9 +95,11 @@ fn build() -> prometheus::Result<Metrics> {
     })
 }
 
+// Registration fails only on an invalid or duplicate static name: a
+// programming error that every test run would catch at its first request.
+#[allow(clippy::panic)]
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| match build() {
     Ok(m) => m,
-    // Registration only fails on duplicate names, a programming error caught by every test run.
     Err(e) => panic!("metrics registration failed: {e}"),
 });
 

@@ -91,7 +91,12 @@ impl Source {
         self.issue_at(path, self.position(path), message)
     }
 
-    fn issue_at(&self, path: &str, (line, col): (usize, usize), message: impl Into<String>) -> ConfigIssue {
+    fn issue_at(
+        &self,
+        path: &str,
+        (line, col): (usize, usize),
+        message: impl Into<String>,
+    ) -> ConfigIssue {
         ConfigIssue {
             file: self.path.clone(),
             line,
@@ -125,8 +130,14 @@ struct PositionIndex {
 
 enum Frame {
     /// A mapping; `key` is the key whose value comes next, if any.
-    Map { path: String, key: Option<String> },
-    Seq { path: String, next: usize },
+    Map {
+        path: String,
+        key: Option<String>,
+    },
+    Seq {
+        path: String,
+        next: usize,
+    },
 }
 
 impl PositionIndex {
@@ -162,7 +173,11 @@ impl MarkedEventReceiver for PositionIndex {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         match ev {
             Event::Scalar(value, ..) => {
-                if let Some(Frame::Map { path, key: key @ None }) = self.stack.last_mut() {
+                if let Some(Frame::Map {
+                    path,
+                    key: key @ None,
+                }) = self.stack.last_mut()
+                {
                     // A key: remember it; its own position is the value's fallback.
                     let p = join(path, &value);
                     *key = Some(value);
@@ -238,9 +253,7 @@ pub fn parse(source: &Source) -> Result<(RawConfig, Vec<ConfigIssue>), Vec<Confi
         match key.as_str() {
             "listen" => raw.listen = section(source, &key, value, &mut issues),
             "scripts" => raw.scripts = section(source, &key, value, &mut issues),
-            "server" => {
-                raw.server = section(source, &key, value, &mut issues).unwrap_or_default()
-            }
+            "server" => raw.server = section(source, &key, value, &mut issues).unwrap_or_default(),
             "providers" => {
                 raw.providers = providers(source, value, &mut raw.broken_providers, &mut issues)
             }
@@ -369,7 +382,11 @@ mod tests {
         let yaml = "listen: 127.0.0.1:1\nproviders:\n  a:\n    adapter: openai\n    base_url: http://x\n    api_kye: k\n";
         let got = issues(yaml);
         assert_eq!(got.len(), 1, "{got:?}");
-        assert!(got[0].starts_with("routes.yaml:6:5: providers.a.api_kye: unknown field `api_kye`"), "{}", got[0]);
+        assert!(
+            got[0].starts_with("routes.yaml:6:5: providers.a.api_kye: unknown field `api_kye`"),
+            "{}",
+            got[0]
+        );
     }
 
     #[test]
@@ -377,9 +394,17 @@ mod tests {
         let yaml = "listen: 1\nbogus: 2\nroutes:\n  - match: { model: a }\n    targets: []\n  - match: { modle: b }\n    targets: []\n";
         let got = issues(yaml);
         assert_eq!(got.len(), 3, "{got:?}");
-        assert!(got[0].contains(":1:9: listen: invalid type: integer"), "{}", got[0]);
+        assert!(
+            got[0].contains(":1:9: listen: invalid type: integer"),
+            "{}",
+            got[0]
+        );
         assert!(got[1].contains(":2:1: bogus: unknown key"), "{}", got[1]);
-        assert!(got[2].contains(":6:14: routes[1].match.modle: unknown field"), "{}", got[2]);
+        assert!(
+            got[2].contains(":6:14: routes[1].match.modle: unknown field"),
+            "{}",
+            got[2]
+        );
     }
 
     #[test]
@@ -393,6 +418,9 @@ mod tests {
     fn wrong_type_points_at_the_field() {
         let yaml = "server:\n  threads: many\n";
         let got = issues(yaml);
-        assert!(got[0].starts_with("routes.yaml:2:12: server.threads: invalid type"), "{got:?}");
+        assert!(
+            got[0].starts_with("routes.yaml:2:12: server.threads: invalid type"),
+            "{got:?}"
+        );
     }
 }

@@ -109,10 +109,22 @@ fn settings(raw: &RawServer, cx: &mut Ctx) -> Settings {
     }
     let durations = [
         ("drain_timeout", &raw.drain_timeout, &mut s.drain_timeout),
-        ("connect_timeout", &raw.connect_timeout, &mut s.connect_timeout),
-        ("first_byte_timeout", &raw.first_byte_timeout, &mut s.first_byte_timeout),
+        (
+            "connect_timeout",
+            &raw.connect_timeout,
+            &mut s.connect_timeout,
+        ),
+        (
+            "first_byte_timeout",
+            &raw.first_byte_timeout,
+            &mut s.first_byte_timeout,
+        ),
         ("idle_timeout", &raw.idle_timeout, &mut s.idle_timeout),
-        ("request_timeout", &raw.request_timeout, &mut s.request_timeout),
+        (
+            "request_timeout",
+            &raw.request_timeout,
+            &mut s.request_timeout,
+        ),
     ];
     for (name, value, slot) in durations {
         if let Some(v) = value {
@@ -273,7 +285,10 @@ fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -
                     message,
                 });
                 // Point at the provider too, so the user sees who named it.
-                cx.issue(&at("adapter"), format!("adapter `{}` failed to compile", p.adapter));
+                cx.issue(
+                    &at("adapter"),
+                    format!("adapter `{}` failed to compile", p.adapter),
+                );
                 None
             }
             Err(e) => {
@@ -282,7 +297,10 @@ fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -
             }
         }
     } else {
-        cx.issue(&at("adapter"), "adapter names may use letters, digits, `-`, `_` and `.` only");
+        cx.issue(
+            &at("adapter"),
+            "adapter names may use letters, digits, `-`, `_` and `.` only",
+        );
         None
     };
     let options = match p.options.map(|o| serde_json::to_value(&o)) {
@@ -291,7 +309,10 @@ fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -
             match rhai::serde::to_dynamic(&v).map(|d| d.try_cast::<rhai::Map>()) {
                 Ok(Some(m)) => m,
                 _ => {
-                    cx.issue(&at("options"), "options could not be converted for the script");
+                    cx.issue(
+                        &at("options"),
+                        "options could not be converted for the script",
+                    );
                     rhai::Map::new()
                 }
             }
@@ -329,7 +350,10 @@ fn models(
         let at = format!("providers.{provider}.models.{model}");
         let prices = [m.input_per_mtok, m.output_per_mtok, m.cached_input_per_mtok];
         if prices.iter().flatten().any(|p| !p.is_finite() || *p < 0.0) {
-            cx.issue(&at, "prices must be non-negative numbers (USD per million tokens)");
+            cx.issue(
+                &at,
+                "prices must be non-negative numbers (USD per million tokens)",
+            );
         }
         if m.quality.is_some_and(|q| !(0.0..=1.0).contains(&q)) {
             cx.issue(&format!("{at}.quality"), "quality must be between 0 and 1");
@@ -361,21 +385,31 @@ fn routes(
         let at = format!("routes[{i}]");
         let patterns = r.matcher.model.to_vec();
         if patterns.is_empty() || patterns.iter().any(|p| p.trim().is_empty()) {
-            cx.issue(&format!("{at}.match.model"), "model patterns must be non-empty");
+            cx.issue(
+                &format!("{at}.match.model"),
+                "model patterns must be non-empty",
+            );
             continue;
         }
         let name = r.name.unwrap_or_else(|| patterns[0].clone());
         if !names.insert(name.clone()) {
-            cx.issue(&format!("{at}.name"), format!("duplicate route name `{name}`"));
+            cx.issue(
+                &format!("{at}.name"),
+                format!("duplicate route name `{name}`"),
+            );
         }
         if r.targets.is_empty() {
-            cx.issue(&format!("{at}.targets"), "a route needs at least one target");
+            cx.issue(
+                &format!("{at}.targets"),
+                "a route needs at least one target",
+            );
         }
         let mut targets = Vec::new();
         for (j, t) in r.targets.into_iter().enumerate() {
             match providers.get(&t.provider) {
                 Some(p) => targets.push(Target {
                     provider: p.clone(),
+                    configured: t.model.is_some(),
                     model: t.model,
                 }),
                 // Its own problem was reported already.

@@ -28,7 +28,11 @@ pub fn duration(v: &Scalar) -> Result<Duration, String> {
         "" | "s" => n,
         "m" => n * 60.0,
         "h" => n * 3600.0,
-        other => return Err(format!("unknown duration unit `{other}` in `{text}` (use ms, s, m or h)")),
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}` in `{text}` (use ms, s, m or h)"
+            ))
+        }
     };
     Ok(Duration::from_secs_f64(secs))
 }
@@ -40,7 +44,9 @@ pub fn size(v: &Scalar) -> Result<usize, String> {
         Scalar::Float(f) => return Err(format!("invalid size {f} (use whole bytes or a unit)")),
         Scalar::Text(t) => t.trim(),
     };
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (num, unit) = text.split_at(split);
     let n: usize = num
         .parse()
@@ -53,9 +59,14 @@ pub fn size(v: &Scalar) -> Result<usize, String> {
         "mib" | "m" => 1024 * 1024,
         "gb" => 1000 * 1000 * 1000,
         "gib" | "g" => 1024 * 1024 * 1024,
-        other => return Err(format!("unknown size unit `{other}` in `{text}` (use KiB, MiB, GiB)")),
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` in `{text}` (use KiB, MiB, GiB)"
+            ))
+        }
     };
-    n.checked_mul(mult).ok_or_else(|| format!("size `{text}` is too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size `{text}` is too large"))
 }
 
 /// Why a value could not be interpolated.
@@ -125,7 +136,9 @@ mod tests {
         assert_eq!(duration(&t("30s")), Ok(Duration::from_secs(30)));
         assert_eq!(duration(&t("2m")), Ok(Duration::from_secs(120)));
         assert_eq!(duration(&Scalar::Int(5)), Ok(Duration::from_secs(5)));
-        assert!(duration(&t("5 parsecs")).unwrap_err().contains("unknown duration unit"));
+        assert!(duration(&t("5 parsecs"))
+            .unwrap_err()
+            .contains("unknown duration unit"));
     }
 
     #[test]
@@ -142,7 +155,13 @@ mod tests {
         assert_eq!(interpolate("a${K}b", env), Ok("asecretb".into()));
         assert_eq!(interpolate("${X:-dflt}", env), Ok("dflt".into()));
         assert_eq!(interpolate("$$5", env), Ok("$5".into()));
-        assert_eq!(interpolate("${X}", env), Err(Interpolation::Unset("X".into())));
-        assert!(matches!(interpolate("${K", env), Err(Interpolation::Malformed(_))));
+        assert_eq!(
+            interpolate("${X}", env),
+            Err(Interpolation::Unset("X".into()))
+        );
+        assert!(matches!(
+            interpolate("${K", env),
+            Err(Interpolation::Malformed(_))
+        ));
     }
 }

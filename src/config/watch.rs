@@ -59,7 +59,10 @@ impl Reloader {
             Err(issues) => {
                 m.config_reloads.with_label_values(&["failure"]).inc();
                 for issue in &issues {
-                    tracing::error!("config rejected, keeping version {}: {issue}", self.state.load().version);
+                    tracing::error!(
+                        "config rejected, keeping version {}: {issue}",
+                        self.state.load().version
+                    );
                 }
                 Err(issues)
             }
@@ -92,10 +95,7 @@ fn relevant(event: &notify::Event, config: &Path, scripts: &Path) -> bool {
     })
 }
 
-fn watch(
-    watcher: &mut RecommendedWatcher,
-    dir: &Path,
-) {
+fn watch(watcher: &mut RecommendedWatcher, dir: &Path) {
     if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
         tracing::warn!(dir = %dir.display(), error = %e, "cannot watch directory; use SIGHUP to reload");
     }
@@ -105,19 +105,23 @@ fn watch(
 impl BackgroundService for WatchService {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let (tx, mut rx) = mpsc::unbounded_channel::<notify::Event>();
-        let mut watcher = match notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if let Ok(ev) = res {
-                let _ = tx.send(ev);
-            }
-        }) {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::error!(error = %e, "file watching unavailable; use SIGHUP to reload");
-                return;
-            }
-        };
+        let mut watcher =
+            match notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+                if let Ok(ev) = res {
+                    let _ = tx.send(ev);
+                }
+            }) {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::error!(error = %e, "file watching unavailable; use SIGHUP to reload");
+                    return;
+                }
+            };
         let config_path = absolute(&self.reloader.path);
-        let config_dir = config_path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let config_dir = config_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         let mut scripts_dir = absolute(&self.reloader.state.load().scripts_dir);
         watch(&mut watcher, &config_dir);
         if scripts_dir != config_dir {

@@ -34,7 +34,15 @@ pub async fn ready(s: &mut Session, ctx: &mut RequestCtx, cfg: &Config) -> pingo
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(s: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<()> {
     let body = Bytes::from(crate::metrics::render());
-    write_body(s, ctx, 200, "text/plain; version=0.0.4; charset=utf-8", &[], body).await
+    write_body(
+        s,
+        ctx,
+        200,
+        "text/plain; version=0.0.4; charset=utf-8",
+        &[],
+        body,
+    )
+    .await
 }
 
 fn model_object(id: &str, owned_by: &str) -> serde_json::Value {

@@ -70,7 +70,11 @@ pub async fn handle(
     write_error(session, ctx, &err).await
 }
 
-async fn read(session: &mut Session, cfg: &Config, endpoint: Endpoint) -> Result<ClientRequest, GatewayError> {
+async fn read(
+    session: &mut Session,
+    cfg: &Config,
+    endpoint: Endpoint,
+) -> Result<ClientRequest, GatewayError> {
     let bytes = request::read_body(session, cfg.settings.max_body_size).await?;
     request::parse(endpoint, &bytes)
 }
@@ -96,7 +100,12 @@ struct Attempt<'a> {
 }
 
 impl Attempt<'_> {
-    async fn run(&mut self, session: &mut Session, ctx: &mut RequestCtx, target: &Target) -> Outcome {
+    async fn run(
+        &mut self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        target: &Target,
+    ) -> Outcome {
         let provider = &target.provider;
         if let Some(reason) = &provider.disabled {
             ctx.attempts.push(format!("{}:disabled", provider.name));
@@ -111,14 +120,14 @@ impl Attempt<'_> {
             Ok(o) => o,
             Err(e) => return self.failed(ctx, provider, "script", e),
         };
-        let started = Instant::now();
         let sent = tokio::select! {
             biased;
             r = call::send(self.connector, &provider.upstream, &outgoing, self.timeouts()) => Some(r),
             _ = client_gone(session) => None,
         };
         let Some(sent) = sent else {
-            ctx.attempts.push(format!("{}:client_closed", provider.name));
+            ctx.attempts
+                .push(format!("{}:client_closed", provider.name));
             ctx.error = Some("client_closed");
             ctx.status = 499;
             return Outcome::Done(Ok(()));
@@ -136,10 +145,13 @@ impl Attempt<'_> {
             return self.failed(ctx, provider, &status.to_string(), err);
         }
         ctx.provider = Some(provider.name.clone());
-        ctx.model = Some(model_label(provider, &model));
+        ctx.model = Some(model_label(target, &model));
         if self.req.stream {
             ctx.attempts.push(format!("{}:{status}", provider.name));
-            metrics().upstream_attempts.with_label_values(&[&provider.name, "ok"]).inc();
+            metrics()
+                .upstream_attempts
+                .with_label_values(&[&provider.name, "ok"])
+                .inc();
             let relay = stream::Relay {
                 adapter: &provider.adapter,
                 script_ctx: &script_ctx,
@@ -150,11 +162,13 @@ impl Attempt<'_> {
             };
             return Outcome::Done(relay.run(session, ctx, incoming, self.connector).await);
         }
-        let _ = started;
         match self.complete(&mut incoming, provider, &script_ctx).await {
             Ok((body, usage)) => {
                 ctx.attempts.push(format!("{}:{status}", provider.name));
-                metrics().upstream_attempts.with_label_values(&[&provider.name, "ok"]).inc();
+                metrics()
+                    .upstream_attempts
+                    .with_label_values(&[&provider.name, "ok"])
+                    .inc();
                 ctx.usage = usage;
                 incoming.release(self.connector).await;
                 Outcome::Done(write_body(session, ctx, 200, "application/json", &[], body).await)
@@ -163,7 +177,13 @@ impl Attempt<'_> {
         }
     }
 
-    fn failed(&self, ctx: &mut RequestCtx, provider: &Provider, outcome: &str, err: GatewayError) -> Outcome {
+    fn failed(
+        &self,
+        ctx: &mut RequestCtx,
+        provider: &Provider,
+        outcome: &str,
+        err: GatewayError,
+    ) -> Outcome {
         ctx.attempts.push(format!("{}:{outcome}", provider.name));
         metrics()
             .upstream_attempts
@@ -198,16 +218,30 @@ impl Attempt<'_> {
         m.insert("endpoint".into(), Dynamic::from(self.req.endpoint.name()));
         m.insert("model".into(), Dynamic::from(model.to_string()));
         m.insert("stream".into(), Dynamic::from(self.req.stream));
-        m.insert("include_usage".into(), Dynamic::from(self.req.include_usage));
+        m.insert(
+            "include_usage".into(),
+            Dynamic::from(self.req.include_usage),
+        );
         m.insert("provider".into(), Dynamic::from(provider.name.clone()));
         let key = provider.api_key.as_ref().map(|k| k.expose().to_string());
-        m.insert("api_key".into(), key.map(Dynamic::from).unwrap_or(Dynamic::UNIT));
-        m.insert("options".into(), Dynamic::from_map(provider.options.clone()));
+        m.insert(
+            "api_key".into(),
+            key.map(Dynamic::from).unwrap_or(Dynamic::UNIT),
+        );
+        m.insert(
+            "options".into(),
+            Dynamic::from_map(provider.options.clone()),
+        );
         m
     }
 
     /// Builds the provider's request with its adapter.
-    fn outgoing(&mut self, provider: &Provider, model: &str, script_ctx: &Map) -> Result<Outgoing, GatewayError> {
+    fn outgoing(
+        &mut self,
+        provider: &Provider,
+        model: &str,
+        script_ctx: &Map,
+    ) -> Result<Outgoing, GatewayError> {
         let adapter = &provider.adapter;
         let script_err = |e: ScriptError| script_error(e, provider);
         let plan = adapter.request(script_ctx).map_err(script_err)?;
@@ -224,7 +258,10 @@ impl Attempt<'_> {
                 }
             }
         }
-        let body = match adapter.transform_request(&self.req.body, script_ctx).map_err(script_err)? {
+        let body = match adapter
+            .transform_request(&self.req.body, script_ctx)
+            .map_err(script_err)?
+        {
             Some(v) => serde_json::to_vec(&v),
             None => serde_json::to_vec(&self.req.body),
         }
@@ -253,12 +290,20 @@ impl Attempt<'_> {
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         let raw = tokio::time::timeout(remaining, incoming.read_all(MAX_UPSTREAM_BODY))
             .await
-            .map_err(|_| GatewayError::UpstreamTimeout(format!("provider `{}` did not finish in time", provider.name)))?
+            .map_err(|_| {
+                GatewayError::UpstreamTimeout(format!(
+                    "provider `{}` did not finish in time",
+                    provider.name
+                ))
+            })?
             .map_err(|e| call_error(e, provider))?;
         let adapter = &provider.adapter;
         let text = trim_leading_whitespace(&raw);
         let parsed: Value = serde_json::from_slice(text).map_err(|e| {
-            GatewayError::BadGateway(format!("provider `{}` returned a body that is not JSON: {e}", provider.name))
+            GatewayError::BadGateway(format!(
+                "provider `{}` returned a body that is not JSON: {e}",
+                provider.name
+            ))
         })?;
         if !adapter.translates_response() {
             let usage = parsed.get("usage").and_then(Usage::from_json);
@@ -267,7 +312,9 @@ impl Attempt<'_> {
             }
             return Ok((raw.slice_ref(text), usage));
         }
-        let out = adapter.transform_response(parsed, script_ctx).map_err(|e| script_error(e, provider))?;
+        let out = adapter
+            .transform_response(parsed, script_ctx)
+            .map_err(|e| script_error(e, provider))?;
         let usage = out.get("usage").and_then(Usage::from_json);
         let bytes = serde_json::to_vec(&out).map_err(|e| GatewayError::Internal(e.to_string()))?;
         Ok((Bytes::from(bytes), usage))
@@ -291,7 +338,12 @@ impl Attempt<'_> {
 /// Maps an upstream error body (OpenAI, Anthropic, Gemini or FastAPI
 /// shaped) to a [`GatewayError`], keeping the provider's message without
 /// its secrets.
-fn upstream_error_from(status: u16, body: &Value, retry_after: Option<String>, provider: &Provider) -> GatewayError {
+fn upstream_error_from(
+    status: u16,
+    body: &Value,
+    retry_after: Option<String>,
+    provider: &Provider,
+) -> GatewayError {
     let err = body.get("error").unwrap_or(body);
     let message = err
         .get("message")
@@ -301,13 +353,20 @@ fn upstream_error_from(status: u16, body: &Value, retry_after: Option<String>, p
         .unwrap_or_else(|| format!("provider `{}` answered HTTP {status}", provider.name));
     let code = err
         .get("code")
-        .and_then(|c| c.as_str().map(str::to_string).or_else(|| c.as_i64().map(|n| n.to_string())))
+        .and_then(|c| {
+            c.as_str()
+                .map(str::to_string)
+                .or_else(|| c.as_i64().map(|n| n.to_string()))
+        })
         .or_else(|| err.get("type").and_then(Value::as_str).map(str::to_string));
     // Anthropic's 529 "overloaded" is a 503 to OpenAI clients.
     let status = if status == 529 { 503 } else { status };
     GatewayError::Upstream {
         status,
-        message: redact(&format!("{}: {message}", provider.name), &provider.secrets()),
+        message: redact(
+            &format!("{}: {message}", provider.name),
+            &provider.secrets(),
+        ),
         code,
         retry_after,
     }
@@ -329,7 +388,10 @@ fn script_error(e: ScriptError, provider: &Provider) -> GatewayError {
             message: redact(&message, &secrets),
         },
         other => {
-            metrics().script_errors.with_label_values(&[provider.adapter.name()]).inc();
+            metrics()
+                .script_errors
+                .with_label_values(&[provider.adapter.name()])
+                .inc();
             tracing::error!(provider = %provider.name, error = %redact(&other.to_string(), &secrets), "adapter script failed");
             GatewayError::BadGateway(redact(&other.to_string(), &secrets))
         }
@@ -345,9 +407,10 @@ fn outcome_label(e: &GatewayError) -> &'static str {
     }
 }
 
-/// A model name safe as a metric label: configured names only.
-fn model_label(provider: &Provider, model: &str) -> String {
-    if provider.models.is_empty() || provider.models.contains_key(model) {
+/// A model name safe as a metric label: configured names only, so that
+/// names a client invents cannot grow the label set.
+fn model_label(target: &Target, model: &str) -> String {
+    if target.configured || target.provider.models.contains_key(model) {
         model.to_string()
     } else {
         "other".to_string()
@@ -356,7 +419,10 @@ fn model_label(provider: &Provider, model: &str) -> String {
 
 /// Some servers send blank lines before a JSON body while they wait.
 fn trim_leading_whitespace(b: &Bytes) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
     &b[start..]
 }
 

@@ -48,7 +48,10 @@ impl Gateway {
         ctx.request_id = request_id(session);
         let method = session.req_header().method.clone();
         let path = session.req_header().uri.path().to_string();
-        let path = path.strip_prefix("/v1").filter(|p| p.starts_with('/')).unwrap_or(&path);
+        let path = path
+            .strip_prefix("/v1")
+            .filter(|p| p.starts_with('/'))
+            .unwrap_or(&path);
         match (method.as_str(), path) {
             ("GET", "/health") => endpoints::health(session, ctx).await,
             ("GET", "/ready") => endpoints::ready(session, ctx, &cfg).await,
@@ -63,8 +66,12 @@ impl Gateway {
             ("POST", "/embeddings") => {
                 forward::handle(session, ctx, &cfg, &self.connector, Endpoint::Embeddings).await
             }
-            (_, "/chat/completions" | "/embeddings" | "/models" | "/health" | "/ready" | "/metrics") => {
-                let err = GatewayError::NotFound(format!("method {method} is not allowed on {path}"));
+            (
+                _,
+                "/chat/completions" | "/embeddings" | "/models" | "/health" | "/ready" | "/metrics",
+            ) => {
+                let err =
+                    GatewayError::NotFound(format!("method {method} is not allowed on {path}"));
                 write_error(session, ctx, &err).await
             }
             _ => {
@@ -100,7 +107,11 @@ impl ProxyHttp for Gateway {
         RequestCtx::new()
     }
 
-    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<bool> {
+    async fn request_filter(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<bool> {
         if let Err(e) = self.serve(session, ctx).await {
             // The client went away or the response could not be written.
             ctx.error.get_or_insert("downstream_write");
@@ -109,9 +120,16 @@ impl ProxyHttp for Gateway {
         Ok(true)
     }
 
-    async fn upstream_peer(&self, _s: &mut Session, _ctx: &mut RequestCtx) -> pingora::Result<Box<HttpPeer>> {
+    async fn upstream_peer(
+        &self,
+        _s: &mut Session,
+        _ctx: &mut RequestCtx,
+    ) -> pingora::Result<Box<HttpPeer>> {
         // Never reached: request_filter answers every request.
-        Err(Error::explain(ErrorType::InternalError, "no upstream phase in this gateway"))
+        Err(Error::explain(
+            ErrorType::InternalError,
+            "no upstream phase in this gateway",
+        ))
     }
 
     async fn logging(&self, _s: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
@@ -140,9 +158,15 @@ fn record(ctx: &RequestCtx) {
                 .observe(t.as_secs_f64());
         }
         if let Some(u) = ctx.usage {
-            for (kind, n) in [("prompt", u.prompt), ("completion", u.completion), ("cached", u.cached)] {
+            for (kind, n) in [
+                ("prompt", u.prompt),
+                ("completion", u.completion),
+                ("cached", u.cached),
+            ] {
                 if n > 0 {
-                    m.tokens.with_label_values(&[provider, model, kind]).inc_by(n);
+                    m.tokens
+                        .with_label_values(&[provider, model, kind])
+                        .inc_by(n);
                 }
             }
         }

@@ -47,10 +47,9 @@ pub async fn read_body(session: &mut Session, limit: usize) -> Result<Vec<u8>, G
     }
     let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
     loop {
-        let chunk = session
-            .read_request_body()
-            .await
-            .map_err(|e| GatewayError::bad_request(format!("could not read the request body: {e}")))?;
+        let chunk = session.read_request_body().await.map_err(|e| {
+            GatewayError::bad_request(format!("could not read the request body: {e}"))
+        })?;
         let Some(chunk) = chunk else { break };
         if body.len() + chunk.len() > limit {
             return Err(GatewayError::PayloadTooLarge { limit });
@@ -63,10 +62,13 @@ pub async fn read_body(session: &mut Session, limit: usize) -> Result<Vec<u8>, G
 /// Parses and checks `bytes` as a request for `endpoint`.
 pub fn parse(endpoint: Endpoint, bytes: &[u8]) -> Result<ClientRequest, GatewayError> {
     if bytes.is_empty() {
-        return Err(GatewayError::bad_request("the request body is empty; expected JSON"));
+        return Err(GatewayError::bad_request(
+            "the request body is empty; expected JSON",
+        ));
     }
-    let body: Value = serde_json::from_slice(bytes)
-        .map_err(|e| GatewayError::bad_request(format!("the request body is not valid JSON: {e}")))?;
+    let body: Value = serde_json::from_slice(bytes).map_err(|e| {
+        GatewayError::bad_request(format!("the request body is not valid JSON: {e}"))
+    })?;
     let obj = body
         .as_object()
         .ok_or_else(|| GatewayError::bad_request("the request body must be a JSON object"))?;
@@ -83,13 +85,26 @@ pub fn parse(endpoint: Endpoint, bytes: &[u8]) -> Result<ClientRequest, GatewayE
     match endpoint {
         Endpoint::Chat => match obj.get("messages") {
             Some(Value::Array(m)) if !m.is_empty() => {
-                if let Some(i) = m.iter().position(|msg| msg.get("role").and_then(Value::as_str).is_none()) {
-                    return Err(invalid(&format!("messages[{i}].role"), "every message needs a string `role`"));
+                if let Some(i) = m
+                    .iter()
+                    .position(|msg| msg.get("role").and_then(Value::as_str).is_none())
+                {
+                    return Err(invalid(
+                        &format!("messages[{i}].role"),
+                        "every message needs a string `role`",
+                    ));
                 }
             }
-            Some(Value::Array(_)) => return Err(invalid("messages", "`messages` must not be empty")),
+            Some(Value::Array(_)) => {
+                return Err(invalid("messages", "`messages` must not be empty"))
+            }
             Some(_) => return Err(invalid("messages", "`messages` must be an array")),
-            None => return Err(invalid("messages", "missing required parameter: `messages`")),
+            None => {
+                return Err(invalid(
+                    "messages",
+                    "missing required parameter: `messages`",
+                ))
+            }
         },
         Endpoint::Embeddings => {
             if stream {
@@ -128,7 +143,11 @@ mod tests {
 
     #[test]
     fn chat_needs_model_and_messages() {
-        let e = parse(Endpoint::Chat, br#"{"messages":[{"role":"user","content":"x"}]}"#).unwrap_err();
+        let e = parse(
+            Endpoint::Chat,
+            br#"{"messages":[{"role":"user","content":"x"}]}"#,
+        )
+        .unwrap_err();
         assert_eq!(e.status(), 400);
         assert!(e.to_string().contains("model"));
         let e = parse(Endpoint::Chat, br#"{"model":"m"}"#).unwrap_err();

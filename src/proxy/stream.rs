@@ -103,7 +103,13 @@ impl Relay<'_> {
                 }
                 Step::Data(Ok(Some(chunk))) => {
                     if let Err(e) = parser.feed(&chunk, &mut events) {
-                        self.fail(&mut out, &mut progress, ctx, "upstream_event_too_large", &e.to_string());
+                        self.fail(
+                            &mut out,
+                            &mut progress,
+                            ctx,
+                            "upstream_event_too_large",
+                            &e.to_string(),
+                        );
                         true
                     } else {
                         self.events(&mut events, &mut out, &mut progress, ctx);
@@ -130,7 +136,9 @@ impl Relay<'_> {
                 ctx.ttft = Some(ctx.started.elapsed());
             }
             if !out.is_empty() {
-                session.write_response_body(Some(Bytes::from(out)), false).await?;
+                session
+                    .write_response_body(Some(Bytes::from(out)), false)
+                    .await?;
             }
             if finished {
                 break;
@@ -146,16 +154,30 @@ impl Relay<'_> {
         Ok(())
     }
 
-    fn events(&self, events: &mut Vec<SseEvent>, out: &mut Vec<u8>, p: &mut Progress, ctx: &mut RequestCtx) {
+    fn events(
+        &self,
+        events: &mut Vec<SseEvent>,
+        out: &mut Vec<u8>,
+        p: &mut Progress,
+        ctx: &mut RequestCtx,
+    ) {
         for ev in events.drain(..) {
             if p.done || p.errored {
                 continue;
             }
             if self.adapter.translates_stream() {
-                match self.adapter.transform_chunk(&mut p.state, &ev.event, &ev.data, self.script_ctx) {
+                match self.adapter.transform_chunk(
+                    &mut p.state,
+                    &ev.event,
+                    &ev.data,
+                    self.script_ctx,
+                ) {
                     Ok(items) => items.into_iter().for_each(|c| self.emit(c, out, p, ctx)),
                     Err(e) => {
-                        metrics().script_errors.with_label_values(&[self.adapter.name()]).inc();
+                        metrics()
+                            .script_errors
+                            .with_label_values(&[self.adapter.name()])
+                            .inc();
                         let msg = redact(&e.to_string(), &self.secrets);
                         self.fail(out, p, ctx, "script", &msg);
                     }
@@ -204,7 +226,10 @@ impl Relay<'_> {
                 }
                 if let Some(u) = v.get("usage").and_then(Usage::from_json) {
                     p.usage = Some(u);
-                    let usage_only = v.get("choices").and_then(Value::as_array).is_some_and(|c| c.is_empty());
+                    let usage_only = v
+                        .get("choices")
+                        .and_then(Value::as_array)
+                        .is_some_and(|c| c.is_empty());
                     if usage_only && !self.include_usage {
                         return;
                     }
@@ -239,10 +264,23 @@ impl Relay<'_> {
             write_data(out, "[DONE]");
             return;
         }
-        self.fail(out, p, ctx, "stream_truncated", "the provider's stream ended before the response was complete");
+        self.fail(
+            out,
+            p,
+            ctx,
+            "stream_truncated",
+            "the provider's stream ended before the response was complete",
+        );
     }
 
-    fn fail(&self, out: &mut Vec<u8>, p: &mut Progress, ctx: &mut RequestCtx, code: &'static str, message: &str) {
+    fn fail(
+        &self,
+        out: &mut Vec<u8>,
+        p: &mut Progress,
+        ctx: &mut RequestCtx,
+        code: &'static str,
+        message: &str,
+    ) {
         p.errored = true;
         ctx.error = Some(code);
         let body = json!({"error": {"message": message, "type": "api_error", "param": null, "code": code}});

@@ -18,6 +18,9 @@ pub struct Target {
     pub provider: Arc<Provider>,
     /// `None`: the model the client sent.
     pub model: Option<String>,
+    /// The model name comes from the config (routes.yaml or the provider's
+    /// `models:`), not from the client: safe as a metric label.
+    pub configured: bool,
 }
 
 impl Target {
@@ -76,9 +79,7 @@ impl RouteTable {
         for provider in providers.values().filter(|p| p.is_enabled()) {
             for model in provider.models.keys() {
                 let route = Arc::new(direct_route(provider, model));
-                listed
-                    .entry(model.clone())
-                    .or_insert_with(|| route.clone());
+                listed.entry(model.clone()).or_insert_with(|| route.clone());
                 listed.insert(route.name.clone(), route);
             }
         }
@@ -148,12 +149,18 @@ impl RouteTable {
 }
 
 fn direct_route(provider: &Arc<Provider>, model: &str) -> Route {
+    let configured = provider.models.contains_key(model);
     Route {
-        name: format!("{}/{}", provider.name, model),
+        name: if configured {
+            format!("{}/{}", provider.name, model)
+        } else {
+            format!("{}/*", provider.name)
+        },
         patterns: Vec::new(),
         targets: vec![Target {
             provider: provider.clone(),
             model: Some(model.to_string()),
+            configured,
         }],
     }
 }

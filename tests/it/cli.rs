@@ -15,7 +15,11 @@ fn check_accepts_the_shipped_config() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains(": ok (version "), "{stdout}");
 }
 
@@ -23,7 +27,11 @@ fn check_accepts_the_shipped_config() {
 fn check_reports_every_problem_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("scripts/providers")).unwrap();
-    std::fs::write(dir.path().join("scripts/providers/bad.rhai"), "fn request(ctx) {\n  let = 1;\n}\n").unwrap();
+    std::fs::write(
+        dir.path().join("scripts/providers/bad.rhai"),
+        "fn request(ctx) {\n  let = 1;\n}\n",
+    )
+    .unwrap();
     let yaml = "listen: 127.0.0.1:8080\nproviders:\n  a:\n    adapter: bad\n    base_url: http://127.0.0.1:1\n  b:\n    adapter: bad\n    base_urll: http://x\nroutes:\n  - match: { model: m }\n    targets: [{ provider: nobody }]\n";
     let path = dir.path().join("routes.yaml");
     std::fs::write(&path, yaml).unwrap();
@@ -31,16 +39,34 @@ fn check_reports_every_problem_with_file_and_line() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     let p = path.display().to_string();
-    assert!(err.contains(&format!("{p}:8:5: providers.b.base_urll: unknown field `base_urll`")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{p}:8:5: providers.b.base_urll: unknown field `base_urll`"
+        )),
+        "{err}"
+    );
     assert!(err.contains("bad.rhai:2:"), "{err}");
-    assert!(err.contains(&format!("{p}:11:27: routes[0].targets[0].provider: unknown provider `nobody`")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{p}:11:27: routes[0].targets[0].provider: unknown provider `nobody`"
+        )),
+        "{err}"
+    );
 }
 
 #[test]
 fn help_everywhere() {
-    for args in [vec!["--help"], vec!["run", "--help"], vec!["check", "--help"], vec!["demo", "--help"]] {
+    for args in [
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["check", "--help"],
+        vec!["demo", "--help"],
+    ] {
         let out = switchyard().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{args:?}"
+        );
     }
 }

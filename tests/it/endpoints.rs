@@ -27,7 +27,12 @@ async fn health_ready_and_unknown_paths() {
     assert_eq!(r.status(), 404);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
-    let r = gw.client.get(gw.url("/v1/chat/completions")).send().await.unwrap();
+    let r = gw
+        .client
+        .get(gw.url("/v1/chat/completions"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
 }
 
@@ -37,7 +42,10 @@ async fn ready_is_503_without_usable_provider() {
     let gw = Gateway::start(yaml).await;
     assert_eq!(gw.get("/ready").await.status(), 503);
     assert_eq!(gw.get("/health").await.status(), 200);
-    assert!(gw.logs().contains("SWITCHYARD_TEST_UNSET_KEY"), "the disabled provider is reported");
+    assert!(
+        gw.logs().contains("SWITCHYARD_TEST_UNSET_KEY"),
+        "the disabled provider is reported"
+    );
 }
 
 #[tokio::test]
@@ -47,8 +55,17 @@ async fn models_lists_aliases_and_provider_models() {
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["object"], "list");
-    let ids: Vec<&str> = body["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, vec!["smart", "gpt-4o-mini"], "globs are not listed, disabled providers neither");
+    let ids: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec!["smart", "gpt-4o-mini"],
+        "globs are not listed, disabled providers neither"
+    );
     assert_eq!(body["data"][0]["object"], "model");
     let r = gw.get("/v1/models/smart").await;
     assert_eq!(r.status(), 200);

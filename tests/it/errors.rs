@@ -7,7 +7,12 @@ use serde_json::{json, Value};
 use crate::common::*;
 
 async fn setup(cfg: MockConfig, server: &str) -> (MockServer, Gateway) {
-    let mock = MockServer::start(MockConfig { api_key: Some("sk-secret-provider-key".into()), ..cfg }).await.unwrap();
+    let mock = MockServer::start(MockConfig {
+        api_key: Some("sk-secret-provider-key".into()),
+        ..cfg
+    })
+    .await
+    .unwrap();
     let yaml = format!(
         "server:\n{server}providers:\n{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p, model: x }}]\n",
         provider("p", "openai", &mock, Some("sk-secret-provider-key"))
@@ -29,11 +34,29 @@ async fn bad_requests_are_400() {
     let (s, b) = error_of(gw.post_raw("/v1/chat/completions", "{not json").await).await;
     assert_eq!(s, 400);
     assert_eq!(b["error"]["type"], "invalid_request_error");
-    let (s, b) = error_of(gw.post("/v1/chat/completions", &json!({"model": "m"})).await).await;
+    let (s, b) = error_of(
+        gw.post("/v1/chat/completions", &json!({"model": "m"}))
+            .await,
+    )
+    .await;
     assert_eq!((s, b["error"]["param"].as_str()), (400, Some("messages")));
-    let (s, _) = error_of(gw.post("/v1/chat/completions", &json!({"messages": [{"role": "user", "content": "x"}]})).await).await;
+    let (s, _) = error_of(
+        gw.post(
+            "/v1/chat/completions",
+            &json!({"messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(s, 400);
-    let (s, _) = error_of(gw.post("/v1/chat/completions", &json!({"model": "m", "messages": [], "stream": "yes"})).await).await;
+    let (s, _) = error_of(
+        gw.post(
+            "/v1/chat/completions",
+            &json!({"model": "m", "messages": [], "stream": "yes"}),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(s, 400);
     assert_eq!(mock.hits(), 0, "nothing reached the provider");
 }
@@ -41,7 +64,11 @@ async fn bad_requests_are_400() {
 #[tokio::test]
 async fn unknown_model_is_404_model_not_found() {
     let (_mock, gw) = setup(MockConfig::default(), "  threads: 1\n").await;
-    let (s, b) = error_of(gw.post("/v1/chat/completions", &chat("no-such-model", false)).await).await;
+    let (s, b) = error_of(
+        gw.post("/v1/chat/completions", &chat("no-such-model", false))
+            .await,
+    )
+    .await;
     assert_eq!(s, 404);
     assert_eq!(b["error"]["code"], "model_not_found");
 }
@@ -59,15 +86,38 @@ async fn body_over_the_limit_is_413() {
 
 #[tokio::test]
 async fn upstream_4xx_passes_its_status_and_message() {
-    let (_mock, gw) = setup(MockConfig { fault: Some(Fault::Status { code: 422, retry_after: None }), ..MockConfig::default() }, "  threads: 1\n").await;
+    let (_mock, gw) = setup(
+        MockConfig {
+            fault: Some(Fault::Status {
+                code: 422,
+                retry_after: None,
+            }),
+            ..MockConfig::default()
+        },
+        "  threads: 1\n",
+    )
+    .await;
     let (s, b) = error_of(gw.post("/v1/chat/completions", &chat("m", false)).await).await;
     assert_eq!(s, 422);
-    assert!(b["error"]["message"].as_str().unwrap().starts_with("p: "), "{b}");
+    assert!(
+        b["error"]["message"].as_str().unwrap().starts_with("p: "),
+        "{b}"
+    );
 }
 
 #[tokio::test]
 async fn upstream_5xx_is_502() {
-    let (_mock, gw) = setup(MockConfig { fault: Some(Fault::Status { code: 500, retry_after: None }), ..MockConfig::default() }, "  threads: 1\n").await;
+    let (_mock, gw) = setup(
+        MockConfig {
+            fault: Some(Fault::Status {
+                code: 500,
+                retry_after: None,
+            }),
+            ..MockConfig::default()
+        },
+        "  threads: 1\n",
+    )
+    .await;
     let (s, b) = error_of(gw.post("/v1/chat/completions", &chat("m", false)).await).await;
     assert_eq!(s, 502);
     assert_eq!(b["error"]["type"], "api_error");
@@ -75,15 +125,32 @@ async fn upstream_5xx_is_502() {
 
 #[tokio::test]
 async fn malformed_upstream_body_is_502() {
-    let (_mock, gw) = setup(MockConfig { fault: Some(Fault::Malformed), ..MockConfig::default() }, "  threads: 1\n").await;
+    let (_mock, gw) = setup(
+        MockConfig {
+            fault: Some(Fault::Malformed),
+            ..MockConfig::default()
+        },
+        "  threads: 1\n",
+    )
+    .await;
     let (s, b) = error_of(gw.post("/v1/chat/completions", &chat("m", false)).await).await;
     assert_eq!(s, 502);
-    assert!(b["error"]["message"].as_str().unwrap().contains("not JSON"), "{b}");
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("not JSON"),
+        "{b}"
+    );
 }
 
 #[tokio::test]
 async fn upstream_timeout_is_504() {
-    let (_mock, gw) = setup(MockConfig { fault: Some(Fault::Hang), ..MockConfig::default() }, "  first_byte_timeout: 300ms\n").await;
+    let (_mock, gw) = setup(
+        MockConfig {
+            fault: Some(Fault::Hang),
+            ..MockConfig::default()
+        },
+        "  first_byte_timeout: 300ms\n",
+    )
+    .await;
     let started = std::time::Instant::now();
     let (s, b) = error_of(gw.post("/v1/chat/completions", &chat("m", false)).await).await;
     assert_eq!(s, 504);
@@ -99,14 +166,25 @@ async fn nothing_to_route_to_is_503() {
     assert!(r.headers().contains_key("retry-after"));
     let (s, b) = error_of(r).await;
     assert_eq!(s, 503);
-    assert!(b["error"]["message"].as_str().unwrap().contains("SWITCHYARD_TEST_UNSET_KEY"), "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("SWITCHYARD_TEST_UNSET_KEY"),
+        "{b}"
+    );
 }
 
 /// The provider key never reaches a client or a log line, even when the
 /// provider echoes it back in an error.
 #[tokio::test]
 async fn provider_key_never_leaks() {
-    let mock = MockServer::start(MockConfig { api_key: Some("sk-the-right-key".into()), ..MockConfig::default() }).await.unwrap();
+    let mock = MockServer::start(MockConfig {
+        api_key: Some("sk-the-right-key".into()),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
     let yaml = format!(
         "providers:\n{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p, model: x }}]\n",
         provider("p", "openai", &mock, Some("sk-wrong-secret-key-123"))
@@ -118,6 +196,9 @@ async fn provider_key_never_leaks() {
     let body = r.text().await.unwrap();
     let metrics = gw.metrics().await;
     for text in [&body, &headers, &metrics, &gw.logs()] {
-        assert!(!text.contains("sk-wrong-secret-key-123"), "key leaked in: {text}");
+        assert!(
+            !text.contains("sk-wrong-secret-key-123"),
+            "key leaked in: {text}"
+        );
     }
 }

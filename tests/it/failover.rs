@@ -5,18 +5,37 @@ use serde_json::Value;
 use crate::common::*;
 
 fn route(targets: &[&str]) -> String {
-    let t: Vec<String> = targets.iter().map(|p| format!("{{ provider: {p}, model: x }}")).collect();
-    format!("routes:\n  - match: {{ model: m }}\n    targets: [{}]\n", t.join(", "))
+    let t: Vec<String> = targets
+        .iter()
+        .map(|p| format!("{{ provider: {p}, model: x }}"))
+        .collect();
+    format!(
+        "routes:\n  - match: {{ model: m }}\n    targets: [{}]\n",
+        t.join(", ")
+    )
 }
 
 async fn mock(fault: Option<Fault>) -> MockServer {
-    MockServer::start(MockConfig { fault, ..MockConfig::default() }).await.unwrap()
+    MockServer::start(MockConfig {
+        fault,
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
 async fn fails_over_on_5xx_429_and_connect_errors_and_says_what_it_tried() {
-    let bad = mock(Some(Fault::Status { code: 500, retry_after: None })).await;
-    let limited = mock(Some(Fault::Status { code: 429, retry_after: Some(7) })).await;
+    let bad = mock(Some(Fault::Status {
+        code: 500,
+        retry_after: None,
+    }))
+    .await;
+    let limited = mock(Some(Fault::Status {
+        code: 429,
+        retry_after: Some(7),
+    }))
+    .await;
     let good = mock(None).await;
     let yaml = format!(
         "providers:\n{}{}  closed:\n    adapter: openai\n    base_url: http://127.0.0.1:9/v1\n{}{}",
@@ -29,8 +48,14 @@ async fn fails_over_on_5xx_429_and_connect_errors_and_says_what_it_tried() {
     for stream in [false, true] {
         let r = gw.post("/v1/chat/completions", &chat("m", stream)).await;
         assert_eq!(r.status(), 200);
-        let attempts = r.headers()["x-switchyard-attempts"].to_str().unwrap().to_string();
-        assert!(attempts.starts_with("bad:500,closed:error,limited:429,good:200"), "{attempts}");
+        let attempts = r.headers()["x-switchyard-attempts"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            attempts.starts_with("bad:500,closed:error,limited:429,good:200"),
+            "{attempts}"
+        );
         assert_eq!(r.headers()["x-switchyard-provider"], "good");
         if stream {
             assert_eq!(stream_text(&read_sse(r).await), mock_text(5));
@@ -44,9 +69,22 @@ async fn fails_over_on_5xx_429_and_connect_errors_and_says_what_it_tried() {
 
 #[tokio::test]
 async fn all_failing_answers_with_the_most_telling_error() {
-    let limited = mock(Some(Fault::Status { code: 429, retry_after: Some(7) })).await;
-    let bad = mock(Some(Fault::Status { code: 503, retry_after: None })).await;
-    let yaml = format!("providers:\n{}{}{}", provider("limited", "openai", &limited, None), provider("bad", "openai", &bad, None), route(&["limited", "bad"]));
+    let limited = mock(Some(Fault::Status {
+        code: 429,
+        retry_after: Some(7),
+    }))
+    .await;
+    let bad = mock(Some(Fault::Status {
+        code: 503,
+        retry_after: None,
+    }))
+    .await;
+    let yaml = format!(
+        "providers:\n{}{}{}",
+        provider("limited", "openai", &limited, None),
+        provider("bad", "openai", &bad, None),
+        route(&["limited", "bad"])
+    );
     let gw = Gateway::start(&yaml).await;
     let r = gw.post("/v1/chat/completions", &chat("m", false)).await;
     assert_eq!(r.status(), 429, "a rate limit says more than a 503");
@@ -56,9 +94,18 @@ async fn all_failing_answers_with_the_most_telling_error() {
 
 #[tokio::test]
 async fn a_client_error_is_not_retried_elsewhere() {
-    let picky = mock(Some(Fault::Status { code: 400, retry_after: None })).await;
+    let picky = mock(Some(Fault::Status {
+        code: 400,
+        retry_after: None,
+    }))
+    .await;
     let good = mock(None).await;
-    let yaml = format!("providers:\n{}{}{}", provider("picky", "openai", &picky, None), provider("good", "openai", &good, None), route(&["picky", "good"]));
+    let yaml = format!(
+        "providers:\n{}{}{}",
+        provider("picky", "openai", &picky, None),
+        provider("good", "openai", &good, None),
+        route(&["picky", "good"])
+    );
     let gw = Gateway::start(&yaml).await;
     let r = gw.post("/v1/chat/completions", &chat("m", false)).await;
     assert_eq!(r.status(), 400);
@@ -67,11 +114,25 @@ async fn a_client_error_is_not_retried_elsewhere() {
 
 #[tokio::test]
 async fn no_failover_after_the_first_byte() {
-    let dying = MockServer::start(MockConfig { fault: Some(Fault::DropMidStream { after: 1 }), ..MockConfig::default() }).await.unwrap();
+    let dying = MockServer::start(MockConfig {
+        fault: Some(Fault::DropMidStream { after: 1 }),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
     let good = mock(None).await;
-    let yaml = format!("providers:\n{}{}{}", provider("dying", "openai", &dying, None), provider("good", "openai", &good, None), route(&["dying", "good"]));
+    let yaml = format!(
+        "providers:\n{}{}{}",
+        provider("dying", "openai", &dying, None),
+        provider("good", "openai", &good, None),
+        route(&["dying", "good"])
+    );
     let gw = Gateway::start(&yaml).await;
     let events = read_sse(gw.post("/v1/chat/completions", &chat("m", true)).await).await;
     assert!(events.last().unwrap().json().unwrap()["error"].is_object());
-    assert_eq!(good.hits(), 0, "a stream that started is never replayed elsewhere");
+    assert_eq!(
+        good.hits(),
+        0,
+        "a stream that started is never replayed elsewhere"
+    );
 }

@@ -5,7 +5,12 @@ use serde_json::{json, Value};
 use crate::common::*;
 
 async fn setup(cfg: MockConfig) -> (MockServer, Gateway) {
-    let mock = MockServer::start(MockConfig { api_key: Some("sk-test-openai".into()), ..cfg }).await.unwrap();
+    let mock = MockServer::start(MockConfig {
+        api_key: Some("sk-test-openai".into()),
+        ..cfg
+    })
+    .await
+    .unwrap();
     let yaml = format!(
         "providers:\n{}routes:\n  - match: {{ model: fast }}\n    targets: [{{ provider: oa, model: gpt-4o-mini }}]\n",
         provider("oa", "openai", &mock, Some("sk-test-openai"))
@@ -29,7 +34,10 @@ async fn non_stream_passes_through_with_auth_and_target_model() {
     assert_eq!(seen.header("authorization"), Some("Bearer sk-test-openai"));
     let sent = seen.json().unwrap();
     assert_eq!(sent["model"], "gpt-4o-mini");
-    assert_eq!(sent["messages"][0]["role"], "system", "the body is passed through");
+    assert_eq!(
+        sent["messages"][0]["role"], "system",
+        "the body is passed through"
+    );
 }
 
 #[tokio::test]
@@ -40,17 +48,32 @@ async fn stream_with_and_without_include_usage() {
     let events = read_sse(gw.post("/v1/chat/completions", &req).await).await;
     assert_eq!(stream_text(&events), mock_text(5));
     assert_eq!(events.last().unwrap().event.data, "[DONE]");
-    let usage = events.iter().filter_map(|e| e.json()).find(|v| v["usage"].is_object()).expect("usage chunk");
+    let usage = events
+        .iter()
+        .filter_map(|e| e.json())
+        .find(|v| v["usage"].is_object())
+        .expect("usage chunk");
     assert_eq!(usage["choices"], json!([]));
     assert_eq!(usage["usage"]["completion_tokens"], 5);
 
     let events = read_sse(gw.post("/v1/chat/completions", &chat("fast", true)).await).await;
     assert_eq!(stream_text(&events), mock_text(5));
-    assert!(events.iter().filter_map(|e| e.json()).all(|v| !v["usage"].is_object()), "no usage chunk unless asked");
+    assert!(
+        events
+            .iter()
+            .filter_map(|e| e.json())
+            .all(|v| !v["usage"].is_object()),
+        "no usage chunk unless asked"
+    );
     assert_eq!(events.last().unwrap().event.data, "[DONE]");
     // The gateway asked for usage anyway, to account for it.
-    assert_eq!(mock.last_request().unwrap().json().unwrap()["stream_options"]["include_usage"], true);
-    assert!(gw.metrics().await.contains("gateway_tokens_total{model=\"gpt-4o-mini\",provider=\"oa\",type=\"completion\"} 10"));
+    assert_eq!(
+        mock.last_request().unwrap().json().unwrap()["stream_options"]["include_usage"],
+        true
+    );
+    assert!(gw.metrics().await.contains(
+        "gateway_tokens_total{model=\"gpt-4o-mini\",provider=\"oa\",type=\"completion\"} 10"
+    ));
 }
 
 #[tokio::test]
@@ -58,7 +81,12 @@ async fn tools_non_stream_and_stream() {
     let (_mock, gw) = setup(MockConfig::default()).await;
     let mut req = chat("fast", false);
     req["tools"] = json!([{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]);
-    let body: Value = gw.post("/v1/chat/completions", &req).await.json().await.unwrap();
+    let body: Value = gw
+        .post("/v1/chat/completions", &req)
+        .await
+        .json()
+        .await
+        .unwrap();
     let call = &body["choices"][0]["message"]["tool_calls"][0];
     assert_eq!(call["function"]["name"], "get_weather");
     assert_eq!(body["choices"][0]["finish_reason"], "tool_calls");
@@ -68,22 +96,37 @@ async fn tools_non_stream_and_stream() {
     let args: String = events
         .iter()
         .filter_map(|e| e.json())
-        .filter_map(|v| v.pointer("/choices/0/delta/tool_calls/0/function/arguments").and_then(Value::as_str).map(str::to_string))
+        .filter_map(|v| {
+            v.pointer("/choices/0/delta/tool_calls/0/function/arguments")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .collect();
-    assert_eq!(serde_json::from_str::<Value>(&args).unwrap(), json!({"city": "Paris", "unit": "c"}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&args).unwrap(),
+        json!({"city": "Paris", "unit": "c"})
+    );
 }
 
 #[tokio::test]
 async fn embeddings_float_and_base64() {
     let (mock, gw) = setup(MockConfig::default()).await;
-    let r = gw.post("/v1/embeddings", &json!({"model": "fast", "input": ["a", "b"]})).await;
+    let r = gw
+        .post(
+            "/v1/embeddings",
+            &json!({"model": "fast", "input": ["a", "b"]}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["data"].as_array().unwrap().len(), 2);
     assert!(body["data"][1]["embedding"].is_array());
     assert_eq!(mock.last_request().unwrap().path, "/v1/embeddings");
     let body: Value = gw
-        .post("/v1/embeddings", &json!({"model": "fast", "input": "a", "encoding_format": "base64"}))
+        .post(
+            "/v1/embeddings",
+            &json!({"model": "fast", "input": "a", "encoding_format": "base64"}),
+        )
         .await
         .json()
         .await
@@ -94,7 +137,12 @@ async fn embeddings_float_and_base64() {
 #[tokio::test]
 async fn provider_slash_model_addresses_a_provider_directly() {
     let (mock, gw) = setup(MockConfig::default()).await;
-    let r = gw.post("/v1/chat/completions", &chat("oa/gpt-4.1-nano", false)).await;
+    let r = gw
+        .post("/v1/chat/completions", &chat("oa/gpt-4.1-nano", false))
+        .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(mock.last_request().unwrap().json().unwrap()["model"], "gpt-4.1-nano");
+    assert_eq!(
+        mock.last_request().unwrap().json().unwrap()["model"],
+        "gpt-4.1-nano"
+    );
 }

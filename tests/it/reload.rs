@@ -18,7 +18,10 @@ fn yaml(a: &MockServer, b: &MockServer, target: &str) -> String {
 async fn served_by(gw: &Gateway) -> String {
     let r = gw.post("/v1/chat/completions", &chat("m", false)).await;
     assert_eq!(r.status(), 200);
-    r.headers()["x-switchyard-provider"].to_str().unwrap().to_string()
+    r.headers()["x-switchyard-provider"]
+        .to_str()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test]
@@ -30,11 +33,17 @@ async fn a_valid_edit_switches_routing_within_a_second() {
     let v1 = gw.version().await;
     let saved = Instant::now();
     gw.write_config(&yaml(&a, &b, "b"));
-    assert!(gw.wait_for_new_version(&v1, Duration::from_secs(5)).await, "no reload");
+    assert!(
+        gw.wait_for_new_version(&v1, Duration::from_secs(5)).await,
+        "no reload"
+    );
     let took = saved.elapsed();
     assert_eq!(served_by(&gw).await, "b");
     assert!(took < Duration::from_secs(1), "reload took {took:?}");
-    assert!(gw.metrics().await.contains("gateway_config_reloads_total{result=\"success\"} 2"));
+    assert!(gw
+        .metrics()
+        .await
+        .contains("gateway_config_reloads_total{result=\"success\"} 2"));
 }
 
 #[tokio::test]
@@ -46,11 +55,18 @@ async fn an_invalid_edit_is_rejected_and_the_old_config_keeps_serving() {
     let broken = yaml(&a, &b, "b").replace("    adapter: anthropic", "    adaptor: anthropic");
     gw.write_config(&broken);
     let rejected = eventually(Duration::from_secs(5), || async {
-        gw.metrics().await.contains("gateway_config_reloads_total{result=\"failure\"} 1")
+        gw.metrics()
+            .await
+            .contains("gateway_config_reloads_total{result=\"failure\"} 1")
     })
     .await;
     assert!(rejected, "the bad edit was not counted");
-    assert!(gw.logs().contains("routes.yaml:7:5: providers.b.adaptor: unknown field `adaptor`"), "{}", gw.logs());
+    assert!(
+        gw.logs()
+            .contains("routes.yaml:7:5: providers.b.adaptor: unknown field `adaptor`"),
+        "{}",
+        gw.logs()
+    );
     assert_eq!(gw.version().await, v1);
     assert_eq!(served_by(&gw).await, "a");
     // Fixing the file applies it.
@@ -61,7 +77,13 @@ async fn an_invalid_edit_is_rejected_and_the_old_config_keeps_serving() {
 
 #[tokio::test]
 async fn a_stream_in_flight_finishes_on_its_snapshot() {
-    let a = MockServer::start(MockConfig { chunks: 10, chunk_delay: Duration::from_millis(100), ..MockConfig::default() }).await.unwrap();
+    let a = MockServer::start(MockConfig {
+        chunks: 10,
+        chunk_delay: Duration::from_millis(100),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
     let b = MockServer::start(MockConfig::default()).await.unwrap();
     let gw = Gateway::start(&yaml(&a, &b, "a")).await;
     let v1 = gw.version().await;
@@ -108,7 +130,9 @@ async fn a_new_script_is_usable_after_a_reload_and_sighup_reloads() {
     gw.signal("HUP");
     let reloaded = eventually(Duration::from_secs(5), || async {
         let m = gw.metrics().await;
-        m.lines().any(|l| l.starts_with("gateway_config_reloads_total{result=\"success\"}") && !l.ends_with(" 3"))
+        m.lines().any(|l| {
+            l.starts_with("gateway_config_reloads_total{result=\"success\"}") && !l.ends_with(" 3")
+        })
     })
     .await;
     assert!(reloaded, "SIGHUP did not reload ({before})");

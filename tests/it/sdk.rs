@@ -1,4 +1,5 @@
-//! The official `openai` Python SDK, unchanged, against the gateway.
+//! The official `openai` Python and Node SDKs, unchanged, against the
+//! gateway. `.ci/setup` installs both (pip; npm in tests/sdk/node).
 
 use std::process::Command;
 
@@ -32,8 +33,9 @@ print("MODELS=" + ",".join(models))
 print("ERR=" + err)
 "#;
 
-#[tokio::test]
-async fn python_sdk_streams_from_the_anthropic_format_mock() {
+/// A gateway with `smart` on the Anthropic-format mock and `emb` on an
+/// OpenAI-format one.
+async fn gateway() -> (MockServer, MockServer, Gateway) {
     let claude = MockServer::start(MockConfig::default()).await.unwrap();
     let oa = MockServer::start(MockConfig::default()).await.unwrap();
     let yaml = format!(
@@ -42,17 +44,45 @@ async fn python_sdk_streams_from_the_anthropic_format_mock() {
         provider("oa", "openai", &oa, None)
     );
     let gw = Gateway::start(&yaml).await;
-    let base = gw.url("/v1");
-    let out = tokio::task::spawn_blocking(move || Command::new("python3").args(["-c", PY, &base]).output())
+    (claude, oa, gw)
+}
+
+/// Runs `program args… base_url` and checks what the SDK saw.
+async fn check_sdk(program: &'static str, args: Vec<String>) {
+    let (_claude, _oa, gw) = gateway().await;
+    let mut args = args;
+    args.push(gw.url("/v1"));
+    let out = tokio::task::spawn_blocking(move || Command::new(program).args(&args).output())
         .await
         .unwrap()
-        .expect("python3 is needed (with `pip install openai`; .ci/run installs it)");
+        .unwrap_or_else(|e| panic!("{program} is needed (.ci/setup installs the SDKs): {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "python failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains(&format!("STREAM={}\n", mock_text(5))), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{program} failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("STREAM={}\n", mock_text(5))),
+        "{stdout}"
+    );
     assert!(stdout.contains("USAGE=5\n"), "{stdout}");
-    assert!(stdout.contains(&format!("TEXT={}\n", mock_text(5))), "{stdout}");
+    assert!(
+        stdout.contains(&format!("TEXT={}\n", mock_text(5))),
+        "{stdout}"
+    );
     assert!(stdout.contains("EMB=2x8\n"), "{stdout}");
     assert!(stdout.contains("MODELS=smart,emb\n"), "{stdout}");
     assert!(stdout.contains("ERR=404\n"), "{stdout}");
+}
+
+#[tokio::test]
+async fn python_sdk_streams_from_the_anthropic_format_mock() {
+    check_sdk("python3", vec!["-c".into(), PY.into()]).await;
+}
+
+#[tokio::test]
+async fn node_sdk_streams_from_the_anthropic_format_mock() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/node/chat.mjs");
+    check_sdk("node", vec![script.into()]).await;
 }

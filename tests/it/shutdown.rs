@@ -6,7 +6,13 @@ use crate::common::*;
 
 #[tokio::test]
 async fn sigterm_lets_streams_finish_and_refuses_new_connections() {
-    let mock = MockServer::start(MockConfig { chunks: 10, chunk_delay: Duration::from_millis(100), ..MockConfig::default() }).await.unwrap();
+    let mock = MockServer::start(MockConfig {
+        chunks: 10,
+        chunk_delay: Duration::from_millis(100),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
     let yaml = format!(
         "server:\n  drain_timeout: 10s\nproviders:\n{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n",
         provider("p", "anthropic", &mock, None)
@@ -22,7 +28,15 @@ async fn sigterm_lets_streams_finish_and_refuses_new_connections() {
     .await;
     assert!(refused, "still accepting connections while draining");
     let events = reader.await.unwrap();
-    assert_eq!(stream_text(&events), mock_text(10), "the stream was cut by the shutdown");
+    assert_eq!(
+        stream_text(&events),
+        mock_text(10),
+        "the stream was cut by the shutdown"
+    );
     assert_eq!(events.last().unwrap().event.data, "[DONE]");
-    assert_eq!(gw.wait_exit(Duration::from_secs(5)).await, Some(0), "exits once drained");
+    assert_eq!(
+        gw.wait_exit(Duration::from_secs(5)).await,
+        Some(0),
+        "exits once drained"
+    );
 }

@@ -16,7 +16,11 @@ async fn setup(adapter: &str, cfg: MockConfig) -> (MockServer, Gateway) {
 }
 
 fn slow(chunks: usize, delay_ms: u64) -> MockConfig {
-    MockConfig { chunks, chunk_delay: Duration::from_millis(delay_ms), ..MockConfig::default() }
+    MockConfig {
+        chunks,
+        chunk_delay: Duration::from_millis(delay_ms),
+        ..MockConfig::default()
+    }
 }
 
 /// With 100 ms between 6 upstream chunks, the first content chunk reaches
@@ -26,11 +30,22 @@ async fn assert_streamed(adapter: &str) {
     let events = read_sse(gw.post("/v1/chat/completions", &chat("m", true)).await).await;
     let content: Vec<&Received> = events
         .iter()
-        .filter(|e| e.json().and_then(|v| v.pointer("/choices/0/delta/content").and_then(Value::as_str).map(|s| !s.is_empty())).unwrap_or(false))
+        .filter(|e| {
+            e.json()
+                .and_then(|v| {
+                    v.pointer("/choices/0/delta/content")
+                        .and_then(Value::as_str)
+                        .map(|s| !s.is_empty())
+                })
+                .unwrap_or(false)
+        })
         .collect();
     assert_eq!(content.len(), 6, "{events:?}");
     let held = content[5].at - content[0].at;
-    assert!(held >= Duration::from_millis(400), "first chunk arrived only {held:?} before the last");
+    assert!(
+        held >= Duration::from_millis(400),
+        "first chunk arrived only {held:?} before the last"
+    );
     assert_eq!(events.last().unwrap().event.data, "[DONE]");
 }
 
@@ -47,7 +62,15 @@ async fn anthropic_stream_is_not_buffered() {
 #[tokio::test]
 async fn events_split_across_reads_are_reassembled() {
     for adapter in ["openai", "anthropic"] {
-        let (_mock, gw) = setup(adapter, MockConfig { split_events: true, chunks: 8, ..MockConfig::default() }).await;
+        let (_mock, gw) = setup(
+            adapter,
+            MockConfig {
+                split_events: true,
+                chunks: 8,
+                ..MockConfig::default()
+            },
+        )
+        .await;
         let events = read_sse(gw.post("/v1/chat/completions", &chat("m", true)).await).await;
         assert_eq!(stream_text(&events), mock_text(8), "{adapter}");
         assert_eq!(events.last().unwrap().event.data, "[DONE]", "{adapter}");
@@ -63,8 +86,14 @@ async fn client_disconnect_cancels_the_upstream_stream() {
         let mut body = resp.bytes_stream();
         body.next().await.expect("first bytes").expect("ok");
         drop(body);
-        let cancelled = eventually(Duration::from_secs(5), || async { mock.cancelled_streams() == 1 }).await;
-        assert!(cancelled, "{adapter}: the provider's stream was not cancelled");
+        let cancelled = eventually(Duration::from_secs(5), || async {
+            mock.cancelled_streams() == 1
+        })
+        .await;
+        assert!(
+            cancelled,
+            "{adapter}: the provider's stream was not cancelled"
+        );
     }
 }
 
@@ -73,7 +102,14 @@ async fn client_disconnect_cancels_the_upstream_stream() {
 #[tokio::test]
 async fn upstream_drop_mid_stream_is_reported_in_band() {
     for adapter in ["openai", "anthropic"] {
-        let (_mock, gw) = setup(adapter, MockConfig { fault: Some(Fault::DropMidStream { after: 2 }), ..slow(6, 10) }).await;
+        let (_mock, gw) = setup(
+            adapter,
+            MockConfig {
+                fault: Some(Fault::DropMidStream { after: 2 }),
+                ..slow(6, 10)
+            },
+        )
+        .await;
         let events = read_sse(gw.post("/v1/chat/completions", &chat("m", true)).await).await;
         assert_eq!(stream_text(&events), mock_text(2), "{adapter}");
         let last = events.last().unwrap().json().expect("json error event");
@@ -85,7 +121,14 @@ async fn upstream_drop_mid_stream_is_reported_in_band() {
 #[tokio::test]
 async fn upstream_error_event_mid_stream_is_forwarded() {
     for adapter in ["openai", "anthropic"] {
-        let (_mock, gw) = setup(adapter, MockConfig { fault: Some(Fault::StreamError { after: 2 }), ..slow(6, 10) }).await;
+        let (_mock, gw) = setup(
+            adapter,
+            MockConfig {
+                fault: Some(Fault::StreamError { after: 2 }),
+                ..slow(6, 10)
+            },
+        )
+        .await;
         let events = read_sse(gw.post("/v1/chat/completions", &chat("m", true)).await).await;
         let last = events.last().unwrap().json().expect("json error event");
         assert!(last["error"]["message"].is_string(), "{adapter}: {last}");

@@ -23,7 +23,8 @@ fn problems(yaml: &str) -> Vec<String> {
     }
 }
 
-const OK_PROVIDER: &str = "providers:\n  p:\n    adapter: openai\n    base_url: http://127.0.0.1:1/v1\n";
+const OK_PROVIDER: &str =
+    "providers:\n  p:\n    adapter: openai\n    base_url: http://127.0.0.1:1/v1\n";
 
 #[test]
 fn broken_configs_are_reported_with_lines() {
@@ -43,9 +44,16 @@ fn broken_configs_are_reported_with_lines() {
         ("routes:\n  - match: { model: [] }\n    targets: [{ provider: p }]\n", "routes[0].match.model: model patterns must be non-empty"),
     ];
     for (yaml, want) in table {
-        let yaml = if yaml.starts_with("routes") { format!("{OK_PROVIDER}{yaml}") } else { yaml.to_string() };
+        let yaml = if yaml.starts_with("routes") {
+            format!("{OK_PROVIDER}{yaml}")
+        } else {
+            yaml.to_string()
+        };
         let got = problems(&yaml);
-        assert!(got.iter().any(|g| g.contains(want)), "for\n{yaml}\nwanted `{want}`, got {got:#?}");
+        assert!(
+            got.iter().any(|g| g.contains(want)),
+            "for\n{yaml}\nwanted `{want}`, got {got:#?}"
+        );
     }
 }
 
@@ -53,7 +61,10 @@ fn broken_configs_are_reported_with_lines() {
 fn duplicate_route_names_are_refused() {
     let yaml = format!("{OK_PROVIDER}routes:\n  - match: {{ model: a }}\n    name: x\n    targets: [{{ provider: p }}]\n  - match: {{ model: b }}\n    name: x\n    targets: [{{ provider: p }}]\n");
     let got = problems(&yaml);
-    assert!(got.iter().any(|g| g.contains("duplicate route name `x`")), "{got:?}");
+    assert!(
+        got.iter().any(|g| g.contains("duplicate route name `x`")),
+        "{got:?}"
+    );
 }
 
 #[test]
@@ -61,7 +72,11 @@ fn unset_key_disables_the_provider_with_a_warning() {
     let cfg = load("providers:\n  p:\n    adapter: openai\n    base_url: http://x\n    api_key: ${SWITCHYARD_SURELY_UNSET_VAR}\n").unwrap();
     assert!(!cfg.providers["p"].is_enabled());
     assert!(!cfg.has_usable_provider());
-    assert!(cfg.warnings[0].contains("SWITCHYARD_SURELY_UNSET_VAR"), "{:?}", cfg.warnings);
+    assert!(
+        cfg.warnings[0].contains("SWITCHYARD_SURELY_UNSET_VAR"),
+        "{:?}",
+        cfg.warnings
+    );
 }
 
 #[test]
@@ -81,10 +96,14 @@ fn routes_resolve_in_file_order_then_provider_models() {
     );
     let cfg = load(&yaml).unwrap();
     let name = |m: &str| cfg.routes.resolve(m).map(|r| r.name.clone());
-    assert_eq!(name("gpt-4o").as_deref(), Some("glob"), "the earlier glob wins");
+    assert_eq!(
+        name("gpt-4o").as_deref(),
+        Some("glob"),
+        "the earlier glob wins"
+    );
     assert_eq!(name("smart").as_deref(), Some("smart"));
     assert_eq!(name("listed").as_deref(), Some("p/listed"));
-    assert_eq!(name("p/anything").as_deref(), Some("p/anything"));
+    assert_eq!(name("p/anything").as_deref(), Some("p/*"), "client-made names stay out of labels");
     assert_eq!(name("nope"), None);
     assert_eq!(name("ghost/x"), None);
     let smart = cfg.routes.resolve("smart").unwrap();

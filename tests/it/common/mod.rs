@@ -76,8 +76,11 @@ impl Gateway {
         for _ in 0..3 {
             let port = free_port();
             let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-            std::fs::write(dir.path().join("routes.yaml"), format!("listen: {addr}\n{yaml}"))
-                .expect("write routes.yaml");
+            std::fs::write(
+                dir.path().join("routes.yaml"),
+                format!("listen: {addr}\n{yaml}"),
+            )
+            .expect("write routes.yaml");
             let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
                 .args(["run", "--config"])
                 .arg(dir.path().join("routes.yaml"))
@@ -103,7 +106,13 @@ impl Gateway {
                 .timeout(Duration::from_secs(60))
                 .build()
                 .expect("client");
-            let gw = Gateway { child, addr, dir, client, logs };
+            let gw = Gateway {
+                child,
+                addr,
+                dir,
+                client,
+                logs,
+            };
             let up = eventually(Duration::from_secs(30), || async {
                 gw.client.get(gw.url("/health")).send().await.is_ok()
             })
@@ -112,7 +121,12 @@ impl Gateway {
                 return gw;
             }
             // Most likely the port was taken between probing and binding.
-            let Gateway { mut child, logs, dir: d, .. } = gw;
+            let Gateway {
+                mut child,
+                logs,
+                dir: d,
+                ..
+            } = gw;
             let _ = child.kill().await;
             dir = d;
             last_logs = logs.lock().unwrap().clone();
@@ -146,7 +160,13 @@ impl Gateway {
 
     /// Writes an adapter script next to the others.
     pub fn write_script(&self, name: &str, src: &str) {
-        std::fs::write(self.dir.path().join(format!("scripts/providers/{name}.rhai")), src).expect("write script");
+        std::fs::write(
+            self.dir
+                .path()
+                .join(format!("scripts/providers/{name}.rhai")),
+            src,
+        )
+        .expect("write script");
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -154,7 +174,12 @@ impl Gateway {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client.post(self.url(path)).json(body).send().await.expect("POST")
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
     }
 
     pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
@@ -256,7 +281,11 @@ pub fn stream_text(events: &[Received]) -> String {
     events
         .iter()
         .filter_map(|e| e.json())
-        .filter_map(|v| v.pointer("/choices/0/delta/content").and_then(Value::as_str).map(str::to_string))
+        .filter_map(|v| {
+            v.pointer("/choices/0/delta/content")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .collect()
 }
 
@@ -271,6 +300,8 @@ pub fn provider(name: &str, adapter: &str, mock: &MockServer, key: Option<&str>)
         "openai" => format!("{}/v1", mock.url()),
         _ => mock.url(),
     };
-    let key = key.map(|k| format!("\n    api_key: {k}")).unwrap_or_default();
+    let key = key
+        .map(|k| format!("\n    api_key: {k}"))
+        .unwrap_or_default();
     format!("  {name}:\n    adapter: {adapter}\n    base_url: {base}{key}\n")
 }
