@@ -2,6 +2,8 @@
 //! model metadata, as validated from `routes.yaml`.
 
 pub mod adapter;
+#[cfg(test)]
+mod anthropic_tests;
 pub mod engine;
 
 use std::fmt;
