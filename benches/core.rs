@@ -46,8 +46,14 @@ fn config_with_routes(n: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut yaml = format!("scripts: {SCRIPTS}\nproviders:\n  p:\n    adapter: openai\n    base_url: http://127.0.0.1:1/v1\nroutes:\n");
     for i in 0..n {
-        let pattern = if i % 10 == 0 { format!("\"family{i}-*\"") } else { format!("model-{i}") };
-        yaml.push_str(&format!("  - match: {{ model: {pattern} }}\n    targets: [{{ provider: p, model: m{i} }}]\n"));
+        let pattern = if i % 10 == 0 {
+            format!("\"family{i}-*\"")
+        } else {
+            format!("model-{i}")
+        };
+        yaml.push_str(&format!(
+            "  - match: {{ model: {pattern} }}\n    targets: [{{ provider: p, model: m{i} }}]\n"
+        ));
     }
     std::fs::write(dir.path().join("routes.yaml"), yaml).expect("write");
     dir
@@ -56,11 +62,17 @@ fn config_with_routes(n: usize) -> tempfile::TempDir {
 fn routing(c: &mut Criterion) {
     let dir = config_with_routes(1000);
     let cfg = Config::load(&dir.path().join("routes.yaml")).expect("config");
-    c.bench_function("route_resolve_exact_among_1000", |b| b.iter(|| black_box(cfg.routes.resolve(black_box("model-999")))));
-    c.bench_function("route_resolve_glob_among_1000", |b| b.iter(|| black_box(cfg.routes.resolve(black_box("family990-x")))));
+    c.bench_function("route_resolve_exact_among_1000", |b| {
+        b.iter(|| black_box(cfg.routes.resolve(black_box("model-999"))))
+    });
+    c.bench_function("route_resolve_glob_among_1000", |b| {
+        b.iter(|| black_box(cfg.routes.resolve(black_box("family990-x"))))
+    });
     let dir = config_with_routes(500);
     let path = dir.path().join("routes.yaml");
-    c.bench_function("config_load_validate_500_routes", |b| b.iter(|| black_box(Config::load(&path).is_ok())));
+    c.bench_function("config_load_validate_500_routes", |b| {
+        b.iter(|| black_box(Config::load(&path).is_ok()))
+    });
 }
 
 fn adapter(name: &str) -> Adapter {
@@ -90,7 +102,9 @@ fn adapters(c: &mut Criterion) {
         {"role": "assistant", "content": "Fine."},
         {"role": "user", "content": "Tell me about the weather in Paris."}]});
     let openai = adapter("openai");
-    c.bench_function("openai_request_hook", |b| b.iter(|| black_box(openai.request(&ctx).is_ok())));
+    c.bench_function("openai_request_hook", |b| {
+        b.iter(|| black_box(openai.request(&ctx).is_ok()))
+    });
     let anthropic = adapter("anthropic");
     c.bench_function("anthropic_request_hook_and_transform", |b| {
         b.iter(|| {
@@ -99,11 +113,20 @@ fn adapters(c: &mut Criterion) {
         })
     });
     let start = r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4","content":[],"stop_reason":null,"usage":{"input_tokens":12,"output_tokens":1}}}"#;
-    let delta = r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"tok1 "}}"#;
+    let delta =
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"tok1 "}}"#;
     c.bench_function("anthropic_stream_event_text_delta", |b| {
         let mut state = Dynamic::from_map(Map::new());
-        anthropic.transform_chunk(&mut state, "message_start", start, &ctx).ok();
-        b.iter(|| black_box(anthropic.transform_chunk(&mut state, "content_block_delta", black_box(delta), &ctx).is_ok()))
+        anthropic
+            .transform_chunk(&mut state, "message_start", start, &ctx)
+            .ok();
+        b.iter(|| {
+            black_box(
+                anthropic
+                    .transform_chunk(&mut state, "content_block_delta", black_box(delta), &ctx)
+                    .is_ok(),
+            )
+        })
     });
     let response = json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4",
         "content": [{"type": "text", "text": "Hello! It is sunny."}], "stop_reason": "end_turn",

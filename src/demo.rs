@@ -26,14 +26,21 @@ fn start_mocks() -> anyhow::Result<Mocks> {
     std::thread::Builder::new()
         .name("demo-mocks".into())
         .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => return drop(tx.send(Err(anyhow::anyhow!(e)))),
             };
             rt.block_on(async move {
                 let started = async {
                     let flaky = MockServer::start(MockConfig {
-                        fault: Some(Fault::Status { code: 503, retry_after: None }),
+                        fault: Some(Fault::Status {
+                            code: 503,
+                            retry_after: None,
+                        }),
                         ..MockConfig::default()
                     })
                     .await?;
@@ -54,7 +61,11 @@ fn start_mocks() -> anyhow::Result<Mocks> {
                 };
                 match started.await {
                     Ok((f, o, a)) => {
-                        let _ = tx.send(Ok(Mocks { flaky: f.addr(), openai: o.addr(), anthropic: a.addr() }));
+                        let _ = tx.send(Ok(Mocks {
+                            flaky: f.addr(),
+                            openai: o.addr(),
+                            anthropic: a.addr(),
+                        }));
                         // Keep the servers alive for the life of the process.
                         let _keep = (f, o, a);
                         std::future::pending::<()>().await;
@@ -108,7 +119,8 @@ pub fn prepare(listen: SocketAddr) -> anyhow::Result<PathBuf> {
     let mocks = start_mocks()?;
     let dir = std::env::temp_dir().join(format!("switchyard-demo-{}", std::process::id()));
     let scripts = dir.join("scripts/providers");
-    std::fs::create_dir_all(&scripts).with_context(|| format!("cannot create {}", scripts.display()))?;
+    std::fs::create_dir_all(&scripts)
+        .with_context(|| format!("cannot create {}", scripts.display()))?;
     std::fs::write(scripts.join("openai.rhai"), OPENAI_SCRIPT)?;
     std::fs::write(scripts.join("anthropic.rhai"), ANTHROPIC_SCRIPT)?;
     let path = dir.join("routes.yaml");

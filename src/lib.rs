@@ -14,7 +14,10 @@
 //! [`mock`] is a mock provider (OpenAI and Anthropic wire formats) for tests,
 //! benchmarks and `switchyard demo`.
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod config;
 pub mod demo;

@@ -25,7 +25,10 @@ pub fn run(path: PathBuf, cfg: Config) {
         tracing::warn!("{w}");
     }
     set_config_version(&cfg.version);
-    metrics().config_reloads.with_label_values(&["success"]).inc();
+    metrics()
+        .config_reloads
+        .with_label_values(&["success"])
+        .inc();
     let listen = cfg.listen;
     let settings = cfg.settings.clone();
     let state = Arc::new(ArcSwap::from_pointee(cfg));
@@ -39,12 +42,21 @@ pub fn run(path: PathBuf, cfg: Config) {
     let mut server = Server::new_with_opt_and_conf(Some(Opt::default()), conf);
     server.bootstrap();
 
-    let mut service = pingora_proxy::http_proxy_service(&server.configuration, Gateway::new(state.clone()));
+    let mut service =
+        pingora_proxy::http_proxy_service(&server.configuration, Gateway::new(state.clone()));
     service.add_tcp(&listen.to_string());
     server.add_service(service);
     let reloader = Arc::new(Reloader::new(path, state.clone()));
-    server.add_service(background_service("config watch", WatchService::new(reloader)));
-    server.add_service(background_service("drain", Drain { timeout: settings.drain_timeout }));
+    server.add_service(background_service(
+        "config watch",
+        WatchService::new(reloader),
+    ));
+    server.add_service(background_service(
+        "drain",
+        Drain {
+            timeout: settings.drain_timeout,
+        },
+    ));
 
     tracing::info!(version = %state.load().version, "listening on {listen}");
     println!("listening on {listen}");
@@ -92,7 +104,10 @@ impl BackgroundService for Drain {
                 return;
             }
         }
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
             return;
         };
         let deadline = tokio::time::Instant::now() + self.timeout;

@@ -147,7 +147,10 @@ impl Adapter {
                 return Err(compile_error(
                     0,
                     0,
-                    format!("hook `{}` must take {expected} parameter(s), not {arity}", f.name),
+                    format!(
+                        "hook `{}` must take {expected} parameter(s), not {arity}",
+                        f.name
+                    ),
                 ));
             }
         }
@@ -385,7 +388,10 @@ impl Adapter {
         } else {
             Err(self.bad_output(
                 hook,
-                format!("must return (), a map, a string or an array, not {}", item.type_name()),
+                format!(
+                    "must return (), a map, a string or an array, not {}",
+                    item.type_name()
+                ),
             ))
         }
     }
@@ -415,7 +421,13 @@ mod tests {
 
     fn adapter(src: &str) -> Result<Adapter, ScriptError> {
         let engine = Arc::new(build_engine(&ScriptLimits::default()));
-        Adapter::compile("t", Path::new("t.rhai"), src, engine, Duration::from_secs(1))
+        Adapter::compile(
+            "t",
+            Path::new("t.rhai"),
+            src,
+            engine,
+            Duration::from_secs(1),
+        )
     }
 
     #[test]
@@ -428,7 +440,10 @@ mod tests {
         ctx.insert("api_key".into(), Dynamic::from("k1"));
         let plan = a.request(&ctx).unwrap();
         assert_eq!(plan.path, "/v1/x");
-        assert_eq!(plan.headers, vec![("x-api-key".to_string(), "k1".to_string())]);
+        assert_eq!(
+            plan.headers,
+            vec![("x-api-key".to_string(), "k1".to_string())]
+        );
         assert_eq!(plan.method, http::Method::POST);
     }
 
@@ -459,7 +474,10 @@ mod tests {
     fn runtime_error_names_script_and_line() {
         let a = adapter("fn request(ctx) {\n  ctx.nope.deeper\n}").unwrap();
         let err = a.request(&Map::new()).unwrap_err().to_string();
-        assert!(err.starts_with("adapter script t.rhai:2: request:"), "{err}");
+        assert!(
+            err.starts_with("adapter script t.rhai:2: request:"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -474,8 +492,11 @@ mod tests {
         )
         .unwrap();
         let mut state = Dynamic::from_map(Map::new());
-        a.transform_chunk(&mut state, "x", r#"{"v":1}"#, &Map::new()).unwrap();
-        let out = a.transform_chunk(&mut state, "y", r#"{"v":2}"#, &Map::new()).unwrap();
+        a.transform_chunk(&mut state, "x", r#"{"v":1}"#, &Map::new())
+            .unwrap();
+        let out = a
+            .transform_chunk(&mut state, "y", r#"{"v":2}"#, &Map::new())
+            .unwrap();
         assert_eq!(
             out,
             vec![

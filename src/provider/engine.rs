@@ -81,15 +81,21 @@ pub fn build_engine(limits: &ScriptLimits) -> Engine {
 }
 
 fn register_helpers(engine: &mut Engine) {
-    engine.register_fn("json_parse", |s: &str| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
-        let v: serde_json::Value =
-            serde_json::from_str(s).map_err(|e| format!("json_parse: {e}"))?;
-        rhai::serde::to_dynamic(v)
-    });
-    engine.register_fn("json_encode", |v: Dynamic| -> Result<String, Box<rhai::EvalAltResult>> {
-        let v: serde_json::Value = rhai::serde::from_dynamic(&v)?;
-        Ok(v.to_string())
-    });
+    engine.register_fn(
+        "json_parse",
+        |s: &str| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+            let v: serde_json::Value =
+                serde_json::from_str(s).map_err(|e| format!("json_parse: {e}"))?;
+            rhai::serde::to_dynamic(v)
+        },
+    );
+    engine.register_fn(
+        "json_encode",
+        |v: Dynamic| -> Result<String, Box<rhai::EvalAltResult>> {
+            let v: serde_json::Value = rhai::serde::from_dynamic(&v)?;
+            Ok(v.to_string())
+        },
+    );
     engine.register_fn("unix_time", || -> i64 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -118,7 +124,10 @@ mod tests {
         let _guard = DeadlineGuard::start(limits.timeout);
         let started = Instant::now();
         let err = engine.run("loop { }").unwrap_err();
-        assert!(matches!(*err, rhai::EvalAltResult::ErrorTerminated(..)), "{err}");
+        assert!(
+            matches!(*err, rhai::EvalAltResult::ErrorTerminated(..)),
+            "{err}"
+        );
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 

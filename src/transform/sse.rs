@@ -157,7 +157,11 @@ mod tests {
     #[test]
     fn events_split_across_reads_are_reassembled() {
         let input = b"event: message_start\ndata: {\"a\":1}\n\n: ping\n\ndata: x\r\ndata: y\r\n\r\ndata:[DONE]\n\n";
-        let want = vec![ev("message_start", "{\"a\":1}"), ev("", "x\ny"), ev("", "[DONE]")];
+        let want = vec![
+            ev("message_start", "{\"a\":1}"),
+            ev("", "x\ny"),
+            ev("", "[DONE]"),
+        ];
         for piece in 1..input.len() {
             assert_eq!(parse_in_pieces(input, piece), want, "piece size {piece}");
         }

@@ -142,7 +142,10 @@ async fn exchange(
 ) -> Result<ResponseHeader, CallError> {
     let header = request_header(upstream, req).map_err(|e| CallError::Io(e.to_string()))?;
     let io = |e: Box<Error>| classify(&e, "response header", peer);
-    session.write_request_header(Box::new(header)).await.map_err(io)?;
+    session
+        .write_request_header(Box::new(header))
+        .await
+        .map_err(io)?;
     if !req.body.is_empty() {
         session
             .write_request_body(req.body.clone(), true)
@@ -158,7 +161,11 @@ async fn exchange(
 }
 
 fn request_header(upstream: &Upstream, req: &Outgoing) -> pingora::Result<RequestHeader> {
-    let mut h = RequestHeader::build(req.method.clone(), req.target.as_bytes(), Some(req.headers.len() + 4))?;
+    let mut h = RequestHeader::build(
+        req.method.clone(),
+        req.target.as_bytes(),
+        Some(req.headers.len() + 4),
+    )?;
     h.insert_header("host", &upstream.authority)?;
     for (name, value) in &req.headers {
         h.insert_header(name.clone(), value.as_str())?;
@@ -181,7 +188,9 @@ fn classify(e: &Error, stage: &'static str, peer: &HttpPeer) -> CallError {
             stage: "connection",
             upstream,
         },
-        ErrorType::ReadTimedout | ErrorType::WriteTimedout => CallError::Timeout { stage, upstream },
+        ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
+            CallError::Timeout { stage, upstream }
+        }
         ErrorType::ConnectRefused
         | ErrorType::ConnectNoRoute
         | ErrorType::ConnectError
@@ -190,7 +199,9 @@ fn classify(e: &Error, stage: &'static str, peer: &HttpPeer) -> CallError {
         | ErrorType::HandshakeError
         | ErrorType::SocketError
         | ErrorType::BindError
-        | ErrorType::ConnectProxyFailure => CallError::Connect(format!("{upstream}: {}", e.etype().as_str())),
+        | ErrorType::ConnectProxyFailure => {
+            CallError::Connect(format!("{upstream}: {}", e.etype().as_str()))
+        }
         _ => CallError::Io(format!("{upstream}: {e}")),
     }
 }

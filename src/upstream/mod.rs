@@ -40,11 +40,16 @@ pub struct PeerTimeouts {
 impl Upstream {
     /// Parses an `http://` or `https://` base URL.
     pub fn parse(base_url: &str) -> Result<Self, String> {
-        let url = url::Url::parse(base_url).map_err(|e| format!("invalid base_url `{base_url}`: {e}"))?;
+        let url =
+            url::Url::parse(base_url).map_err(|e| format!("invalid base_url `{base_url}`: {e}"))?;
         let tls = match url.scheme() {
             "https" => true,
             "http" => false,
-            other => return Err(format!("base_url scheme must be http or https, not `{other}`")),
+            other => {
+                return Err(format!(
+                    "base_url scheme must be http or https, not `{other}`"
+                ))
+            }
         };
         let host = url
             .host_str()
@@ -56,7 +61,9 @@ impl Upstream {
             .port_or_known_default()
             .ok_or_else(|| format!("base_url `{base_url}` has no port"))?;
         if url.query().is_some() || url.fragment().is_some() {
-            return Err("base_url must not have a query or fragment; add them in the adapter".into());
+            return Err(
+                "base_url must not have a query or fragment; add them in the adapter".into(),
+            );
         }
         let authority = match (url.port(), host.contains(':')) {
             (Some(p), true) => format!("[{host}]:{p}"),

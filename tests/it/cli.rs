@@ -76,7 +76,11 @@ fn help_everywhere() {
 #[tokio::test]
 async fn demo_streams_translates_and_fails_over() {
     use crate::common::{eventually, read_sse, stream_text};
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let listen = format!("127.0.0.1:{port}");
     let _child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["demo", "--listen", &listen])
@@ -87,12 +91,28 @@ async fn demo_streams_translates_and_fails_over() {
         .unwrap();
     let client = reqwest::Client::new();
     let health = format!("http://{listen}/health");
-    assert!(eventually(std::time::Duration::from_secs(30), || async { client.get(&health).send().await.is_ok() }).await);
+    assert!(
+        eventually(std::time::Duration::from_secs(30), || async {
+            client.get(&health).send().await.is_ok()
+        })
+        .await
+    );
     let body = serde_json::json!({"model": "smart", "stream": true, "messages": [{"role": "user", "content": "Hello"}]});
-    let r = client.post(format!("http://{listen}/v1/chat/completions")).json(&body).send().await.unwrap();
+    let r = client
+        .post(format!("http://{listen}/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["x-switchyard-attempts"], "flaky:503,anthropic:200");
+    assert_eq!(
+        r.headers()["x-switchyard-attempts"],
+        "flaky:503,anthropic:200"
+    );
     let events = read_sse(r).await;
-    assert_eq!(stream_text(&events), (0..12).map(|i| format!("tok{i} ")).collect::<String>());
+    assert_eq!(
+        stream_text(&events),
+        (0..12).map(|i| format!("tok{i} ")).collect::<String>()
+    );
     assert_eq!(events.last().unwrap().event.data, "[DONE]");
 }

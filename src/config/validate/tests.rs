@@ -103,7 +103,11 @@ fn routes_resolve_in_file_order_then_provider_models() {
     );
     assert_eq!(name("smart").as_deref(), Some("smart"));
     assert_eq!(name("listed").as_deref(), Some("p/listed"));
-    assert_eq!(name("p/anything").as_deref(), Some("p/*"), "client-made names stay out of labels");
+    assert_eq!(
+        name("p/anything").as_deref(),
+        Some("p/*"),
+        "client-made names stay out of labels"
+    );
     assert_eq!(name("nope"), None);
     assert_eq!(name("ghost/x"), None);
     let smart = cfg.routes.resolve("smart").unwrap();

@@ -1,0 +1,190 @@
+//! Provider dialects: how OpenAI and Anthropic check keys, shape error
+//! bodies (wire-formats §1.4, §2.4) and report errors inside a stream.
+
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use super::body::{sse_data, sse_event};
+use super::state::RecordedRequest;
+
+/// Which provider's wire format an endpoint speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    OpenAi,
+    Anthropic,
+}
+
+impl Dialect {
+    /// Whether `req` carries `key` the way this provider expects it
+    /// (`Authorization: Bearer K` or `x-api-key: K`).
+    pub(crate) fn authorized(self, req: &RecordedRequest, key: &str) -> bool {
+        match self {
+            Dialect::OpenAi => {
+                let bearer = req
+                    .header("authorization")
+                    .and_then(|v| v.strip_prefix("Bearer "));
+                bearer == Some(key)
+            }
+            Dialect::Anthropic => req.header("x-api-key") == Some(key),
+        }
+    }
+
+    /// The 401 this provider answers for a missing or wrong key.
+    pub(crate) fn unauthorized(self) -> Response {
+        match self {
+            Dialect::OpenAi => openai_error(
+                StatusCode::UNAUTHORIZED,
+                "Incorrect API key provided. You can find your API key in the mock's configuration.",
+                "invalid_request_error",
+                None,
+                Some("invalid_api_key"),
+            ),
+            Dialect::Anthropic => anthropic_error(StatusCode::UNAUTHORIZED, "invalid x-api-key"),
+        }
+    }
+
+    /// The error response for a `Fault::Status` (codes outside 100..=999
+    /// become 500), with `retry-after` when given.
+    pub(crate) fn status_error(self, code: u16, retry_after: Option<u64>) -> Response {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = match self {
+            Dialect::OpenAi => openai_status_error(status),
+            Dialect::Anthropic => anthropic_error(status, anthropic_message(status)),
+        };
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+
+    /// The status a non-stream request gets for a stream-only fault
+    /// (`Fault::StreamError`): OpenAI 500, Anthropic 529 (overloaded).
+    pub(crate) fn overloaded_status(self) -> u16 {
+        match self {
+            Dialect::OpenAi => 500,
+            Dialect::Anthropic => 529,
+        }
+    }
+
+    /// The in-band error event sent after a 200 (wire-formats §1.3, §2.3).
+    pub(crate) fn stream_error_frame(self) -> Bytes {
+        match self {
+            Dialect::OpenAi => sse_data(&json!({ "error": openai_error_object(
+                SERVER_ERROR_MESSAGE, "server_error", None, None) })),
+            Dialect::Anthropic => sse_event(
+                "error",
+                &anthropic_error_body("overloaded_error", "Overloaded"),
+            ),
+        }
+    }
+
+    /// An event whose data is not JSON.
+    pub(crate) fn malformed_frame(self) -> Bytes {
+        match self {
+            Dialect::OpenAi => Bytes::from_static(b"data: {\"id\":\"chatcmpl-mock\",\"choices\":[{\"delta\":\n\n"),
+            Dialect::Anthropic => Bytes::from_static(
+                b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":\n\n",
+            ),
+        }
+    }
+}
+
+const SERVER_ERROR_MESSAGE: &str =
+    "The server had an error while processing your request. Sorry about that!";
+
+/// An OpenAI error response: `{"error":{"message","type","param","code"}}`.
+pub(crate) fn openai_error(
+    status: StatusCode,
+    message: &str,
+    kind: &str,
+    param: Option<&str>,
+    code: Option<&str>,
+) -> Response {
+    let body = json!({ "error": openai_error_object(message, kind, param, code) });
+    json_response(status, &body)
+}
+
+fn openai_error_object(
+    message: &str,
+    kind: &str,
+    param: Option<&str>,
+    code: Option<&str>,
+) -> Value {
+    json!({ "message": message, "type": kind, "param": param, "code": code })
+}
+
+/// OpenAI's body for an injected status (429 → `requests`, 5xx → `server_error`).
+fn openai_status_error(status: StatusCode) -> Response {
+    match status.as_u16() {
+        429 => openai_error(
+            status,
+            "Rate limit reached for requests (mock). Please try again later.",
+            "requests",
+            None,
+            Some("rate_limit_exceeded"),
+        ),
+        401 => Dialect::OpenAi.unauthorized(),
+        404 => openai_error(
+            status,
+            "The model does not exist or you do not have access to it.",
+            "invalid_request_error",
+            Some("model"),
+            Some("model_not_found"),
+        ),
+        500..=599 => openai_error(status, SERVER_ERROR_MESSAGE, "server_error", None, None),
+        _ => openai_error(status, "Mock fault.", "invalid_request_error", None, None),
+    }
+}
+
+/// An Anthropic error response: `{"type":"error","error":{"type","message"}}`,
+/// with the error type that matches `status`.
+pub(crate) fn anthropic_error(status: StatusCode, message: &str) -> Response {
+    json_response(
+        status,
+        &anthropic_error_body(anthropic_type(status), message),
+    )
+}
+
+fn anthropic_error_body(kind: &str, message: &str) -> Value {
+    json!({
+        "type": "error",
+        "error": { "type": kind, "message": message },
+        "request_id": "req_mock",
+    })
+}
+
+/// Status → Anthropic error type (wire-formats §2.4).
+fn anthropic_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "authentication_error",
+        402 => "billing_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        409 => "conflict_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        504 => "timeout_error",
+        529 => "overloaded_error",
+        500..=599 => "api_error",
+        _ => "invalid_request_error",
+    }
+}
+
+fn anthropic_message(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        429 => "Number of requests has exceeded your rate limit (mock).",
+        529 => "Overloaded",
+        500..=599 => "Internal server error",
+        _ => "Mock fault.",
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    let headers = [(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+    (status, headers, body.to_string()).into_response()
+}

@@ -1,0 +1,235 @@
+//! Injected failures: the [`Fault`] type, its `--fault` syntax, and how a
+//! fault cuts or corrupts a stream's events before they are sent.
+
+use std::fmt;
+use std::str::FromStr;
+
+use bytes::Bytes;
+
+use super::body::{Ending, Frame};
+use super::dialect::Dialect;
+
+/// A failure injected into the chat, messages and embeddings endpoints.
+///
+/// Text form (for `--fault`): `status:CODE[:RETRY_AFTER]`, `drop:N`,
+/// `error:N`, `malformed`, `hang`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer `code` with the provider's error body (and `retry-after:
+    /// SECS` if set).
+    Status {
+        /// HTTP status, e.g. 429, 500 or 529.
+        code: u16,
+        /// Seconds for the `retry-after` header.
+        retry_after: Option<u64>,
+    },
+    /// Streams: send `after` content events, then abort the TCP connection
+    /// (no finish chunk, no `[DONE]` / `message_stop`). Non-stream: announce
+    /// the full body length, send half of it, then abort.
+    DropMidStream {
+        /// Content events sent before the abort.
+        after: usize,
+    },
+    /// Streams: after `after` content events send an in-band error (OpenAI
+    /// `data: {"error":…}`, Anthropic `event: error` with `overloaded_error`)
+    /// and end the stream. Non-stream: answer 500 (OpenAI) / 529 (Anthropic).
+    StreamError {
+        /// Content events sent before the error.
+        after: usize,
+    },
+    /// Answer 200 with a body that is not JSON (non-stream), or insert an
+    /// event whose data is not JSON after the first event (stream).
+    Malformed,
+    /// Accept the request and never answer (until the server stops).
+    Hang,
+}
+
+/// A `--fault` value that could not be parsed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid fault {0:?}: expected status:CODE[:RETRY_AFTER], drop:N, error:N, malformed or hang"
+)]
+pub struct ParseFaultError(String);
+
+impl FromStr for Fault {
+    type Err = ParseFaultError;
+
+    /// Parses `status:500`, `status:429:7`, `drop:3`, `error:3`,
+    /// `malformed` or `hang`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let invalid = || ParseFaultError(s.to_owned());
+        let mut parts = s.trim().split(':');
+        let kind = parts.next().unwrap_or_default();
+        let args: Vec<u64> = parts
+            .map(|p| p.parse().map_err(|_| invalid()))
+            .collect::<Result<_, _>>()?;
+        let count = |n: u64| usize::try_from(n).map_err(|_| invalid());
+        match (kind, args.as_slice()) {
+            ("status", [code, rest @ ..]) if rest.len() <= 1 => Ok(Fault::Status {
+                code: u16::try_from(*code).map_err(|_| invalid())?,
+                retry_after: rest.first().copied(),
+            }),
+            ("drop", [after]) => Ok(Fault::DropMidStream {
+                after: count(*after)?,
+            }),
+            ("error", [after]) => Ok(Fault::StreamError {
+                after: count(*after)?,
+            }),
+            ("malformed", []) => Ok(Fault::Malformed),
+            ("hang", []) => Ok(Fault::Hang),
+            _ => Err(invalid()),
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    /// The text form accepted by [`Fault::from_str`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Status {
+                code,
+                retry_after: Some(secs),
+            } => write!(f, "status:{code}:{secs}"),
+            Fault::Status {
+                code,
+                retry_after: None,
+            } => write!(f, "status:{code}"),
+            Fault::DropMidStream { after } => write!(f, "drop:{after}"),
+            Fault::StreamError { after } => write!(f, "error:{after}"),
+            Fault::Malformed => f.write_str("malformed"),
+            Fault::Hang => f.write_str("hang"),
+        }
+    }
+}
+
+/// Applies a stream fault to a reply's events: what to send and how to end.
+/// `Status` and `Hang` are handled before a reply exists and are ignored here.
+pub(crate) fn shape_stream(
+    frames: Vec<Frame>,
+    fault: Option<&Fault>,
+    dialect: Dialect,
+) -> (Vec<Bytes>, Ending) {
+    match fault {
+        Some(Fault::DropMidStream { after }) => (prefix(frames, *after), Ending::Abort),
+        Some(Fault::StreamError { after }) => {
+            let mut out = prefix(frames, *after);
+            out.push(dialect.stream_error_frame());
+            (out, Ending::Finish)
+        }
+        Some(Fault::Malformed) => {
+            let mut out = bytes_of(frames);
+            out.insert(out.len().min(1), dialect.malformed_frame());
+            (out, Ending::Finish)
+        }
+        Some(Fault::Status { .. } | Fault::Hang) | None => (bytes_of(frames), Ending::Finish),
+    }
+}
+
+/// The events up to (and including) the `after`-th content event.
+fn prefix(mut frames: Vec<Frame>, after: usize) -> Vec<Bytes> {
+    frames.truncate(cut_point(&frames, after));
+    bytes_of(frames)
+}
+
+/// Index of the `after + 1`-th content event; if there are not that many,
+/// the index just after the last one (at least 1, to keep the opening event).
+fn cut_point(frames: &[Frame], after: usize) -> usize {
+    let content: Vec<usize> = frames
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.content)
+        .map(|(i, _)| i)
+        .collect();
+    if let Some(&i) = content.get(after) {
+        return i;
+    }
+    content.last().map_or(0, |i| i + 1).max(1).min(frames.len())
+}
+
+fn bytes_of(frames: Vec<Frame>) -> Vec<Bytes> {
+    frames.into_iter().map(|f| f.bytes).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames() -> Vec<Frame> {
+        let meta = |s: &'static str| Frame::meta(Bytes::from_static(s.as_bytes()));
+        let content = |s: &'static str| Frame::content(Bytes::from_static(s.as_bytes()));
+        vec![meta("start"), content("a"), content("b"), meta("end")]
+    }
+
+    #[test]
+    fn parses_every_fault_and_prints_it_back() {
+        let cases = [
+            (
+                "status:500",
+                Fault::Status {
+                    code: 500,
+                    retry_after: None,
+                },
+            ),
+            (
+                "status:429:7",
+                Fault::Status {
+                    code: 429,
+                    retry_after: Some(7),
+                },
+            ),
+            ("drop:3", Fault::DropMidStream { after: 3 }),
+            ("error:0", Fault::StreamError { after: 0 }),
+            ("malformed", Fault::Malformed),
+            ("hang", Fault::Hang),
+        ];
+        for (text, fault) in cases {
+            assert_eq!(text.parse::<Fault>().unwrap(), fault);
+            assert_eq!(fault.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_faults() {
+        for bad in [
+            "",
+            "status",
+            "status:abc",
+            "status:70000",
+            "drop",
+            "drop:1:2",
+            "hang:1",
+            "boom",
+        ] {
+            assert!(bad.parse::<Fault>().is_err(), "{bad:?} should not parse");
+        }
+    }
+
+    #[test]
+    fn drop_keeps_events_up_to_the_nth_content_event() {
+        let fault = Fault::DropMidStream { after: 1 };
+        let (out, ending) = shape_stream(frames(), Some(&fault), Dialect::OpenAi);
+        assert_eq!(out, ["start", "a"]);
+        assert_eq!(ending, Ending::Abort);
+
+        let fault = Fault::DropMidStream { after: 9 };
+        let (out, _) = shape_stream(frames(), Some(&fault), Dialect::OpenAi);
+        assert_eq!(out, ["start", "a", "b"]);
+    }
+
+    #[test]
+    fn stream_error_appends_the_in_band_error() {
+        let fault = Fault::StreamError { after: 0 };
+        let (out, ending) = shape_stream(frames(), Some(&fault), Dialect::Anthropic);
+        assert_eq!(out.len(), 2);
+        assert!(out[1].starts_with(b"event: error\n"));
+        assert_eq!(ending, Ending::Finish);
+    }
+
+    #[test]
+    fn malformed_inserts_a_bad_event_after_the_first() {
+        let (out, _) = shape_stream(frames(), Some(&Fault::Malformed), Dialect::OpenAi);
+        assert_eq!(out.len(), 5);
+        assert_eq!(out[0], "start");
+        assert!(out[1].starts_with(b"data: {"));
+    }
+}

@@ -1,0 +1,335 @@
+//! Mock LLM provider: an in-process HTTP server that speaks OpenAI's and
+//! Anthropic's wire formats (see `shared/notes/wire-formats.md` §1, §2, §7).
+//!
+//! Tests, benchmarks and `switchyard demo` start it on `127.0.0.1:0` and point
+//! the gateway at [`MockServer::url`]. The flow of one request:
+//! `state` (record, count, snapshot the config) → `call` (latency, hang, auth,
+//! status fault) → `openai` / `anthropic` / `embeddings` (validate, build the
+//! reply) → `faults` (cut or corrupt the reply) → `body` (pace and send it).
+//!
+//! Endpoints: `POST /v1/chat/completions`, `POST /v1/embeddings`,
+//! `GET /v1/models` (each also without the `/v1` prefix) and
+//! `POST /v1/messages` (Anthropic).
+
+mod anthropic;
+mod body;
+mod call;
+mod dialect;
+mod embeddings;
+#[cfg(test)]
+mod fault_tests;
+mod faults;
+mod openai;
+mod reply;
+mod state;
+#[cfg(test)]
+mod test_util;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use faults::{Fault, ParseFaultError};
+pub use state::RecordedRequest;
+
+use state::{Shared, Shutdown};
+
+/// How long [`MockServer::stop`] waits for open connections to close before
+/// aborting the server task.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// Behaviour of a [`MockServer`]; change it at runtime with
+/// [`MockServer::set_config`] or [`MockServer::set_fault`].
+#[derive(Clone, Debug)]
+pub struct MockConfig {
+    /// Delay before the response headers of the LLM endpoints.
+    pub latency: Duration,
+    /// Number of content deltas in a text reply (`"tok0 "`, `"tok1 "`, ...).
+    pub chunks: usize,
+    /// Delay between two stream events.
+    pub chunk_delay: Duration,
+    /// Write each SSE event in two writes about 5 ms apart (tests reassembly).
+    pub split_events: bool,
+    /// If set, requests must carry this key (OpenAI: `Authorization: Bearer K`,
+    /// Anthropic: `x-api-key: K`); otherwise they get a 401.
+    pub api_key: Option<String>,
+    /// A failure to inject into the chat, messages and embeddings endpoints.
+    pub fault: Option<Fault>,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        Self {
+            latency: Duration::ZERO,
+            chunks: 5,
+            chunk_delay: Duration::ZERO,
+            split_events: false,
+            api_key: None,
+            fault: None,
+        }
+    }
+}
+
+/// A running mock provider. Dropping it (or calling [`MockServer::stop`])
+/// stops accepting connections and aborts the requests in progress.
+pub struct MockServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    /// Dropping the sender is the shutdown signal for the server and handlers.
+    stop_tx: Option<watch::Sender<()>>,
+    task: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl MockServer {
+    /// Starts a mock on `127.0.0.1:0`; returns once the socket is listening.
+    ///
+    /// Fails if the socket cannot be bound.
+    pub async fn start(cfg: MockConfig) -> io::Result<MockServer> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), cfg).await
+    }
+
+    /// Starts a mock on `addr`; returns once the socket is listening.
+    ///
+    /// Fails if the socket cannot be bound.
+    pub async fn start_on(addr: SocketAddr, cfg: MockConfig) -> io::Result<MockServer> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop_tx, stop_rx) = watch::channel(());
+        let shared = Arc::new(Shared::new(cfg, Shutdown::new(stop_rx.clone())));
+        let app = router(Arc::clone(&shared));
+        let listener = listener.tap_io(|tcp| {
+            // Events are small writes; Nagle would delay the split halves.
+            let _ = tcp.set_nodelay(true);
+        });
+        let stopped = Shutdown::new(stop_rx);
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopped.wait_owned())
+                .await
+        });
+        Ok(MockServer {
+            addr,
+            shared,
+            stop_tx: Some(stop_tx),
+            task: Some(task),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT` (no trailing slash, no `/v1`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Replaces the fault for requests that start from now on.
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        self.shared.update_config(|cfg| cfg.fault = fault);
+    }
+
+    /// Replaces the whole configuration for requests that start from now on.
+    pub fn set_config(&self, cfg: MockConfig) {
+        self.shared.update_config(|current| *current = cfg);
+    }
+
+    /// The current configuration.
+    pub fn config(&self) -> MockConfig {
+        self.shared.config()
+    }
+
+    /// Requests received by the LLM endpoints (chat, messages, embeddings),
+    /// whether they completed or not. `/models` and unknown paths do not count.
+    pub fn hits(&self) -> usize {
+        self.shared.hits()
+    }
+
+    /// Every request received (all paths), in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.requests()
+    }
+
+    /// The most recent request received, if any.
+    pub fn last_request(&self) -> Option<RecordedRequest> {
+        self.shared.last_request()
+    }
+
+    /// Streams whose client went away before the mock sent the last event.
+    pub fn cancelled_streams(&self) -> usize {
+        self.shared.cancelled_streams()
+    }
+
+    /// Requests in progress: from arrival until the response body is finished
+    /// or dropped.
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight()
+    }
+
+    /// Stops serving: closes the listener and every connection (requests in
+    /// progress are aborted), waiting at most one second for them to close.
+    pub async fn stop(mut self) {
+        self.stop_tx.take();
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(STOP_GRACE, &mut task).await.is_err() {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.stop_tx.take();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for MockServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The routes; OpenAI paths are mounted with and without the `/v1` prefix.
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(openai::chat))
+        .route("/chat/completions", post(openai::chat))
+        .route("/v1/embeddings", post(embeddings::create))
+        .route("/embeddings", post(embeddings::create))
+        .route("/v1/models", get(openai::models))
+        .route("/models", get(openai::models))
+        .route("/v1/messages", post(anthropic::messages))
+        .fallback(openai::not_found)
+        .with_state(shared)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_util::*;
+    use super::*;
+
+    #[tokio::test]
+    async fn url_points_at_the_bound_port() {
+        let mock = MockServer::start(MockConfig::default()).await.unwrap();
+        assert_ne!(mock.addr().port(), 0);
+        assert_eq!(
+            mock.url(),
+            format!("http://127.0.0.1:{}", mock.addr().port())
+        );
+    }
+
+    #[tokio::test]
+    async fn records_requests_in_order_and_counts_llm_hits_only() {
+        let mock = MockServer::start(MockConfig::default()).await.unwrap();
+        let http = client();
+        http.get(format!("{}/v1/models", mock.url()))
+            .send()
+            .await
+            .unwrap();
+        let res = http
+            .post(format!("{}/chat/completions?trace=1", mock.url()))
+            .header("x-custom", "yes")
+            .json(&chat_body(false))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.bytes().await.unwrap();
+
+        assert_eq!(mock.hits(), 1);
+        let requests = mock.requests();
+        assert_eq!(requests.len(), 2);
+        assert_eq!(requests[0].path, "/v1/models");
+        let last = mock.last_request().unwrap();
+        assert_eq!(last.method, "POST");
+        assert_eq!(last.path, "/chat/completions");
+        assert_eq!(last.query.as_deref(), Some("trace=1"));
+        assert_eq!(last.header("X-Custom"), Some("yes"));
+        assert_eq!(last.json().unwrap()["model"], "gpt-test");
+        wait_until(|| mock.in_flight() == 0).await;
+    }
+
+    #[tokio::test]
+    async fn models_lists_the_mock_model() {
+        let mock = MockServer::start(MockConfig::default()).await.unwrap();
+        let res = client()
+            .get(format!("{}/models", mock.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["object"], "list");
+        assert_eq!(body["data"][0]["id"], "mock-gpt");
+        assert_eq!(body["data"][0]["owned_by"], "mock");
+        assert_eq!(mock.hits(), 0);
+    }
+
+    #[tokio::test]
+    async fn unknown_path_is_an_openai_404() {
+        let mock = MockServer::start(MockConfig::default()).await.unwrap();
+        let res = client()
+            .post(format!("{}/v2/nope", mock.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "unknown_url");
+    }
+
+    #[tokio::test]
+    async fn set_config_applies_to_the_next_request() {
+        let mock = MockServer::start(MockConfig::default()).await.unwrap();
+        mock.set_config(MockConfig {
+            chunks: 2,
+            ..MockConfig::default()
+        });
+        let body = post_json(&mock, "/v1/chat/completions", &chat_body(false)).await;
+        assert_eq!(body["choices"][0]["message"]["content"], "tok0 tok1 ");
+        assert_eq!(mock.config().chunks, 2);
+    }
+
+    #[tokio::test]
+    async fn stop_closes_the_listener_and_hanging_requests() {
+        let mock = MockServer::start(MockConfig {
+            fault: Some(Fault::Hang),
+            ..MockConfig::default()
+        })
+        .await
+        .unwrap();
+        let url = mock.url();
+        let pending = tokio::spawn(
+            client()
+                .post(format!("{url}/v1/chat/completions"))
+                .json(&chat_body(false))
+                .send(),
+        );
+        wait_until(|| mock.in_flight() == 1).await;
+        tokio::time::timeout(Duration::from_secs(2), mock.stop())
+            .await
+            .unwrap();
+        let outcome = tokio::time::timeout(Duration::from_secs(2), pending)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(outcome.is_err(), "hanging request must fail: {outcome:?}");
+        let refused = client().get(format!("{url}/v1/models")).send().await;
+        assert!(refused.is_err());
+    }
+}
