@@ -16,7 +16,7 @@ use serde_yaml::Value;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
-use super::raw::{RawConfig, RawProvider, RawRoute, RawServer};
+use super::raw::{RawConfig, RawPreset, RawProvider, RawRoute, RawServer};
 
 /// One problem found in a config file, with where it is.
 #[derive(Debug, Clone, PartialEq)]
@@ -294,6 +294,41 @@ fn providers(
         _ => issues.push(source.issue("providers", "expected a mapping of provider names")),
     }
     out
+}
+
+/// Reads the provider catalog at `path`: preset name → defaults.
+pub fn load_catalog(path: &Path) -> Result<(IndexMap<String, RawPreset>, Source), Vec<ConfigIssue>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![ConfigIssue {
+            file: path.to_path_buf(),
+            line: 0,
+            col: 0,
+            path: String::new(),
+            message: format!("cannot read the provider catalog: {e}"),
+        }]
+    })?;
+    let source = Source::new(path, text).map_err(|e| vec![e])?;
+    let value: Value = serde_yaml::from_str(&source.text)
+        .map_err(|e| vec![source.issue("", format!("invalid YAML: {e}"))])?;
+    let Value::Mapping(map) = value else {
+        return Err(vec![source.issue("", "the catalog must map preset names to presets")]);
+    };
+    let mut issues = Vec::new();
+    let mut presets = IndexMap::new();
+    for (name, value) in map {
+        let Some(name) = name.as_str().map(str::to_string) else {
+            issues.push(source.issue("", "preset names must be strings"));
+            continue;
+        };
+        if let Some(p) = section::<RawPreset>(&source, &name, value, &mut issues) {
+            presets.insert(name, p);
+        }
+    }
+    if issues.is_empty() {
+        Ok((presets, source))
+    } else {
+        Err(issues)
+    }
 }
 
 fn routes(source: &Source, value: Value, issues: &mut Vec<ConfigIssue>) -> Vec<RawRoute> {

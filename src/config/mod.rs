@@ -4,6 +4,7 @@
 //! `validate` turns raw values into types that cannot be wrong and compiles
 //! the adapter scripts, `watch` reloads on change and swaps atomically.
 
+pub mod catalog;
 pub mod load;
 pub mod raw;
 pub mod validate;
@@ -66,6 +67,8 @@ pub struct Config {
     pub version: String,
     /// Non-fatal findings, such as providers disabled for a missing key.
     pub warnings: Vec<String>,
+    /// The provider catalog the presets came from.
+    pub catalog: catalog::Catalog,
 }
 
 impl Config {

@@ -76,10 +76,13 @@ pub struct RawScriptLimits {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawProvider {
+    /// A preset from the provider catalog (`scripts/providers/catalog.yaml`)
+    /// that supplies the fields below; fields given here override it.
+    pub preset: Option<String>,
     /// Adapter script name: `scripts/providers/<adapter>.rhai`.
-    pub adapter: String,
+    pub adapter: Option<String>,
     /// Base URL, e.g. `https://api.openai.com/v1`.
-    pub base_url: String,
+    pub base_url: Option<String>,
     /// API key; usually `${ENV_VAR}`. Omit for providers without auth.
     pub api_key: Option<String>,
     /// Extra headers sent on every request to this provider.
@@ -152,4 +155,33 @@ pub struct RawTarget {
     pub provider: String,
     /// Model name at the provider; defaults to the model the client sent.
     pub model: Option<String>,
+}
+
+/// One entry of the provider catalog (`catalog.yaml` beside the scripts):
+/// the defaults a `preset:` brings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPreset {
+    /// Display name, e.g. `Groq`.
+    pub name: String,
+    pub adapter: String,
+    pub base_url: String,
+    /// How the key is sent: `bearer` (default), `header:<name>`, or `none`.
+    pub auth: Option<String>,
+    /// The environment variable conventionally holding the key.
+    pub env: Option<String>,
+    /// `international`, `china` or `local`.
+    pub category: Option<String>,
+    /// API reference URL.
+    pub docs: Option<String>,
+    /// Notes for users (limits, quirks).
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    pub options: Option<serde_yaml::Value>,
+    /// Overrides of the adapter's declared capabilities (e.g. `vision: false`).
+    #[serde(default)]
+    pub capabilities: IndexMap<String, bool>,
+    #[serde(default)]
+    pub models: IndexMap<String, Option<RawModel>>,
 }

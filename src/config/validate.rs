@@ -10,6 +10,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
 
+use super::catalog::Catalog;
 use super::load::{ConfigIssue, Source};
 use super::raw::{RawConfig, RawProvider, RawRoute, RawServer};
 use super::values::{self, Interpolation};
@@ -66,9 +67,21 @@ pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIss
         limits: settings.script_limits.clone(),
         compiled: BTreeMap::new(),
     };
+    let catalog = Catalog::load(&adapters.dir).unwrap_or_else(|issues| {
+        cx.issues.extend(issues);
+        Catalog::default()
+    });
     let mut providers = IndexMap::new();
     let mut broken = raw.broken_providers;
     for (name, p) in raw.providers {
+        let p = match catalog.apply(p) {
+            Ok(p) => p,
+            Err(e) => {
+                cx.issue(&format!("providers.{name}.preset"), e);
+                broken.push(name);
+                continue;
+            }
+        };
         match provider(&name, p, &mut adapters, &mut cx) {
             Some(p) => drop(providers.insert(name, Arc::new(p))),
             None => broken.push(name),
@@ -78,7 +91,7 @@ pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIss
     if !cx.issues.is_empty() {
         return Err(cx.issues);
     }
-    let version = version(source, &adapters);
+    let version = version(source, &adapters, &catalog);
     Ok(Config {
         path: source.path.clone(),
         listen,
@@ -88,6 +101,7 @@ pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIss
         providers,
         version,
         warnings: cx.warnings,
+        catalog,
     })
 }
 
@@ -220,6 +234,14 @@ fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -
             "provider names may use letters, digits, `-`, `_` and `.` only",
         );
     }
+    let (Some(adapter_name), Some(base_url)) = (p.adapter.clone(), p.base_url.clone()) else {
+        let missing = if p.adapter.is_none() { "adapter" } else { "base_url" };
+        cx.issue(
+            &format!("providers.{name}"),
+            format!("missing `{missing}` (or a `preset` from the provider catalog that sets it)"),
+        );
+        return None;
+    };
     let mut disabled = (p.enabled == Some(false)).then(|| "enabled: false".to_string());
     let mut expand = |field: &str, text: &str, cx: &mut Ctx| -> Option<String> {
         match values::interpolate_env(text) {
@@ -234,7 +256,7 @@ fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -
             }
         }
     };
-    let base_url = expand("base_url", &p.base_url, cx);
+    let base_url = expand("base_url", &base_url, cx);
     let api_key = p
         .api_key
         .as_deref()
@@ -259,17 +281,17 @@ fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -
         // Unset variable in the URL: the provider is disabled; keep a placeholder.
         None => Upstream::parse("http://127.0.0.1:9").ok(),
     };
-    let adapter = if valid_name(&p.adapter) && !adapters.exists(&p.adapter) {
+    let adapter = if valid_name(&adapter_name) && !adapters.exists(&adapter_name) {
         let message = format!(
             "no adapter script `{}` in {} (available: {})",
-            p.adapter,
+            adapter_name,
             adapters.dir.display(),
             adapters.available().join(", ")
         );
         cx.issue(&at("adapter"), message);
         None
-    } else if valid_name(&p.adapter) {
-        match adapters.get(&p.adapter) {
+    } else if valid_name(&adapter_name) {
+        match adapters.get(&adapter_name) {
             Ok(a) => Some(a),
             Err(ScriptError::Compile {
                 path,
@@ -287,7 +309,7 @@ fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -
                 // Point at the provider too, so the user sees who named it.
                 cx.issue(
                     &at("adapter"),
-                    format!("adapter `{}` failed to compile", p.adapter),
+                    format!("adapter `{adapter_name}` failed to compile"),
                 );
                 None
             }
@@ -441,9 +463,11 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// A short hash of the config text and of every script it compiled.
-fn version(source: &Source, adapters: &Adapters) -> String {
+fn version(source: &Source, adapters: &Adapters, catalog: &Catalog) -> String {
     let mut h = Sha256::new();
     h.update(source.text.as_bytes());
+    h.update([0]);
+    h.update(catalog.text.as_bytes());
     for (name, (_, text)) in &adapters.compiled {
         h.update(name.as_bytes());
         h.update([0]);

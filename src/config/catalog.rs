@@ -1,0 +1,86 @@
+//! The provider catalog: named presets (base URL, adapter, auth style,
+//! default models and prices) in `catalog.yaml` beside the adapter scripts,
+//! so that `groq: { preset: groq, api_key: "${GROQ_API_KEY}" }` is a whole
+//! provider entry.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde_yaml::{Mapping, Value};
+
+use super::load::{self, ConfigIssue};
+use super::raw::{RawPreset, RawProvider};
+
+/// File name of the catalog inside the scripts directory.
+pub const CATALOG_FILE: &str = "catalog.yaml";
+
+/// Every preset, by name, in file order.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub path: PathBuf,
+    pub presets: IndexMap<String, RawPreset>,
+    /// The file's text (part of the config version).
+    pub text: String,
+}
+
+impl Catalog {
+    /// Loads `<scripts_dir>/catalog.yaml`; an absent file is an empty catalog.
+    pub fn load(scripts_dir: &Path) -> Result<Self, Vec<ConfigIssue>> {
+        let path = scripts_dir.join(CATALOG_FILE);
+        if !path.is_file() {
+            return Ok(Self {
+                path,
+                ..Self::default()
+            });
+        }
+        let (presets, source) = load::load_catalog(&path)?;
+        Ok(Self {
+            path,
+            presets,
+            text: source.text,
+        })
+    }
+
+    /// Fills what `p` leaves out from its preset. `Err` names the problem.
+    pub fn apply(&self, mut p: RawProvider) -> Result<RawProvider, String> {
+        let Some(name) = p.preset.clone() else {
+            return Ok(p);
+        };
+        let Some(preset) = self.presets.get(&name) else {
+            let known: Vec<&str> = self.presets.keys().map(String::as_str).collect();
+            return Err(format!(
+                "unknown preset `{name}` (the catalog {} has: {})",
+                self.path.display(),
+                known.join(", ")
+            ));
+        };
+        p.adapter.get_or_insert_with(|| preset.adapter.clone());
+        p.base_url.get_or_insert_with(|| preset.base_url.clone());
+        for (k, v) in &preset.headers {
+            p.headers.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        let mut models = preset.models.clone();
+        models.extend(std::mem::take(&mut p.models));
+        p.models = models;
+        p.options = Some(merge_options(preset, p.options.take()));
+        Ok(p)
+    }
+}
+
+/// The preset's options (with its `auth` style), overridden key by key by
+/// the provider's own.
+fn merge_options(preset: &RawPreset, own: Option<Value>) -> Value {
+    let mut merged = match &preset.options {
+        Some(Value::Mapping(m)) => m.clone(),
+        _ => Mapping::new(),
+    };
+    if let Some(auth) = &preset.auth {
+        merged.insert(Value::from("auth"), Value::from(auth.clone()));
+    }
+    match own {
+        Some(Value::Mapping(m)) => merged.extend(m),
+        Some(other) if !other.is_null() => return other,
+        _ => {}
+    }
+    Value::Mapping(merged)
+}
