@@ -10,6 +10,7 @@
 //! | `transform_response(body, ctx)` | non-streaming 2xx | an OpenAI response body |
 //! | `transform_chunk(event, ctx)` | each upstream SSE event; `this` is per-stream state | `()`, a chunk map, `"[DONE]"`, or an array of those |
 //! | `finish_stream(ctx)` | upstream stream ended; `this` as above | like `transform_chunk` |
+//! | `capabilities()` | support matrix, routing constraints | `#{ chat: true, stream: true, tools: …, vision: …, json: …, embeddings: …, reasoning: … }` |
 //!
 //! A missing optional hook passes data through unchanged. A script rejects a
 //! request with `throw #{ status: 400, message: "…" }`; any other error is a
@@ -67,6 +68,7 @@ pub enum ChunkOut {
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Hooks {
+    capabilities: bool,
     transform_request: bool,
     transform_response: bool,
     transform_chunk: bool,
@@ -141,6 +143,10 @@ impl Adapter {
                     hooks.finish_stream = true;
                     1
                 }
+                "capabilities" => {
+                    hooks.capabilities = true;
+                    0
+                }
                 _ => continue,
             };
             if arity != expected {
@@ -189,6 +195,26 @@ impl Adapter {
     /// True when the script translates non-streaming responses.
     pub fn translates_response(&self) -> bool {
         self.hooks.transform_response
+    }
+
+    /// What the adapter declares it supports (`capabilities()`), by name;
+    /// empty when the script declares nothing.
+    pub fn capabilities(&self) -> Result<std::collections::BTreeMap<String, bool>, ScriptError> {
+        let mut out = std::collections::BTreeMap::new();
+        if !self.hooks.capabilities {
+            return Ok(out);
+        }
+        let caps = self.call("capabilities", None, ())?;
+        let map = caps
+            .try_cast::<Map>()
+            .ok_or_else(|| self.bad_output("capabilities", "must return a map of booleans"))?;
+        for (k, v) in map {
+            let v = v
+                .as_bool()
+                .map_err(|_| self.bad_output("capabilities", format!("`{k}` must be a boolean")))?;
+            out.insert(k.to_string(), v);
+        }
+        Ok(out)
     }
 
     /// Runs `request(ctx)`.

@@ -622,6 +622,11 @@ fn json_schema_response_format_becomes_output_config() {
         json!({"format": {"type": "json_schema", "schema": schema}})
     );
     let out = to_anthropic(chat(json!({"response_format": {"type": "json_object"}})));
+    assert_eq!(
+        out["output_config"],
+        json!({"format": {"type": "json_schema", "schema": {"type": "object"}}})
+    );
+    let out = to_anthropic(chat(json!({"response_format": {"type": "text"}})));
     assert!(out.get("output_config").is_none(), "{out}");
 }
 
@@ -1186,4 +1191,11 @@ fn stream_cut_before_finish_is_left_truncated_but_finished_one_is_closed() {
     assert_eq!(chunks.len(), 1);
     assert_eq!(chunks[0]["choices"], json!([]));
     assert_eq!(chunks[0]["usage"]["total_tokens"], json!(7));
+}
+
+#[test]
+fn unknown_response_format_is_refused_not_dropped() {
+    let (status, message) = rejected(chat(json!({"response_format": {"type": "grammar"}})));
+    assert_eq!(status, 400);
+    assert!(message.contains("grammar"), "{message}");
 }
