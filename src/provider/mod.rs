@@ -5,6 +5,8 @@ pub mod adapter;
 #[cfg(test)]
 mod anthropic_tests;
 pub mod engine;
+#[cfg(test)]
+mod golden_tests;
 
 use std::fmt;
 use std::sync::Arc;
