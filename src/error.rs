@@ -25,6 +25,10 @@ pub enum GatewayError {
     /// The request body exceeds the configured limit (bytes).
     #[error("Request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// The target cannot serve what the request needs (embeddings, tools,
+    /// images, JSON output…); another target of the route may.
+    #[error("{0}")]
+    Unsupported(String),
     /// Every candidate target is disabled or unusable.
     #[error("{0}")]
     NoUsableProvider(String),
@@ -62,7 +66,7 @@ impl GatewayError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> u16 {
         match self {
-            Self::BadRequest { .. } => 400,
+            Self::BadRequest { .. } | Self::Unsupported(_) => 400,
             Self::UnknownModel(_) | Self::NotFound(_) => 404,
             Self::PayloadTooLarge { .. } => 413,
             Self::NoUsableProvider(_) => 503,
@@ -92,6 +96,7 @@ impl GatewayError {
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::BadRequest { .. } => Some("invalid_request"),
+            Self::Unsupported(_) => Some("unsupported_by_provider"),
             Self::UnknownModel(_) => Some("model_not_found"),
             Self::NotFound(_) => Some("not_found"),
             Self::PayloadTooLarge { .. } => Some("request_too_large"),
@@ -108,6 +113,7 @@ impl GatewayError {
     pub fn metric_label(&self) -> &'static str {
         match self {
             Self::BadRequest { .. } => "bad_request",
+            Self::Unsupported(_) => "unsupported",
             Self::UnknownModel(_) => "unknown_model",
             Self::NotFound(_) => "not_found",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -134,7 +140,10 @@ impl GatewayError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Upstream { status, .. } => *status == 429 || *status >= 500 || *status == 408,
-            Self::UpstreamTimeout(_) | Self::BadGateway(_) | Self::NoUsableProvider(_) => true,
+            Self::UpstreamTimeout(_)
+            | Self::BadGateway(_)
+            | Self::NoUsableProvider(_)
+            | Self::Unsupported(_) => true,
             Self::Internal(_) => true,
             Self::BadRequest { .. }
             | Self::UnknownModel(_)
@@ -153,7 +162,7 @@ impl GatewayError {
             Self::Upstream { status: 429, .. } => 4,
             Self::Upstream { .. } | Self::UpstreamTimeout(_) => 3,
             Self::BadGateway(_) | Self::Internal(_) => 2,
-            Self::NoUsableProvider(_) => 1,
+            Self::NoUsableProvider(_) | Self::Unsupported(_) => 1,
             Self::UnknownModel(_) | Self::NotFound(_) | Self::PayloadTooLarge { .. } => 0,
         }
     }

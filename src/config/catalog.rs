@@ -59,6 +59,9 @@ impl Catalog {
         for (k, v) in &preset.headers {
             p.headers.entry(k.clone()).or_insert_with(|| v.clone());
         }
+        for (k, v) in &preset.capabilities {
+            p.capabilities.entry(k.clone()).or_insert(*v);
+        }
         let mut models = preset.models.clone();
         models.extend(std::mem::take(&mut p.models));
         p.models = models;

@@ -95,6 +95,9 @@ pub struct RawProvider {
     pub options: Option<serde_yaml::Value>,
     /// Set to false to keep the entry but never use it.
     pub enabled: Option<bool>,
+    /// Overrides of what the adapter declares it supports (e.g. `vision: false`).
+    #[serde(default)]
+    pub capabilities: IndexMap<String, bool>,
 }
 
 /// Per-model metadata (prices in USD per million tokens).

@@ -16,7 +16,7 @@ use super::raw::{RawConfig, RawProvider, RawRoute, RawServer};
 use super::values::{self, Interpolation};
 use super::{Config, Settings};
 use crate::provider::engine::{build_engine, ScriptLimits};
-use crate::provider::{Adapter, ModelInfo, Provider, ScriptError, Secret};
+use crate::provider::{Adapter, ModelInfo, Provider, ScriptError, Secret, CAPABILITIES};
 use crate::routing::{Route, RouteTable, Target};
 use crate::upstream::Upstream;
 
@@ -345,6 +345,7 @@ fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -
         }
     };
     let models = models(name, &p.models, cx);
+    let capabilities = capabilities(name, adapter.as_deref(), &p.capabilities, cx);
     if let Some(reason) = &disabled {
         cx.warnings
             .push(format!("provider `{name}` is disabled: {reason}"));
@@ -358,7 +359,35 @@ fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -
         models,
         options,
         disabled,
+        capabilities,
     })
+}
+
+/// The adapter's declared capabilities, overridden by the entry's.
+fn capabilities(
+    provider: &str,
+    adapter: Option<&Adapter>,
+    own: &IndexMap<String, bool>,
+    cx: &mut Ctx,
+) -> BTreeMap<String, bool> {
+    let mut caps = match adapter.map(Adapter::capabilities) {
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            cx.issue(&format!("providers.{provider}.adapter"), e.to_string());
+            BTreeMap::new()
+        }
+        None => BTreeMap::new(),
+    };
+    for (k, v) in own {
+        if !CAPABILITIES.contains(&k.as_str()) {
+            cx.issue(
+                &format!("providers.{provider}.capabilities.{k}"),
+                format!("unknown capability `{k}` (known: {})", CAPABILITIES.join(", ")),
+            );
+        }
+        caps.insert(k.clone(), *v);
+    }
+    caps
 }
 
 fn models(

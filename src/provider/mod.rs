@@ -70,12 +70,23 @@ pub struct Provider {
     pub options: rhai::Map,
     /// Why the provider is not used (e.g. its key variable is unset).
     pub disabled: Option<String>,
+    /// What it supports: the adapter's `capabilities()` with the preset's
+    /// and the config's overrides. A capability not mentioned is assumed.
+    pub capabilities: std::collections::BTreeMap<String, bool>,
 }
+
+/// The capabilities adapters and presets may declare.
+pub const CAPABILITIES: &[&str] = &["chat", "stream", "tools", "vision", "json", "embeddings", "reasoning"];
 
 impl Provider {
     /// True when requests may be sent to this provider.
     pub fn is_enabled(&self) -> bool {
         self.disabled.is_none()
+    }
+
+    /// False only when the provider declares it lacks `capability`.
+    pub fn supports(&self, capability: &str) -> bool {
+        self.capabilities.get(capability).copied().unwrap_or(true)
     }
 
     /// The secrets that must never leave the gateway.

@@ -81,7 +81,7 @@ async fn read(
 
 /// The highest-ranked failure; among equals, the last one.
 fn most_telling(failures: Vec<GatewayError>) -> Option<GatewayError> {
-    failures.into_iter().rev().max_by_key(GatewayError::rank)
+    failures.into_iter().max_by_key(GatewayError::rank)
 }
 
 enum Outcome {
@@ -112,6 +112,14 @@ impl Attempt<'_> {
             return Outcome::Failed(GatewayError::NoUsableProvider(format!(
                 "provider `{}` is disabled: {reason}",
                 provider.name
+            )));
+        }
+        if let Some(missing) = self.req.needs().into_iter().find(|n| !provider.supports(n)) {
+            ctx.attempts.push(format!("{}:unsupported", provider.name));
+            return Outcome::Failed(GatewayError::Unsupported(format!(
+                "provider `{}` does not support {}",
+                provider.name,
+                describe(missing)
             )));
         }
         let model = target.model_for(&self.req.model).to_string();
@@ -395,6 +403,18 @@ fn script_error(e: ScriptError, provider: &Provider) -> GatewayError {
             tracing::error!(provider = %provider.name, error = %redact(&other.to_string(), &secrets), "adapter script failed");
             GatewayError::BadGateway(redact(&other.to_string(), &secrets))
         }
+    }
+}
+
+/// A capability in words, for error messages.
+fn describe(capability: &str) -> &'static str {
+    match capability {
+        "embeddings" => "embeddings",
+        "tools" => "tools (function calling)",
+        "vision" => "images in messages",
+        "json" => "JSON output (response_format)",
+        "stream" => "streaming",
+        _ => "this kind of request",
     }
 }
 

@@ -130,6 +130,43 @@ pub fn parse(endpoint: Endpoint, bytes: &[u8]) -> Result<ClientRequest, GatewayE
     })
 }
 
+impl ClientRequest {
+    /// The provider capabilities this request needs.
+    pub fn needs(&self) -> Vec<&'static str> {
+        let mut needs = Vec::new();
+        if self.endpoint == Endpoint::Embeddings {
+            needs.push("embeddings");
+            return needs;
+        }
+        needs.push("chat");
+        if self.stream {
+            needs.push("stream");
+        }
+        let has = |v: Option<&Value>| v.is_some_and(|v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()));
+        if has(self.body.get("tools")) {
+            needs.push("tools");
+        }
+        let json = self
+            .body
+            .pointer("/response_format/type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t != "text");
+        if json {
+            needs.push("json");
+        }
+        let image = |part: &Value| part.get("type").and_then(Value::as_str) == Some("image_url");
+        let vision = self
+            .body
+            .get("messages")
+            .and_then(Value::as_array)
+            .is_some_and(|m| m.iter().any(|msg| msg.get("content").and_then(Value::as_array).is_some_and(|c| c.iter().any(image))));
+        if vision {
+            needs.push("vision");
+        }
+        needs
+    }
+}
+
 fn invalid(param: &str, message: &str) -> GatewayError {
     GatewayError::BadRequest {
         message: message.to_string(),

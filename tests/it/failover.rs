@@ -136,3 +136,33 @@ async fn no_failover_after_the_first_byte() {
         "a stream that started is never replayed elsewhere"
     );
 }
+
+/// A target that lacks what the request needs (here: images) is skipped
+/// for one that has it; if none has it, a clear 400 says why.
+#[tokio::test]
+async fn targets_without_a_needed_capability_are_skipped() {
+    let text_only = mock(None).await;
+    let vision = mock(None).await;
+    let yaml = format!(
+        "providers:\n{}    capabilities: {{ vision: false }}\n{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: text_only, model: x }}, {{ provider: vision, model: x }}]\n  - match: {{ model: only-text }}\n    targets: [{{ provider: text_only, model: x }}]\n",
+        provider("text_only", "openai", &text_only, None),
+        provider("vision", "openai", &vision, None),
+    );
+    let gw = Gateway::start(&yaml).await;
+    let image = serde_json::json!([{"type": "text", "text": "what is it?"}, {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]);
+    let mut req = chat("m", false);
+    req["messages"][1]["content"] = image.clone();
+    let r = gw.post("/v1/chat/completions", &req).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-switchyard-attempts"], "text_only:unsupported,vision:200");
+    assert_eq!(text_only.hits(), 0);
+    req["model"] = serde_json::json!("only-text");
+    let r = gw.post("/v1/chat/completions", &req).await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unsupported_by_provider");
+    assert!(body["error"]["message"].as_str().unwrap().contains("images"), "{body}");
+    // Text-only requests still go to the first target.
+    let r = gw.post("/v1/chat/completions", &chat("m", false)).await;
+    assert_eq!(r.headers()["x-switchyard-provider"], "text_only");
+}
