@@ -21,6 +21,7 @@
 
 pub mod config;
 pub mod demo;
+pub mod dialect;
 pub mod error;
 pub mod metrics;
 pub mod mock;

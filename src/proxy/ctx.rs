@@ -53,6 +53,8 @@ pub struct RequestCtx {
     pub request_id: String,
     pub config_version: String,
     pub endpoint: &'static str,
+    /// The client's API format (errors are written in it too).
+    pub dialect: super::request::Dialect,
     pub route: Option<String>,
     pub provider: Option<String>,
     /// Model label: the upstream model of the target that answered.
@@ -76,6 +78,7 @@ impl RequestCtx {
             request_id: String::new(),
             config_version: String::new(),
             endpoint: "",
+            dialect: super::request::Dialect::OpenAi,
             route: None,
             provider: None,
             model: None,

@@ -12,9 +12,10 @@ use rhai::{Dynamic, Map};
 use serde_json::Value;
 
 use super::ctx::{RequestCtx, Usage};
-use super::request::{self, ClientRequest, Endpoint};
+use super::request::{self, ClientRequest, Dialect, Endpoint};
 use super::respond::{write_body, write_error};
-use super::stream;
+use super::stream::{self, ClientFormat};
+use crate::dialect::anthropic;
 use crate::config::Config;
 use crate::error::{redact, GatewayError};
 use crate::metrics::metrics;
@@ -26,16 +27,22 @@ use crate::upstream::PeerTimeouts;
 /// Largest upstream error or non-streaming body the gateway reads.
 const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
 
-/// Serves a chat or embeddings request end to end.
+/// Serves a chat or embeddings request end to end, for a client speaking
+/// `dialect`.
 pub async fn handle(
     session: &mut Session,
     ctx: &mut RequestCtx,
     cfg: &Arc<Config>,
     connector: &Connector,
     endpoint: Endpoint,
+    dialect: Dialect,
 ) -> pingora::Result<()> {
-    ctx.endpoint = endpoint.name();
-    let req = match read(session, cfg, endpoint).await {
+    ctx.endpoint = match dialect {
+        Dialect::OpenAi => endpoint.name(),
+        Dialect::Anthropic => "messages",
+    };
+    ctx.dialect = dialect;
+    let req = match read(session, cfg, endpoint, dialect).await {
         Ok(r) => r,
         Err(e) => return write_error(session, ctx, &e).await,
     };
@@ -74,9 +81,33 @@ async fn read(
     session: &mut Session,
     cfg: &Config,
     endpoint: Endpoint,
+    dialect: Dialect,
 ) -> Result<ClientRequest, GatewayError> {
     let bytes = request::read_body(session, cfg.settings.max_body_size).await?;
-    request::parse(endpoint, &bytes)
+    match dialect {
+        Dialect::OpenAi => request::parse(endpoint, &bytes),
+        Dialect::Anthropic => {
+            let hub = anthropic::request_to_hub(request::json(&bytes)?)?;
+            request::parse_value(endpoint, hub)
+        }
+    }
+}
+
+/// `POST /v1/messages/count_tokens`: an estimate, answered locally.
+pub async fn count_tokens(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    cfg: &Config,
+) -> pingora::Result<()> {
+    ctx.dialect = Dialect::Anthropic;
+    let counted = request::read_body(session, cfg.settings.max_body_size)
+        .await
+        .and_then(|b| request::json(&b))
+        .and_then(|v| anthropic::count_tokens(&v));
+    match counted {
+        Ok(v) => super::respond::write_json(session, ctx, 200, &v).await,
+        Err(e) => write_error(session, ctx, &e).await,
+    }
 }
 
 /// The highest-ranked failure; among equals, the last one.
@@ -168,10 +199,18 @@ impl Attempt<'_> {
                 max_event: self.cfg.settings.max_body_size.max(1 << 20),
                 secrets: provider.secrets(),
             };
-            return Outcome::Done(relay.run(session, ctx, incoming, self.connector).await);
+            let format = match ctx.dialect {
+                Dialect::OpenAi => ClientFormat::OpenAi,
+                Dialect::Anthropic => ClientFormat::Anthropic(self.req.model.clone()),
+            };
+            return Outcome::Done(relay.run(session, ctx, incoming, self.connector, format).await);
         }
         match self.complete(&mut incoming, provider, &script_ctx).await {
             Ok((body, usage)) => {
+                let body = match ctx.dialect {
+                    Dialect::OpenAi => body,
+                    Dialect::Anthropic => self.to_anthropic(&body),
+                };
                 ctx.attempts.push(format!("{}:{status}", provider.name));
                 metrics()
                     .upstream_attempts
@@ -285,6 +324,13 @@ impl Attempt<'_> {
             headers,
             body: Bytes::from(body),
         })
+    }
+
+    /// An OpenAI response body re-encoded for an Anthropic-format client.
+    fn to_anthropic(&self, body: &Bytes) -> Bytes {
+        let hub: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let out = anthropic::response_from_hub(&hub, &self.req.model);
+        Bytes::from(serde_json::to_vec(&out).unwrap_or_default())
     }
 
     /// Reads a 2xx non-streaming response and translates it to OpenAI format.

@@ -7,6 +7,7 @@ pub mod endpoints;
 pub mod forward;
 pub mod request;
 pub mod respond;
+pub mod sink;
 pub mod stream;
 
 use std::sync::Arc;
@@ -23,7 +24,7 @@ pub use ctx::{RequestCtx, Usage};
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::metrics::metrics;
-use request::Endpoint;
+use request::{Dialect, Endpoint};
 use respond::write_error;
 
 /// The gateway service: the current config and the upstream connection pool.
@@ -61,11 +62,15 @@ impl Gateway {
                 endpoints::model(session, ctx, &cfg, &p["/models/".len()..]).await
             }
             ("POST", "/chat/completions") => {
-                forward::handle(session, ctx, &cfg, &self.connector, Endpoint::Chat).await
+                forward::handle(session, ctx, &cfg, &self.connector, Endpoint::Chat, Dialect::OpenAi).await
             }
             ("POST", "/embeddings") => {
-                forward::handle(session, ctx, &cfg, &self.connector, Endpoint::Embeddings).await
+                forward::handle(session, ctx, &cfg, &self.connector, Endpoint::Embeddings, Dialect::OpenAi).await
             }
+            ("POST", "/messages") => {
+                forward::handle(session, ctx, &cfg, &self.connector, Endpoint::Chat, Dialect::Anthropic).await
+            }
+            ("POST", "/messages/count_tokens") => forward::count_tokens(session, ctx, &cfg).await,
             (
                 _,
                 "/chat/completions" | "/embeddings" | "/models" | "/health" | "/ready" | "/metrics",

@@ -23,6 +23,16 @@ impl Endpoint {
     }
 }
 
+/// The API format the client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// OpenAI's (the hub format).
+    #[default]
+    OpenAi,
+    /// Anthropic's Messages API (`/v1/messages`), translated to and from the hub.
+    Anthropic,
+}
+
 /// A parsed, checked client request in OpenAI format.
 #[derive(Debug)]
 pub struct ClientRequest {
@@ -61,14 +71,23 @@ pub async fn read_body(session: &mut Session, limit: usize) -> Result<Vec<u8>, G
 
 /// Parses and checks `bytes` as a request for `endpoint`.
 pub fn parse(endpoint: Endpoint, bytes: &[u8]) -> Result<ClientRequest, GatewayError> {
+    parse_value(endpoint, json(bytes)?)
+}
+
+/// Parses `bytes` as JSON.
+pub fn json(bytes: &[u8]) -> Result<Value, GatewayError> {
     if bytes.is_empty() {
         return Err(GatewayError::bad_request(
             "the request body is empty; expected JSON",
         ));
     }
-    let body: Value = serde_json::from_slice(bytes).map_err(|e| {
+    serde_json::from_slice(bytes).map_err(|e| {
         GatewayError::bad_request(format!("the request body is not valid JSON: {e}"))
-    })?;
+    })
+}
+
+/// Checks an OpenAI-format request for `endpoint`.
+pub fn parse_value(endpoint: Endpoint, body: Value) -> Result<ClientRequest, GatewayError> {
     let obj = body
         .as_object()
         .ok_or_else(|| GatewayError::bad_request("the request body must be a JSON object"))?;

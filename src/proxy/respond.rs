@@ -6,6 +6,7 @@ use pingora::http::ResponseHeader;
 use pingora_proxy::Session;
 
 use super::ctx::RequestCtx;
+use super::request::Dialect;
 use crate::error::GatewayError;
 
 /// Adds the headers every response carries.
@@ -66,7 +67,11 @@ pub async fn write_error(
     err: &GatewayError,
 ) -> pingora::Result<()> {
     ctx.error.get_or_insert(err.metric_label());
-    let body = Bytes::from(serde_json::to_vec(&err.body()).unwrap_or_default());
+    let body = match ctx.dialect {
+        Dialect::OpenAi => err.body(),
+        Dialect::Anthropic => crate::dialect::anthropic::error_body(err),
+    };
+    let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
     let retry_after = err.retry_after().map(|r| ("retry-after", r));
     let extra: Vec<(&str, &str)> = retry_after.into_iter().collect();
     write_body(session, ctx, err.status(), "application/json", &extra, body).await

@@ -17,7 +17,9 @@ use super::respond::common_headers;
 use crate::error::redact;
 use crate::metrics::metrics;
 use crate::provider::{Adapter, ChunkOut};
-use crate::transform::sse::{write_data, SseEvent, SseParser};
+use crate::transform::sse::{SseEvent, SseParser};
+
+use super::sink::Sink;
 use crate::upstream::call::Incoming;
 
 /// How one stream is relayed.
@@ -31,14 +33,22 @@ pub struct Relay<'a> {
     pub secrets: Vec<&'a str>,
 }
 
+/// The stream format the client expects.
+pub enum ClientFormat {
+    OpenAi,
+    /// Anthropic events, for `/v1/messages`; the model name the client asked for.
+    Anthropic(String),
+}
+
 /// Where a stream stands.
-#[derive(Default)]
 struct Progress {
     done: bool,
     errored: bool,
     saw_finish: bool,
     usage: Option<Usage>,
+    /// The adapter script's per-stream state (`this`).
     state: Dynamic,
+    sink: Sink,
 }
 
 /// Counts a stream as in flight for as long as it lives.
@@ -70,6 +80,7 @@ impl Relay<'_> {
         ctx: &mut RequestCtx,
         mut incoming: Incoming,
         connector: &Connector,
+        format: ClientFormat,
     ) -> pingora::Result<()> {
         let _gauge = StreamGauge::enter();
         incoming.set_idle_timeout(self.idle_timeout);
@@ -83,9 +94,19 @@ impl Relay<'_> {
         session.write_response_header(Box::new(h), false).await?;
 
         let mut parser = SseParser::new(self.max_event);
+        let sink = match format {
+            ClientFormat::OpenAi => Sink::OpenAi,
+            ClientFormat::Anthropic(model) => Sink::Anthropic(Box::new(
+                crate::dialect::anthropic::StreamEncoder::new(&model),
+            )),
+        };
         let mut progress = Progress {
+            done: false,
+            errored: false,
+            saw_finish: false,
+            usage: None,
             state: Dynamic::from_map(Map::new()),
-            ..Progress::default()
+            sink,
         };
         let mut events = Vec::new();
         loop {
@@ -194,7 +215,7 @@ impl Relay<'_> {
         let data = ev.data.trim();
         if data == "[DONE]" {
             p.done = true;
-            write_data(out, "[DONE]");
+            p.sink.done(out);
             return;
         }
         if data.contains("\"usage\"") || data.contains("\"error\"") {
@@ -206,22 +227,27 @@ impl Relay<'_> {
         if data.contains("\"finish_reason\":\"") || data.contains("\"finish_reason\": \"") {
             p.saw_finish = true;
         }
-        write_data(out, data);
+        p.sink.chunk_text(out, data);
     }
 
     fn emit(&self, item: ChunkOut, out: &mut Vec<u8>, p: &mut Progress, ctx: &mut RequestCtx) {
         match item {
+            ChunkOut::Raw(s) if s.trim() == "[DONE]" => {
+                p.done = true;
+                p.sink.done(out);
+            }
             ChunkOut::Raw(s) => {
-                if s.trim() == "[DONE]" {
-                    p.done = true;
+                if let Sink::OpenAi = p.sink {
+                    crate::transform::sse::write_data(out, s.trim());
                 }
-                write_data(out, s.trim());
             }
             ChunkOut::Json(v) => {
                 if v.get("error").is_some_and(|e| !e.is_null()) {
                     p.errored = true;
                     ctx.error = Some("upstream_stream_error");
-                    write_data(out, &redact(&v.to_string(), &self.secrets));
+                    let text = redact(&v.to_string(), &self.secrets);
+                    let v = serde_json::from_str(&text).unwrap_or(v);
+                    p.sink.error(out, &v);
                     return;
                 }
                 if let Some(u) = v.get("usage").and_then(Usage::from_json) {
@@ -238,7 +264,7 @@ impl Relay<'_> {
                     .pointer("/choices/0/finish_reason")
                     .is_some_and(|f| !f.is_null());
                 p.saw_finish |= finish;
-                write_data(out, &v.to_string());
+                p.sink.chunk(out, &v);
             }
         }
     }
@@ -261,7 +287,7 @@ impl Relay<'_> {
         if p.saw_finish && !self.adapter.translates_stream() {
             // Some OpenAI-compatible servers end without `[DONE]`.
             p.done = true;
-            write_data(out, "[DONE]");
+            p.sink.done(out);
             return;
         }
         self.fail(
@@ -284,6 +310,6 @@ impl Relay<'_> {
         p.errored = true;
         ctx.error = Some(code);
         let body = json!({"error": {"message": message, "type": "api_error", "param": null, "code": code}});
-        write_data(out, &body.to_string());
+        p.sink.error(out, &body);
     }
 }

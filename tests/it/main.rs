@@ -9,6 +9,7 @@ mod endpoints;
 mod errors;
 mod failover;
 mod limits;
+mod messages;
 mod openai;
 mod reload;
 mod sdk;

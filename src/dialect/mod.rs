@@ -1,0 +1,10 @@
+//! Client dialects: APIs the gateway accepts besides its own OpenAI hub
+//! format. A dialect translates the client's request into a hub request
+//! before routing, and the hub answer (body, stream chunks, errors) back into
+//! the client's format on the way out. Pure functions; the proxy wires them in.
+//!
+//! - [`anthropic`] — the Anthropic Messages API (`POST /v1/messages`,
+//!   `POST /v1/messages/count_tokens`), for the official `anthropic` SDKs and
+//!   coding agents.
+
+pub mod anthropic;
