@@ -1,7 +1,8 @@
 //! The one Rhai engine every adapter script runs on: sandboxed (no file or
 //! module access, no `eval`), limited (operations, call depth, sizes and a
 //! wall-clock budget per hook call) and extended with the few helpers that
-//! adapters need (`json_parse`, `json_encode`, `unix_time`, `random_id`).
+//! adapters need (`json_parse`, `json_encode`, `unix_time`, `random_id`,
+//! `f32_base64`).
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -107,6 +108,42 @@ fn register_helpers(engine: &mut Engine) {
         let n: u128 = rand::thread_rng().gen();
         format!("{n:032x}")[..24].to_string()
     });
+    // OpenAI's `encoding_format: "base64"` embeddings: little-endian f32s, base64.
+    engine.register_fn(
+        "f32_base64",
+        |values: rhai::Array| -> Result<String, Box<rhai::EvalAltResult>> {
+            let mut bytes = Vec::with_capacity(values.len() * 4);
+            for (i, v) in values.iter().enumerate() {
+                let x = v
+                    .as_float()
+                    .or_else(|_| v.as_int().map(|n| n as f64))
+                    .map_err(|_| format!("f32_base64: item {i} is not a number"))?;
+                bytes.extend_from_slice(&(x as f32).to_le_bytes());
+            }
+            Ok(base64_encode(&bytes))
+        },
+    );
+}
+
+/// Standard base64 with padding.
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for group in bytes.chunks(3) {
+        let n = group
+            .iter()
+            .zip([16, 8, 0])
+            .fold(0u32, |n, (byte, shift)| n | u32::from(*byte) << shift);
+        for i in 0..4 {
+            if i <= group.len() {
+                let sextet = (n >> (18 - 6 * i)) & 0x3f;
+                out.extend(ALPHABET.get(sextet as usize).map(|&b| char::from(b)));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -138,6 +175,17 @@ mod tests {
             .eval(r#"let m = json_parse("{\"a\":[1,2]}"); m.a.push(3); json_encode(m)"#)
             .unwrap();
         assert_eq!(s, r#"{"a":[1,2,3]}"#);
+    }
+
+    #[test]
+    fn f32_base64_packs_little_endian_floats() {
+        let engine = build_engine(&ScriptLimits::default());
+        // 1.0f32 = 00 00 80 3f, -2.5f32 = 00 00 20 c0; integers count as numbers.
+        let s: String = engine.eval("f32_base64([1.0, -2.5, 0])").unwrap();
+        assert_eq!(s, "AACAPwAAIMAAAAAA");
+        assert_eq!(base64_encode(b"ab"), "YWI=");
+        assert_eq!(base64_encode(b"a"), "YQ==");
+        assert!(engine.eval::<String>(r#"f32_base64([1.0, "x"])"#).is_err());
     }
 
     #[test]

@@ -84,15 +84,25 @@ fn golden(provider: &str, model: &str) {
     // Request: OpenAI → provider.
     let req = json_fixture(provider, "adapter_request.openai.json");
     let want = json_fixture(provider, &format!("adapter_request.{provider}.json"));
-    let got = a.transform_request(&req, &ctx(model, false)).unwrap().unwrap();
+    let got = a
+        .transform_request(&req, &ctx(model, false))
+        .unwrap()
+        .unwrap();
     check(&got, &want);
-    let keys = |v: &Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+    let keys = |v: &Value| {
+        v.as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
     assert_eq!(keys(&got), keys(&want), "top-level request keys");
 
     // Response: provider → OpenAI.
     let resp = json_fixture(provider, &format!("adapter_response.{provider}.json"));
     let want = json_fixture(provider, "adapter_response.openai.json");
-    check(&a.transform_response(resp, &ctx(model, false)).unwrap(), &want);
+    check(
+        &a.transform_response(resp, &ctx(model, false)).unwrap(),
+        &want,
+    );
 
     // Stream: provider transcript → OpenAI chunks.
     let sse = fixture(provider, &format!("adapter_stream.{provider}.sse"));
@@ -103,7 +113,10 @@ fn golden(provider: &str, model: &str) {
     let mut state = Dynamic::from_map(Map::new());
     let mut out = Vec::new();
     for ev in &events {
-        out.extend(a.transform_chunk(&mut state, &ev.event, &ev.data, &ctx(model, true)).unwrap());
+        out.extend(
+            a.transform_chunk(&mut state, &ev.event, &ev.data, &ctx(model, true))
+                .unwrap(),
+        );
     }
     out.extend(a.finish_stream(&mut state, &ctx(model, true)).unwrap());
     let got: Vec<Value> = out
@@ -124,4 +137,9 @@ fn golden(provider: &str, model: &str) {
 #[test]
 fn anthropic_adapter_matches_its_golden_fixtures() {
     golden("anthropic", "claude-sonnet-4-5");
+}
+
+#[test]
+fn gemini_adapter_matches_its_golden_fixtures() {
+    golden("gemini", "gemini-2.5-flash");
 }

@@ -15,8 +15,8 @@ use super::ctx::{RequestCtx, Usage};
 use super::request::{self, ClientRequest, Dialect, Endpoint};
 use super::respond::{write_body, write_error};
 use super::stream::{self, ClientFormat};
-use crate::dialect::anthropic;
 use crate::config::Config;
+use crate::dialect::anthropic;
 use crate::error::{redact, GatewayError};
 use crate::metrics::metrics;
 use crate::provider::{Provider, ScriptError};
@@ -203,7 +203,11 @@ impl Attempt<'_> {
                 Dialect::OpenAi => ClientFormat::OpenAi,
                 Dialect::Anthropic => ClientFormat::Anthropic(self.req.model.clone()),
             };
-            return Outcome::Done(relay.run(session, ctx, incoming, self.connector, format).await);
+            return Outcome::Done(
+                relay
+                    .run(session, ctx, incoming, self.connector, format)
+                    .await,
+            );
         }
         match self.complete(&mut incoming, provider, &script_ctx).await {
             Ok((body, usage)) => {
@@ -278,6 +282,14 @@ impl Attempt<'_> {
         m.insert(
             "options".into(),
             Dynamic::from_map(provider.options.clone()),
+        );
+        // Request facts that response transforms need.
+        let encoding = self.req.body.get("encoding_format").and_then(Value::as_str);
+        m.insert(
+            "encoding_format".into(),
+            encoding
+                .map(|e| Dynamic::from(e.to_string()))
+                .unwrap_or(Dynamic::UNIT),
         );
         m
     }
@@ -405,16 +417,19 @@ fn upstream_error_from(
         .and_then(Value::as_str)
         .map(str::to_string)
         .unwrap_or_else(|| format!("provider `{}` answered HTTP {status}", provider.name));
-    let code = err
-        .get("code")
-        .and_then(|c| {
-            c.as_str()
-                .map(str::to_string)
-                .or_else(|| c.as_i64().map(|n| n.to_string()))
-        })
-        .or_else(|| err.get("type").and_then(Value::as_str).map(str::to_string));
-    // Anthropic's 529 "overloaded" is a 503 to OpenAI clients.
-    let status = if status == 529 { 503 } else { status };
+    // OpenAI: `code`; Gemini: `status` (its `code` repeats the HTTP status);
+    // Anthropic: `type`.
+    let text = |k: &str| err.get(k).and_then(Value::as_str).map(str::to_string);
+    let code = text("code")
+        .or_else(|| text("status"))
+        .or_else(|| text("type"));
+    let status = match status {
+        // Anthropic's 529 "overloaded" is a 503 to OpenAI clients.
+        529 => 503,
+        // Gemini answers a bad key with 400 API_KEY_INVALID.
+        400 if body.to_string().contains("API_KEY_INVALID") => 401,
+        s => s,
+    };
     GatewayError::Upstream {
         status,
         message: redact(
