@@ -11,7 +11,9 @@
 //! 7. [`transform`] — SSE parsing and writing; [`proxy::stream`] relays streams.
 //! 8. [`metrics`] and [`error`] — what every request reports.
 //!
-//! [`mock`] is a mock provider (OpenAI and Anthropic wire formats) for tests,
+//! [`matrix`] renders the provider support matrix from the preset catalog.
+//!
+//! [`mock`] is a mock provider (OpenAI, Anthropic and Gemini wire formats) for tests,
 //! benchmarks and `switchyard demo`.
 
 #![cfg_attr(
@@ -23,6 +25,7 @@ pub mod config;
 pub mod demo;
 pub mod dialect;
 pub mod error;
+pub mod matrix;
 pub mod metrics;
 pub mod mock;
 pub mod provider;

@@ -1,4 +1,4 @@
-//! The `switchyard` command: `run`, `check`, `demo`.
+//! The `switchyard` command: `run`, `check`, `demo`, `providers`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,6 +43,12 @@ enum Command {
         /// Where the demo gateway listens.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+    },
+    /// Print the provider support matrix (presets × capabilities) as markdown.
+    Providers {
+        /// The directory holding catalog.yaml and the adapter scripts.
+        #[arg(long, default_value = "scripts/providers")]
+        scripts: PathBuf,
     },
 }
 
@@ -105,6 +111,16 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             None => ExitCode::FAILURE,
+        },
+        Command::Providers { scripts } => match switchyard::matrix::support_matrix(&scripts) {
+            Ok(table) => {
+                print!("{table}");
+                ExitCode::SUCCESS
+            }
+            Err(problems) => {
+                eprintln!("{problems}");
+                ExitCode::FAILURE
+            }
         },
         Command::Demo { listen } => {
             let path = match switchyard::demo::prepare(listen) {

@@ -47,6 +47,7 @@ impl Args {
             split_events: self.split_events,
             api_key: self.api_key,
             fault: self.fault,
+            reasoning: false,
         }
     }
 }

@@ -297,7 +297,9 @@ fn providers(
 }
 
 /// Reads the provider catalog at `path`: preset name → defaults.
-pub fn load_catalog(path: &Path) -> Result<(IndexMap<String, RawPreset>, Source), Vec<ConfigIssue>> {
+pub fn load_catalog(
+    path: &Path,
+) -> Result<(IndexMap<String, RawPreset>, Source), Vec<ConfigIssue>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         vec![ConfigIssue {
             file: path.to_path_buf(),
@@ -311,7 +313,9 @@ pub fn load_catalog(path: &Path) -> Result<(IndexMap<String, RawPreset>, Source)
     let value: Value = serde_yaml::from_str(&source.text)
         .map_err(|e| vec![source.issue("", format!("invalid YAML: {e}"))])?;
     let Value::Mapping(map) = value else {
-        return Err(vec![source.issue("", "the catalog must map preset names to presets")]);
+        return Err(vec![
+            source.issue("", "the catalog must map preset names to presets")
+        ]);
     };
     let mut issues = Vec::new();
     let mut presets = IndexMap::new();

@@ -5,6 +5,8 @@
 //! the adapter scripts, `watch` reloads on change and swaps atomically.
 
 pub mod catalog;
+#[cfg(test)]
+mod catalog_tests;
 pub mod load;
 pub mod raw;
 pub mod validate;

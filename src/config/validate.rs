@@ -235,7 +235,11 @@ fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -
         );
     }
     let (Some(adapter_name), Some(base_url)) = (p.adapter.clone(), p.base_url.clone()) else {
-        let missing = if p.adapter.is_none() { "adapter" } else { "base_url" };
+        let missing = if p.adapter.is_none() {
+            "adapter"
+        } else {
+            "base_url"
+        };
         cx.issue(
             &format!("providers.{name}"),
             format!("missing `{missing}` (or a `preset` from the provider catalog that sets it)"),
@@ -382,7 +386,10 @@ fn capabilities(
         if !CAPABILITIES.contains(&k.as_str()) {
             cx.issue(
                 &format!("providers.{provider}.capabilities.{k}"),
-                format!("unknown capability `{k}` (known: {})", CAPABILITIES.join(", ")),
+                format!(
+                    "unknown capability `{k}` (known: {})",
+                    CAPABILITIES.join(", ")
+                ),
             );
         }
         caps.insert(k.clone(), *v);

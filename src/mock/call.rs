@@ -77,6 +77,11 @@ impl Call {
         self.started.cfg.chunks
     }
 
+    /// Whether chat replies carry `reasoning_content`.
+    pub(crate) fn reasoning(&self) -> bool {
+        self.started.cfg.reasoning
+    }
+
     /// A response id unique within this server, e.g. `chatcmpl-mock3`.
     pub(crate) fn id(&self, prefix: &str) -> String {
         format!("{prefix}{}", self.started.seq)

@@ -19,6 +19,7 @@ mod embeddings;
 #[cfg(test)]
 mod fault_tests;
 mod faults;
+mod gemini;
 mod openai;
 mod reply;
 mod state;
@@ -63,6 +64,9 @@ pub struct MockConfig {
     pub api_key: Option<String>,
     /// A failure to inject into the chat, messages and embeddings endpoints.
     pub fault: Option<Fault>,
+    /// OpenAI chat replies carry DeepSeek-style `reasoning_content`: on the
+    /// message, and in stream deltas before the content.
+    pub reasoning: bool,
 }
 
 impl Default for MockConfig {
@@ -74,6 +78,7 @@ impl Default for MockConfig {
             split_events: false,
             api_key: None,
             fault: None,
+            reasoning: false,
         }
     }
 }
@@ -214,8 +219,31 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/models", get(openai::models))
         .route("/models", get(openai::models))
         .route("/v1/messages", post(anthropic::messages))
-        .fallback(openai::not_found)
+        .route("/v1beta/models/{*rest}", post(gemini::models))
+        .fallback(fallback)
         .with_state(shared)
+}
+
+/// Paths not routed above. A `POST` to any path ending in
+/// `/chat/completions` or `/embeddings` is answered by the OpenAI handlers,
+/// so presets whose base path differs (`/openai/v1`, `/api/paas/v4`, Azure's
+/// `/openai/deployments/{d}/…`) can be tested end to end; anything else is
+/// OpenAI's 404.
+async fn fallback(
+    shared: axum::extract::State<Arc<Shared>>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    let path = request.uri().path();
+    if request.method() == axum::http::Method::POST {
+        if path.ends_with("/chat/completions") {
+            return openai::chat(shared, request).await.unwrap_or_else(|r| r);
+        }
+        if path.ends_with("/embeddings") {
+            let answer = embeddings::create(shared, request).await;
+            return answer.unwrap_or_else(|r| r);
+        }
+    }
+    openai::not_found(shared, request).await
 }
 
 #[cfg(test)]

@@ -18,6 +18,9 @@ use super::state::{Endpoint, Shared};
 /// `created` of the listed model.
 const MODEL_CREATED: u64 = 1_700_000_000;
 const TOOL_CALL_ID: &str = "call_mock_1";
+/// The reasoning deltas of a reply when [`super::MockConfig::reasoning`] is
+/// on (DeepSeek's `reasoning_content`, wire-formats §6).
+const REASONING: [&str; 2] = ["Thinking it over. ", "Done thinking."];
 
 /// `POST /v1/chat/completions`.
 pub(crate) async fn chat(
@@ -31,6 +34,7 @@ pub(crate) async fn chat(
         created: reply::unix_now(),
         model: chat.model.clone(),
         include_usage: chat.include_usage,
+        reasoning: call.reasoning(),
     };
     let usage = usage(chat.prompt_tokens, call.chunks());
     if chat.stream {
@@ -184,6 +188,8 @@ struct Head {
     created: u64,
     model: String,
     include_usage: bool,
+    /// Reply with DeepSeek-style `reasoning_content` first.
+    reasoning: bool,
 }
 
 impl Head {
@@ -231,6 +237,10 @@ fn completion(head: &Head, reply: &Reply, usage: Value) -> Value {
             (message, "tool_calls")
         }
     };
+    let mut message = message;
+    if head.reasoning {
+        message["reasoning_content"] = REASONING.concat().into();
+    }
     let mut map = head.object("chat.completion");
     let choice =
         json!({"index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason});
@@ -244,6 +254,12 @@ fn stream_frames(head: &Head, reply: &Reply, usage: Value) -> Vec<Frame> {
     let mut frames = vec![Frame::meta(
         head.chunk(json!({"role": "assistant", "content": ""}), None),
     )];
+    if head.reasoning {
+        let thinking = REASONING
+            .iter()
+            .map(|r| head.chunk(json!({"content": null, "reasoning_content": r}), None));
+        frames.extend(thinking.map(Frame::content));
+    }
     let finish_reason = match reply {
         Reply::Text { deltas } => {
             let content = deltas

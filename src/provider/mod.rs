@@ -6,6 +6,8 @@ pub mod adapter;
 mod anthropic_tests;
 pub mod engine;
 #[cfg(test)]
+mod gemini_tests;
+#[cfg(test)]
 mod golden_tests;
 
 use std::fmt;
@@ -76,7 +78,15 @@ pub struct Provider {
 }
 
 /// The capabilities adapters and presets may declare.
-pub const CAPABILITIES: &[&str] = &["chat", "stream", "tools", "vision", "json", "embeddings", "reasoning"];
+pub const CAPABILITIES: &[&str] = &[
+    "chat",
+    "stream",
+    "tools",
+    "vision",
+    "json",
+    "embeddings",
+    "reasoning",
+];
 
 impl Provider {
     /// True when requests may be sent to this provider.

@@ -62,13 +62,37 @@ impl Gateway {
                 endpoints::model(session, ctx, &cfg, &p["/models/".len()..]).await
             }
             ("POST", "/chat/completions") => {
-                forward::handle(session, ctx, &cfg, &self.connector, Endpoint::Chat, Dialect::OpenAi).await
+                forward::handle(
+                    session,
+                    ctx,
+                    &cfg,
+                    &self.connector,
+                    Endpoint::Chat,
+                    Dialect::OpenAi,
+                )
+                .await
             }
             ("POST", "/embeddings") => {
-                forward::handle(session, ctx, &cfg, &self.connector, Endpoint::Embeddings, Dialect::OpenAi).await
+                forward::handle(
+                    session,
+                    ctx,
+                    &cfg,
+                    &self.connector,
+                    Endpoint::Embeddings,
+                    Dialect::OpenAi,
+                )
+                .await
             }
             ("POST", "/messages") => {
-                forward::handle(session, ctx, &cfg, &self.connector, Endpoint::Chat, Dialect::Anthropic).await
+                forward::handle(
+                    session,
+                    ctx,
+                    &cfg,
+                    &self.connector,
+                    Endpoint::Chat,
+                    Dialect::Anthropic,
+                )
+                .await
             }
             ("POST", "/messages/count_tokens") => forward::count_tokens(session, ctx, &cfg).await,
             (

@@ -81,9 +81,8 @@ pub fn json(bytes: &[u8]) -> Result<Value, GatewayError> {
             "the request body is empty; expected JSON",
         ));
     }
-    serde_json::from_slice(bytes).map_err(|e| {
-        GatewayError::bad_request(format!("the request body is not valid JSON: {e}"))
-    })
+    serde_json::from_slice(bytes)
+        .map_err(|e| GatewayError::bad_request(format!("the request body is not valid JSON: {e}")))
 }
 
 /// Checks an OpenAI-format request for `endpoint`.
@@ -161,7 +160,9 @@ impl ClientRequest {
         if self.stream {
             needs.push("stream");
         }
-        let has = |v: Option<&Value>| v.is_some_and(|v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()));
+        let has = |v: Option<&Value>| {
+            v.is_some_and(|v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()))
+        };
         if has(self.body.get("tools")) {
             needs.push("tools");
         }
@@ -178,7 +179,13 @@ impl ClientRequest {
             .body
             .get("messages")
             .and_then(Value::as_array)
-            .is_some_and(|m| m.iter().any(|msg| msg.get("content").and_then(Value::as_array).is_some_and(|c| c.iter().any(image))));
+            .is_some_and(|m| {
+                m.iter().any(|msg| {
+                    msg.get("content")
+                        .and_then(Value::as_array)
+                        .is_some_and(|c| c.iter().any(image))
+                })
+            });
         if vision {
             needs.push("vision");
         }

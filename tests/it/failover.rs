@@ -154,14 +154,23 @@ async fn targets_without_a_needed_capability_are_skipped() {
     req["messages"][1]["content"] = image.clone();
     let r = gw.post("/v1/chat/completions", &req).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["x-switchyard-attempts"], "text_only:unsupported,vision:200");
+    assert_eq!(
+        r.headers()["x-switchyard-attempts"],
+        "text_only:unsupported,vision:200"
+    );
     assert_eq!(text_only.hits(), 0);
     req["model"] = serde_json::json!("only-text");
     let r = gw.post("/v1/chat/completions", &req).await;
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unsupported_by_provider");
-    assert!(body["error"]["message"].as_str().unwrap().contains("images"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("images"),
+        "{body}"
+    );
     // Text-only requests still go to the first target.
     let r = gw.post("/v1/chat/completions", &chat("m", false)).await;
     assert_eq!(r.headers()["x-switchyard-provider"], "text_only");

@@ -4,10 +4,12 @@
 mod common;
 
 mod anthropic;
+mod catalog;
 mod cli;
 mod endpoints;
 mod errors;
 mod failover;
+mod gemini;
 mod limits;
 mod messages;
 mod openai;

@@ -49,7 +49,10 @@ async fn non_stream_messages_come_back_in_anthropic_format() {
     assert_eq!(body["usage"]["output_tokens"], 5);
     let sent = mock.last_request().unwrap().json().unwrap();
     assert_eq!(sent["model"], "upstream-model");
-    assert_eq!(sent["messages"][0], json!({"role": "system", "content": "Be brief."}));
+    assert_eq!(
+        sent["messages"][0],
+        json!({"role": "system", "content": "Be brief."})
+    );
 }
 
 #[tokio::test]
@@ -65,10 +68,18 @@ async fn streamed_messages_are_anthropic_events() {
     let text: String = events
         .iter()
         .filter_map(|e| e.json())
-        .filter_map(|v| v.pointer("/delta/text").and_then(Value::as_str).map(str::to_string))
+        .filter_map(|v| {
+            v.pointer("/delta/text")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .collect();
     assert_eq!(text, mock_text(5));
-    let delta = events.iter().filter_map(|e| e.json()).find(|v| v["type"] == "message_delta").unwrap();
+    let delta = events
+        .iter()
+        .filter_map(|e| e.json())
+        .find(|v| v["type"] == "message_delta")
+        .unwrap();
     assert_eq!(delta["delta"]["stop_reason"], "end_turn");
     assert_eq!(delta["usage"]["output_tokens"], 5);
 }
@@ -94,7 +105,9 @@ async fn errors_use_anthropic_shape() {
 #[tokio::test]
 async fn count_tokens_estimates() {
     let (_mock, gw) = gateway("openai").await;
-    let r = gw.post("/v1/messages/count_tokens", &messages_request(false)).await;
+    let r = gw
+        .post("/v1/messages/count_tokens", &messages_request(false))
+        .await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert!(body["input_tokens"].as_u64().unwrap() >= 1);
@@ -129,17 +142,32 @@ print("FOLLOW=" + follow.content[0].text)
 async fn anthropic_sdk_streams_from_an_openai_format_provider() {
     let (_mock, gw) = gateway("openai").await;
     let base = gw.url("");
-    let out = tokio::task::spawn_blocking(move || Command::new("python3").args(["-c", PY, &base]).output())
-        .await
-        .unwrap()
-        .expect("python3 with the anthropic SDK (.ci/setup installs it)");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("python3").args(["-c", PY, &base]).output()
+    })
+    .await
+    .unwrap()
+    .expect("python3 with the anthropic SDK (.ci/setup installs it)");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains(&format!("TEXT={}\n", mock_text(5))), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("TEXT={}\n", mock_text(5))),
+        "{stdout}"
+    );
     assert!(stdout.contains("STOP=end_turn\n"), "{stdout}");
     assert!(stdout.contains("OUT=5\n"), "{stdout}");
-    assert!(stdout.contains("TOOL=get_weather:{'city': 'Paris', 'unit': 'c'}:tool_use\n"), "{stdout}");
-    assert!(stdout.contains(&format!("FOLLOW={}\n", mock_text(5))), "{stdout}");
+    assert!(
+        stdout.contains("TOOL=get_weather:{'city': 'Paris', 'unit': 'c'}:tool_use\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("FOLLOW={}\n", mock_text(5))),
+        "{stdout}"
+    );
 }
 
 /// Anthropic client → hub → Anthropic-format provider and back: both
@@ -148,16 +176,33 @@ async fn anthropic_sdk_streams_from_an_openai_format_provider() {
 async fn messages_reach_every_adapter() {
     for adapter in ["openai", "anthropic"] {
         let (_mock, gw) = gateway(adapter).await;
-        let body: Value = gw.post("/v1/messages", &messages_request(false)).await.json().await.unwrap();
-        assert_eq!(body["content"][0]["text"], mock_text(5), "{adapter}: {body}");
+        let body: Value = gw
+            .post("/v1/messages", &messages_request(false))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            body["content"][0]["text"],
+            mock_text(5),
+            "{adapter}: {body}"
+        );
         let events = read_sse(gw.post("/v1/messages", &messages_request(true)).await).await;
         let text: String = events
             .iter()
             .filter_map(|e| e.json())
-            .filter_map(|v| v.pointer("/delta/text").and_then(Value::as_str).map(str::to_string))
+            .filter_map(|v| {
+                v.pointer("/delta/text")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
             .collect();
         assert_eq!(text, mock_text(5), "{adapter}");
-        assert_eq!(events.last().unwrap().event.event, "message_stop", "{adapter}");
+        assert_eq!(
+            events.last().unwrap().event.event,
+            "message_stop",
+            "{adapter}"
+        );
     }
 }
 
@@ -165,7 +210,12 @@ async fn messages_reach_every_adapter() {
 /// event, not as a clean `message_stop`.
 #[tokio::test]
 async fn mid_stream_failure_is_an_error_event() {
-    let mock = MockServer::start(MockConfig { fault: Some(Fault::DropMidStream { after: 2 }), ..MockConfig::default() }).await.unwrap();
+    let mock = MockServer::start(MockConfig {
+        fault: Some(Fault::DropMidStream { after: 2 }),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
     let yaml = format!(
         "providers:\n{}routes:\n  - match: {{ model: claude-via-gateway }}\n    targets: [{{ provider: p }}]\n",
         provider("p", "openai", &mock, None)

@@ -86,3 +86,84 @@ async fn node_sdk_streams_from_the_anthropic_format_mock() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/node/chat.mjs");
     check_sdk("node", vec![script.into()]).await;
 }
+
+/// The Python SDK streams a tool call from the Gemini-format mock (one
+/// delta with the whole call), accumulates it with its own stream helper,
+/// sends the result back (the call id carries Gemini's thought signature,
+/// which the mock requires) and streams the answer.
+#[tokio::test]
+async fn python_sdk_streams_tool_calls_from_the_gemini_format_mock() {
+    const GEMINI_TOOLS_PY: &str = r#"
+import json, sys, openai
+client = openai.OpenAI(base_url=sys.argv[1], api_key="unused", max_retries=0)
+tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
+          "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "Weather in Paris?"}]
+# Raw chunks, accumulated by hand as clients do.
+calls, finish, usage = {}, None, None
+for chunk in client.chat.completions.create(model="g", messages=messages, tools=tools, stream=True,
+                                            stream_options={"include_usage": True}):
+    if chunk.usage:
+        usage = chunk.usage.total_tokens
+    for choice in chunk.choices:
+        for tc in choice.delta.tool_calls or []:
+            c = calls.setdefault(tc.index, {"id": "", "name": "", "arguments": ""})
+            c["id"] += tc.id or ""
+            c["name"] += tc.function.name or ""
+            c["arguments"] += tc.function.arguments or ""
+        finish = choice.finish_reason or finish
+call = calls[0]
+print("CALLS=" + str(len(calls)))
+print("NAME=" + call["name"])
+print("ARGS=" + json.dumps(json.loads(call["arguments"]), sort_keys=True))
+print("FINISH=" + str(finish))
+print("USAGE=" + str(usage))
+# The SDK's own stream helper: typed events and the final completion.
+with client.chat.completions.stream(model="g", messages=messages, tools=tools) as stream:
+    done = [e.name for e in stream if e.type == "tool_calls.function.arguments.done"]
+    final = stream.get_final_completion()
+print("HELPER=" + ",".join(done) + ":" + final.choices[0].finish_reason)
+# The result goes back; the answer streams.
+messages.append({"role": "assistant", "content": None, "tool_calls": [
+    {"id": call["id"], "type": "function", "function": {"name": call["name"], "arguments": call["arguments"]}}]})
+messages.append({"role": "tool", "tool_call_id": call["id"], "content": "18C and sunny"})
+text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
+    model="g", messages=messages, tools=tools, stream=True) if c.choices)
+print("TEXT=" + text)
+"#;
+    let mock = MockServer::start(MockConfig {
+        api_key: Some("AIza-sdk".into()),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let yaml = format!(
+        "providers:\n  gem:\n    adapter: gemini\n    base_url: {}/v1beta\n    api_key: AIza-sdk\nroutes:\n  - match: {{ model: g }}\n    targets: [{{ provider: gem, model: gemini-2.5-flash }}]\n",
+        mock.url()
+    );
+    let gw = Gateway::start(&yaml).await;
+    let args = vec!["-c".to_string(), GEMINI_TOOLS_PY.to_string(), gw.url("/v1")];
+    let out = tokio::task::spawn_blocking(move || Command::new("python3").args(&args).output())
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("python3 is needed (.ci/setup installs the SDK): {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "python3 failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "CALLS=1",
+        "NAME=get_weather",
+        r#"ARGS={"city": "Paris", "unit": "c"}"#,
+        "FINISH=tool_calls",
+        "HELPER=get_weather:tool_calls",
+        &format!("TEXT={}", mock_text(5)),
+    ] {
+        assert!(stdout.contains(&format!("{line}\n")), "{line}: {stdout}");
+    }
+    // "be brief" + "Weather in Paris?" = 25 characters -> 6 prompt tokens, 5 out.
+    assert!(stdout.contains("USAGE=11\n"), "{stdout}");
+    assert_eq!(mock.hits(), 3);
+}

@@ -1,0 +1,269 @@
+//! The provider support matrix: every preset of the catalog
+//! (`scripts/providers/catalog.yaml`) against what it supports, as a
+//! markdown table. Each preset's adapter script is compiled and asked for its
+//! `capabilities()`, and the preset's own `capabilities:` overrides (what the
+//! provider lacks although its adapter could do it) are applied on top; as
+//! in routing, a capability nobody mentions is assumed.
+//! `switchyard providers` prints it; the README embeds it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::config::catalog::Catalog;
+use crate::provider::engine::{build_engine, ScriptLimits};
+use crate::provider::{Adapter, CAPABILITIES};
+
+/// The column title of a capability.
+fn title(capability: &str) -> &str {
+    match capability {
+        "json" => "JSON mode",
+        other => other,
+    }
+}
+
+/// What one preset supports, by capability key.
+pub type Capabilities = BTreeMap<String, bool>;
+
+/// Renders the support matrix of the catalog in `scripts_dir`.
+///
+/// Fails when the catalog cannot be read or is empty, when a preset's
+/// adapter script is missing, does not compile or its `capabilities()`
+/// fails, and when a preset overrides a capability that does not exist.
+/// Every problem is listed, one per line.
+pub fn support_matrix(scripts_dir: &Path) -> Result<String, String> {
+    let rows = preset_capabilities(scripts_dir)?;
+    let mut out = String::from("| provider | preset | category | adapter |");
+    for cap in CAPABILITIES {
+        let _ = write!(out, " {} |", title(cap));
+    }
+    out.push_str("\n|---|---|---|---|");
+    out.push_str(&":-:|".repeat(CAPABILITIES.len()));
+    out.push('\n');
+    for row in rows {
+        let _ = write!(
+            out,
+            "| {} | `{}` | {} | {} |",
+            row.name, row.preset, row.category, row.adapter
+        );
+        for cap in CAPABILITIES {
+            let mark = if row.capabilities.get(*cap) == Some(&false) {
+                "–"
+            } else {
+                "✓"
+            };
+            let _ = write!(out, " {mark} |");
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// One row of the matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresetRow {
+    /// The preset's key in the catalog (what `preset:` names).
+    pub preset: String,
+    /// Display name.
+    pub name: String,
+    pub category: String,
+    pub adapter: String,
+    /// The adapter's declared capabilities with the preset's overrides applied.
+    pub capabilities: Capabilities,
+}
+
+/// Every preset of the catalog in `scripts_dir`, in file order, with its
+/// merged capabilities. Fails like [`support_matrix`].
+pub fn preset_capabilities(scripts_dir: &Path) -> Result<Vec<PresetRow>, String> {
+    let catalog = Catalog::load(scripts_dir).map_err(|issues| {
+        issues
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    if catalog.presets.is_empty() {
+        return Err(format!(
+            "{}: no presets (missing or empty catalog)",
+            catalog.path.display()
+        ));
+    }
+    let mut declared: BTreeMap<String, Result<Capabilities, String>> = BTreeMap::new();
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for (key, preset) in &catalog.presets {
+        let adapter = declared
+            .entry(preset.adapter.clone())
+            .or_insert_with(|| adapter_capabilities(scripts_dir, &preset.adapter));
+        let mut capabilities = match adapter {
+            Ok(caps) => caps.clone(),
+            Err(e) => {
+                problems.push(format!("preset `{key}`: {e}"));
+                continue;
+            }
+        };
+        for (cap, value) in &preset.capabilities {
+            if !CAPABILITIES.contains(&cap.as_str()) {
+                problems.push(format!(
+                    "preset `{key}`: unknown capability `{cap}` (expected one of {})",
+                    CAPABILITIES.join(", ")
+                ));
+            }
+            capabilities.insert(cap.clone(), *value);
+        }
+        rows.push(PresetRow {
+            preset: key.clone(),
+            name: preset.name.clone(),
+            category: preset.category.clone().unwrap_or_default(),
+            adapter: preset.adapter.clone(),
+            capabilities,
+        });
+    }
+    if problems.is_empty() {
+        Ok(rows)
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// Compiles `<scripts_dir>/<adapter>.rhai` and runs its `capabilities()`.
+fn adapter_capabilities(scripts_dir: &Path, adapter: &str) -> Result<Capabilities, String> {
+    let path = scripts_dir.join(format!("{adapter}.rhai"));
+    let source = std::fs::read_to_string(&path)
+        .map_err(|e| format!("adapter `{adapter}`: cannot read {}: {e}", path.display()))?;
+    let limits = ScriptLimits::default();
+    let engine = Arc::new(build_engine(&limits));
+    let compiled = Adapter::compile(adapter, &path, &source, engine, limits.timeout)
+        .map_err(|e| format!("adapter `{adapter}`: {e}"))?;
+    compiled
+        .capabilities()
+        .map_err(|e| format!("adapter `{adapter}`: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/providers");
+    const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    #[test]
+    fn readme_table_is_the_generated_matrix() {
+        let readme = std::fs::read_to_string(README).unwrap();
+        let start = "<!-- matrix:start -->";
+        let end = "<!-- matrix:end -->";
+        let from = readme
+            .find(start)
+            .expect("README has <!-- matrix:start -->")
+            + start.len();
+        let to = readme.find(end).expect("README has <!-- matrix:end -->");
+        let embedded = readme[from..to].trim();
+        let generated = support_matrix(Path::new(SCRIPTS)).unwrap();
+        assert_eq!(
+            embedded,
+            generated.trim(),
+            "README's provider table is stale: replace it with `cargo run -- providers`"
+        );
+    }
+
+    #[test]
+    fn overrides_narrow_the_adapters_capabilities() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "a.rhai",
+            r#"fn request(ctx) { #{ path: "/x" } }
+               fn capabilities() { #{ chat: true, stream: true, tools: true, vision: true, json: true, embeddings: true, reasoning: false } }"#,
+        );
+        write(
+            dir.path(),
+            "catalog.yaml",
+            "p1: { name: First, adapter: a, base_url: http://x, category: local }\n\
+             p2: { name: Second, adapter: a, base_url: http://x, category: china, capabilities: { vision: false, reasoning: true } }\n",
+        );
+        let table = support_matrix(dir.path()).unwrap();
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines[0],
+            "| provider | preset | category | adapter | chat | stream | tools | vision | JSON mode | embeddings | reasoning |"
+        );
+        assert_eq!(lines[1], "|---|---|---|---|:-:|:-:|:-:|:-:|:-:|:-:|:-:|");
+        assert_eq!(
+            lines[2],
+            "| First | `p1` | local | a | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | – |"
+        );
+        assert_eq!(
+            lines[3],
+            "| Second | `p2` | china | a | ✓ | ✓ | ✓ | – | ✓ | ✓ | ✓ |"
+        );
+        assert_eq!(lines.len(), 4);
+    }
+
+    #[test]
+    fn what_an_adapter_does_not_declare_is_assumed() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "a.rhai",
+            r#"fn request(ctx) { #{ path: "/x" } }"#,
+        );
+        write(
+            dir.path(),
+            "catalog.yaml",
+            "p: { name: P, adapter: a, base_url: http://x, category: local, capabilities: { tools: false } }\n",
+        );
+        let table = support_matrix(dir.path()).unwrap();
+        assert_eq!(
+            table.lines().nth(2),
+            Some("| P | `p` | local | a | ✓ | ✓ | – | ✓ | ✓ | ✓ | ✓ |")
+        );
+    }
+
+    #[test]
+    fn a_missing_or_broken_adapter_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "bad.rhai", "fn request(ctx) { #{ path: ");
+        write(
+            dir.path(),
+            "catalog.yaml",
+            "p1: { name: P1, adapter: ghost, base_url: http://x }\n\
+             p2: { name: P2, adapter: bad, base_url: http://x }\n",
+        );
+        let err = support_matrix(dir.path()).unwrap_err();
+        assert!(
+            err.contains("preset `p1`: adapter `ghost`: cannot read"),
+            "{err}"
+        );
+        assert!(err.contains("preset `p2`: adapter `bad`"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_capability_override_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "a.rhai",
+            r#"fn request(ctx) { #{ path: "/x" } }"#,
+        );
+        write(
+            dir.path(),
+            "catalog.yaml",
+            "p: { name: P, adapter: a, base_url: http://x, capabilities: { visoin: false } }\n",
+        );
+        let err = support_matrix(dir.path()).unwrap_err();
+        assert!(err.contains("unknown capability `visoin`"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_catalog_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(support_matrix(dir.path())
+            .unwrap_err()
+            .contains("no presets"));
+    }
+}
