@@ -21,7 +21,10 @@ async fn setup(cfg: MockConfig) -> (MockServer, Gateway) {
 #[tokio::test]
 async fn non_stream_passes_through_with_auth_and_target_model() {
     let (mock, gw) = setup(MockConfig::default()).await;
-    let r = gw.post("/v1/chat/completions", &chat("fast", false)).await;
+    let mut req = chat("fast", false);
+    req["thinking"] = json!({"type": "enabled"});
+    req["x_vendor_extra"] = json!([1, 2]);
+    let r = gw.post("/v1/chat/completions", &req).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-switchyard-provider"], "oa");
     assert_eq!(r.headers()["x-switchyard-route"], "fast");
@@ -38,6 +41,8 @@ async fn non_stream_passes_through_with_auth_and_target_model() {
         sent["messages"][0]["role"], "system",
         "the body is passed through"
     );
+    assert_eq!(sent["thinking"], json!({"type": "enabled"}), "unknown fields pass through");
+    assert_eq!(sent["x_vendor_extra"], json!([1, 2]));
 }
 
 #[tokio::test]
