@@ -41,7 +41,11 @@ async fn non_stream_passes_through_with_auth_and_target_model() {
         sent["messages"][0]["role"], "system",
         "the body is passed through"
     );
-    assert_eq!(sent["thinking"], json!({"type": "enabled"}), "unknown fields pass through");
+    assert_eq!(
+        sent["thinking"],
+        json!({"type": "enabled"}),
+        "unknown fields pass through"
+    );
     assert_eq!(sent["x_vendor_extra"], json!([1, 2]));
 }
 
