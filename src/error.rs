@@ -43,6 +43,10 @@ pub enum GatewayError {
         code: Option<String>,
         retry_after: Option<String>,
     },
+    /// The provider refused the gateway's own credentials (401/403): the
+    /// provider's fault, not the client's; another target may succeed.
+    #[error("{message}")]
+    ProviderAuth { status: u16, message: String },
     /// The upstream could not be reached or sent something unusable.
     #[error("{0}")]
     BadGateway(String),
@@ -72,7 +76,7 @@ impl GatewayError {
             Self::NoUsableProvider(_) => 503,
             Self::UpstreamTimeout(_) => 504,
             Self::Upstream { status, .. } if (400..500).contains(status) => *status,
-            Self::Upstream { .. } | Self::BadGateway(_) => 502,
+            Self::Upstream { .. } | Self::BadGateway(_) | Self::ProviderAuth { .. } => 502,
             Self::Rejected { status, .. } => *status,
             Self::Internal(_) => 500,
         }
@@ -104,6 +108,7 @@ impl GatewayError {
             Self::UpstreamTimeout(_) => Some("upstream_timeout"),
             Self::Upstream { code, .. } => code.as_deref(),
             Self::BadGateway(_) => Some("bad_gateway"),
+            Self::ProviderAuth { .. } => Some("provider_auth_failed"),
             Self::Rejected { .. } => Some("rejected_by_adapter"),
             Self::Internal(_) => Some("internal_error"),
         }
@@ -121,6 +126,7 @@ impl GatewayError {
             Self::UpstreamTimeout(_) => "upstream_timeout",
             Self::Upstream { .. } => "upstream_error",
             Self::BadGateway(_) => "bad_gateway",
+            Self::ProviderAuth { .. } => "provider_auth",
             Self::Rejected { .. } => "rejected",
             Self::Internal(_) => "internal",
         }
@@ -142,6 +148,7 @@ impl GatewayError {
             Self::Upstream { status, .. } => *status == 429 || *status >= 500 || *status == 408,
             Self::UpstreamTimeout(_)
             | Self::BadGateway(_)
+            | Self::ProviderAuth { .. }
             | Self::NoUsableProvider(_)
             | Self::Unsupported(_) => true,
             Self::Internal(_) => true,
@@ -161,9 +168,38 @@ impl GatewayError {
             Self::Upstream { status, .. } if *status < 500 && *status != 429 => 5,
             Self::Upstream { status: 429, .. } => 4,
             Self::Upstream { .. } | Self::UpstreamTimeout(_) => 3,
+            Self::ProviderAuth { .. } => 3,
             Self::BadGateway(_) | Self::Internal(_) => 2,
             Self::NoUsableProvider(_) | Self::Unsupported(_) => 1,
             Self::UnknownModel(_) | Self::NotFound(_) | Self::PayloadTooLarge { .. } => 0,
+        }
+    }
+
+    /// The same error with `note` appended to its message (e.g. the list
+    /// of failed attempts); errors without a free-form message are kept.
+    pub fn with_note(self, note: &str) -> Self {
+        let add = |m: String| format!("{m} ({note})");
+        match self {
+            Self::NoUsableProvider(m) => Self::NoUsableProvider(add(m)),
+            Self::UpstreamTimeout(m) => Self::UpstreamTimeout(add(m)),
+            Self::BadGateway(m) => Self::BadGateway(add(m)),
+            Self::Unsupported(m) => Self::Unsupported(add(m)),
+            Self::ProviderAuth { status, message } => Self::ProviderAuth {
+                status,
+                message: add(message),
+            },
+            Self::Upstream {
+                status,
+                message,
+                code,
+                retry_after,
+            } => Self::Upstream {
+                status,
+                message: add(message),
+                code,
+                retry_after,
+            },
+            other => other,
         }
     }
 

@@ -39,6 +39,8 @@ pub struct Metrics {
     pub in_flight: IntGauge,
     /// Streams being relayed.
     pub streams_in_flight: IntGauge,
+    /// Hedged second attempts, by the provider of the slow first one.
+    pub hedges: IntCounterVec,
     /// Adapter script failures, by adapter and hook.
     pub script_errors: IntCounterVec,
 }
@@ -86,6 +88,11 @@ fn build() -> prometheus::Result<Metrics> {
         streams_in_flight: register_int_gauge!(
             "gateway_streams_in_flight",
             "Streaming responses being relayed"
+        )?,
+        hedges: register_int_counter_vec!(
+            "gateway_hedges_total",
+            "Hedged second attempts started because the first was slow",
+            &["provider"]
         )?,
         script_errors: register_int_counter_vec!(
             "gateway_script_errors_total",

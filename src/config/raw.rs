@@ -98,6 +98,8 @@ pub struct RawProvider {
     /// Overrides of what the adapter declares it supports (e.g. `vision: false`).
     #[serde(default)]
     pub capabilities: IndexMap<String, bool>,
+    /// Timeouts for this provider (over `server:`'s).
+    pub timeouts: Option<RawTimeouts>,
 }
 
 /// Per-model metadata (prices in USD per million tokens).
@@ -123,6 +125,50 @@ pub struct RawRoute {
     pub matcher: RawMatch,
     /// Candidates, tried in order.
     pub targets: Vec<RawTarget>,
+    /// Timeouts for this route (over the providers' and `server:`'s).
+    pub timeouts: Option<RawTimeouts>,
+    /// Attempts and backoff across targets.
+    pub retry: Option<RawRetry>,
+    /// Hedged requests: a second target is tried when the first is slow.
+    pub hedge: Option<RawHedge>,
+    /// When every target is cooling down, wait up to this long for the
+    /// soonest one instead of failing.
+    pub wait_for_cooldown: Option<Scalar>,
+}
+
+/// `timeouts:` of a provider or a route; each is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeouts {
+    /// TCP/TLS connect.
+    pub connect: Option<Scalar>,
+    /// From sending the request to the response headers.
+    pub first_byte: Option<Scalar>,
+    /// Longest silence inside a response or stream.
+    pub idle: Option<Scalar>,
+    /// Whole request: all attempts of a non-streaming request, or until the
+    /// first byte of a stream.
+    pub total: Option<Scalar>,
+}
+
+/// `retry:` of a route.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    /// Most attempts for one request, across targets and backends.
+    pub max_attempts: Option<u32>,
+    /// First backoff between attempts (doubles, with jitter).
+    pub backoff: Option<Scalar>,
+    /// Largest backoff.
+    pub max_backoff: Option<Scalar>,
+}
+
+/// `hedge:` of a route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHedge {
+    /// Delay before the next target is also tried, e.g. `2s`.
+    pub after: Scalar,
 }
 
 /// `match:` of a route.

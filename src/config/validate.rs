@@ -6,19 +6,20 @@ use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
 
 use super::catalog::Catalog;
 use super::load::{ConfigIssue, Source};
-use super::raw::{RawConfig, RawProvider, RawRoute, RawServer};
+use super::raw::{RawConfig, RawProvider, RawRoute, RawServer, RawTimeouts};
 use super::values::{self, Interpolation};
 use super::{Config, Settings};
 use crate::provider::engine::{build_engine, ScriptLimits};
 use crate::provider::{Adapter, ModelInfo, Provider, ScriptError, Secret, CAPABILITIES};
-use crate::routing::{Route, RouteTable, Target};
-use crate::upstream::Upstream;
+use crate::routing::{Route, RoutePolicy, RouteTable, Target};
+use crate::upstream::{Timeouts, Upstream};
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -364,7 +365,89 @@ fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -
         options,
         disabled,
         capabilities,
+        timeouts: timeouts(
+            &format!("providers.{name}.timeouts"),
+            p.timeouts.as_ref(),
+            cx,
+        ),
     })
+}
+
+/// `timeouts:` of a provider or route.
+fn timeouts(at: &str, raw: Option<&RawTimeouts>, cx: &mut Ctx) -> Timeouts {
+    let Some(raw) = raw else {
+        return Timeouts::default();
+    };
+    let mut one = |name: &str, v: &Option<super::raw::Scalar>| {
+        let v = v.as_ref()?;
+        match values::duration(v) {
+            Ok(d) if d.is_zero() => {
+                cx.issue(&format!("{at}.{name}"), "must be more than 0");
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                cx.issue(&format!("{at}.{name}"), e);
+                None
+            }
+        }
+    };
+    Timeouts {
+        connect: one("connect", &raw.connect),
+        first_byte: one("first_byte", &raw.first_byte),
+        idle: one("idle", &raw.idle),
+        total: one("total", &raw.total),
+    }
+}
+
+/// A duration field that must be more than 0.
+fn positive(at: &str, v: &super::raw::Scalar, cx: &mut Ctx) -> Option<Duration> {
+    match values::duration(v) {
+        Ok(d) if d.is_zero() => {
+            cx.issue(at, "must be more than 0");
+            None
+        }
+        Ok(d) => Some(d),
+        Err(e) => {
+            cx.issue(at, e);
+            None
+        }
+    }
+}
+
+/// `timeouts:`, `retry:`, `hedge:` and `wait_for_cooldown:` of route `at`.
+fn route_policy(at: &str, r: &RawRoute, cx: &mut Ctx) -> RoutePolicy {
+    let mut policy = RoutePolicy {
+        timeouts: timeouts(&format!("{at}.timeouts"), r.timeouts.as_ref(), cx),
+        ..RoutePolicy::default()
+    };
+    if let Some(retry) = &r.retry {
+        match retry.max_attempts {
+            Some(0) => cx.issue(&format!("{at}.retry.max_attempts"), "must be at least 1"),
+            Some(n) => policy.max_attempts = n,
+            None => {}
+        }
+        if let Some(v) = &retry.backoff {
+            match values::duration(v) {
+                Ok(d) => policy.backoff = d,
+                Err(e) => cx.issue(&format!("{at}.retry.backoff"), e),
+            }
+        }
+        if let Some(d) = retry
+            .max_backoff
+            .as_ref()
+            .and_then(|v| positive(&format!("{at}.retry.max_backoff"), v, cx))
+        {
+            policy.max_backoff = d;
+        }
+    }
+    if let Some(h) = &r.hedge {
+        policy.hedge_after = positive(&format!("{at}.hedge.after"), &h.after, cx);
+    }
+    if let Some(v) = &r.wait_for_cooldown {
+        policy.wait_for_cooldown = positive(&format!("{at}.wait_for_cooldown"), v, cx);
+    }
+    policy
 }
 
 /// The adapter's declared capabilities, overridden by the entry's.
@@ -449,6 +532,7 @@ fn routes(
             );
             continue;
         }
+        let policy = route_policy(&at, &r, cx);
         let name = r.name.unwrap_or_else(|| patterns[0].clone());
         if !names.insert(name.clone()) {
             cx.issue(
@@ -486,6 +570,7 @@ fn routes(
             name,
             patterns,
             targets,
+            policy,
         });
     }
     out

@@ -75,6 +75,8 @@ pub struct Provider {
     /// What it supports: the adapter's `capabilities()` with the preset's
     /// and the config's overrides. A capability not mentioned is assumed.
     pub capabilities: std::collections::BTreeMap<String, bool>,
+    /// Over the server's; under a route's.
+    pub timeouts: crate::upstream::Timeouts,
 }
 
 /// The capabilities adapters and presets may declare.

@@ -1,6 +1,8 @@
 //! A model request's path: read and check the body, resolve the route, then
-//! try its targets in order until one answers. Failover happens only before
-//! the first byte goes to the client; after that, errors travel in-band.
+//! try its targets until one answers — in order, with jittered backoff,
+//! within the route's deadline and attempt budget, hedged when the route
+//! says so. Failover happens only before the first byte goes to the
+//! client; after that, errors travel in-band (see [`super::stream`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,24 +10,19 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use pingora::connectors::http::Connector;
 use pingora_proxy::Session;
-use rhai::{Dynamic, Map};
+use rand::Rng;
 use serde_json::Value;
 
-use super::ctx::{RequestCtx, Usage};
+use super::attempt::{outcome_label, Answer, Failure, Shared, Started};
+use super::ctx::RequestCtx;
 use super::request::{self, ClientRequest, Dialect, Endpoint};
 use super::respond::{write_body, write_error};
 use super::stream::{self, ClientFormat};
 use crate::config::Config;
 use crate::dialect::anthropic;
-use crate::error::{redact, GatewayError};
+use crate::error::GatewayError;
 use crate::metrics::metrics;
-use crate::provider::{Provider, ScriptError};
-use crate::routing::Target;
-use crate::upstream::call::{self, CallError, Incoming, Outgoing};
-use crate::upstream::PeerTimeouts;
-
-/// Largest upstream error or non-streaming body the gateway reads.
-const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
+use crate::routing::{Route, RoutePolicy, Target};
 
 /// Serves a chat or embeddings request end to end, for a client speaking
 /// `dialect`.
@@ -52,29 +49,26 @@ pub async fn handle(
         return write_error(session, ctx, &GatewayError::UnknownModel(req.model)).await;
     };
     ctx.route = Some(route.name.clone());
-    let mut attempt = Attempt {
-        cfg,
-        connector,
-        req,
-        deadline: ctx.started + cfg.settings.request_timeout,
+    let shared = Shared::new(cfg, connector, &req, &route.policy, ctx.started);
+    let mut failures = Vec::new();
+    let started = tokio::select! {
+        biased;
+        s = run(&shared, &route, &mut failures) => Some(s),
+        _ = client_gone(session) => None,
     };
-    let mut failures: Vec<GatewayError> = Vec::new();
-    for target in &route.targets {
-        match attempt.run(session, ctx, target).await {
-            Outcome::Done(result) => return result,
-            Outcome::Failed(e) => {
-                let last = e.clone();
-                failures.push(e);
-                if !last.is_retryable() {
-                    break;
-                }
-            }
+    record_failures(ctx, &failures);
+    match started {
+        None => {
+            ctx.error = Some("client_closed");
+            ctx.status = 499;
+            Ok(())
+        }
+        Some(Some(s)) => finish(session, ctx, &shared, s).await,
+        Some(None) => {
+            let err = final_error(&route, failures);
+            write_error(session, ctx, &err).await
         }
     }
-    let err = most_telling(failures).unwrap_or_else(|| {
-        GatewayError::NoUsableProvider(format!("route `{}` has no targets", route.name))
-    });
-    write_error(session, ctx, &err).await
 }
 
 async fn read(
@@ -110,382 +104,207 @@ pub async fn count_tokens(
     }
 }
 
-/// The highest-ranked failure; among equals, the last one.
-fn most_telling(failures: Vec<GatewayError>) -> Option<GatewayError> {
-    failures.into_iter().max_by_key(GatewayError::rank)
-}
-
-enum Outcome {
-    /// The client got an answer (or the response could not be written).
-    Done(pingora::Result<()>),
-    /// Nothing was sent to the client; the next target may be tried.
-    Failed(GatewayError),
-}
-
-/// State shared by the attempts of one request.
-struct Attempt<'a> {
-    cfg: &'a Config,
-    connector: &'a Connector,
-    req: ClientRequest,
-    deadline: Instant,
-}
-
-impl Attempt<'_> {
-    async fn run(
-        &mut self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        target: &Target,
-    ) -> Outcome {
-        let provider = &target.provider;
-        if let Some(reason) = &provider.disabled {
-            ctx.attempts.push(format!("{}:disabled", provider.name));
-            return Outcome::Failed(GatewayError::NoUsableProvider(format!(
-                "provider `{}` is disabled: {reason}",
-                provider.name
-            )));
+/// Tries the route's targets until one answers; `None` when none did
+/// (`failures` says why, in order).
+async fn run<'t>(
+    shared: &Shared<'_>,
+    route: &'t Route,
+    failures: &mut Vec<Failure>,
+) -> Option<Started<'t>> {
+    let policy = shared.policy;
+    let targets = &route.targets;
+    let mut next = 0;
+    let mut sent = 0u32;
+    while next < targets.len() {
+        if sent >= policy.max_attempts || Instant::now() >= shared.deadline {
+            break;
         }
-        if let Some(missing) = self.req.needs().into_iter().find(|n| !provider.supports(n)) {
-            ctx.attempts.push(format!("{}:unsupported", provider.name));
-            return Outcome::Failed(GatewayError::Unsupported(format!(
-                "provider `{}` does not support {}",
-                provider.name,
-                describe(missing)
-            )));
+        if sent > 0 && !back_off(policy, sent, shared.deadline).await {
+            break;
         }
-        let model = target.model_for(&self.req.model).to_string();
-        let script_ctx = self.script_ctx(provider, &model);
-        let outgoing = match self.outgoing(provider, &model, &script_ctx) {
-            Ok(o) => o,
-            Err(e) => return self.failed(ctx, provider, "script", e),
+        let first = &targets[next];
+        next += 1;
+        let hedge = policy.hedge_after.zip(targets.get(next));
+        let (result, both) = match hedge {
+            Some((after, second)) => hedged(shared, first, second, after, failures).await,
+            None => (shared.start(first).await, false),
         };
-        let sent = tokio::select! {
-            biased;
-            r = call::send(self.connector, &provider.upstream, &outgoing, self.timeouts()) => Some(r),
-            _ = client_gone(session) => None,
-        };
-        let Some(sent) = sent else {
-            ctx.attempts
-                .push(format!("{}:client_closed", provider.name));
-            ctx.error = Some("client_closed");
-            ctx.status = 499;
-            return Outcome::Done(Ok(()));
-        };
-        let mut incoming = match sent {
-            Ok(i) => i,
-            Err(e) => {
-                let err = call_error(e, provider);
-                return self.failed(ctx, provider, outcome_label(&err), err);
+        if both {
+            next += 1;
+            sent += 1;
+        }
+        match result {
+            Ok(s) => return Some(s),
+            Err(f) => {
+                sent += u32::from(!matches!(
+                    f.outcome.as_str(),
+                    "disabled" | "unsupported" | "script"
+                ));
+                let stop = !f.error.is_retryable();
+                failures.push(f);
+                if stop {
+                    break;
+                }
             }
-        };
-        let status = incoming.status();
-        if !(200..300).contains(&status) {
-            let err = self.upstream_error(&mut incoming, provider).await;
-            return self.failed(ctx, provider, &status.to_string(), err);
         }
-        ctx.provider = Some(provider.name.clone());
-        ctx.model = Some(model_label(target, &model));
-        if self.req.stream {
-            ctx.attempts.push(format!("{}:{status}", provider.name));
-            metrics()
-                .upstream_attempts
-                .with_label_values(&[&provider.name, "ok"])
-                .inc();
+    }
+    None
+}
+
+/// Runs `first`; if it has not answered after `after`, runs `second` too.
+/// The first success wins and the other attempt is dropped (its upstream
+/// connection closed), so the client never sees two answers. Returns
+/// whether `second` was started; failures of either go to `failures`,
+/// except the last one, which is returned.
+async fn hedged<'t>(
+    shared: &Shared<'_>,
+    first: &'t Target,
+    second: &'t Target,
+    after: Duration,
+    failures: &mut Vec<Failure>,
+) -> (Result<Started<'t>, Failure>, bool) {
+    let a = shared.start(first);
+    tokio::pin!(a);
+    tokio::select! {
+        biased;
+        r = &mut a => return (r, false),
+        _ = tokio::time::sleep(after) => {}
+    }
+    metrics()
+        .hedges
+        .with_label_values(&[&first.provider.name])
+        .inc();
+    let b = shared.start(second);
+    tokio::pin!(b);
+    let (mut a_done, mut b_done) = (false, false);
+    loop {
+        let r = tokio::select! {
+            r = &mut a, if !a_done => { a_done = true; r }
+            r = &mut b, if !b_done => { b_done = true; r }
+        };
+        match r {
+            Ok(s) => return (Ok(s), true),
+            Err(f) if a_done && b_done => return (Err(f), true),
+            Err(f) => failures.push(f),
+        }
+    }
+}
+
+/// Sleeps the jittered exponential backoff before attempt `n + 1`; false
+/// when that would pass the deadline.
+async fn back_off(policy: &RoutePolicy, n: u32, deadline: Instant) -> bool {
+    if policy.backoff.is_zero() {
+        return true;
+    }
+    let exp = policy
+        .backoff
+        .saturating_mul(1u32 << (n - 1).min(16))
+        .min(policy.max_backoff);
+    let delay = exp.mul_f64(rand::thread_rng().gen_range(0.5..1.0));
+    if Instant::now() + delay >= deadline {
+        return false;
+    }
+    tokio::time::sleep(delay).await;
+    true
+}
+
+fn record_failures(ctx: &mut RequestCtx, failures: &[Failure]) {
+    for f in failures {
+        ctx.attempts.push(format!("{}:{}", f.provider, f.outcome));
+        metrics()
+            .upstream_attempts
+            .with_label_values(&[&f.provider, outcome_label(&f.error)])
+            .inc();
+        tracing::warn!(
+            request_id = %ctx.request_id,
+            provider = %f.provider,
+            attempt = ctx.attempts.len(),
+            error = %f.error,
+            "attempt failed"
+        );
+    }
+}
+
+/// The most telling failure, with every attempt listed in its message.
+fn final_error(route: &Route, failures: Vec<Failure>) -> GatewayError {
+    let tried: Vec<String> = failures
+        .iter()
+        .map(|f| format!("{} → {}", f.provider, f.outcome))
+        .collect();
+    let note = format!("attempts: {}", tried.join(", "));
+    let best = failures
+        .into_iter()
+        .map(|f| f.error)
+        .max_by_key(GatewayError::rank);
+    match best {
+        Some(e) if tried.len() > 1 => e.with_note(&note),
+        Some(e) => e,
+        None => GatewayError::NoUsableProvider(format!(
+            "route `{}` could not try any target in time",
+            route.name
+        )),
+    }
+}
+
+/// Sends a winning attempt's answer to the client.
+async fn finish(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    shared: &Shared<'_>,
+    started: Started<'_>,
+) -> pingora::Result<()> {
+    let provider = &started.target.provider;
+    ctx.provider = Some(provider.name.clone());
+    ctx.model = Some(model_label(started.target, &started.model));
+    ctx.attempts
+        .push(format!("{}:{}", provider.name, started.status));
+    metrics()
+        .upstream_attempts
+        .with_label_values(&[&provider.name, "ok"])
+        .inc();
+    match started.answer {
+        Answer::Complete { body, usage } => {
+            ctx.usage = usage;
+            let body = match ctx.dialect {
+                Dialect::OpenAi => body,
+                Dialect::Anthropic => to_anthropic(&body, &shared.req.model),
+            };
+            started.incoming.release(shared.connector).await;
+            write_body(session, ctx, 200, "application/json", &[], body).await
+        }
+        Answer::Stream { first } => {
+            let timeouts = shared.timeouts(provider);
             let relay = stream::Relay {
                 adapter: &provider.adapter,
-                script_ctx: &script_ctx,
-                include_usage: self.req.include_usage,
-                idle_timeout: self.cfg.settings.idle_timeout,
-                max_event: self.cfg.settings.max_body_size.max(1 << 20),
+                script_ctx: &started.script_ctx,
+                include_usage: shared.req.include_usage,
+                idle_timeout: timeouts.idle.unwrap_or(Duration::from_secs(60)),
+                max_event: shared.cfg.settings.max_body_size.max(1 << 20),
                 secrets: provider.secrets(),
             };
             let format = match ctx.dialect {
                 Dialect::OpenAi => ClientFormat::OpenAi,
-                Dialect::Anthropic => ClientFormat::Anthropic(self.req.model.clone()),
+                Dialect::Anthropic => ClientFormat::Anthropic(shared.req.model.clone()),
             };
-            return Outcome::Done(
-                relay
-                    .run(session, ctx, incoming, self.connector, format)
-                    .await,
-            );
-        }
-        match self.complete(&mut incoming, provider, &script_ctx).await {
-            Ok((body, usage)) => {
-                let body = match ctx.dialect {
-                    Dialect::OpenAi => body,
-                    Dialect::Anthropic => self.to_anthropic(&body),
-                };
-                ctx.attempts.push(format!("{}:{status}", provider.name));
-                metrics()
-                    .upstream_attempts
-                    .with_label_values(&[&provider.name, "ok"])
-                    .inc();
-                ctx.usage = usage;
-                incoming.release(self.connector).await;
-                Outcome::Done(write_body(session, ctx, 200, "application/json", &[], body).await)
-            }
-            Err(e) => self.failed(ctx, provider, outcome_label(&e), e),
-        }
-    }
-
-    fn failed(
-        &self,
-        ctx: &mut RequestCtx,
-        provider: &Provider,
-        outcome: &str,
-        err: GatewayError,
-    ) -> Outcome {
-        ctx.attempts.push(format!("{}:{outcome}", provider.name));
-        metrics()
-            .upstream_attempts
-            .with_label_values(&[&provider.name, outcome_label(&err)])
-            .inc();
-        tracing::warn!(
-            request_id = %ctx.request_id,
-            provider = %provider.name,
-            attempt = ctx.attempts.len(),
-            error = %err,
-            "attempt failed"
-        );
-        Outcome::Failed(err)
-    }
-
-    fn timeouts(&self) -> PeerTimeouts {
-        let s = &self.cfg.settings;
-        let mut read = s.first_byte_timeout;
-        if !self.req.stream {
-            read = read.min(self.deadline.saturating_duration_since(Instant::now()));
-        }
-        PeerTimeouts {
-            connect: s.connect_timeout,
-            read: read.max(Duration::from_millis(1)),
-            write: s.idle_timeout,
-        }
-    }
-
-    /// `ctx` as adapter scripts see it.
-    fn script_ctx(&self, provider: &Provider, model: &str) -> Map {
-        let mut m = Map::new();
-        m.insert("endpoint".into(), Dynamic::from(self.req.endpoint.name()));
-        m.insert("model".into(), Dynamic::from(model.to_string()));
-        m.insert("stream".into(), Dynamic::from(self.req.stream));
-        m.insert(
-            "include_usage".into(),
-            Dynamic::from(self.req.include_usage),
-        );
-        m.insert("provider".into(), Dynamic::from(provider.name.clone()));
-        let key = provider.api_key.as_ref().map(|k| k.expose().to_string());
-        m.insert(
-            "api_key".into(),
-            key.map(Dynamic::from).unwrap_or(Dynamic::UNIT),
-        );
-        m.insert(
-            "options".into(),
-            Dynamic::from_map(provider.options.clone()),
-        );
-        // Request facts that response transforms need.
-        let encoding = self.req.body.get("encoding_format").and_then(Value::as_str);
-        m.insert(
-            "encoding_format".into(),
-            encoding
-                .map(|e| Dynamic::from(e.to_string()))
-                .unwrap_or(Dynamic::UNIT),
-        );
-        m
-    }
-
-    /// Builds the provider's request with its adapter.
-    fn outgoing(
-        &mut self,
-        provider: &Provider,
-        model: &str,
-        script_ctx: &Map,
-    ) -> Result<Outgoing, GatewayError> {
-        let adapter = &provider.adapter;
-        let script_err = |e: ScriptError| script_error(e, provider);
-        let plan = adapter.request(script_ctx).map_err(script_err)?;
-        // The hub body: the client's request with the target's model, and
-        // usage always requested on streams so that it can be accounted.
-        if let Some(obj) = self.req.body.as_object_mut() {
-            obj.insert("model".into(), Value::String(model.to_string()));
-            if self.req.stream && self.req.endpoint == Endpoint::Chat {
-                let opts = obj
-                    .entry("stream_options")
-                    .or_insert_with(|| Value::Object(Default::default()));
-                if let Some(o) = opts.as_object_mut() {
-                    o.insert("include_usage".into(), Value::Bool(true));
-                }
-            }
-        }
-        let body = match adapter
-            .transform_request(&self.req.body, script_ctx)
-            .map_err(script_err)?
-        {
-            Some(v) => serde_json::to_vec(&v),
-            None => serde_json::to_vec(&self.req.body),
-        }
-        .map_err(|e| GatewayError::Internal(format!("request serialization failed: {e}")))?;
-        let mut headers = plan.headers;
-        for (k, v) in &provider.headers {
-            headers.retain(|(name, _)| !name.eq_ignore_ascii_case(k));
-            headers.push((k.clone(), v.clone()));
-        }
-        Ok(Outgoing {
-            method: plan.method,
-            target: provider.upstream.target(&plan.path),
-            headers,
-            body: Bytes::from(body),
-        })
-    }
-
-    /// An OpenAI response body re-encoded for an Anthropic-format client.
-    fn to_anthropic(&self, body: &Bytes) -> Bytes {
-        let hub: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-        let out = anthropic::response_from_hub(&hub, &self.req.model);
-        Bytes::from(serde_json::to_vec(&out).unwrap_or_default())
-    }
-
-    /// Reads a 2xx non-streaming response and translates it to OpenAI format.
-    async fn complete(
-        &self,
-        incoming: &mut Incoming,
-        provider: &Provider,
-        script_ctx: &Map,
-    ) -> Result<(Bytes, Option<Usage>), GatewayError> {
-        incoming.set_idle_timeout(self.cfg.settings.idle_timeout);
-        let remaining = self.deadline.saturating_duration_since(Instant::now());
-        let raw = tokio::time::timeout(remaining, incoming.read_all(MAX_UPSTREAM_BODY))
-            .await
-            .map_err(|_| {
-                GatewayError::UpstreamTimeout(format!(
-                    "provider `{}` did not finish in time",
-                    provider.name
-                ))
-            })?
-            .map_err(|e| call_error(e, provider))?;
-        let adapter = &provider.adapter;
-        let text = trim_leading_whitespace(&raw);
-        let parsed: Value = serde_json::from_slice(text).map_err(|e| {
-            GatewayError::BadGateway(format!(
-                "provider `{}` returned a body that is not JSON: {e}",
-                provider.name
-            ))
-        })?;
-        if !adapter.translates_response() {
-            let usage = parsed.get("usage").and_then(Usage::from_json);
-            if parsed.get("error").is_some_and(|e| !e.is_null()) {
-                return Err(upstream_error_from(502, &parsed, None, provider));
-            }
-            return Ok((raw.slice_ref(text), usage));
-        }
-        let out = adapter
-            .transform_response(parsed, script_ctx)
-            .map_err(|e| script_error(e, provider))?;
-        let usage = out.get("usage").and_then(Usage::from_json);
-        let bytes = serde_json::to_vec(&out).map_err(|e| GatewayError::Internal(e.to_string()))?;
-        Ok((Bytes::from(bytes), usage))
-    }
-
-    /// Reads an error response and maps it to a [`GatewayError`].
-    async fn upstream_error(&self, incoming: &mut Incoming, provider: &Provider) -> GatewayError {
-        let status = incoming.status();
-        let retry_after = incoming.header_str("retry-after").map(str::to_string);
-        incoming.set_idle_timeout(self.cfg.settings.idle_timeout);
-        let body = tokio::time::timeout(Duration::from_secs(10), incoming.read_all(1 << 20))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
-        let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        upstream_error_from(status, &parsed, retry_after, provider)
-    }
-}
-
-/// Maps an upstream error body (OpenAI, Anthropic, Gemini or FastAPI
-/// shaped) to a [`GatewayError`], keeping the provider's message without
-/// its secrets.
-fn upstream_error_from(
-    status: u16,
-    body: &Value,
-    retry_after: Option<String>,
-    provider: &Provider,
-) -> GatewayError {
-    let err = body.get("error").unwrap_or(body);
-    let message = err
-        .get("message")
-        .or_else(|| body.get("detail"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("provider `{}` answered HTTP {status}", provider.name));
-    // OpenAI: `code`; Gemini: `status` (its `code` repeats the HTTP status);
-    // Anthropic: `type`.
-    let text = |k: &str| err.get(k).and_then(Value::as_str).map(str::to_string);
-    let code = text("code")
-        .or_else(|| text("status"))
-        .or_else(|| text("type"));
-    let status = match status {
-        // Anthropic's 529 "overloaded" is a 503 to OpenAI clients.
-        529 => 503,
-        // Gemini answers a bad key with 400 API_KEY_INVALID.
-        400 if body.to_string().contains("API_KEY_INVALID") => 401,
-        s => s,
-    };
-    GatewayError::Upstream {
-        status,
-        message: redact(
-            &format!("{}: {message}", provider.name),
-            &provider.secrets(),
-        ),
-        code,
-        retry_after,
-    }
-}
-
-fn call_error(e: CallError, provider: &Provider) -> GatewayError {
-    let message = format!("provider `{}`: {e}", provider.name);
-    match e {
-        CallError::Timeout { .. } => GatewayError::UpstreamTimeout(message),
-        CallError::Connect(_) | CallError::Io(_) => GatewayError::BadGateway(message),
-    }
-}
-
-fn script_error(e: ScriptError, provider: &Provider) -> GatewayError {
-    let secrets = provider.secrets();
-    match e {
-        ScriptError::Rejected { status, message } => GatewayError::Rejected {
-            status,
-            message: redact(&message, &secrets),
-        },
-        other => {
-            metrics()
-                .script_errors
-                .with_label_values(&[provider.adapter.name()])
-                .inc();
-            tracing::error!(provider = %provider.name, error = %redact(&other.to_string(), &secrets), "adapter script failed");
-            GatewayError::BadGateway(redact(&other.to_string(), &secrets))
+            relay
+                .run(
+                    session,
+                    ctx,
+                    started.incoming,
+                    first,
+                    shared.connector,
+                    format,
+                )
+                .await
         }
     }
 }
 
-/// A capability in words, for error messages.
-fn describe(capability: &str) -> &'static str {
-    match capability {
-        "embeddings" => "embeddings",
-        "tools" => "tools (function calling)",
-        "vision" => "images in messages",
-        "json" => "JSON output (response_format)",
-        "stream" => "streaming",
-        _ => "this kind of request",
-    }
-}
-
-fn outcome_label(e: &GatewayError) -> &'static str {
-    match e {
-        GatewayError::UpstreamTimeout(_) => "timeout",
-        GatewayError::BadGateway(_) => "error",
-        GatewayError::Upstream { .. } => "status",
-        _ => "rejected",
-    }
+/// An OpenAI response body re-encoded for an Anthropic-format client.
+fn to_anthropic(body: &Bytes, model: &str) -> Bytes {
+    let hub: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let out = anthropic::response_from_hub(&hub, model);
+    Bytes::from(serde_json::to_vec(&out).unwrap_or_default())
 }
 
 /// A model name safe as a metric label: configured names only, so that
@@ -496,15 +315,6 @@ fn model_label(target: &Target, model: &str) -> String {
     } else {
         "other".to_string()
     }
-}
-
-/// Some servers send blank lines before a JSON body while they wait.
-fn trim_leading_whitespace(b: &Bytes) -> &[u8] {
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    &b[start..]
 }
 
 /// Resolves when the client has closed its connection.

@@ -2,6 +2,7 @@
 //! answers every request (local endpoints, or routing + upstream calls that
 //! the gateway drives itself), `logging` records metrics and the access log.
 
+pub mod attempt;
 pub mod ctx;
 pub mod endpoints;
 pub mod forward;

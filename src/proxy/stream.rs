@@ -79,11 +79,11 @@ impl Relay<'_> {
         session: &mut Session,
         ctx: &mut RequestCtx,
         mut incoming: Incoming,
+        first: Option<Bytes>,
         connector: &Connector,
         format: ClientFormat,
     ) -> pingora::Result<()> {
         let _gauge = StreamGauge::enter();
-        incoming.set_idle_timeout(self.idle_timeout);
         let mut h = ResponseHeader::build(200, Some(8))?;
         h.insert_header("content-type", "text/event-stream")?;
         h.insert_header("cache-control", "no-cache")?;
@@ -109,11 +109,16 @@ impl Relay<'_> {
             sink,
         };
         let mut events = Vec::new();
+        // The bytes read while deciding on this provider come first.
+        let mut first = Some(first);
         loop {
-            let step = tokio::select! {
-                biased;
-                r = incoming.read() => Step::Data(r),
-                _ = client_gone(session) => Step::ClientGone,
+            let step = match first.take() {
+                Some(bytes) => Step::Data(Ok(bytes)),
+                None => tokio::select! {
+                    biased;
+                    r = incoming.read() => Step::Data(r),
+                    _ = client_gone(session) => Step::ClientGone,
+                },
             };
             let mut out = Vec::new();
             let finished = match step {

@@ -10,7 +10,10 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use wildmatch::WildMatch;
 
+use std::time::Duration;
+
 use crate::provider::Provider;
+use crate::upstream::Timeouts;
 
 /// A provider and the model to ask it for.
 #[derive(Debug, Clone)]
@@ -36,6 +39,36 @@ pub struct Route {
     pub name: String,
     pub patterns: Vec<String>,
     pub targets: Vec<Target>,
+    pub policy: RoutePolicy,
+}
+
+/// How a route tries its targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutePolicy {
+    /// Over the providers' and the server's.
+    pub timeouts: Timeouts,
+    /// Most attempts for one request, across targets.
+    pub max_attempts: u32,
+    /// First backoff between attempts; doubles up to `max_backoff`, jittered.
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+    /// Try the next target too when the first has not answered by then.
+    pub hedge_after: Option<Duration>,
+    /// When every target is cooling down, wait up to this long for one.
+    pub wait_for_cooldown: Option<Duration>,
+}
+
+impl Default for RoutePolicy {
+    fn default() -> Self {
+        Self {
+            timeouts: Timeouts::default(),
+            max_attempts: 8,
+            backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_secs(1),
+            hedge_after: None,
+            wait_for_cooldown: None,
+        }
+    }
 }
 
 /// A model the gateway serves, for `GET /v1/models`.
@@ -157,6 +190,7 @@ fn direct_route(provider: &Arc<Provider>, model: &str) -> Route {
             format!("{}/*", provider.name)
         },
         patterns: Vec::new(),
+        policy: RoutePolicy::default(),
         targets: vec![Target {
             provider: provider.clone(),
             model: Some(model.to_string()),

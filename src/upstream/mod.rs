@@ -28,6 +28,28 @@ pub struct Upstream {
     resolved: ArcSwapOption<(SocketAddr, Instant)>,
 }
 
+/// Timeouts from routes.yaml; unset ones fall back to the next level
+/// (route → provider → `server:`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Option<Duration>,
+    pub first_byte: Option<Duration>,
+    pub idle: Option<Duration>,
+    pub total: Option<Duration>,
+}
+
+impl Timeouts {
+    /// These timeouts, with `base`'s where unset.
+    pub fn over(self, base: Timeouts) -> Timeouts {
+        Timeouts {
+            connect: self.connect.or(base.connect),
+            first_byte: self.first_byte.or(base.first_byte),
+            idle: self.idle.or(base.idle),
+            total: self.total.or(base.total),
+        }
+    }
+}
+
 /// Timeouts applied to one upstream connection.
 #[derive(Debug, Clone, Copy)]
 pub struct PeerTimeouts {

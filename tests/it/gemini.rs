@@ -410,7 +410,8 @@ async fn upstream_error_statuses_are_mapped() {
         (429, 429),
         (404, 404),
         (400, 400),
-        (403, 403),
+        // The gateway's key refused: the provider's fault, so 502.
+        (403, 502),
         (500, 502),
         (503, 502),
     ];
@@ -442,9 +443,11 @@ async fn a_wrong_key_is_refused_without_failover_and_never_echoed() {
     });
     let r = gw.post("/v1/chat/completions", &chat("g", false)).await;
     // Gemini answers a bad key with 400 INVALID_ARGUMENT (reason
-    // API_KEY_INVALID); wire-formats §4.5 would have the gateway say 401.
-    assert!(matches!(r.status().as_u16(), 400 | 401), "{}", r.status());
+    // API_KEY_INVALID): the gateway's own key was refused, which is the
+    // provider's side, not the client's: 502 provider_auth_failed.
+    assert_eq!(r.status().as_u16(), 502);
     let text = r.text().await.unwrap();
+    assert!(text.contains("provider_auth_failed"), "{text}");
     assert!(text.contains("API key not valid"), "{text}");
     assert!(!text.contains(KEY));
     assert_eq!(mock.hits(), 1);

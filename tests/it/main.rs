@@ -14,6 +14,7 @@ mod limits;
 mod messages;
 mod openai;
 mod reload;
+mod resilience;
 mod sdk;
 mod shutdown;
 mod streaming;

@@ -1,0 +1,445 @@
+//! One attempt against one target: build the provider's request with its
+//! adapter, call it, and go as far as knowing it succeeded — the whole
+//! answer for a non-streaming request, the first body bytes for a stream —
+//! without writing anything to the client. Until then a failure can still
+//! fail over; [`super::forward`] decides what to do with the result.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use pingora::connectors::http::Connector;
+use rhai::{Dynamic, Map};
+use serde_json::Value;
+
+use super::ctx::Usage;
+use super::request::{ClientRequest, Endpoint};
+use crate::config::Config;
+use crate::error::{redact, GatewayError};
+use crate::metrics::metrics;
+use crate::provider::{Provider, ScriptError};
+use crate::routing::{RoutePolicy, Target};
+use crate::upstream::call::{self, CallError, Incoming, Outgoing};
+use crate::upstream::{PeerTimeouts, Timeouts};
+
+/// Largest upstream error or non-streaming body the gateway reads.
+const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
+
+/// What every attempt of one request shares.
+pub struct Shared<'a> {
+    pub cfg: &'a Config,
+    pub connector: &'a Connector,
+    pub req: &'a ClientRequest,
+    pub policy: &'a RoutePolicy,
+    /// The hub body; each attempt sets its target's model in it. Behind a
+    /// lock because a hedged request runs two attempts at once.
+    pub body: Mutex<Value>,
+    /// When the whole request must be answered (non-streaming) or started.
+    pub deadline: Instant,
+}
+
+/// A target that answered successfully; nothing was sent to the client yet.
+pub struct Started<'t> {
+    pub target: &'t Target,
+    pub model: String,
+    pub script_ctx: Map,
+    pub status: u16,
+    pub incoming: Incoming,
+    pub answer: Answer,
+}
+
+/// The part of the answer read before committing to this target.
+pub enum Answer {
+    /// A non-streaming response, complete and in OpenAI format.
+    Complete { body: Bytes, usage: Option<Usage> },
+    /// A stream: its first body bytes (none if it ended at once).
+    Stream { first: Option<Bytes> },
+}
+
+/// Why a target did not answer.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub provider: String,
+    /// Short outcome for `x-switchyard-attempts`: a status, `timeout`, `error`…
+    pub outcome: String,
+    pub error: GatewayError,
+}
+
+impl<'a> Shared<'a> {
+    /// A new attempt set for `req` on a route with `policy`.
+    pub fn new(
+        cfg: &'a Config,
+        connector: &'a Connector,
+        req: &'a ClientRequest,
+        policy: &'a RoutePolicy,
+        started: Instant,
+    ) -> Self {
+        let mut body = req.body.clone();
+        // Usage is always requested on streams, so that it can be accounted.
+        if req.stream && req.endpoint == Endpoint::Chat {
+            if let Some(obj) = body.as_object_mut() {
+                let opts = obj
+                    .entry("stream_options")
+                    .or_insert_with(|| Value::Object(Default::default()));
+                if let Some(o) = opts.as_object_mut() {
+                    o.insert("include_usage".into(), Value::Bool(true));
+                }
+            }
+        }
+        let total = policy
+            .timeouts
+            .total
+            .unwrap_or(cfg.settings.request_timeout);
+        Self {
+            cfg,
+            connector,
+            req,
+            policy,
+            body: Mutex::new(body),
+            deadline: started + total,
+        }
+    }
+
+    /// Timeouts for `provider`: route over provider over server.
+    pub fn timeouts(&self, provider: &Provider) -> Timeouts {
+        let s = &self.cfg.settings;
+        let server = Timeouts {
+            connect: Some(s.connect_timeout),
+            first_byte: Some(s.first_byte_timeout),
+            idle: Some(s.idle_timeout),
+            total: Some(s.request_timeout),
+        };
+        self.policy.timeouts.over(provider.timeouts).over(server)
+    }
+
+    /// Runs one attempt against `target`.
+    pub async fn start<'t>(&self, target: &'t Target) -> Result<Started<'t>, Failure> {
+        let provider = &target.provider;
+        let fail = |outcome: &str, error: GatewayError| Failure {
+            provider: provider.name.clone(),
+            outcome: outcome.to_string(),
+            error,
+        };
+        if let Some(reason) = &provider.disabled {
+            let e = GatewayError::NoUsableProvider(format!(
+                "provider `{}` is disabled: {reason}",
+                provider.name
+            ));
+            return Err(fail("disabled", e));
+        }
+        if let Some(missing) = self.req.needs().into_iter().find(|n| !provider.supports(n)) {
+            let e = GatewayError::Unsupported(format!(
+                "provider `{}` does not support {}",
+                provider.name,
+                describe(missing)
+            ));
+            return Err(fail("unsupported", e));
+        }
+        let model = target.model_for(&self.req.model).to_string();
+        let script_ctx = self.script_ctx(provider, &model);
+        let outgoing = self
+            .outgoing(provider, &model, &script_ctx)
+            .map_err(|e| fail("script", e))?;
+        let timeouts = self.timeouts(provider);
+        let attempt_deadline = self.attempt_deadline(&timeouts);
+        let peer = PeerTimeouts {
+            connect: timeouts.connect.unwrap_or(Duration::from_secs(5)),
+            read: self.first_byte(&timeouts, attempt_deadline),
+            write: timeouts.idle.unwrap_or(Duration::from_secs(60)),
+        };
+        let mut incoming = call::send(self.connector, &provider.upstream, &outgoing, peer)
+            .await
+            .map_err(|e| {
+                let e = call_error(e, provider);
+                fail(outcome_label(&e), e)
+            })?;
+        let status = incoming.status();
+        if !(200..300).contains(&status) {
+            let e = self.upstream_error(&mut incoming, provider).await;
+            return Err(fail(&status.to_string(), e));
+        }
+        incoming.set_idle_timeout(timeouts.idle.unwrap_or(Duration::from_secs(60)));
+        let answer = if self.req.stream {
+            let first = read_first(&mut incoming, attempt_deadline, provider)
+                .await
+                .map_err(|e| fail(outcome_label(&e), e))?;
+            Answer::Stream { first }
+        } else {
+            let (body, usage) = self
+                .complete(&mut incoming, provider, &script_ctx, attempt_deadline)
+                .await
+                .map_err(|e| fail(outcome_label(&e), e))?;
+            Answer::Complete { body, usage }
+        };
+        Ok(Started {
+            target,
+            model,
+            script_ctx,
+            status,
+            incoming,
+            answer,
+        })
+    }
+
+    /// This attempt's deadline: the request's, or sooner by the provider's `total`.
+    fn attempt_deadline(&self, timeouts: &Timeouts) -> Instant {
+        let own = timeouts
+            .total
+            .and_then(|t| Instant::now().checked_add(t))
+            .unwrap_or(self.deadline);
+        own.min(self.deadline)
+    }
+
+    /// How long to wait for the response header.
+    fn first_byte(&self, timeouts: &Timeouts, deadline: Instant) -> Duration {
+        let first = timeouts.first_byte.unwrap_or(Duration::from_secs(120));
+        first
+            .min(deadline.saturating_duration_since(Instant::now()))
+            .max(Duration::from_millis(1))
+    }
+
+    /// `ctx` as adapter scripts see it.
+    fn script_ctx(&self, provider: &Provider, model: &str) -> Map {
+        let mut m = Map::new();
+        m.insert("endpoint".into(), Dynamic::from(self.req.endpoint.name()));
+        m.insert("model".into(), Dynamic::from(model.to_string()));
+        m.insert("stream".into(), Dynamic::from(self.req.stream));
+        m.insert(
+            "include_usage".into(),
+            Dynamic::from(self.req.include_usage),
+        );
+        m.insert("provider".into(), Dynamic::from(provider.name.clone()));
+        let key = provider.api_key.as_ref().map(|k| k.expose().to_string());
+        m.insert(
+            "api_key".into(),
+            key.map(Dynamic::from).unwrap_or(Dynamic::UNIT),
+        );
+        m.insert(
+            "options".into(),
+            Dynamic::from_map(provider.options.clone()),
+        );
+        // Request facts that response transforms need.
+        let encoding = self.req.body.get("encoding_format").and_then(Value::as_str);
+        m.insert(
+            "encoding_format".into(),
+            encoding
+                .map(|e| Dynamic::from(e.to_string()))
+                .unwrap_or(Dynamic::UNIT),
+        );
+        m
+    }
+
+    /// Builds the provider's request with its adapter.
+    fn outgoing(
+        &self,
+        provider: &Provider,
+        model: &str,
+        script_ctx: &Map,
+    ) -> Result<Outgoing, GatewayError> {
+        let adapter = &provider.adapter;
+        let script_err = |e: ScriptError| script_error(e, provider);
+        let plan = adapter.request(script_ctx).map_err(script_err)?;
+        let body = {
+            let mut hub = self.body.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(obj) = hub.as_object_mut() {
+                obj.insert("model".into(), Value::String(model.to_string()));
+            }
+            match adapter
+                .transform_request(&hub, script_ctx)
+                .map_err(script_err)?
+            {
+                Some(v) => serde_json::to_vec(&v),
+                None => serde_json::to_vec(&*hub),
+            }
+        }
+        .map_err(|e| GatewayError::Internal(format!("request serialization failed: {e}")))?;
+        let mut headers = plan.headers;
+        for (k, v) in &provider.headers {
+            headers.retain(|(name, _)| !name.eq_ignore_ascii_case(k));
+            headers.push((k.clone(), v.clone()));
+        }
+        Ok(Outgoing {
+            method: plan.method,
+            target: provider.upstream.target(&plan.path),
+            headers,
+            body: Bytes::from(body),
+        })
+    }
+
+    /// Reads a 2xx non-streaming response and translates it to OpenAI format.
+    async fn complete(
+        &self,
+        incoming: &mut Incoming,
+        provider: &Provider,
+        script_ctx: &Map,
+        deadline: Instant,
+    ) -> Result<(Bytes, Option<Usage>), GatewayError> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let raw = tokio::time::timeout(remaining, incoming.read_all(MAX_UPSTREAM_BODY))
+            .await
+            .map_err(|_| {
+                GatewayError::UpstreamTimeout(format!(
+                    "provider `{}` did not finish in time",
+                    provider.name
+                ))
+            })?
+            .map_err(|e| call_error(e, provider))?;
+        let adapter = &provider.adapter;
+        let text = trim_leading_whitespace(&raw);
+        let parsed: Value = serde_json::from_slice(text).map_err(|e| {
+            GatewayError::BadGateway(format!(
+                "provider `{}` returned a body that is not JSON: {e}",
+                provider.name
+            ))
+        })?;
+        if !adapter.translates_response() {
+            let usage = parsed.get("usage").and_then(Usage::from_json);
+            if parsed.get("error").is_some_and(|e| !e.is_null()) {
+                return Err(upstream_error_from(502, &parsed, None, provider));
+            }
+            return Ok((raw.slice_ref(text), usage));
+        }
+        let out = adapter
+            .transform_response(parsed, script_ctx)
+            .map_err(|e| script_error(e, provider))?;
+        let usage = out.get("usage").and_then(Usage::from_json);
+        let bytes = serde_json::to_vec(&out).map_err(|e| GatewayError::Internal(e.to_string()))?;
+        Ok((Bytes::from(bytes), usage))
+    }
+
+    /// Reads an error response and maps it to a [`GatewayError`].
+    async fn upstream_error(&self, incoming: &mut Incoming, provider: &Provider) -> GatewayError {
+        let status = incoming.status();
+        let retry_after = incoming.header_str("retry-after").map(str::to_string);
+        incoming.set_idle_timeout(self.cfg.settings.idle_timeout);
+        let body = tokio::time::timeout(Duration::from_secs(10), incoming.read_all(1 << 20))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        upstream_error_from(status, &parsed, retry_after, provider)
+    }
+}
+
+/// A stream's first body bytes, within the deadline; `None` at a clean end.
+async fn read_first(
+    incoming: &mut Incoming,
+    deadline: Instant,
+    provider: &Provider,
+) -> Result<Option<Bytes>, GatewayError> {
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    tokio::time::timeout(remaining, incoming.read())
+        .await
+        .map_err(|_| {
+            GatewayError::UpstreamTimeout(format!(
+                "provider `{}` sent no stream data in time",
+                provider.name
+            ))
+        })?
+        .map_err(|e| call_error(e, provider))
+}
+
+/// Maps an upstream error body (OpenAI, Anthropic, Gemini or FastAPI
+/// shaped) to a [`GatewayError`], keeping the provider's message without
+/// its secrets.
+pub fn upstream_error_from(
+    status: u16,
+    body: &Value,
+    retry_after: Option<String>,
+    provider: &Provider,
+) -> GatewayError {
+    let err = body.get("error").unwrap_or(body);
+    let message = err
+        .get("message")
+        .or_else(|| body.get("detail"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("provider `{}` answered HTTP {status}", provider.name));
+    // OpenAI: `code`; Gemini: `status` (its `code` repeats the HTTP status);
+    // Anthropic: `type`.
+    let text = |k: &str| err.get(k).and_then(Value::as_str).map(str::to_string);
+    let code = text("code")
+        .or_else(|| text("status"))
+        .or_else(|| text("type"));
+    let status = match status {
+        // Anthropic's 529 "overloaded" is a 503 to OpenAI clients.
+        529 => 503,
+        // Gemini answers a bad key with 400 API_KEY_INVALID.
+        400 if body.to_string().contains("API_KEY_INVALID") => 401,
+        s => s,
+    };
+    let message = redact(
+        &format!("{}: {message}", provider.name),
+        &provider.secrets(),
+    );
+    match status {
+        // The gateway's own credentials were refused: the provider's fault,
+        // not the client's (whose request may succeed elsewhere).
+        401 | 403 => GatewayError::ProviderAuth { status, message },
+        _ => GatewayError::Upstream {
+            status,
+            message,
+            code,
+            retry_after,
+        },
+    }
+}
+
+fn call_error(e: CallError, provider: &Provider) -> GatewayError {
+    let message = format!("provider `{}`: {e}", provider.name);
+    match e {
+        CallError::Timeout { .. } => GatewayError::UpstreamTimeout(message),
+        CallError::Connect(_) | CallError::Io(_) => GatewayError::BadGateway(message),
+    }
+}
+
+fn script_error(e: ScriptError, provider: &Provider) -> GatewayError {
+    let secrets = provider.secrets();
+    match e {
+        ScriptError::Rejected { status, message } => GatewayError::Rejected {
+            status,
+            message: redact(&message, &secrets),
+        },
+        other => {
+            metrics()
+                .script_errors
+                .with_label_values(&[provider.adapter.name()])
+                .inc();
+            let text = redact(&other.to_string(), &secrets);
+            tracing::error!(provider = %provider.name, error = %text, "adapter script failed");
+            GatewayError::BadGateway(text)
+        }
+    }
+}
+
+/// A capability in words, for error messages.
+fn describe(capability: &str) -> &'static str {
+    match capability {
+        "embeddings" => "embeddings",
+        "tools" => "tools (function calling)",
+        "vision" => "images in messages",
+        "json" => "JSON output (response_format)",
+        "stream" => "streaming",
+        _ => "this kind of request",
+    }
+}
+
+/// The attempt outcome label of an error (metrics and attempts header).
+pub fn outcome_label(e: &GatewayError) -> &'static str {
+    match e {
+        GatewayError::UpstreamTimeout(_) => "timeout",
+        GatewayError::BadGateway(_) => "error",
+        GatewayError::Upstream { .. } | GatewayError::ProviderAuth { .. } => "status",
+        _ => "rejected",
+    }
+}
+
+/// Some servers send blank lines before a JSON body while they wait.
+fn trim_leading_whitespace(b: &Bytes) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    &b[start..]
+}

@@ -1,0 +1,209 @@
+//! Resilience across targets: provider-side auth failures, per-provider and
+//! per-route timeouts, the attempt budget, hedged requests, and an error
+//! body that lists every attempt.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::*;
+
+async fn mock(cfg: MockConfig) -> MockServer {
+    MockServer::start(cfg).await.unwrap()
+}
+
+fn faulty(fault: Fault) -> MockConfig {
+    MockConfig {
+        fault: Some(fault),
+        ..MockConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn a_refused_provider_key_fails_over_and_the_error_lists_attempts() {
+    let locked = mock(MockConfig {
+        api_key: Some("right".into()),
+        ..MockConfig::default()
+    })
+    .await;
+    let good = mock(MockConfig::default()).await;
+    let down = mock(faulty(Fault::Status {
+        code: 503,
+        retry_after: None,
+    }))
+    .await;
+    let yaml = format!(
+        "providers:\n{}{}{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: locked }}, {{ provider: good }}]\n  - match: {{ model: doomed }}\n    targets: [{{ provider: locked }}, {{ provider: down }}]\n",
+        provider("locked", "openai", &locked, Some("wrong")),
+        provider("good", "openai", &good, None),
+        provider("down", "openai", &down, None),
+    );
+    let gw = Gateway::start(&yaml).await;
+    let r = gw.post("/v1/chat/completions", &chat("m", false)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-switchyard-attempts"], "locked:401,good:200");
+    let r = gw
+        .post("/v1/chat/completions", &chat("doomed", false))
+        .await;
+    assert_eq!(r.status(), 502);
+    let body: Value = r.json().await.unwrap();
+    let msg = body["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("attempts: locked → 401, down → 503"), "{msg}");
+}
+
+#[tokio::test]
+async fn provider_first_byte_timeout_fails_over_quickly() {
+    let hanging = mock(faulty(Fault::Hang)).await;
+    let good = mock(MockConfig::default()).await;
+    let yaml = format!(
+        "providers:\n{}    timeouts: {{ first_byte: 300ms }}\n{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: hanging }}, {{ provider: good }}]\n",
+        provider("hanging", "openai", &hanging, None),
+        provider("good", "openai", &good, None),
+    );
+    let gw = Gateway::start(&yaml).await;
+    for stream in [false, true] {
+        let started = Instant::now();
+        let r = gw.post("/v1/chat/completions", &chat("m", stream)).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.headers()["x-switchyard-attempts"],
+            "hanging:timeout,good:200"
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+}
+
+#[tokio::test]
+async fn route_total_timeout_bounds_all_attempts() {
+    let a = mock(faulty(Fault::Hang)).await;
+    let b = mock(faulty(Fault::Hang)).await;
+    let yaml = format!(
+        "providers:\n{}{}routes:\n  - match: {{ model: m }}\n    timeouts: {{ total: 600ms }}\n    targets: [{{ provider: a }}, {{ provider: b }}]\n",
+        provider("a", "openai", &a, None),
+        provider("b", "openai", &b, None),
+    );
+    let gw = Gateway::start(&yaml).await;
+    let started = Instant::now();
+    let r = gw.post("/v1/chat/completions", &chat("m", false)).await;
+    assert_eq!(r.status(), 504);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(b.hits(), 0, "the deadline was spent on the first target");
+}
+
+#[tokio::test]
+async fn the_attempt_budget_is_respected() {
+    let mocks = [
+        mock(faulty(Fault::Status {
+            code: 500,
+            retry_after: None,
+        }))
+        .await,
+        mock(faulty(Fault::Status {
+            code: 500,
+            retry_after: None,
+        }))
+        .await,
+        mock(MockConfig::default()).await,
+    ];
+    let yaml = format!(
+        "providers:\n{}{}{}routes:\n  - match: {{ model: m }}\n    retry: {{ max_attempts: 2, backoff: 10ms }}\n    targets: [{{ provider: p0 }}, {{ provider: p1 }}, {{ provider: p2 }}]\n",
+        provider("p0", "openai", &mocks[0], None),
+        provider("p1", "openai", &mocks[1], None),
+        provider("p2", "openai", &mocks[2], None),
+    );
+    let gw = Gateway::start(&yaml).await;
+    let r = gw.post("/v1/chat/completions", &chat("m", false)).await;
+    assert_eq!(r.status(), 502);
+    assert_eq!(mocks[2].hits(), 0);
+}
+
+/// A slow primary is hedged by the next target after the route's delay;
+/// the first to answer wins, the other is cancelled, and the client gets
+/// exactly one answer.
+#[tokio::test]
+async fn hedging_beats_a_slow_primary_without_duplicated_output() {
+    let slow = mock(MockConfig {
+        latency: Duration::from_millis(3000),
+        chunks: 5,
+        ..MockConfig::default()
+    })
+    .await;
+    let fast = mock(MockConfig {
+        chunks: 5,
+        chunk_delay: Duration::from_millis(20),
+        ..MockConfig::default()
+    })
+    .await;
+    let yaml = format!(
+        "providers:\n{}{}routes:\n  - match: {{ model: m }}\n    hedge: {{ after: 200ms }}\n    targets: [{{ provider: slow }}, {{ provider: fast }}]\n",
+        provider("slow", "openai", &slow, None),
+        provider("fast", "anthropic", &fast, None),
+    );
+    let gw = Gateway::start(&yaml).await;
+    for stream in [false, true] {
+        let started = Instant::now();
+        let r = gw.post("/v1/chat/completions", &chat("m", stream)).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["x-switchyard-provider"], "fast");
+        if stream {
+            let events = read_sse(r).await;
+            assert_eq!(stream_text(&events), mock_text(5), "one answer, not two");
+            let roles = events
+                .iter()
+                .filter_map(|e| e.json())
+                .filter(|v| v.pointer("/choices/0/delta/role").is_some())
+                .count();
+            assert_eq!(roles, 1);
+        } else {
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["choices"][0]["message"]["content"], mock_text(5));
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(2500),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    // The slow primaries were cancelled, not left running.
+    assert!(eventually(Duration::from_secs(5), || async { slow.in_flight() == 0 }).await);
+    assert!(gw
+        .metrics()
+        .await
+        .contains("gateway_hedges_total{provider=\"slow\"} 2"));
+}
+
+#[tokio::test]
+async fn no_hedge_when_the_primary_answers_in_time() {
+    let primary = mock(MockConfig::default()).await;
+    let backup = mock(MockConfig::default()).await;
+    let yaml = format!(
+        "providers:\n{}{}routes:\n  - match: {{ model: m }}\n    hedge: {{ after: 2s }}\n    targets: [{{ provider: primary }}, {{ provider: backup }}]\n",
+        provider("primary", "openai", &primary, None),
+        provider("backup", "openai", &backup, None),
+    );
+    let gw = Gateway::start(&yaml).await;
+    let r = gw.post("/v1/chat/completions", &chat("m", true)).await;
+    assert_eq!(r.headers()["x-switchyard-provider"], "primary");
+    read_sse(r).await;
+    assert_eq!(backup.hits(), 0);
+}
+
+/// A stream that ends before its first byte reached the client is not an
+/// answer: the next target is tried.
+#[tokio::test]
+async fn a_stream_dying_before_its_first_byte_fails_over() {
+    let dying = mock(faulty(Fault::Hang)).await;
+    let good = mock(MockConfig::default()).await;
+    let yaml = format!(
+        "providers:\n{}    timeouts: {{ first_byte: 300ms }}\n{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: dying }}, {{ provider: good }}]\n",
+        provider("dying", "anthropic", &dying, None),
+        provider("good", "openai", &good, None),
+    );
+    let gw = Gateway::start(&yaml).await;
+    let events = read_sse(gw.post("/v1/chat/completions", &chat("m", true)).await).await;
+    assert_eq!(stream_text(&events), mock_text(5));
+}
