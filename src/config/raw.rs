@@ -100,6 +100,66 @@ pub struct RawProvider {
     pub capabilities: IndexMap<String, bool>,
     /// Timeouts for this provider (over `server:`'s).
     pub timeouts: Option<RawTimeouts>,
+    /// Several endpoints, regions or keys; default: one, from `base_url`
+    /// and `api_key`.
+    #[serde(default)]
+    pub backends: Vec<RawBackend>,
+    /// How a backend is chosen: `weighted` (default), `round-robin`,
+    /// `random`, `consistent-hash`, `least-connections`, `priority`.
+    pub balance: Option<String>,
+    /// The key `consistent-hash` hashes: `session` (default), `header:<name>`,
+    /// `user`, `client-key` or `conversation`.
+    pub hash_key: Option<String>,
+    /// Active health checks of every backend.
+    pub health_check: Option<RawHealthCheck>,
+    /// Passive health: when a backend's circuit opens.
+    pub circuit_breaker: Option<RawBreaker>,
+}
+
+/// One entry of a provider's `backends:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackend {
+    /// Name in metrics and headers; defaults to its position.
+    pub name: Option<String>,
+    /// Defaults to the provider's.
+    pub base_url: Option<String>,
+    /// Defaults to the provider's.
+    pub api_key: Option<String>,
+    /// Share of the traffic (weighted balance), default 1.
+    pub weight: Option<usize>,
+}
+
+/// `health_check:` of a provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealthCheck {
+    /// `http` (default) or `tcp`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// HTTP path relative to the base URL; default `/models` (free to call).
+    pub path: Option<String>,
+    /// Expected HTTP status, default 200.
+    pub expect: Option<u16>,
+    pub interval: Option<Scalar>,
+    pub timeout: Option<Scalar>,
+    /// Consecutive successes to become healthy again (default 1).
+    pub healthy: Option<usize>,
+    /// Consecutive failures to become unhealthy (default 2).
+    pub unhealthy: Option<usize>,
+}
+
+/// `circuit_breaker:` of a provider.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBreaker {
+    pub consecutive_failures: Option<u32>,
+    pub error_rate: Option<f64>,
+    pub min_requests: Option<u32>,
+    pub window: Option<Scalar>,
+    pub cooldown: Option<Scalar>,
+    pub max_cooldown: Option<Scalar>,
+    pub half_open_probes: Option<u32>,
 }
 
 /// Per-model metadata (prices in USD per million tokens).

@@ -330,7 +330,7 @@ fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -
         );
         None
     };
-    let options = match p.options.map(|o| serde_json::to_value(&o)) {
+    let options = match p.options.as_ref().map(serde_json::to_value) {
         None | Some(Ok(serde_json::Value::Null)) => rhai::Map::new(),
         Some(Ok(v @ serde_json::Value::Object(_))) => {
             match rhai::serde::to_dynamic(&v).map(|d| d.try_cast::<rhai::Map>()) {
@@ -351,6 +351,13 @@ fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -
     };
     let models = models(name, &p.models, cx);
     let capabilities = capabilities(name, adapter.as_deref(), &p.capabilities, cx);
+    let defaults = backends::Defaults {
+        base_url: base_url.as_deref(),
+        api_key: api_key.as_ref(),
+        adapter: adapter.as_deref(),
+        options: &options,
+    };
+    let backends = backends::backends(name, &p, &defaults, cx);
     if let Some(reason) = &disabled {
         cx.warnings
             .push(format!("provider `{name}` is disabled: {reason}"));
@@ -365,6 +372,9 @@ fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -
         options,
         disabled,
         capabilities,
+        backends: backends.balancer,
+        hash_key: backends.hash_key,
+        health: backends.health,
         timeouts: timeouts(
             &format!("providers.{name}.timeouts"),
             p.timeouts.as_ref(),
@@ -601,5 +611,6 @@ fn version(source: &Source, adapters: &Adapters, catalog: &Catalog) -> String {
         .collect()
 }
 
+mod backends;
 #[cfg(test)]
 mod tests;

@@ -59,7 +59,6 @@ pub struct ModelInfo {
 }
 
 /// A provider ready to be called.
-#[derive(Debug)]
 pub struct Provider {
     pub name: String,
     pub adapter: Arc<Adapter>,
@@ -77,6 +76,13 @@ pub struct Provider {
     pub capabilities: std::collections::BTreeMap<String, bool>,
     /// Over the server's; under a route's.
     pub timeouts: crate::upstream::Timeouts,
+    /// Its backends (at least one) behind the configured balance strategy.
+    pub backends:
+        std::sync::Arc<crate::upstream::balance::Balancer<crate::upstream::backend::Backend>>,
+    /// What `consistent-hash` hashes.
+    pub hash_key: crate::routing::hash_key::HashKey,
+    /// Active health checks, if configured.
+    pub health: Option<crate::upstream::health::HealthConfig>,
 }
 
 /// The capabilities adapters and presets may declare.
@@ -89,6 +95,18 @@ pub const CAPABILITIES: &[&str] = &[
     "embeddings",
     "reasoning",
 ];
+
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provider")
+            .field("name", &self.name)
+            .field("adapter", &self.adapter.name())
+            .field("upstream", &self.upstream.authority)
+            .field("backends", &self.backends.len())
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
 
 impl Provider {
     /// True when requests may be sent to this provider.

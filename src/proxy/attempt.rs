@@ -4,7 +4,11 @@
 //! without writing anything to the client. Until then a failure can still
 //! fail over; [`super::forward`] decides what to do with the result.
 
-use std::sync::Mutex;
+// A `Failure` is built once per failed attempt, on the cold path; boxing
+// it would only add an allocation there.
+#![allow(clippy::result_large_err)]
+
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -19,8 +23,11 @@ use crate::error::{redact, GatewayError};
 use crate::metrics::metrics;
 use crate::provider::{Provider, ScriptError};
 use crate::routing::{RoutePolicy, Target};
+use crate::upstream::backend::Backend;
+use crate::upstream::balance::{InFlightGuard, Strategy};
+use crate::upstream::breaker::Permit;
 use crate::upstream::call::{self, CallError, Incoming, Outgoing};
-use crate::upstream::{PeerTimeouts, Timeouts};
+use crate::upstream::{PeerTimeouts, Timeouts, Upstream};
 
 /// Largest upstream error or non-streaming body the gateway reads.
 const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
@@ -36,11 +43,25 @@ pub struct Shared<'a> {
     pub body: Mutex<Value>,
     /// When the whole request must be answered (non-streaming) or started.
     pub deadline: Instant,
+    /// The client's request headers, when a consistent-hash key needs them.
+    pub headers: http::HeaderMap,
+}
+
+/// A target's backend to try.
+#[derive(Clone)]
+pub struct Candidate<'t> {
+    pub target: &'t Target,
+    pub backend: Arc<Backend>,
 }
 
 /// A target that answered successfully; nothing was sent to the client yet.
 pub struct Started<'t> {
     pub target: &'t Target,
+    pub backend: Arc<Backend>,
+    /// Reports the outcome to the backend's circuit breaker.
+    pub permit: Permit,
+    /// Counts the request in flight on the backend (least-connections).
+    pub in_flight: InFlightGuard,
     pub model: String,
     pub script_ctx: Map,
     pub status: u16,
@@ -59,7 +80,10 @@ pub enum Answer {
 /// Why a target did not answer.
 #[derive(Debug, Clone)]
 pub struct Failure {
+    /// The provider, or `provider/backend` when it has several.
     pub provider: String,
+    /// When a cooling-down backend admits requests again (refusals only).
+    pub until: Option<Instant>,
     /// Short outcome for `x-switchyard-attempts`: a status, `timeout`, `error`…
     pub outcome: String,
     pub error: GatewayError,
@@ -73,6 +97,7 @@ impl<'a> Shared<'a> {
         req: &'a ClientRequest,
         policy: &'a RoutePolicy,
         started: Instant,
+        headers: http::HeaderMap,
     ) -> Self {
         let mut body = req.body.clone();
         // Usage is always requested on streams, so that it can be accounted.
@@ -97,6 +122,15 @@ impl<'a> Shared<'a> {
             policy,
             body: Mutex::new(body),
             deadline: started + total,
+            headers,
+        }
+    }
+
+    /// The key `provider`'s balancer hashes (empty unless it hashes).
+    pub fn hash_key(&self, provider: &Provider) -> Vec<u8> {
+        match provider.backends.strategy() {
+            Strategy::ConsistentHash => provider.hash_key.extract(&self.headers, &self.req.body),
+            _ => Vec::new(),
         }
     }
 
@@ -112,11 +146,12 @@ impl<'a> Shared<'a> {
         self.policy.timeouts.over(provider.timeouts).over(server)
     }
 
-    /// Runs one attempt against `target`.
-    pub async fn start<'t>(&self, target: &'t Target) -> Result<Started<'t>, Failure> {
+    /// Why `target` cannot be tried at all (disabled, lacks a capability).
+    pub fn precheck(&self, target: &Target) -> Result<(), Failure> {
         let provider = &target.provider;
         let fail = |outcome: &str, error: GatewayError| Failure {
             provider: provider.name.clone(),
+            until: None,
             outcome: outcome.to_string(),
             error,
         };
@@ -135,10 +170,36 @@ impl<'a> Shared<'a> {
             ));
             return Err(fail("unsupported", e));
         }
+        Ok(())
+    }
+
+    /// Runs one attempt against a candidate backend, if its breaker admits it.
+    pub async fn start<'t>(&self, cand: &Candidate<'t>) -> Result<Started<'t>, Failure> {
+        let target = cand.target;
+        let backend = &cand.backend;
+        let provider = &target.provider;
+        let fail = |outcome: &str, error: GatewayError| Failure {
+            provider: backend.label.clone(),
+            until: None,
+            outcome: outcome.to_string(),
+            error,
+        };
+        let permit = backend.breaker.try_acquire(Instant::now()).map_err(|r| {
+            let e = GatewayError::NoUsableProvider(format!(
+                "backend `{}` is cooling down ({})",
+                backend.label,
+                r.reason.as_str()
+            ));
+            Failure {
+                until: r.until,
+                ..fail(r.reason.as_str(), e)
+            }
+        })?;
+        let in_flight = provider.backends.in_flight(&backend.id);
         let model = target.model_for(&self.req.model).to_string();
-        let script_ctx = self.script_ctx(provider, &model);
+        let script_ctx = self.script_ctx(provider, backend, &model);
         let outgoing = self
-            .outgoing(provider, &model, &script_ctx)
+            .outgoing(provider, backend, &model, &script_ctx)
             .map_err(|e| fail("script", e))?;
         let timeouts = self.timeouts(provider);
         let attempt_deadline = self.attempt_deadline(&timeouts);
@@ -147,38 +208,73 @@ impl<'a> Shared<'a> {
             read: self.first_byte(&timeouts, attempt_deadline),
             write: timeouts.idle.unwrap_or(Duration::from_secs(60)),
         };
-        let mut incoming = call::send(self.connector, &provider.upstream, &outgoing, peer)
-            .await
-            .map_err(|e| {
-                let e = call_error(e, provider);
-                fail(outcome_label(&e), e)
-            })?;
-        let status = incoming.status();
-        if !(200..300).contains(&status) {
-            let e = self.upstream_error(&mut incoming, provider).await;
-            return Err(fail(&status.to_string(), e));
-        }
-        incoming.set_idle_timeout(timeouts.idle.unwrap_or(Duration::from_secs(60)));
-        let answer = if self.req.stream {
-            let first = read_first(&mut incoming, attempt_deadline, provider)
-                .await
-                .map_err(|e| fail(outcome_label(&e), e))?;
-            Answer::Stream { first }
-        } else {
-            let (body, usage) = self
-                .complete(&mut incoming, provider, &script_ctx, attempt_deadline)
-                .await
-                .map_err(|e| fail(outcome_label(&e), e))?;
-            Answer::Complete { body, usage }
+        let result = self
+            .exchange(
+                provider,
+                &outgoing,
+                peer,
+                &script_ctx,
+                attempt_deadline,
+                &timeouts,
+            )
+            .await;
+        let (status, incoming, answer) = match result {
+            Ok(r) => r,
+            Err((outcome, e)) => {
+                report_failure(backend, permit, &e);
+                return Err(fail(&outcome, e));
+            }
         };
         Ok(Started {
             target,
+            backend: backend.clone(),
+            permit,
+            in_flight,
             model,
             script_ctx,
             status,
             incoming,
             answer,
         })
+    }
+
+    /// Sends the request and reads as far as success is known.
+    async fn exchange(
+        &self,
+        provider: &Provider,
+        outgoing: &Request<'_>,
+        peer: PeerTimeouts,
+        script_ctx: &Map,
+        attempt_deadline: Instant,
+        timeouts: &Timeouts,
+    ) -> Result<(u16, Incoming, Answer), (String, GatewayError)> {
+        let upstream = &outgoing.upstream;
+        let mut incoming = call::send(self.connector, upstream, &outgoing.request, peer)
+            .await
+            .map_err(|e| {
+                let e = call_error(e, provider);
+                (outcome_label(&e).to_string(), e)
+            })?;
+        let status = incoming.status();
+        if !(200..300).contains(&status) {
+            let e = self.upstream_error(&mut incoming, provider).await;
+            return Err((status.to_string(), e));
+        }
+        incoming.set_idle_timeout(timeouts.idle.unwrap_or(Duration::from_secs(60)));
+        let labelled = |e: GatewayError| (outcome_label(&e).to_string(), e);
+        let answer = if self.req.stream {
+            let first = read_first(&mut incoming, attempt_deadline, provider)
+                .await
+                .map_err(labelled)?;
+            Answer::Stream { first }
+        } else {
+            let (body, usage) = self
+                .complete(&mut incoming, provider, script_ctx, attempt_deadline)
+                .await
+                .map_err(labelled)?;
+            Answer::Complete { body, usage }
+        };
+        Ok((status, incoming, answer))
     }
 
     /// This attempt's deadline: the request's, or sooner by the provider's `total`.
@@ -199,7 +295,7 @@ impl<'a> Shared<'a> {
     }
 
     /// `ctx` as adapter scripts see it.
-    fn script_ctx(&self, provider: &Provider, model: &str) -> Map {
+    fn script_ctx(&self, provider: &Provider, backend: &Backend, model: &str) -> Map {
         let mut m = Map::new();
         m.insert("endpoint".into(), Dynamic::from(self.req.endpoint.name()));
         m.insert("model".into(), Dynamic::from(model.to_string()));
@@ -209,7 +305,7 @@ impl<'a> Shared<'a> {
             Dynamic::from(self.req.include_usage),
         );
         m.insert("provider".into(), Dynamic::from(provider.name.clone()));
-        let key = provider.api_key.as_ref().map(|k| k.expose().to_string());
+        let key = backend.api_key.as_ref().map(|k| k.expose().to_string());
         m.insert(
             "api_key".into(),
             key.map(Dynamic::from).unwrap_or(Dynamic::UNIT),
@@ -230,12 +326,13 @@ impl<'a> Shared<'a> {
     }
 
     /// Builds the provider's request with its adapter.
-    fn outgoing(
+    fn outgoing<'b>(
         &self,
         provider: &Provider,
+        backend: &'b Backend,
         model: &str,
         script_ctx: &Map,
-    ) -> Result<Outgoing, GatewayError> {
+    ) -> Result<Request<'b>, GatewayError> {
         let adapter = &provider.adapter;
         let script_err = |e: ScriptError| script_error(e, provider);
         let plan = adapter.request(script_ctx).map_err(script_err)?;
@@ -258,11 +355,14 @@ impl<'a> Shared<'a> {
             headers.retain(|(name, _)| !name.eq_ignore_ascii_case(k));
             headers.push((k.clone(), v.clone()));
         }
-        Ok(Outgoing {
-            method: plan.method,
-            target: provider.upstream.target(&plan.path),
-            headers,
-            body: Bytes::from(body),
+        Ok(Request {
+            upstream: &backend.upstream,
+            request: Outgoing {
+                method: plan.method,
+                target: backend.upstream.target(&plan.path),
+                headers,
+                body: Bytes::from(body),
+            },
         })
     }
 
@@ -319,6 +419,42 @@ impl<'a> Shared<'a> {
             .unwrap_or_default();
         let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         upstream_error_from(status, &parsed, retry_after, provider)
+    }
+}
+
+/// A built request and where it goes.
+pub struct Request<'b> {
+    upstream: &'b Upstream,
+    request: Outgoing,
+}
+
+/// Tells the backend's breaker about a failed attempt: the provider's
+/// failures count against it, a `Retry-After` benches it; the client's own
+/// errors (a bad request) do not.
+fn report_failure(backend: &Backend, permit: Permit, e: &GatewayError) {
+    let now = Instant::now();
+    if let Some(secs) = e.retry_after().and_then(|r| r.trim().parse::<f64>().ok()) {
+        if secs.is_finite() && secs > 0.0 {
+            backend
+                .breaker
+                .bench(now + Duration::from_secs_f64(secs.min(3600.0)));
+        }
+    }
+    if is_provider_fault(e) {
+        permit.failure(now);
+    } else {
+        permit.success(now);
+    }
+}
+
+/// Failures that say something about the backend, not the request.
+pub fn is_provider_fault(e: &GatewayError) -> bool {
+    match e {
+        GatewayError::Upstream { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+        GatewayError::UpstreamTimeout(_)
+        | GatewayError::BadGateway(_)
+        | GatewayError::ProviderAuth { .. } => true,
+        _ => false,
     }
 }
 

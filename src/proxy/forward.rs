@@ -13,7 +13,7 @@ use pingora_proxy::Session;
 use rand::Rng;
 use serde_json::Value;
 
-use super::attempt::{outcome_label, Answer, Failure, Shared, Started};
+use super::attempt::{outcome_label, Answer, Candidate, Failure, Shared, Started};
 use super::ctx::RequestCtx;
 use super::request::{self, ClientRequest, Dialect, Endpoint};
 use super::respond::{write_body, write_error};
@@ -23,6 +23,7 @@ use crate::dialect::anthropic;
 use crate::error::GatewayError;
 use crate::metrics::metrics;
 use crate::routing::{Route, RoutePolicy, Target};
+use crate::upstream::balance::Strategy;
 
 /// Serves a chat or embeddings request end to end, for a client speaking
 /// `dialect`.
@@ -49,7 +50,16 @@ pub async fn handle(
         return write_error(session, ctx, &GatewayError::UnknownModel(req.model)).await;
     };
     ctx.route = Some(route.name.clone());
-    let shared = Shared::new(cfg, connector, &req, &route.policy, ctx.started);
+    let hashes = route
+        .targets
+        .iter()
+        .any(|t| t.provider.backends.strategy() == Strategy::ConsistentHash);
+    let headers = if hashes {
+        session.req_header().headers.clone()
+    } else {
+        http::HeaderMap::new()
+    };
+    let shared = Shared::new(cfg, connector, &req, &route.policy, ctx.started, headers);
     let mut failures = Vec::new();
     let started = tokio::select! {
         biased;
@@ -104,27 +114,78 @@ pub async fn count_tokens(
     }
 }
 
-/// Tries the route's targets until one answers; `None` when none did
-/// (`failures` says why, in order).
+/// Tries the route's candidates until one answers; `None` when none did
+/// (`failures` says why, in order). When every backend was only cooling
+/// down and the route allows it, waits once for the soonest one.
 async fn run<'t>(
     shared: &Shared<'_>,
     route: &'t Route,
     failures: &mut Vec<Failure>,
 ) -> Option<Started<'t>> {
+    let mut waited = false;
+    loop {
+        let candidates = candidates(shared, route, failures);
+        let before = failures.len();
+        if let Some(s) = try_all(shared, &candidates, failures).await {
+            return Some(s);
+        }
+        let wait = shared.policy.wait_for_cooldown.filter(|_| !waited)?;
+        let refusals = &failures[before..];
+        if refusals.is_empty() || refusals.iter().any(|f| f.until.is_none()) {
+            return None;
+        }
+        let soonest = refusals.iter().filter_map(|f| f.until).min()?;
+        let now = Instant::now();
+        if soonest > now + wait || soonest >= shared.deadline {
+            return None;
+        }
+        tokio::time::sleep_until(soonest.into()).await;
+        waited = true;
+    }
+}
+
+/// Every backend of every usable target, in the order to try: targets in
+/// route order, each target's backends in its balancer's order.
+fn candidates<'t>(
+    shared: &Shared<'_>,
+    route: &'t Route,
+    failures: &mut Vec<Failure>,
+) -> Vec<Candidate<'t>> {
+    let mut out = Vec::new();
+    for target in &route.targets {
+        if let Err(f) = shared.precheck(target) {
+            failures.push(f);
+            continue;
+        }
+        let provider = &target.provider;
+        let key = shared.hash_key(provider);
+        for backend in provider.backends.candidates(&key, |_| true) {
+            out.push(Candidate { target, backend });
+        }
+    }
+    out
+}
+
+/// Tries `candidates` in order within the attempt budget, with backoff,
+/// hedging pairs of them when the route says so.
+async fn try_all<'t>(
+    shared: &Shared<'_>,
+    candidates: &[Candidate<'t>],
+    failures: &mut Vec<Failure>,
+) -> Option<Started<'t>> {
     let policy = shared.policy;
-    let targets = &route.targets;
     let mut next = 0;
-    let mut sent = 0u32;
-    while next < targets.len() {
+    let mut sent = failures.iter().filter(|f| counts(f)).count() as u32;
+    while next < candidates.len() {
         if sent >= policy.max_attempts || Instant::now() >= shared.deadline {
             break;
         }
         if sent > 0 && !back_off(policy, sent, shared.deadline).await {
             break;
         }
-        let first = &targets[next];
+        let first = &candidates[next];
         next += 1;
-        let hedge = policy.hedge_after.zip(targets.get(next));
+        let hedge = policy.hedge_after.zip(candidates.get(next));
         let (result, both) = match hedge {
             Some((after, second)) => hedged(shared, first, second, after, failures).await,
             None => (shared.start(first).await, false),
@@ -136,10 +197,7 @@ async fn run<'t>(
         match result {
             Ok(s) => return Some(s),
             Err(f) => {
-                sent += u32::from(!matches!(
-                    f.outcome.as_str(),
-                    "disabled" | "unsupported" | "script"
-                ));
+                sent += u32::from(counts(&f));
                 let stop = !f.error.is_retryable();
                 failures.push(f);
                 if stop {
@@ -151,6 +209,14 @@ async fn run<'t>(
     None
 }
 
+/// Whether a failure spent an attempt (a request went out).
+fn counts(f: &Failure) -> bool {
+    !matches!(
+        f.outcome.as_str(),
+        "disabled" | "unsupported" | "script" | "open" | "half_open_busy" | "benched"
+    )
+}
+
 /// Runs `first`; if it has not answered after `after`, runs `second` too.
 /// The first success wins and the other attempt is dropped (its upstream
 /// connection closed), so the client never sees two answers. Returns
@@ -158,8 +224,8 @@ async fn run<'t>(
 /// except the last one, which is returned.
 async fn hedged<'t>(
     shared: &Shared<'_>,
-    first: &'t Target,
-    second: &'t Target,
+    first: &Candidate<'t>,
+    second: &Candidate<'t>,
     after: Duration,
     failures: &mut Vec<Failure>,
 ) -> (Result<Started<'t>, Failure>, bool) {
@@ -172,7 +238,7 @@ async fn hedged<'t>(
     }
     metrics()
         .hedges
-        .with_label_values(&[&first.provider.name])
+        .with_label_values(&[&first.target.provider.name])
         .inc();
     let b = shared.start(second);
     tokio::pin!(b);
@@ -257,13 +323,14 @@ async fn finish(
     ctx.provider = Some(provider.name.clone());
     ctx.model = Some(model_label(started.target, &started.model));
     ctx.attempts
-        .push(format!("{}:{}", provider.name, started.status));
+        .push(format!("{}:{}", started.backend.label, started.status));
     metrics()
         .upstream_attempts
         .with_label_values(&[&provider.name, "ok"])
         .inc();
     match started.answer {
         Answer::Complete { body, usage } => {
+            started.permit.success(Instant::now());
             ctx.usage = usage;
             let body = match ctx.dialect {
                 Dialect::OpenAi => body,
@@ -286,7 +353,7 @@ async fn finish(
                 Dialect::OpenAi => ClientFormat::OpenAi,
                 Dialect::Anthropic => ClientFormat::Anthropic(shared.req.model.clone()),
             };
-            relay
+            let result = relay
                 .run(
                     session,
                     ctx,
@@ -295,7 +362,25 @@ async fn finish(
                     shared.connector,
                     format,
                 )
-                .await
+                .await;
+            // A stream the provider broke counts against its backend.
+            let broke = matches!(
+                ctx.error,
+                Some(
+                    "stream_interrupted"
+                        | "stream_truncated"
+                        | "upstream_stream_error"
+                        | "upstream_event_too_large"
+                )
+            );
+            let now = Instant::now();
+            if broke {
+                started.permit.failure(now);
+            } else {
+                started.permit.success(now);
+            }
+            drop(started.in_flight);
+            result
         }
     }
 }

@@ -4,6 +4,8 @@
 //! through a hash map, globs such as `gpt-*` in order), then
 //! `provider/model`, then a bare model listed under a provider's `models:`.
 
+pub mod hash_key;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

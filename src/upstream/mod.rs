@@ -3,7 +3,11 @@
 //! appended to. Hostnames are resolved asynchronously and cached, never with
 //! a blocking lookup on the request path.
 
+pub mod backend;
+pub mod balance;
+pub mod breaker;
 pub mod call;
+pub mod health;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
