@@ -39,6 +39,12 @@ pub struct Metrics {
     pub in_flight: IntGauge,
     /// Streams being relayed.
     pub streams_in_flight: IntGauge,
+    /// Circuit state per backend: 0 closed, 1 open, 2 half-open, 3 benched.
+    pub backend_circuit: IntGaugeVec,
+    /// Active health per backend: 1 healthy, 0 not.
+    pub backend_healthy: IntGaugeVec,
+    /// Requests in flight per backend.
+    pub backend_in_flight: IntGaugeVec,
     /// Hedged second attempts, by the provider of the slow first one.
     pub hedges: IntCounterVec,
     /// Adapter script failures, by adapter and hook.
@@ -89,6 +95,21 @@ fn build() -> prometheus::Result<Metrics> {
             "gateway_streams_in_flight",
             "Streaming responses being relayed"
         )?,
+        backend_circuit: register_int_gauge_vec!(
+            "gateway_backend_circuit_state",
+            "Circuit breaker state per backend: 0 closed, 1 open, 2 half-open, 3 benched (Retry-After)",
+            &["provider", "backend"]
+        )?,
+        backend_healthy: register_int_gauge_vec!(
+            "gateway_backend_healthy",
+            "Active health check result per backend (1 healthy)",
+            &["provider", "backend"]
+        )?,
+        backend_in_flight: register_int_gauge_vec!(
+            "gateway_backend_in_flight",
+            "Requests in flight per backend (streams count until they end)",
+            &["provider", "backend"]
+        )?,
         hedges: register_int_counter_vec!(
             "gateway_hedges_total",
             "Hedged second attempts started because the first was slow",
@@ -120,6 +141,37 @@ pub fn set_config_version(version: &str) {
     let m = metrics();
     m.config_info.reset();
     m.config_info.with_label_values(&[version]).set(1);
+}
+
+/// Sets the per-backend gauges from `cfg`'s providers (at each scrape, so
+/// backends removed by a reload disappear).
+pub fn observe_backends(cfg: &crate::config::Config) {
+    use crate::upstream::breaker::BreakerState;
+    let m = metrics();
+    m.backend_circuit.reset();
+    m.backend_healthy.reset();
+    m.backend_in_flight.reset();
+    let now = std::time::Instant::now();
+    for p in cfg.providers.values() {
+        for b in &p.backend_list {
+            let labels = [p.name.as_str(), b.label.as_str()];
+            let state = match b.breaker.state(now) {
+                BreakerState::Closed => 0,
+                BreakerState::Open { .. } => 1,
+                BreakerState::HalfOpen => 2,
+                BreakerState::Benched { .. } => 3,
+            };
+            m.backend_circuit.with_label_values(&labels).set(state);
+            let healthy = p.backends.is_healthy(&b.id).unwrap_or(true);
+            m.backend_healthy
+                .with_label_values(&labels)
+                .set(i64::from(healthy));
+            let n = p.backends.in_flight_count(&b.id);
+            m.backend_in_flight
+                .with_label_values(&labels)
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
 }
 
 /// The default registry in Prometheus text format.

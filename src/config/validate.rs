@@ -373,6 +373,7 @@ fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -
         disabled,
         capabilities,
         backends: backends.balancer,
+        backend_list: backends.list,
         hash_key: backends.hash_key,
         health: backends.health,
         timeouts: timeouts(

@@ -101,9 +101,25 @@ fn watch(watcher: &mut RecommendedWatcher, dir: &Path) {
     }
 }
 
+/// Starts (or reconfigures) the active health checks of every provider
+/// that has them, and stops those of providers that no longer do.
+pub async fn apply_health_checks(cfg: &Config) {
+    for p in cfg.providers.values() {
+        match &p.health {
+            Some(h) if p.is_enabled() => {
+                if let Err(e) = p.backends.start_health_checks(h.clone()) {
+                    tracing::error!(provider = %p.name, error = %e, "health checks not started");
+                }
+            }
+            _ => p.backends.stop_health_checks().await,
+        }
+    }
+}
+
 #[async_trait]
 impl BackgroundService for WatchService {
     async fn start(&self, mut shutdown: ShutdownWatch) {
+        apply_health_checks(&self.reloader.state.load_full()).await;
         let (tx, mut rx) = mpsc::unbounded_channel::<notify::Event>();
         let mut watcher =
             match notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
@@ -151,6 +167,7 @@ impl BackgroundService for WatchService {
             let reloader = self.reloader.clone();
             let result = tokio::task::spawn_blocking(move || reloader.reload()).await;
             if let Ok(Ok(cfg)) = result {
+                apply_health_checks(&cfg).await;
                 let new_dir = absolute(&cfg.scripts_dir);
                 if new_dir != scripts_dir {
                     let _ = watcher.unwatch(&scripts_dir);

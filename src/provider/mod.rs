@@ -79,6 +79,8 @@ pub struct Provider {
     /// Its backends (at least one) behind the configured balance strategy.
     pub backends:
         std::sync::Arc<crate::upstream::balance::Balancer<crate::upstream::backend::Backend>>,
+    /// The backends in configured order (for metrics and health).
+    pub backend_list: Vec<std::sync::Arc<crate::upstream::backend::Backend>>,
     /// What `consistent-hash` hashes.
     pub hash_key: crate::routing::hash_key::HashKey,
     /// Active health checks, if configured.

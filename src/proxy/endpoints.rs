@@ -32,7 +32,8 @@ pub async fn ready(s: &mut Session, ctx: &mut RequestCtx, cfg: &Config) -> pingo
 }
 
 /// `GET /metrics`: Prometheus text format.
-pub async fn metrics(s: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<()> {
+pub async fn metrics(s: &mut Session, ctx: &mut RequestCtx, cfg: &Config) -> pingora::Result<()> {
+    crate::metrics::observe_backends(cfg);
     let body = Bytes::from(crate::metrics::render());
     write_body(
         s,

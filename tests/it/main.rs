@@ -4,6 +4,7 @@
 mod common;
 
 mod anthropic;
+mod balancing;
 mod catalog;
 mod cli;
 mod endpoints;

@@ -20,6 +20,8 @@ use crate::upstream::Upstream;
 /// What a provider's backend configuration validated into.
 pub struct Backends {
     pub balancer: Arc<Balancer<Backend>>,
+    /// The same backends, in configured order.
+    pub list: Vec<Arc<Backend>>,
     pub hash_key: HashKey,
     pub health: Option<HealthConfig>,
 }
@@ -79,7 +81,9 @@ pub fn backends(name: &str, p: &RawProvider, d: &Defaults, cx: &mut Ctx) -> Back
             members.push(member);
         }
     }
+    let list = members.iter().map(|m| m.value.clone()).collect();
     Backends {
+        list,
         balancer: balancer_for(name, strategy, members),
         hash_key,
         health,
