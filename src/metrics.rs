@@ -47,6 +47,8 @@ pub struct Metrics {
     pub backend_in_flight: IntGaugeVec,
     /// Hedged second attempts, by the provider of the slow first one.
     pub hedges: IntCounterVec,
+    /// Requests answered by another target or backend than the first tried.
+    pub failovers: IntCounterVec,
     /// Adapter script failures, by adapter and hook.
     pub script_errors: IntCounterVec,
 }
@@ -109,6 +111,11 @@ fn build() -> prometheus::Result<Metrics> {
             "gateway_backend_in_flight",
             "Requests in flight per backend (streams count until they end)",
             &["provider", "backend"]
+        )?,
+        failovers: register_int_counter_vec!(
+            "gateway_failovers_total",
+            "Requests answered after at least one failed attempt, by route",
+            &["route"]
         )?,
         hedges: register_int_counter_vec!(
             "gateway_hedges_total",

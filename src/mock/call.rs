@@ -52,6 +52,9 @@ impl Call {
         if let Some(Fault::Status { code, retry_after }) = cfg.fault {
             return Err(self.dialect.status_error(code, retry_after));
         }
+        if cfg.fault == Some(Fault::ContextOverflow) {
+            return Err(self.dialect.context_overflow());
+        }
         Ok(())
     }
 
@@ -113,7 +116,9 @@ impl Call {
                 .dialect
                 .status_error(self.dialect.overloaded_status(), None),
             Some(Fault::Malformed) => body::json_response(malformed(&bytes), guard),
-            Some(Fault::Status { .. } | Fault::Hang) | None => body::json_response(bytes, guard),
+            Some(Fault::Status { .. } | Fault::Hang | Fault::ContextOverflow) | None => {
+                body::json_response(bytes, guard)
+            }
         }
     }
 }

@@ -62,6 +62,23 @@ impl Dialect {
         response
     }
 
+    /// The provider's error for a prompt longer than the context window.
+    pub(crate) fn context_overflow(self) -> Response {
+        match self {
+            Dialect::OpenAi => openai_error(
+                StatusCode::BAD_REQUEST,
+                "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens. Please reduce the length of the messages.",
+                "invalid_request_error",
+                Some("messages"),
+                Some("context_length_exceeded"),
+            ),
+            Dialect::Anthropic => anthropic_error(
+                StatusCode::BAD_REQUEST,
+                "prompt is too long: 210000 tokens > 200000 maximum",
+            ),
+        }
+    }
+
     /// The status a non-stream request gets for a stream-only fault
     /// (`Fault::StreamError`): OpenAI 500, Anthropic 529 (overloaded).
     pub(crate) fn overloaded_status(self) -> u16 {

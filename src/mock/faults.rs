@@ -23,6 +23,10 @@ pub enum Fault {
         /// Seconds for the `retry-after` header.
         retry_after: Option<u64>,
     },
+    /// Answer 400 with the provider's "prompt too long for the context
+    /// window" error (OpenAI `context_length_exceeded`, Anthropic "prompt is
+    /// too long").
+    ContextOverflow,
     /// Streams: send `after` content events, then abort the TCP connection
     /// (no finish chunk, no `[DONE]` / `message_stop`). Non-stream: announce
     /// the full body length, send half of it, then abort.
@@ -76,6 +80,7 @@ impl FromStr for Fault {
                 after: count(*after)?,
             }),
             ("malformed", []) => Ok(Fault::Malformed),
+            ("context", []) => Ok(Fault::ContextOverflow),
             ("hang", []) => Ok(Fault::Hang),
             _ => Err(invalid()),
         }
@@ -97,6 +102,7 @@ impl fmt::Display for Fault {
             Fault::DropMidStream { after } => write!(f, "drop:{after}"),
             Fault::StreamError { after } => write!(f, "error:{after}"),
             Fault::Malformed => f.write_str("malformed"),
+            Fault::ContextOverflow => f.write_str("context"),
             Fault::Hang => f.write_str("hang"),
         }
     }
@@ -121,7 +127,9 @@ pub(crate) fn shape_stream(
             out.insert(out.len().min(1), dialect.malformed_frame());
             (out, Ending::Finish)
         }
-        Some(Fault::Status { .. } | Fault::Hang) | None => (bytes_of(frames), Ending::Finish),
+        Some(Fault::Status { .. } | Fault::Hang | Fault::ContextOverflow) | None => {
+            (bytes_of(frames), Ending::Finish)
+        }
     }
 }
 

@@ -121,6 +121,12 @@ impl GeminiCall {
         if let Some(Fault::Status { code, retry_after }) = started.cfg.fault {
             return Err(status_error(code, retry_after));
         }
+        if started.cfg.fault == Some(Fault::ContextOverflow) {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "The input token count (1048577) exceeds the maximum number of tokens allowed (1048576).",
+            ));
+        }
         Ok(Self { started })
     }
 
@@ -192,7 +198,9 @@ impl GeminiCall {
                 half.extend_from_slice(b"<!-- mock: malformed -->");
                 body::json_response(Bytes::from(half), guard)
             }
-            Some(Fault::Status { .. } | Fault::Hang) | None => body::json_response(bytes, guard),
+            Some(Fault::Status { .. } | Fault::Hang | Fault::ContextOverflow) | None => {
+                body::json_response(bytes, guard)
+            }
         }
     }
 }
@@ -403,7 +411,9 @@ fn shape_stream(mut frames: Vec<Bytes>, fault: Option<&Fault>) -> (Vec<Bytes>, E
             frames.insert(frames.len().min(1), bad);
             (frames, Ending::Finish)
         }
-        Some(Fault::Status { .. } | Fault::Hang) | None => (frames, Ending::Finish),
+        Some(Fault::Status { .. } | Fault::Hang | Fault::ContextOverflow) | None => {
+            (frames, Ending::Finish)
+        }
     }
 }
 

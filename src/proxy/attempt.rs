@@ -476,6 +476,24 @@ async fn read_first(
         .map_err(|e| call_error(e, provider))
 }
 
+/// The error code of a prompt too long for the model's context window.
+pub const CONTEXT_OVERFLOW: &str = "context_length_exceeded";
+
+/// Providers word it differently; OpenAI says `context_length_exceeded`.
+fn is_context_overflow(code: Option<&str>, message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    code == Some(CONTEXT_OVERFLOW)
+        || [
+            "context length",
+            "maximum context",
+            "context window",
+            "prompt is too long",
+            "too many tokens",
+        ]
+        .iter()
+        .any(|needle| m.contains(needle))
+}
+
 /// Maps an upstream error body (OpenAI, Anthropic, Gemini or FastAPI
 /// shaped) to a [`GatewayError`], keeping the provider's message without
 /// its secrets.
@@ -495,9 +513,12 @@ pub fn upstream_error_from(
     // OpenAI: `code`; Gemini: `status` (its `code` repeats the HTTP status);
     // Anthropic: `type`.
     let text = |k: &str| err.get(k).and_then(Value::as_str).map(str::to_string);
-    let code = text("code")
+    let mut code = text("code")
         .or_else(|| text("status"))
         .or_else(|| text("type"));
+    if matches!(status, 400 | 413) && is_context_overflow(code.as_deref(), &message) {
+        code = Some(CONTEXT_OVERFLOW.to_string());
+    }
     let status = match status {
         // Anthropic's 529 "overloaded" is a 503 to OpenAI clients.
         529 => 503,

@@ -13,7 +13,9 @@ use pingora_proxy::Session;
 use rand::Rng;
 use serde_json::Value;
 
-use super::attempt::{outcome_label, Answer, Candidate, Failure, Shared, Started};
+use super::attempt::{
+    outcome_label, Answer, Candidate, Failure, Shared, Started, CONTEXT_OVERFLOW,
+};
 use super::ctx::RequestCtx;
 use super::request::{self, ClientRequest, Dialect, Endpoint};
 use super::respond::{write_body, write_error};
@@ -176,7 +178,15 @@ async fn try_all<'t>(
     let policy = shared.policy;
     let mut next = 0;
     let mut sent = failures.iter().filter(|f| counts(f)).count() as u32;
+    // After a context-length error, only larger windows are worth trying.
+    let mut need_window: Option<u64> = None;
     while next < candidates.len() {
+        if let Some(min) = need_window {
+            if window(shared, &candidates[next]).is_none_or(|w| w <= min) {
+                next += 1;
+                continue;
+            }
+        }
         if sent >= policy.max_attempts || Instant::now() >= shared.deadline {
             break;
         }
@@ -198,7 +208,12 @@ async fn try_all<'t>(
             Ok(s) => return Some(s),
             Err(f) => {
                 sent += u32::from(counts(&f));
-                let stop = !f.error.is_retryable();
+                let overflow = f.error.code() == Some(CONTEXT_OVERFLOW);
+                if overflow {
+                    let here = window(shared, &candidates[next - 1]).unwrap_or(0);
+                    need_window = Some(need_window.map_or(here, |w| w.max(here)));
+                }
+                let stop = !f.error.is_retryable() && !overflow;
                 failures.push(f);
                 if stop {
                     break;
@@ -207,6 +222,12 @@ async fn try_all<'t>(
         }
     }
     None
+}
+
+/// The context window of a candidate's model, when the config knows it.
+fn window(shared: &Shared<'_>, c: &Candidate<'_>) -> Option<u64> {
+    let model = c.target.model_for(&shared.req.model);
+    c.target.provider.models.get(model)?.context_window
 }
 
 /// Whether a failure spent an attempt (a request went out).
@@ -322,6 +343,10 @@ async fn finish(
     let provider = &started.target.provider;
     ctx.provider = Some(provider.name.clone());
     ctx.model = Some(model_label(started.target, &started.model));
+    if !ctx.attempts.is_empty() {
+        let route = ctx.route.as_deref().unwrap_or("");
+        metrics().failovers.with_label_values(&[route]).inc();
+    }
     ctx.attempts
         .push(format!("{}:{}", started.backend.label, started.status));
     metrics()

@@ -207,3 +207,71 @@ async fn a_stream_dying_before_its_first_byte_fails_over() {
     let events = read_sse(gw.post("/v1/chat/completions", &chat("m", true)).await).await;
     assert_eq!(stream_text(&events), mock_text(5));
 }
+
+/// A prompt too long for one model falls back only to targets whose
+/// context window is larger; with none, the client gets the 400.
+#[tokio::test]
+async fn context_length_errors_fall_back_to_larger_windows_only() {
+    let small = mock(faulty(Fault::ContextOverflow)).await;
+    let same = mock(MockConfig::default()).await;
+    let unknown = mock(MockConfig::default()).await;
+    let large = mock(MockConfig::default()).await;
+    let with_window = |name: &str, adapter: &str, m: &MockServer, window: Option<u64>| {
+        let models = match window {
+            Some(w) => format!("    models: {{ x: {{ context_window: {w} }} }}\n"),
+            None => String::new(),
+        };
+        format!("{}{models}", provider(name, adapter, m, None))
+    };
+    let yaml = format!(
+        "providers:\n{}{}{}{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: small, model: x }}, {{ provider: same, model: x }}, {{ provider: unknown, model: x }}, {{ provider: large, model: x }}]\n  - match: {{ model: nowhere }}\n    targets: [{{ provider: small, model: x }}, {{ provider: same, model: x }}]\n",
+        with_window("small", "anthropic", &small, Some(8192)),
+        with_window("same", "openai", &same, Some(8192)),
+        with_window("unknown", "openai", &unknown, None),
+        with_window("large", "openai", &large, Some(128000)),
+    );
+    let gw = Gateway::start(&yaml).await;
+    let r = gw.post("/v1/chat/completions", &chat("m", false)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-switchyard-attempts"], "small:400,large:200");
+    assert_eq!(same.hits() + unknown.hits(), 0);
+    let r = gw
+        .post("/v1/chat/completions", &chat("nowhere", false))
+        .await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "context_length_exceeded");
+    assert_eq!(same.hits(), 0);
+}
+
+/// When every backend is only cooling down (here: benched by a 429's
+/// Retry-After), a route with `wait_for_cooldown` waits for the soonest.
+#[tokio::test]
+async fn a_route_can_wait_for_a_cooling_backend() {
+    let limited = mock(faulty(Fault::Status {
+        code: 429,
+        retry_after: Some(1),
+    }))
+    .await;
+    let yaml = format!(
+        "providers:\n{}routes:\n  - match: {{ model: patient }}\n    wait_for_cooldown: 3s\n    targets: [{{ provider: p }}]\n  - match: {{ model: hasty }}\n    targets: [{{ provider: p }}]\n",
+        provider("p", "openai", &limited, None)
+    );
+    let gw = Gateway::start(&yaml).await;
+    assert_eq!(
+        gw.post("/v1/chat/completions", &chat("hasty", false))
+            .await
+            .status(),
+        429
+    );
+    limited.set_fault(None);
+    let r = gw.post("/v1/chat/completions", &chat("hasty", false)).await;
+    assert_eq!(r.status(), 503, "benched: not called");
+    let started = Instant::now();
+    let r = gw
+        .post("/v1/chat/completions", &chat("patient", false))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-switchyard-attempts"], "p:benched,p:200");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
