@@ -227,8 +227,11 @@ pub struct RawRetry {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawHedge {
-    /// Delay before the next target is also tried, e.g. `2s`.
+    /// Delay before the next target is also tried: e.g. `2s`, or `p95` for
+    /// the first backend's observed 95th percentile time to first byte.
     pub after: Scalar,
+    /// With a percentile: the delay used until there are enough samples.
+    pub fallback: Option<Scalar>,
 }
 
 /// `match:` of a route.

@@ -18,7 +18,7 @@ use super::values::{self, Interpolation};
 use super::{Config, Settings};
 use crate::provider::engine::{build_engine, ScriptLimits};
 use crate::provider::{Adapter, ModelInfo, Provider, ScriptError, Secret, CAPABILITIES};
-use crate::routing::{Route, RoutePolicy, RouteTable, Target};
+use crate::routing::{HedgeAfter, Route, RoutePolicy, RouteTable, Target};
 use crate::upstream::{Timeouts, Upstream};
 
 /// Default listen address.
@@ -426,6 +426,34 @@ fn positive(at: &str, v: &super::raw::Scalar, cx: &mut Ctx) -> Option<Duration> 
     }
 }
 
+/// `hedge:` of a route: a delay, or `pNN` with a fallback delay.
+fn hedge_after(at: &str, h: &super::raw::RawHedge, cx: &mut Ctx) -> Option<HedgeAfter> {
+    let percentile = match &h.after {
+        super::raw::Scalar::Text(t) => t
+            .trim()
+            .strip_prefix('p')
+            .and_then(|n| n.parse::<f64>().ok()),
+        _ => None,
+    };
+    match percentile {
+        Some(p) if p > 0.0 && p < 100.0 => {
+            let fallback = match &h.fallback {
+                Some(v) => positive(&format!("{at}.fallback"), v, cx)?,
+                None => Duration::from_secs(2),
+            };
+            Some(HedgeAfter::Percentile { p, fallback })
+        }
+        Some(_) => {
+            cx.issue(
+                &format!("{at}.after"),
+                "a percentile must be between p1 and p99",
+            );
+            None
+        }
+        None => positive(&format!("{at}.after"), &h.after, cx).map(HedgeAfter::Fixed),
+    }
+}
+
 /// `timeouts:`, `retry:`, `hedge:` and `wait_for_cooldown:` of route `at`.
 fn route_policy(at: &str, r: &RawRoute, cx: &mut Ctx) -> RoutePolicy {
     let mut policy = RoutePolicy {
@@ -453,7 +481,7 @@ fn route_policy(at: &str, r: &RawRoute, cx: &mut Ctx) -> RoutePolicy {
         }
     }
     if let Some(h) = &r.hedge {
-        policy.hedge_after = positive(&format!("{at}.hedge.after"), &h.after, cx);
+        policy.hedge_after = hedge_after(&format!("{at}.hedge"), h, cx);
     }
     if let Some(v) = &r.wait_for_cooldown {
         policy.wait_for_cooldown = positive(&format!("{at}.wait_for_cooldown"), v, cx);

@@ -208,6 +208,7 @@ impl<'a> Shared<'a> {
             read: self.first_byte(&timeouts, attempt_deadline),
             write: timeouts.idle.unwrap_or(Duration::from_secs(60)),
         };
+        let began = Instant::now();
         let result = self
             .exchange(
                 provider,
@@ -219,7 +220,10 @@ impl<'a> Shared<'a> {
             )
             .await;
         let (status, incoming, answer) = match result {
-            Ok(r) => r,
+            Ok(r) => {
+                backend.first_byte.record(began.elapsed());
+                r
+            }
             Err((outcome, e)) => {
                 report_failure(backend, permit, &e);
                 return Err(fail(&outcome, e));

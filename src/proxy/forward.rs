@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::dialect::anthropic;
 use crate::error::GatewayError;
 use crate::metrics::metrics;
-use crate::routing::{Route, RoutePolicy, Target};
+use crate::routing::{HedgeAfter, Route, RoutePolicy, Target};
 use crate::upstream::balance::Strategy;
 
 /// Serves a chat or embeddings request end to end, for a client speaking
@@ -195,7 +195,10 @@ async fn try_all<'t>(
         }
         let first = &candidates[next];
         next += 1;
-        let hedge = policy.hedge_after.zip(candidates.get(next));
+        let hedge = policy
+            .hedge_after
+            .map(|h| hedge_delay(h, first))
+            .zip(candidates.get(next));
         let (result, both) = match hedge {
             Some((after, second)) => hedged(shared, first, second, after, failures).await,
             None => (shared.start(first).await, false),
@@ -222,6 +225,16 @@ async fn try_all<'t>(
         }
     }
     None
+}
+
+/// How long to give `first` before hedging it.
+fn hedge_delay(h: HedgeAfter, first: &Candidate<'_>) -> Duration {
+    match h {
+        HedgeAfter::Fixed(d) => d,
+        HedgeAfter::Percentile { p, fallback } => {
+            first.backend.first_byte.percentile(p).unwrap_or(fallback)
+        }
+    }
 }
 
 /// The context window of a candidate's model, when the config knows it.

@@ -55,9 +55,19 @@ pub struct RoutePolicy {
     pub backoff: Duration,
     pub max_backoff: Duration,
     /// Try the next target too when the first has not answered by then.
-    pub hedge_after: Option<Duration>,
+    pub hedge_after: Option<HedgeAfter>,
     /// When every target is cooling down, wait up to this long for one.
     pub wait_for_cooldown: Option<Duration>,
+}
+
+/// When a hedged request sends its second attempt.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HedgeAfter {
+    /// A fixed delay.
+    Fixed(Duration),
+    /// The first backend's observed percentile of time to first byte;
+    /// `fallback` until it has enough samples.
+    Percentile { p: f64, fallback: Duration },
 }
 
 impl Default for RoutePolicy {

@@ -3,8 +3,9 @@
 //! kept across config reloads for every backend whose identity did not
 //! change, so a reload does not forget that a backend is failing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -27,6 +28,44 @@ pub struct Backend {
     pub breaker: Arc<Breaker>,
     /// Headers a health probe sends (the adapter's auth headers).
     pub probe_headers: Vec<(String, String)>,
+    /// Recent times to a successful answer (first bytes of a stream).
+    pub first_byte: LatencyWindow,
+}
+
+/// The last few hundred latencies of a backend, for percentiles.
+#[derive(Debug, Default)]
+pub struct LatencyWindow {
+    samples: Mutex<VecDeque<Duration>>,
+}
+
+impl LatencyWindow {
+    /// Samples kept.
+    const CAPACITY: usize = 256;
+    /// Samples needed before a percentile is trusted.
+    const MIN_SAMPLES: usize = 20;
+
+    /// Records one latency.
+    pub fn record(&self, d: Duration) {
+        let mut s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        if s.len() == Self::CAPACITY {
+            s.pop_front();
+        }
+        s.push_back(d);
+    }
+
+    /// The `p`-th percentile (0..=100) once there are enough samples.
+    pub fn percentile(&self, p: f64) -> Option<Duration> {
+        let mut v: Vec<Duration> = {
+            let s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+            if s.len() < Self::MIN_SAMPLES {
+                return None;
+            }
+            s.iter().copied().collect()
+        };
+        v.sort_unstable();
+        let rank = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
+        v.get(rank.min(v.len() - 1)).copied()
+    }
 }
 
 impl Probe for Backend {

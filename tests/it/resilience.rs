@@ -275,3 +275,64 @@ async fn a_route_can_wait_for_a_cooling_backend() {
     assert_eq!(r.headers()["x-switchyard-attempts"], "p:benched,p:200");
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+/// A provider that goes silent inside a stream for longer than the idle
+/// timeout: the client gets an in-band error, not a hang.
+#[tokio::test]
+async fn idle_timeout_inside_a_stream_is_reported_in_band() {
+    let stalling = mock(MockConfig {
+        chunks: 4,
+        chunk_delay: Duration::from_millis(1500),
+        ..MockConfig::default()
+    })
+    .await;
+    let yaml = format!(
+        "providers:\n{}    timeouts: {{ idle: 300ms }}\nroutes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n",
+        provider("p", "openai", &stalling, None)
+    );
+    let gw = Gateway::start(&yaml).await;
+    let started = Instant::now();
+    let events = read_sse(gw.post("/v1/chat/completions", &chat("m", true)).await).await;
+    let last = events.last().unwrap().json().unwrap();
+    assert_eq!(last["error"]["code"], "stream_interrupted", "{last}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// `hedge: { after: p95 }`: once the primary has a latency history, a
+/// request slower than its usual p95 is hedged after about that long.
+#[tokio::test]
+async fn hedging_after_the_observed_p95() {
+    let primary = mock(MockConfig {
+        latency: Duration::from_millis(80),
+        ..MockConfig::default()
+    })
+    .await;
+    let backup = mock(MockConfig::default()).await;
+    let yaml = format!(
+        "providers:\n{}{}routes:\n  - match: {{ model: m }}\n    hedge: {{ after: p95, fallback: 10s }}\n    targets: [{{ provider: primary }}, {{ provider: backup }}]\n",
+        provider("primary", "openai", &primary, None),
+        provider("backup", "openai", &backup, None),
+    );
+    let gw = Gateway::start(&yaml).await;
+    for _ in 0..20 {
+        let r = gw.post("/v1/chat/completions", &chat("m", false)).await;
+        assert_eq!(r.headers()["x-switchyard-provider"], "primary");
+    }
+    assert_eq!(
+        backup.hits(),
+        0,
+        "no hedging while the primary is as fast as usual"
+    );
+    primary.set_config(MockConfig {
+        latency: Duration::from_secs(5),
+        ..MockConfig::default()
+    });
+    let started = Instant::now();
+    let r = gw.post("/v1/chat/completions", &chat("m", false)).await;
+    assert_eq!(r.headers()["x-switchyard-provider"], "backup");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -156,6 +156,7 @@ fn member(
             weight,
             breaker: breaker_for(&id, breaker),
             probe_headers,
+            first_byte: Default::default(),
         }),
     })
 }
