@@ -125,8 +125,8 @@ async fn run<'t>(
     failures: &mut Vec<Failure>,
 ) -> Option<Started<'t>> {
     let mut waited = false;
+    let candidates = candidates(shared, route, failures);
     loop {
-        let candidates = candidates(shared, route, failures);
         let before = failures.len();
         if let Some(s) = try_all(shared, &candidates, failures).await {
             return Some(s);
