@@ -12,7 +12,7 @@ use rhai::{Dynamic, Map};
 use serde_json::json;
 use switchyard::config::Config;
 use switchyard::provider::engine::{build_engine, ScriptLimits};
-use switchyard::provider::Adapter;
+use switchyard::provider::{Adapter, HookCtx};
 use switchyard::transform::sse::SseParser;
 
 const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/providers");
@@ -83,15 +83,17 @@ fn adapter(name: &str) -> Adapter {
 }
 
 fn script_ctx() -> Map {
-    let mut m = Map::new();
-    m.insert("endpoint".into(), Dynamic::from("chat"));
-    m.insert("model".into(), Dynamic::from("claude-sonnet-4"));
-    m.insert("stream".into(), Dynamic::from(true));
-    m.insert("include_usage".into(), Dynamic::from(false));
-    m.insert("provider".into(), Dynamic::from("anthropic"));
-    m.insert("api_key".into(), Dynamic::from("k"));
-    m.insert("options".into(), Dynamic::from_map(Map::new()));
-    m
+    HookCtx {
+        endpoint: "chat",
+        model: "claude-sonnet-4",
+        stream: true,
+        include_usage: false,
+        provider: "anthropic",
+        api_key: Some("k"),
+        options: &Map::new(),
+        encoding_format: None,
+    }
+    .to_map()
 }
 
 fn adapters(c: &mut Criterion) {

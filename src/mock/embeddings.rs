@@ -152,23 +152,8 @@ fn encode_f32s(values: &[f32]) -> String {
 
 /// Standard base64 with padding.
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for group in bytes.chunks(3) {
-        let n = group
-            .iter()
-            .zip([16, 8, 0])
-            .fold(0u32, |n, (byte, shift)| n | u32::from(*byte) << shift);
-        for i in 0..4 {
-            if i <= group.len() {
-                let sextet = (n >> (18 - 6 * i)) & 0x3f;
-                out.extend(ALPHABET.get(sextet as usize).map(|&b| char::from(b)));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[cfg(test)]

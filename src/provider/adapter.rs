@@ -48,6 +48,46 @@ pub enum ScriptError {
     },
 }
 
+/// What hooks see as `ctx`: the request's shape, the target and its
+/// credentials. Built in one place so that every caller passes the same
+/// fields.
+#[derive(Debug, Clone, Copy)]
+pub struct HookCtx<'a> {
+    /// `chat` or `embeddings`.
+    pub endpoint: &'a str,
+    /// The model name at the provider.
+    pub model: &'a str,
+    pub stream: bool,
+    /// The client asked for the final usage chunk.
+    pub include_usage: bool,
+    pub provider: &'a str,
+    pub api_key: Option<&'a str>,
+    /// `options:` from routes.yaml.
+    pub options: &'a Map,
+    /// The request's `encoding_format` (embeddings), for response transforms.
+    pub encoding_format: Option<&'a str>,
+}
+
+impl HookCtx<'_> {
+    /// The `ctx` map scripts receive.
+    pub fn to_map(&self) -> Map {
+        let text = |s: Option<&str>| {
+            s.map(|s| Dynamic::from(s.to_string()))
+                .unwrap_or(Dynamic::UNIT)
+        };
+        let mut m = Map::new();
+        m.insert("endpoint".into(), Dynamic::from(self.endpoint.to_string()));
+        m.insert("model".into(), Dynamic::from(self.model.to_string()));
+        m.insert("stream".into(), Dynamic::from(self.stream));
+        m.insert("include_usage".into(), Dynamic::from(self.include_usage));
+        m.insert("provider".into(), Dynamic::from(self.provider.to_string()));
+        m.insert("api_key".into(), text(self.api_key));
+        m.insert("options".into(), Dynamic::from_map(self.options.clone()));
+        m.insert("encoding_format".into(), text(self.encoding_format));
+        m
+    }
+}
+
 /// What `request(ctx)` decided: where and how to call the provider.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestPlan {

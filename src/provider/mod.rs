@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-pub use adapter::{Adapter, ChunkOut, RequestPlan, ScriptError};
+pub use adapter::{Adapter, ChunkOut, HookCtx, RequestPlan, ScriptError};
 
 use crate::upstream::Upstream;
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pingora::connectors::http::Connector;
-use rhai::{Dynamic, Map};
+use rhai::Map;
 use serde_json::Value;
 
 use super::ctx::Usage;
@@ -21,7 +21,7 @@ use super::request::{ClientRequest, Endpoint};
 use crate::config::Config;
 use crate::error::{redact, GatewayError};
 use crate::metrics::metrics;
-use crate::provider::{Provider, ScriptError};
+use crate::provider::{HookCtx, Provider, ScriptError, Secret};
 use crate::routing::{RoutePolicy, Target};
 use crate::upstream::backend::Backend;
 use crate::upstream::balance::{InFlightGuard, Strategy};
@@ -300,33 +300,17 @@ impl<'a> Shared<'a> {
 
     /// `ctx` as adapter scripts see it.
     fn script_ctx(&self, provider: &Provider, backend: &Backend, model: &str) -> Map {
-        let mut m = Map::new();
-        m.insert("endpoint".into(), Dynamic::from(self.req.endpoint.name()));
-        m.insert("model".into(), Dynamic::from(model.to_string()));
-        m.insert("stream".into(), Dynamic::from(self.req.stream));
-        m.insert(
-            "include_usage".into(),
-            Dynamic::from(self.req.include_usage),
-        );
-        m.insert("provider".into(), Dynamic::from(provider.name.clone()));
-        let key = backend.api_key.as_ref().map(|k| k.expose().to_string());
-        m.insert(
-            "api_key".into(),
-            key.map(Dynamic::from).unwrap_or(Dynamic::UNIT),
-        );
-        m.insert(
-            "options".into(),
-            Dynamic::from_map(provider.options.clone()),
-        );
-        // Request facts that response transforms need.
-        let encoding = self.req.body.get("encoding_format").and_then(Value::as_str);
-        m.insert(
-            "encoding_format".into(),
-            encoding
-                .map(|e| Dynamic::from(e.to_string()))
-                .unwrap_or(Dynamic::UNIT),
-        );
-        m
+        HookCtx {
+            endpoint: self.req.endpoint.name(),
+            model,
+            stream: self.req.stream,
+            include_usage: self.req.include_usage,
+            provider: &provider.name,
+            api_key: backend.api_key.as_ref().map(Secret::expose),
+            options: &provider.options,
+            encoding_format: self.req.body.get("encoding_format").and_then(Value::as_str),
+        }
+        .to_map()
     }
 
     /// Builds the provider's request with its adapter.

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rhai::{Dynamic, Map};
+use rhai::Map;
 
 use super::Ctx;
 use crate::config::raw::{RawBackend, RawBreaker, RawHealthCheck, RawProvider};
 use crate::config::values::{self, Interpolation};
-use crate::provider::{Adapter, Secret};
+use crate::provider::{Adapter, HookCtx, Secret};
 use crate::routing::hash_key::HashKey;
 use crate::upstream::backend::{backend_id, balancer_for, breaker_for, Backend};
 use crate::upstream::balance::{Balancer, Member, Strategy};
@@ -166,16 +166,17 @@ fn probe_headers(provider: &str, d: &Defaults, key: Option<&Secret>) -> Vec<(Str
     let Some(adapter) = d.adapter else {
         return Vec::new();
     };
-    let mut ctx = Map::new();
-    ctx.insert("endpoint".into(), Dynamic::from("chat"));
-    ctx.insert("model".into(), Dynamic::from("health-check"));
-    ctx.insert("stream".into(), Dynamic::from(false));
-    ctx.insert("include_usage".into(), Dynamic::from(false));
-    ctx.insert("provider".into(), Dynamic::from(provider.to_string()));
-    let key = key.map(|k| Dynamic::from(k.expose().to_string()));
-    ctx.insert("api_key".into(), key.unwrap_or(Dynamic::UNIT));
-    ctx.insert("options".into(), Dynamic::from_map(d.options.clone()));
-    ctx.insert("encoding_format".into(), Dynamic::UNIT);
+    let ctx = HookCtx {
+        endpoint: "chat",
+        model: "health-check",
+        stream: false,
+        include_usage: false,
+        provider,
+        api_key: key.map(Secret::expose),
+        options: d.options,
+        encoding_format: None,
+    }
+    .to_map();
     adapter
         .request(&ctx)
         .map(|plan| plan.headers)
