@@ -36,7 +36,8 @@ const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
 pub struct Shared<'a> {
     pub cfg: &'a Config,
     pub connector: &'a Connector,
-    pub req: &'a ClientRequest,
+    /// The client's request; its body lives in `body`.
+    pub req: ClientRequest,
     pub policy: &'a RoutePolicy,
     /// The hub body; each attempt sets its target's model in it. Behind a
     /// lock because a hedged request runs two attempts at once.
@@ -45,6 +46,10 @@ pub struct Shared<'a> {
     pub deadline: Instant,
     /// The client's request headers, when a consistent-hash key needs them.
     pub headers: http::HeaderMap,
+    /// The provider capabilities the request needs.
+    needs: Vec<&'static str>,
+    /// The request's `encoding_format`, for response transforms.
+    encoding_format: Option<String>,
 }
 
 /// A target's backend to try.
@@ -94,12 +99,20 @@ impl<'a> Shared<'a> {
     pub fn new(
         cfg: &'a Config,
         connector: &'a Connector,
-        req: &'a ClientRequest,
+        mut req: ClientRequest,
         policy: &'a RoutePolicy,
         started: Instant,
         headers: http::HeaderMap,
     ) -> Self {
-        let mut body = req.body.clone();
+        // Facts about the body are taken now; the body itself moves behind
+        // the lock (no copy of a possibly large conversation).
+        let needs = req.needs();
+        let encoding_format = req
+            .body
+            .get("encoding_format")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let mut body = std::mem::take(&mut req.body);
         // Usage is always requested on streams, so that it can be accounted.
         if req.stream && req.endpoint == Endpoint::Chat {
             if let Some(obj) = body.as_object_mut() {
@@ -123,13 +136,18 @@ impl<'a> Shared<'a> {
             body: Mutex::new(body),
             deadline: started + total,
             headers,
+            needs,
+            encoding_format,
         }
     }
 
     /// The key `provider`'s balancer hashes (empty unless it hashes).
     pub fn hash_key(&self, provider: &Provider) -> Vec<u8> {
         match provider.backends.strategy() {
-            Strategy::ConsistentHash => provider.hash_key.extract(&self.headers, &self.req.body),
+            Strategy::ConsistentHash => {
+                let body = self.body.lock().unwrap_or_else(|e| e.into_inner());
+                provider.hash_key.extract(&self.headers, &body)
+            }
             _ => Vec::new(),
         }
     }
@@ -162,7 +180,7 @@ impl<'a> Shared<'a> {
             ));
             return Err(fail("disabled", e));
         }
-        if let Some(missing) = self.req.needs().into_iter().find(|n| !provider.supports(n)) {
+        if let Some(missing) = self.needs.iter().find(|n| !provider.supports(n)) {
             let e = GatewayError::Unsupported(format!(
                 "provider `{}` does not support {}",
                 provider.name,
@@ -308,7 +326,7 @@ impl<'a> Shared<'a> {
             provider: &provider.name,
             api_key: backend.api_key.as_ref().map(Secret::expose),
             options: &provider.options,
-            encoding_format: self.req.body.get("encoding_format").and_then(Value::as_str),
+            encoding_format: self.encoding_format.as_deref(),
         }
         .to_map()
     }

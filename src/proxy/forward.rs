@@ -61,7 +61,7 @@ pub async fn handle(
     } else {
         http::HeaderMap::new()
     };
-    let shared = Shared::new(cfg, connector, &req, &route.policy, ctx.started, headers);
+    let shared = Shared::new(cfg, connector, req, &route.policy, ctx.started, headers);
     let mut failures = Vec::new();
     let started = tokio::select! {
         biased;
