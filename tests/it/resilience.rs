@@ -336,3 +336,45 @@ async fn hedging_after_the_observed_p95() {
         started.elapsed()
     );
 }
+
+/// A backend whose accept queue is full never completes the TCP handshake:
+/// the connect timeout fails over instead of waiting.
+#[tokio::test]
+async fn connect_timeout_fails_over() {
+    // Backlog 1 and never accepted: once the queue is full, SYNs go
+    // unanswered on Linux and connecting hangs.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let stuck = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(Ok(s)) = tokio::time::timeout(
+            Duration::from_millis(200),
+            tokio::net::TcpStream::connect(stuck),
+        )
+        .await
+        {
+            fillers.push(s);
+        }
+    }
+    let good = mock(MockConfig::default()).await;
+    let yaml = format!(
+        "providers:\n  stuck:\n    adapter: openai\n    base_url: http://{stuck}/v1\n    timeouts: {{ connect: 300ms }}\n{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: stuck }}, {{ provider: good }}]\n",
+        provider("good", "openai", &good, None)
+    );
+    let gw = Gateway::start(&yaml).await;
+    let started = Instant::now();
+    let r = gw.post("/v1/chat/completions", &chat("m", false)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["x-switchyard-attempts"],
+        "stuck:timeout,good:200"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    drop((listener, fillers));
+}
