@@ -29,6 +29,8 @@ pub struct Metrics {
     pub ttft: HistogramVec,
     /// Tokens by provider, model and type (prompt, completion, cached).
     pub tokens: IntCounterVec,
+    /// Spend in USD from returned usage and configured prices.
+    pub cost: prometheus::CounterVec,
     /// Attempts against providers, by provider and outcome.
     pub upstream_attempts: IntCounterVec,
     /// Config reloads by result (success, failure).
@@ -76,6 +78,11 @@ fn build() -> prometheus::Result<Metrics> {
             "gateway_tokens_total",
             "Tokens reported by providers, by type",
             &["provider", "model", "type"]
+        )?,
+        cost: prometheus::register_counter_vec!(
+            "gateway_cost_usd_total",
+            "Spend in USD, from the usage providers return and the prices in the config",
+            &["provider", "model"]
         )?,
         upstream_attempts: register_int_counter_vec!(
             "gateway_upstream_attempts_total",

@@ -29,6 +29,23 @@ impl Usage {
     }
 }
 
+impl Usage {
+    /// What these tokens cost at `model`'s prices (USD), when the config
+    /// has input and output prices; cached input at its own price, else
+    /// at the input price.
+    pub fn cost(&self, model: &crate::provider::ModelInfo) -> Option<f64> {
+        let input = model.input_per_mtok?;
+        let output = model.output_per_mtok?;
+        let cached_price = model.cached_input_per_mtok.unwrap_or(input);
+        let cached = self.cached.min(self.prompt);
+        let fresh = self.prompt - cached;
+        Some(
+            (fresh as f64 * input + cached as f64 * cached_price + self.completion as f64 * output)
+                / 1e6,
+        )
+    }
+}
+
 /// Counts a request as in flight for as long as it lives.
 #[derive(Debug)]
 pub struct InFlight;
@@ -65,6 +82,8 @@ pub struct RequestCtx {
     pub stream: bool,
     pub ttft: Option<Duration>,
     pub usage: Option<Usage>,
+    /// The request's cost in USD, from usage and the model's prices.
+    pub cost: Option<f64>,
     /// A short reason when the request failed (also for streams cut short).
     pub error: Option<&'static str>,
     _in_flight: Option<InFlight>,
@@ -87,6 +106,7 @@ impl RequestCtx {
             stream: false,
             ttft: None,
             usage: None,
+            cost: None,
             error: None,
             _in_flight: Some(InFlight::enter()),
         }

@@ -370,12 +370,18 @@ async fn finish(
         Answer::Complete { body, usage } => {
             started.permit.success(Instant::now());
             ctx.usage = usage;
+            ctx.cost = cost(ctx, provider, &started.model);
             let body = match ctx.dialect {
                 Dialect::OpenAi => body,
                 Dialect::Anthropic => to_anthropic(&body, &shared.req.model),
             };
             started.incoming.release(shared.connector).await;
-            write_body(session, ctx, 200, "application/json", &[], body).await
+            let cost = ctx.cost.map(|c| format!("{c:.8}"));
+            let extra: Vec<(&str, &str)> = cost
+                .iter()
+                .map(|c| ("x-switchyard-cost-usd", c.as_str()))
+                .collect();
+            write_body(session, ctx, 200, "application/json", &extra, body).await
         }
         Answer::Stream { first } => {
             let timeouts = shared.timeouts(provider);
@@ -418,9 +424,15 @@ async fn finish(
                 started.permit.success(now);
             }
             drop(started.in_flight);
+            ctx.cost = cost(ctx, provider, &started.model);
             result
         }
     }
+}
+
+/// The request's cost from its usage and the served model's configured prices.
+fn cost(ctx: &RequestCtx, provider: &crate::provider::Provider, model: &str) -> Option<f64> {
+    ctx.usage?.cost(provider.models.get(model)?)
 }
 
 /// An OpenAI response body re-encoded for an Anthropic-format client.

@@ -187,6 +187,9 @@ fn record(ctx: &RequestCtx) {
                 .with_label_values(&[route, provider])
                 .observe(t.as_secs_f64());
         }
+        if let Some(c) = ctx.cost {
+            m.cost.with_label_values(&[provider, model]).inc_by(c);
+        }
         if let Some(u) = ctx.usage {
             for (kind, n) in [
                 ("prompt", u.prompt),
@@ -215,6 +218,7 @@ fn record(ctx: &RequestCtx) {
         ttft_ms = ctx.ttft.map(|t| t.as_millis() as u64),
         prompt_tokens = ctx.usage.map(|u| u.prompt),
         completion_tokens = ctx.usage.map(|u| u.completion),
+        cost_usd = ctx.cost,
         error = ctx.error,
         config_version = %ctx.config_version,
         "request"

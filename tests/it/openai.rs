@@ -155,3 +155,38 @@ async fn provider_slash_model_addresses_a_provider_directly() {
         "gpt-4.1-nano"
     );
 }
+
+/// The cost of every request, from the usage the provider returns and the
+/// model's prices: in a header (non-streaming) and in metrics (both).
+#[tokio::test]
+async fn cost_from_usage_in_header_and_metrics() {
+    let mock = MockServer::start(MockConfig::default()).await.unwrap();
+    let yaml = format!(
+        "providers:\n{}    models: {{ priced: {{ input_per_mtok: 2.5, output_per_mtok: 10 }} }}\nroutes:\n  - match: {{ model: m }}\n    targets: [{{ provider: oa, model: priced }}]\n",
+        provider("oa", "openai", &mock, None)
+    );
+    let gw = Gateway::start(&yaml).await;
+    let r = gw.post("/v1/chat/completions", &chat("m", false)).await;
+    let header: f64 = r.headers()["x-switchyard-cost-usd"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    let prompt = body["usage"]["prompt_tokens"].as_f64().unwrap();
+    let completion = body["usage"]["completion_tokens"].as_f64().unwrap();
+    let want = (prompt * 2.5 + completion * 10.0) / 1e6;
+    assert!((header - want).abs() < 1e-9, "{header} vs {want}");
+    read_sse(gw.post("/v1/chat/completions", &chat("m", true)).await).await;
+    let metrics = gw.metrics().await;
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("gateway_cost_usd_total{model=\"priced\",provider=\"oa\"}"))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    let total: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(
+        (total - 2.0 * want).abs() < 1e-9,
+        "{total} vs {}",
+        2.0 * want
+    );
+}
