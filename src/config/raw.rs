@@ -194,6 +194,29 @@ pub struct RawRoute {
     /// When every target is cooling down, wait up to this long for the
     /// soonest one instead of failing.
     pub wait_for_cooldown: Option<Scalar>,
+    /// How targets are ranked: `ordered` (default), `cost`, `latency`,
+    /// `quality` or `hybrid`.
+    pub strategy: Option<String>,
+    /// Weights of the `hybrid` strategy.
+    pub weights: Option<RawWeights>,
+    /// Share of requests (0..1) that try the runner-up first, so that a
+    /// recovered provider is rediscovered. Default 0.02 for `latency` and
+    /// `hybrid`, 0 otherwise.
+    pub explore: Option<f64>,
+    /// Output tokens assumed for cost estimates when the request sets no
+    /// `max_tokens` (default 512).
+    pub expected_output_tokens: Option<u64>,
+    /// How long a latency observation counts (default 5m).
+    pub latency_memory: Option<Scalar>,
+}
+
+/// `weights:` of a hybrid route.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeights {
+    pub cost: Option<f64>,
+    pub latency: Option<f64>,
+    pub quality: Option<f64>,
 }
 
 /// `timeouts:` of a provider or a route; each is optional.

@@ -18,6 +18,7 @@ use super::values::{self, Interpolation};
 use super::{Config, Settings};
 use crate::provider::engine::{build_engine, ScriptLimits};
 use crate::provider::{Adapter, ModelInfo, Provider, ScriptError, Secret, CAPABILITIES};
+use crate::routing::strategy::{Strategy, Weights};
 use crate::routing::{HedgeAfter, Route, RoutePolicy, RouteTable, Target};
 use crate::upstream::{Timeouts, Upstream};
 
@@ -482,6 +483,54 @@ fn route_policy(at: &str, r: &RawRoute, cx: &mut Ctx) -> RoutePolicy {
     }
     if let Some(h) = &r.hedge {
         policy.hedge_after = hedge_after(&format!("{at}.hedge"), h, cx);
+    }
+    if let Some(s) = &r.strategy {
+        let w = r.weights.as_ref();
+        let weights = Weights {
+            cost: w.and_then(|w| w.cost).unwrap_or(1.0),
+            latency: w.and_then(|w| w.latency).unwrap_or(1.0),
+            quality: w.and_then(|w| w.quality).unwrap_or(1.0),
+        };
+        if [weights.cost, weights.latency, weights.quality]
+            .iter()
+            .any(|x| !x.is_finite() || *x < 0.0)
+        {
+            cx.issue(
+                &format!("{at}.weights"),
+                "weights must be non-negative numbers",
+            );
+        }
+        match Strategy::parse(s, weights) {
+            Ok(st) => {
+                policy.strategy = st;
+                if matches!(st, Strategy::Latency | Strategy::Hybrid(_)) {
+                    policy.explore = 0.02;
+                }
+            }
+            Err(e) => cx.issue(&format!("{at}.strategy"), e),
+        }
+    } else if r.weights.is_some() {
+        cx.issue(
+            &format!("{at}.weights"),
+            "weights apply to `strategy: hybrid` only",
+        );
+    }
+    match r.explore {
+        Some(x) if !(0.0..=1.0).contains(&x) => {
+            cx.issue(&format!("{at}.explore"), "must be between 0 and 1")
+        }
+        Some(x) => policy.explore = x,
+        None => {}
+    }
+    if let Some(n) = r.expected_output_tokens {
+        policy.expected_output_tokens = n;
+    }
+    if let Some(d) = r
+        .latency_memory
+        .as_ref()
+        .and_then(|v| positive(&format!("{at}.latency_memory"), v, cx))
+    {
+        policy.latency_memory = d;
     }
     if let Some(v) = &r.wait_for_cooldown {
         policy.wait_for_cooldown = positive(&format!("{at}.wait_for_cooldown"), v, cx);

@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::error::{redact, GatewayError};
 use crate::metrics::metrics;
 use crate::provider::{HookCtx, Provider, ScriptError, Secret};
+use crate::routing::strategy::Demand;
 use crate::routing::{RoutePolicy, Target};
 use crate::upstream::backend::Backend;
 use crate::upstream::balance::{InFlightGuard, Strategy};
@@ -50,6 +51,8 @@ pub struct Shared<'a> {
     needs: Vec<&'static str>,
     /// The request's `encoding_format`, for response transforms.
     encoding_format: Option<String>,
+    /// Estimated tokens in and out, for ranking and context windows.
+    pub demand: Demand,
 }
 
 /// A target's backend to try.
@@ -69,6 +72,10 @@ pub struct Started<'t> {
     pub in_flight: InFlightGuard,
     pub model: String,
     pub script_ctx: Map,
+    /// When the attempt began, and how long until its answer (or a
+    /// stream's first bytes) arrived.
+    pub began: Instant,
+    pub first_byte: Duration,
     pub status: u16,
     pub incoming: Incoming,
     pub answer: Answer,
@@ -107,6 +114,13 @@ impl<'a> Shared<'a> {
         // Facts about the body are taken now; the body itself moves behind
         // the lock (no copy of a possibly large conversation).
         let needs = req.needs();
+        let demand = Demand {
+            prompt_tokens: req.estimate_prompt_tokens(),
+            output_tokens: req
+                .max_output_tokens()
+                .unwrap_or(policy.expected_output_tokens),
+            stream: req.stream,
+        };
         let encoding_format = req
             .body
             .get("encoding_format")
@@ -138,6 +152,7 @@ impl<'a> Shared<'a> {
             headers,
             needs,
             encoding_format,
+            demand,
         }
     }
 
@@ -254,6 +269,8 @@ impl<'a> Shared<'a> {
             in_flight,
             model,
             script_ctx,
+            began,
+            first_byte: began.elapsed(),
             status,
             incoming,
             answer,

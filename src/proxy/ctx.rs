@@ -73,6 +73,8 @@ pub struct RequestCtx {
     /// The client's API format (errors are written in it too).
     pub dialect: super::request::Dialect,
     pub route: Option<String>,
+    /// The route's ranking strategy.
+    pub strategy: Option<&'static str>,
     pub provider: Option<String>,
     /// Model label: the upstream model of the target that answered.
     pub model: Option<String>,
@@ -99,6 +101,7 @@ impl RequestCtx {
             endpoint: "",
             dialect: super::request::Dialect::OpenAi,
             route: None,
+            strategy: None,
             provider: None,
             model: None,
             status: 0,

@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::dialect::anthropic;
 use crate::error::GatewayError;
 use crate::metrics::metrics;
-use crate::routing::{HedgeAfter, Route, RoutePolicy, Target};
+use crate::routing::{strategy, HedgeAfter, Route, RoutePolicy, Target};
 use crate::upstream::balance::Strategy;
 
 /// Serves a chat or embeddings request end to end, for a client speaking
@@ -52,6 +52,7 @@ pub async fn handle(
         return write_error(session, ctx, &GatewayError::UnknownModel(req.model)).await;
     };
     ctx.route = Some(route.name.clone());
+    ctx.strategy = Some(route.policy.strategy.name());
     let hashes = route
         .targets
         .iter()
@@ -153,12 +154,40 @@ fn candidates<'t>(
     route: &'t Route,
     failures: &mut Vec<Failure>,
 ) -> Vec<Candidate<'t>> {
-    let mut out = Vec::new();
+    let demand = &shared.demand;
+    let mut usable = Vec::new();
     for target in &route.targets {
         if let Err(f) = shared.precheck(target) {
             failures.push(f);
             continue;
         }
+        let model = target.model_for(&shared.req.model);
+        let window = target
+            .provider
+            .models
+            .get(model)
+            .and_then(|m| m.context_window);
+        let need = demand.prompt_tokens + demand.output_tokens;
+        if let Some(w) = window.filter(|w| need > *w) {
+            failures.push(Failure {
+                provider: target.provider.name.clone(),
+                until: None,
+                outcome: "context".to_string(),
+                error: GatewayError::Unsupported(format!(
+                    "the request (about {} prompt + {} output tokens) does not fit `{model}`'s context window of {w} tokens",
+                    demand.prompt_tokens, demand.output_tokens
+                )),
+            });
+            continue;
+        }
+        usable.push((target, strategy::components(target, model, demand)));
+    }
+    let order = strategy::rank(shared.policy.strategy, &usable, shared.policy.explore);
+    let mut out = Vec::new();
+    for target in order
+        .into_iter()
+        .filter_map(|i| usable.get(i).map(|(t, _)| *t))
+    {
         let provider = &target.provider;
         let key = shared.hash_key(provider);
         for backend in provider.backends.candidates(&key, |_| true) {
@@ -369,6 +398,13 @@ async fn finish(
     match started.answer {
         Answer::Complete { body, usage } => {
             started.permit.success(Instant::now());
+            strategy::observe(
+                &provider.name,
+                &started.model,
+                None,
+                started.began.elapsed(),
+                shared.policy.latency_memory,
+            );
             ctx.usage = usage;
             ctx.cost = cost(ctx, provider, &started.model);
             let body = match ctx.dialect {
@@ -424,6 +460,16 @@ async fn finish(
                 started.permit.success(now);
             }
             drop(started.in_flight);
+            if !broke {
+                let total = started.began.elapsed();
+                strategy::observe(
+                    &provider.name,
+                    &started.model,
+                    Some(started.first_byte),
+                    total,
+                    shared.policy.latency_memory,
+                );
+            }
             ctx.cost = cost(ctx, provider, &started.model);
             result
         }

@@ -18,6 +18,9 @@ pub fn common_headers(h: &mut ResponseHeader, ctx: &RequestCtx) -> pingora::Resu
     if let Some(route) = &ctx.route {
         h.insert_header("x-switchyard-route", route)?;
     }
+    if let Some(strategy) = ctx.strategy {
+        h.insert_header("x-switchyard-strategy", strategy)?;
+    }
     if let Some(provider) = &ctx.provider {
         h.insert_header("x-switchyard-provider", provider)?;
     }

@@ -5,6 +5,7 @@
 //! `provider/model`, then a bare model listed under a provider's `models:`.
 
 pub mod hash_key;
+pub mod strategy;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -58,6 +59,14 @@ pub struct RoutePolicy {
     pub hedge_after: Option<HedgeAfter>,
     /// When every target is cooling down, wait up to this long for one.
     pub wait_for_cooldown: Option<Duration>,
+    /// How the targets are ranked per request.
+    pub strategy: strategy::Strategy,
+    /// Share of requests that try the runner-up first.
+    pub explore: f64,
+    /// Output tokens assumed for cost when the request has no `max_tokens`.
+    pub expected_output_tokens: u64,
+    /// How long a latency observation counts.
+    pub latency_memory: Duration,
 }
 
 /// When a hedged request sends its second attempt.
@@ -79,6 +88,10 @@ impl Default for RoutePolicy {
             max_backoff: Duration::from_secs(1),
             hedge_after: None,
             wait_for_cooldown: None,
+            strategy: strategy::Strategy::Ordered,
+            explore: 0.0,
+            expected_output_tokens: 512,
+            latency_memory: Duration::from_secs(300),
         }
     }
 }

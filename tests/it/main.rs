@@ -18,4 +18,5 @@ mod reload;
 mod resilience;
 mod sdk;
 mod shutdown;
+mod strategies;
 mod streaming;

@@ -1,0 +1,313 @@
+//! Ranking a route's targets for one request: in configured order, or by
+//! estimated cost, observed latency, configured quality, or a weighted mix
+//! of the three (each normalised across the candidates, so dollars are
+//! never weighed against milliseconds). The balancers then pick a backend
+//! within each target. Ties keep the configured order.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use super::Target;
+
+/// How a route orders its targets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Strategy {
+    /// As listed in routes.yaml.
+    Ordered,
+    /// Cheapest estimated cost first (targets without prices last).
+    Cost,
+    /// Fastest first: time to first token for streams, total latency otherwise.
+    Latency,
+    /// Highest configured quality first.
+    Quality,
+    /// Lowest weighted sum of the normalised components.
+    Hybrid(Weights),
+}
+
+/// Weights of the hybrid strategy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Weights {
+    pub cost: f64,
+    pub latency: f64,
+    pub quality: f64,
+}
+
+impl Strategy {
+    /// Parses a route's `strategy:`; `weights` apply to `hybrid`.
+    pub fn parse(s: &str, weights: Weights) -> Result<Self, String> {
+        Ok(match s {
+            "ordered" => Self::Ordered,
+            "cost" => Self::Cost,
+            "latency" => Self::Latency,
+            "quality" => Self::Quality,
+            "hybrid" => Self::Hybrid(weights),
+            other => return Err(format!(
+                "unknown strategy `{other}` (expected ordered, cost, latency, quality or hybrid)"
+            )),
+        })
+    }
+
+    /// The name in headers and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Ordered => "ordered",
+            Self::Cost => "cost",
+            Self::Latency => "latency",
+            Self::Quality => "quality",
+            Self::Hybrid(_) => "hybrid",
+        }
+    }
+}
+
+/// What ranking needs to know about a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Demand {
+    /// Estimated prompt tokens.
+    pub prompt_tokens: u64,
+    /// `max_tokens`, or the route's expected output.
+    pub output_tokens: u64,
+    pub stream: bool,
+}
+
+/// One target's score components (lower is better; `None` unknown).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Components {
+    /// Estimated USD.
+    pub cost: Option<f64>,
+    /// Observed milliseconds.
+    pub latency_ms: Option<f64>,
+    /// Configured quality, 0..1 (higher is better).
+    pub quality: Option<f64>,
+}
+
+/// The components of `target` for `demand`.
+pub fn components(target: &Target, model: &str, demand: &Demand) -> Components {
+    let info = target.provider.models.get(model);
+    let cost = info.and_then(|m| {
+        Some(
+            (demand.prompt_tokens as f64 * m.input_per_mtok?
+                + demand.output_tokens as f64 * m.output_per_mtok?)
+                / 1e6,
+        )
+    });
+    let key = stats_key(&target.provider.name, model);
+    let latency = LATENCY
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&key)
+        .and_then(|s| s.current(demand.stream));
+    Components {
+        cost,
+        latency_ms: latency,
+        quality: info.and_then(|m| m.quality),
+    }
+}
+
+/// The order to try `targets` in (indexes), best first. With probability
+/// `explore` the first two swap, so that a provider that was slow is tried
+/// again and rediscovered once it recovers.
+pub fn rank(strategy: Strategy, targets: &[(&Target, Components)], explore: f64) -> Vec<usize> {
+    let n = targets.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    let score = |i: usize| -> f64 {
+        let c = &targets[i].1;
+        match strategy {
+            Strategy::Ordered => 0.0,
+            Strategy::Cost => c.cost.unwrap_or(f64::INFINITY),
+            // Unknown latency is optimistic: a new target gets tried.
+            Strategy::Latency => c.latency_ms.unwrap_or(0.0),
+            Strategy::Quality => -c.quality.unwrap_or(f64::NEG_INFINITY),
+            Strategy::Hybrid(w) => hybrid(targets, i, w),
+        }
+    };
+    let scores: Vec<f64> = (0..n).map(score).collect();
+    order.sort_by(|a, b| scores[*a].total_cmp(&scores[*b]).then(a.cmp(b)));
+    if n > 1 && explore > 0.0 && rand::thread_rng().gen_bool(explore.min(1.0)) {
+        order.swap(0, 1);
+    }
+    order
+}
+
+/// The weighted sum of `i`'s components, each scaled to 0 (best of the
+/// candidates) … 1 (worst); unknown cost or quality counts as worst,
+/// unknown latency as best.
+fn hybrid(targets: &[(&Target, Components)], i: usize, w: Weights) -> f64 {
+    let norm = |get: &dyn Fn(&Components) -> Option<f64>, unknown: f64| -> f64 {
+        let values: Vec<f64> = targets.iter().filter_map(|(_, c)| get(c)).collect();
+        let (lo, hi) = values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(*v), hi.max(*v))
+            });
+        match get(&targets[i].1) {
+            Some(v) if hi > lo => (v - lo) / (hi - lo),
+            Some(_) => 0.0,
+            None => unknown,
+        }
+    };
+    w.cost * norm(&|c| c.cost, 1.0)
+        + w.latency * norm(&|c| c.latency_ms, 0.0)
+        + w.quality * norm(&|c| c.quality.map(|q| -q), 1.0)
+}
+
+// ───────────────────────── observed latency ─────────────────────────
+
+/// Exponentially decayed averages of one target's latencies.
+#[derive(Debug, Clone, Copy)]
+struct Stats {
+    ttft_ms: Option<f64>,
+    total_ms: Option<f64>,
+    updated: Instant,
+    /// How long an observation stays meaningful.
+    memory: Duration,
+}
+
+/// Weight of the newest sample.
+const ALPHA: f64 = 0.3;
+
+impl Stats {
+    fn current(&self, stream: bool) -> Option<f64> {
+        // Forgotten after `memory`: the target is tried again as if new.
+        if self.updated.elapsed() > self.memory {
+            return None;
+        }
+        if stream {
+            self.ttft_ms.or(self.total_ms)
+        } else {
+            self.total_ms
+        }
+    }
+}
+
+fn ewma(old: Option<f64>, sample: f64) -> f64 {
+    old.map_or(sample, |o| o + ALPHA * (sample - o))
+}
+
+static LATENCY: LazyLock<Mutex<HashMap<String, Stats>>> = LazyLock::new(Default::default);
+
+fn stats_key(provider: &str, model: &str) -> String {
+    format!("{provider}\u{0}{model}")
+}
+
+/// Records one answered request of `provider`/`model`.
+pub fn observe(
+    provider: &str,
+    model: &str,
+    ttft: Option<Duration>,
+    total: Duration,
+    memory: Duration,
+) {
+    let mut map = LATENCY.lock().unwrap_or_else(|e| e.into_inner());
+    let s = map.entry(stats_key(provider, model)).or_insert(Stats {
+        ttft_ms: None,
+        total_ms: None,
+        updated: Instant::now(),
+        memory,
+    });
+    let fresh = s.updated.elapsed() <= s.memory;
+    let keep = |v: Option<f64>| if fresh { v } else { None };
+    if let Some(t) = ttft {
+        s.ttft_ms = Some(ewma(keep(s.ttft_ms), t.as_secs_f64() * 1000.0));
+    }
+    s.total_ms = Some(ewma(keep(s.total_ms), total.as_secs_f64() * 1000.0));
+    s.updated = Instant::now();
+    s.memory = memory;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(cost: Option<f64>, latency_ms: Option<f64>, quality: Option<f64>) -> Components {
+        Components {
+            cost,
+            latency_ms,
+            quality,
+        }
+    }
+
+    fn order(strategy: Strategy, comps: &[Components]) -> Vec<usize> {
+        rank_components(strategy, comps)
+    }
+
+    /// rank() over components alone (the target references are only
+    /// carried along).
+    fn rank_components(strategy: Strategy, comps: &[Components]) -> Vec<usize> {
+        let yaml = "providers:\n  p:\n    adapter: openai\n    base_url: http://127.0.0.1:1/v1\nroutes: []\n";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("routes.yaml");
+        std::fs::write(
+            &path,
+            format!(
+                "scripts: {}/scripts/providers\n{yaml}",
+                env!("CARGO_MANIFEST_DIR")
+            ),
+        )
+        .unwrap();
+        let cfg = crate::config::Config::load(&path).unwrap();
+        let target = Target {
+            provider: cfg.providers["p"].clone(),
+            model: None,
+            configured: false,
+        };
+        let targets: Vec<(&Target, Components)> = comps.iter().map(|c| (&target, *c)).collect();
+        rank(strategy, &targets, 0.0)
+    }
+
+    #[test]
+    fn each_strategy_orders_as_expected() {
+        let comps = [
+            c(Some(3.0), Some(100.0), Some(0.9)),
+            c(Some(1.0), Some(300.0), Some(0.7)),
+            c(None, None, None),
+        ];
+        assert_eq!(order(Strategy::Ordered, &comps), vec![0, 1, 2]);
+        assert_eq!(
+            order(Strategy::Cost, &comps),
+            vec![1, 0, 2],
+            "unknown price last"
+        );
+        assert_eq!(
+            order(Strategy::Latency, &comps),
+            vec![2, 0, 1],
+            "unknown latency is tried first"
+        );
+        assert_eq!(order(Strategy::Quality, &comps), vec![0, 1, 2]);
+        let cheap = Weights {
+            cost: 1.0,
+            latency: 0.0,
+            quality: 0.1,
+        };
+        assert_eq!(order(Strategy::Hybrid(cheap), &comps)[0], 1);
+        let best = Weights {
+            cost: 0.1,
+            latency: 0.0,
+            quality: 1.0,
+        };
+        assert_eq!(order(Strategy::Hybrid(best), &comps)[0], 0);
+    }
+
+    #[test]
+    fn ties_keep_configured_order() {
+        let comps = [c(Some(1.0), None, None), c(Some(1.0), None, None)];
+        assert_eq!(order(Strategy::Cost, &comps), vec![0, 1]);
+    }
+
+    #[test]
+    fn latency_is_decayed_and_forgotten() {
+        let memory = Duration::from_millis(50);
+        observe("lat-test", "m", None, Duration::from_millis(100), memory);
+        observe("lat-test", "m", None, Duration::from_millis(200), memory);
+        let s = *LATENCY
+            .lock()
+            .unwrap()
+            .get(&stats_key("lat-test", "m"))
+            .unwrap();
+        assert!((s.current(false).unwrap() - 130.0).abs() < 1e-6);
+        std::thread::sleep(Duration::from_millis(80));
+        assert_eq!(s.current(false), None, "forgotten after its memory");
+    }
+}
