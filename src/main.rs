@@ -45,6 +45,18 @@ enum Command {
         listen: SocketAddr,
     },
     /// Print the provider support matrix (presets × capabilities) as markdown.
+    /// Show how a request would be routed (ranked targets and why),
+    /// without calling any provider.
+    Explain {
+        /// The routes file.
+        #[arg(long, short, default_value = "routes.yaml")]
+        config: PathBuf,
+        /// A JSON request body (OpenAI chat, or embeddings with --embeddings).
+        request: PathBuf,
+        /// Treat the request as an embeddings request.
+        #[arg(long)]
+        embeddings: bool,
+    },
     Providers {
         /// The directory holding catalog.yaml and the adapter scripts.
         #[arg(long, default_value = "scripts/providers")]
@@ -85,6 +97,38 @@ fn load_or_report(path: &std::path::Path) -> Option<Config> {
     }
 }
 
+fn explain(config: &std::path::Path, request: &std::path::Path, embeddings: bool) -> ExitCode {
+    use switchyard::proxy::request::Endpoint;
+    let Some(cfg) = load_or_report(config) else {
+        return ExitCode::FAILURE;
+    };
+    let body = match std::fs::read(request)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{}: {e}", request.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let endpoint = if embeddings {
+        Endpoint::Embeddings
+    } else {
+        Endpoint::Chat
+    };
+    match switchyard::routing::explain::explain(&cfg, endpoint, body) {
+        Ok(v) => {
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
@@ -112,6 +156,11 @@ fn main() -> ExitCode {
             }
             None => ExitCode::FAILURE,
         },
+        Command::Explain {
+            config,
+            request,
+            embeddings,
+        } => explain(&config, &request, embeddings),
         Command::Providers { scripts } => match switchyard::matrix::support_matrix(&scripts) {
             Ok(table) => {
                 print!("{table}");

@@ -4,6 +4,7 @@
 //! through a hash map, globs such as `gpt-*` in order), then
 //! `provider/model`, then a bare model listed under a provider's `models:`.
 
+pub mod explain;
 pub mod hash_key;
 pub mod strategy;
 

@@ -44,9 +44,11 @@ impl Strategy {
             "latency" => Self::Latency,
             "quality" => Self::Quality,
             "hybrid" => Self::Hybrid(weights),
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "unknown strategy `{other}` (expected ordered, cost, latency, quality or hybrid)"
-            )),
+            ))
+            }
         })
     }
 

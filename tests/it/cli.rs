@@ -61,6 +61,7 @@ fn help_everywhere() {
         vec!["run", "--help"],
         vec!["check", "--help"],
         vec!["demo", "--help"],
+        vec!["explain", "--help"],
     ] {
         let out = switchyard().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
@@ -115,4 +116,35 @@ async fn demo_streams_translates_and_fails_over() {
         (0..12).map(|i| format!("tok{i} ")).collect::<String>()
     );
     assert_eq!(events.last().unwrap().event.data, "[DONE]");
+}
+
+#[test]
+fn explain_ranks_without_calling_anyone() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "scripts: {}/scripts/providers\nproviders:\n  a:\n    adapter: openai\n    base_url: http://127.0.0.1:1/v1\n    models: {{ x: {{ input_per_mtok: 9, output_per_mtok: 9 }} }}\n  b:\n    adapter: openai\n    base_url: http://127.0.0.1:2/v1\n    models: {{ x: {{ input_per_mtok: 1, output_per_mtok: 1 }} }}\nroutes:\n  - match: {{ model: m }}\n    strategy: cost\n    targets: [{{ provider: a, model: x }}, {{ provider: b, model: x }}]\n",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::write(dir.path().join("routes.yaml"), yaml).unwrap();
+    std::fs::write(
+        dir.path().join("req.json"),
+        r#"{"model":"m","messages":[{"role":"user","content":"hello"}]}"#,
+    )
+    .unwrap();
+    let out = switchyard()
+        .args(["explain", "--config"])
+        .arg(dir.path().join("routes.yaml"))
+        .arg(dir.path().join("req.json"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["strategy"], "cost");
+    assert_eq!(v["candidates"][0]["provider"], "b");
+    assert_eq!(v["candidates"][1]["provider"], "a");
+    assert!(v["candidates"][0]["estimated_cost_usd"].as_f64().unwrap() > 0.0);
 }
