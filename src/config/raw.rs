@@ -199,6 +199,8 @@ pub struct RawRoute {
     pub strategy: Option<String>,
     /// Weights of the `hybrid` strategy.
     pub weights: Option<RawWeights>,
+    /// With `strategy: script`: `scripts/scoring/<script>.rhai`.
+    pub script: Option<String>,
     /// Share of requests (0..1) that try the runner-up first, so that a
     /// recovered provider is rediscovered. Default 0.02 for `latency` and
     /// `hybrid`, 0 otherwise.

@@ -17,6 +17,7 @@ use super::raw::{RawConfig, RawProvider, RawRoute, RawServer, RawTimeouts};
 use super::values::{self, Interpolation};
 use super::{Config, Settings};
 use crate::provider::engine::{build_engine, ScriptLimits};
+use crate::provider::scorer::Scorer;
 use crate::provider::{Adapter, ModelInfo, Provider, ScriptError, Secret, CAPABILITIES};
 use crate::routing::strategy::{Strategy, Weights};
 use crate::routing::{HedgeAfter, Route, RoutePolicy, RouteTable, Target};
@@ -89,11 +90,21 @@ pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIss
             None => broken.push(name),
         }
     }
-    let routes = routes(raw.routes, &providers, &broken, &mut cx);
+    let mut scoring = Scoring {
+        dir: adapters
+            .dir
+            .parent()
+            .map(|p| p.join("scoring"))
+            .unwrap_or_else(|| PathBuf::from("scripts/scoring")),
+        engine: adapters.engine.clone(),
+        timeout: adapters.limits.timeout,
+        texts: Vec::new(),
+    };
+    let routes = routes(raw.routes, &providers, &broken, &mut scoring, &mut cx);
     if !cx.issues.is_empty() {
         return Err(cx.issues);
     }
-    let version = version(source, &adapters, &catalog);
+    let version = version(source, &adapters, &catalog, &scoring.texts);
     Ok(Config {
         path: source.path.clone(),
         listen,
@@ -602,10 +613,53 @@ fn models(
     out
 }
 
+/// Scoring scripts compiled for `strategy: script` routes.
+struct Scoring {
+    dir: PathBuf,
+    engine: Arc<rhai::Engine>,
+    timeout: Duration,
+    /// Name and text of every script compiled (part of the version).
+    texts: Vec<(String, String)>,
+}
+
+impl Scoring {
+    fn compile(&mut self, at: &str, name: &str, cx: &mut Ctx) -> Option<Arc<Scorer>> {
+        if !valid_name(name) {
+            cx.issue(
+                at,
+                "script names may use letters, digits, `-`, `_` and `.` only",
+            );
+            return None;
+        }
+        let path = self.dir.join(format!("{name}.rhai"));
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                cx.issue(
+                    at,
+                    format!("cannot read scoring script {}: {e}", path.display()),
+                );
+                return None;
+            }
+        };
+        match Scorer::compile(name, &path, &text, self.engine.clone(), self.timeout) {
+            Ok(s) => {
+                self.texts.push((name.to_string(), text));
+                Some(Arc::new(s))
+            }
+            Err(e) => {
+                cx.issue(at, e.to_string());
+                None
+            }
+        }
+    }
+}
+
 fn routes(
     raw: Vec<RawRoute>,
     providers: &IndexMap<String, Arc<Provider>>,
     broken: &[String],
+    scoring: &mut Scoring,
     cx: &mut Ctx,
 ) -> Vec<Route> {
     let mut names = HashSet::new();
@@ -620,7 +674,21 @@ fn routes(
             );
             continue;
         }
-        let policy = route_policy(&at, &r, cx);
+        let mut policy = route_policy(&at, &r, cx);
+        match (&policy.strategy, &r.script) {
+            (Strategy::Script, Some(name)) => {
+                policy.scorer = scoring.compile(&format!("{at}.script"), name, cx);
+            }
+            (Strategy::Script, None) => cx.issue(
+                &format!("{at}.strategy"),
+                "`strategy: script` needs `script: <name>` (scripts/scoring/<name>.rhai)",
+            ),
+            (_, Some(_)) => cx.issue(
+                &format!("{at}.script"),
+                "`script` applies to `strategy: script` only",
+            ),
+            _ => {}
+        }
         let name = r.name.unwrap_or_else(|| patterns[0].clone());
         if !names.insert(name.clone()) {
             cx.issue(
@@ -672,8 +740,18 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// A short hash of the config text and of every script it compiled.
-fn version(source: &Source, adapters: &Adapters, catalog: &Catalog) -> String {
+fn version(
+    source: &Source,
+    adapters: &Adapters,
+    catalog: &Catalog,
+    scoring: &[(String, String)],
+) -> String {
     let mut h = Sha256::new();
+    for (name, text) in scoring {
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update(text.as_bytes());
+    }
     h.update(source.text.as_bytes());
     h.update([0]);
     h.update(catalog.text.as_bytes());

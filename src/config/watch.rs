@@ -84,14 +84,15 @@ impl WatchService {
 
 /// The file events that matter: a write, create, rename or removal of the
 /// config file or of a script; never our own reads (`Access`).
-fn relevant(event: &notify::Event, config: &Path, scripts: &Path) -> bool {
+fn relevant(event: &notify::Event, config: &Path, scripts: &Path, scoring: &Path) -> bool {
     if matches!(event.kind, EventKind::Access(_) | EventKind::Other) {
         return false;
     }
     let config_name = config.file_name();
     event.paths.iter().any(|p| {
         p.file_name() == config_name && p.parent() == config.parent()
-            || p.starts_with(scripts) && p.extension().is_some_and(|e| e == "rhai")
+            || (p.starts_with(scripts) || p.starts_with(scoring))
+                && p.extension().is_some_and(|e| e == "rhai" || e == "yaml")
     })
 }
 
@@ -143,6 +144,13 @@ impl BackgroundService for WatchService {
         if scripts_dir != config_dir {
             watch(&mut watcher, &scripts_dir);
         }
+        let scoring_dir = scripts_dir
+            .parent()
+            .map(|p| p.join("scoring"))
+            .unwrap_or_default();
+        if scoring_dir.is_dir() && scoring_dir != config_dir {
+            watch(&mut watcher, &scoring_dir);
+        }
         let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
             Ok(s) => Some(s),
             Err(e) => {
@@ -155,7 +163,7 @@ impl BackgroundService for WatchService {
                 _ = shutdown.changed() => return,
                 Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => "SIGHUP",
                 Some(ev) = rx.recv() => {
-                    if !relevant(&ev, &config_path, &scripts_dir) {
+                    if !relevant(&ev, &config_path, &scripts_dir, &scoring_dir) {
                         continue;
                     }
                     // Debounce: wait until the burst of events is over.

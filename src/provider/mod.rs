@@ -9,6 +9,7 @@ pub mod engine;
 mod gemini_tests;
 #[cfg(test)]
 mod golden_tests;
+pub mod scorer;
 
 use std::fmt;
 use std::sync::Arc;

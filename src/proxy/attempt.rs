@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pingora::connectors::http::Connector;
-use rhai::Map;
+use rhai::{Dynamic, Map};
 use serde_json::Value;
 
 use super::ctx::Usage;
@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::error::{redact, GatewayError};
 use crate::metrics::metrics;
 use crate::provider::{HookCtx, Provider, ScriptError, Secret};
-use crate::routing::strategy::Demand;
+use crate::routing::strategy::{Components, Demand};
 use crate::routing::{RoutePolicy, Target};
 use crate::upstream::backend::Backend;
 use crate::upstream::balance::{InFlightGuard, Strategy};
@@ -154,6 +154,74 @@ impl<'a> Shared<'a> {
             encoding_format,
             demand,
         }
+    }
+
+    /// What a scoring script sees of the request.
+    pub fn script_request(&self) -> Map {
+        let body = self.body.lock().unwrap_or_else(|e| e.into_inner());
+        let last_user = body
+            .get("messages")
+            .and_then(Value::as_array)
+            .and_then(|m| {
+                m.iter()
+                    .rev()
+                    .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+            })
+            .and_then(|m| m.get("content"))
+            .map(|c| match c {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .unwrap_or_default();
+        let text: String = last_user.chars().take(2000).collect();
+        let mut m = Map::new();
+        m.insert("model".into(), Dynamic::from(self.req.model.clone()));
+        m.insert(
+            "prompt_tokens".into(),
+            Dynamic::from(self.demand.prompt_tokens as i64),
+        );
+        m.insert(
+            "output_tokens".into(),
+            Dynamic::from(self.demand.output_tokens as i64),
+        );
+        m.insert("stream".into(), Dynamic::from(self.req.stream));
+        m.insert("tools".into(), Dynamic::from(self.needs.contains(&"tools")));
+        m.insert(
+            "images".into(),
+            Dynamic::from(self.needs.contains(&"vision")),
+        );
+        m.insert("text".into(), Dynamic::from(text));
+        let user = body.get("user").and_then(Value::as_str).unwrap_or("");
+        m.insert("user".into(), Dynamic::from(user.to_string()));
+        m
+    }
+
+    /// What a scoring script sees of a candidate.
+    pub fn script_candidate(&self, target: &Target, c: &Components) -> Map {
+        let provider = &target.provider;
+        let model = target.model_for(&self.req.model);
+        let info = provider.models.get(model);
+        let opt = |v: Option<f64>| v.map(Dynamic::from).unwrap_or(Dynamic::UNIT);
+        let mut m = Map::new();
+        m.insert("provider".into(), Dynamic::from(provider.name.clone()));
+        m.insert("model".into(), Dynamic::from(model.to_string()));
+        m.insert("cost".into(), opt(c.cost));
+        m.insert("latency_ms".into(), opt(c.latency_ms));
+        m.insert("quality".into(), opt(c.quality));
+        let window = info.and_then(|i| i.context_window).map(|w| w as f64);
+        m.insert("context_window".into(), opt(window));
+        let healthy = provider
+            .backend_list
+            .iter()
+            .any(|b| provider.backends.is_healthy(&b.id).unwrap_or(true));
+        m.insert("healthy".into(), Dynamic::from(healthy));
+        let in_flight: usize = provider
+            .backend_list
+            .iter()
+            .map(|b| provider.backends.in_flight_count(&b.id))
+            .sum();
+        m.insert("in_flight".into(), Dynamic::from(in_flight as i64));
+        m
     }
 
     /// The key `provider`'s balancer hashes (empty unless it hashes).

@@ -182,7 +182,10 @@ fn candidates<'t>(
         }
         usable.push((target, strategy::components(target, model, demand)));
     }
-    let order = strategy::rank(shared.policy.strategy, &usable, shared.policy.explore);
+    let order = match &shared.policy.scorer {
+        Some(scorer) => scripted_order(shared, scorer, &usable),
+        None => strategy::rank(shared.policy.strategy, &usable, shared.policy.explore),
+    };
     let mut out = Vec::new();
     for target in order
         .into_iter()
@@ -195,6 +198,30 @@ fn candidates<'t>(
         }
     }
     out
+}
+
+/// The order a scoring script gives; the configured order if it fails.
+fn scripted_order(
+    shared: &Shared<'_>,
+    scorer: &crate::provider::scorer::Scorer,
+    usable: &[(&Target, strategy::Components)],
+) -> Vec<usize> {
+    let request = shared.script_request();
+    let mut scores = Vec::with_capacity(usable.len());
+    for (target, c) in usable {
+        match scorer.score(shared.script_candidate(target, c), &request) {
+            Ok(s) => scores.push(s),
+            Err(e) => {
+                metrics()
+                    .script_errors
+                    .with_label_values(&[&format!("scoring/{}", scorer.name())])
+                    .inc();
+                tracing::error!(error = %e, "scoring script failed; using the configured order");
+                return (0..usable.len()).collect();
+            }
+        }
+    }
+    strategy::rank_by(&scores)
 }
 
 /// Tries `candidates` in order within the attempt budget, with backoff,

@@ -47,7 +47,7 @@ pub struct Route {
 }
 
 /// How a route tries its targets.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct RoutePolicy {
     /// Over the providers' and the server's.
     pub timeouts: Timeouts,
@@ -68,6 +68,8 @@ pub struct RoutePolicy {
     pub expected_output_tokens: u64,
     /// How long a latency observation counts.
     pub latency_memory: Duration,
+    /// The scoring script of `strategy: script`.
+    pub scorer: Option<std::sync::Arc<crate::provider::scorer::Scorer>>,
 }
 
 /// When a hedged request sends its second attempt.
@@ -93,6 +95,7 @@ impl Default for RoutePolicy {
             explore: 0.0,
             expected_output_tokens: 512,
             latency_memory: Duration::from_secs(300),
+            scorer: None,
         }
     }
 }

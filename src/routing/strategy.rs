@@ -25,6 +25,9 @@ pub enum Strategy {
     Quality,
     /// Lowest weighted sum of the normalised components.
     Hybrid(Weights),
+    /// A Rhai scoring script (lowest score first); falls back to `ordered`
+    /// when the script fails.
+    Script,
 }
 
 /// Weights of the hybrid strategy.
@@ -44,6 +47,7 @@ impl Strategy {
             "latency" => Self::Latency,
             "quality" => Self::Quality,
             "hybrid" => Self::Hybrid(weights),
+            "script" => Self::Script,
             other => {
                 return Err(format!(
                 "unknown strategy `{other}` (expected ordered, cost, latency, quality or hybrid)"
@@ -60,6 +64,7 @@ impl Strategy {
             Self::Latency => "latency",
             Self::Quality => "quality",
             Self::Hybrid(_) => "hybrid",
+            Self::Script => "script",
         }
     }
 }
@@ -117,7 +122,7 @@ pub fn rank(strategy: Strategy, targets: &[(&Target, Components)], explore: f64)
     let score = |i: usize| -> f64 {
         let c = &targets[i].1;
         match strategy {
-            Strategy::Ordered => 0.0,
+            Strategy::Ordered | Strategy::Script => 0.0,
             Strategy::Cost => c.cost.unwrap_or(f64::INFINITY),
             // Unknown latency is optimistic: a new target gets tried.
             Strategy::Latency => c.latency_ms.unwrap_or(0.0),
@@ -130,6 +135,20 @@ pub fn rank(strategy: Strategy, targets: &[(&Target, Components)], explore: f64)
     if n > 1 && explore > 0.0 && rand::thread_rng().gen_bool(explore.min(1.0)) {
         order.swap(0, 1);
     }
+    order
+}
+
+/// The order of candidates by externally computed scores (lower first;
+/// `None` = set aside), ties in configured order.
+pub fn rank_by(scores: &[Option<f64>]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).filter(|i| scores[*i].is_some()).collect();
+    order.sort_by(|a, b| {
+        let (x, y) = (
+            scores[*a].unwrap_or(f64::INFINITY),
+            scores[*b].unwrap_or(f64::INFINITY),
+        );
+        x.total_cmp(&y).then(a.cmp(b))
+    });
     order
 }
 

@@ -134,3 +134,120 @@ async fn context_window_and_capabilities_are_checked_before_ranking() {
     let r = gw.post("/v1/chat/completions", &wants_much).await;
     assert_eq!(r.headers()["x-switchyard-provider"], "big");
 }
+
+fn script_route(name: &str, script: &str, targets: &[(&str, &str)]) -> String {
+    let t: Vec<String> = targets
+        .iter()
+        .map(|(p, m)| format!("{{ provider: {p}, model: {m} }}"))
+        .collect();
+    format!("  - match: {{ model: {name} }}\n    strategy: script\n    script: {script}\n    targets: [{}]\n", t.join(", "))
+}
+
+#[tokio::test]
+async fn scoring_script_cheapest_good_enough() {
+    let m = fleet(3, |_| MockConfig::default()).await;
+    let yaml = format!(
+        "providers:\n{}{}{}routes:\n{}",
+        provider_with(
+            "low",
+            &m[0],
+            "input_per_mtok: 0.1, output_per_mtok: 0.1, quality: 0.6"
+        ),
+        provider_with(
+            "mid",
+            &m[1],
+            "input_per_mtok: 3, output_per_mtok: 3, quality: 0.82"
+        ),
+        provider_with(
+            "top",
+            &m[2],
+            "input_per_mtok: 15, output_per_mtok: 15, quality: 0.95"
+        ),
+        script_route(
+            "m",
+            "cheapest_good_enough",
+            &[("top", "x"), ("low", "x"), ("mid", "x")]
+        ),
+    );
+    let gw = Gateway::start(&yaml).await;
+    assert_eq!(
+        served_by(&gw, "m").await,
+        "mid",
+        "the cheapest with quality ≥ 0.8"
+    );
+    let mut with_tools = chat("m", false);
+    with_tools["tools"] =
+        json!([{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]);
+    let r = gw.post("/v1/chat/completions", &with_tools).await;
+    assert_eq!(
+        r.headers()["x-switchyard-provider"],
+        "top",
+        "tools need quality ≥ 0.85"
+    );
+    assert_eq!(r.headers()["x-switchyard-strategy"], "script");
+}
+
+#[tokio::test]
+async fn scoring_script_sends_code_to_the_coder() {
+    let m = fleet(2, |_| MockConfig::default()).await;
+    let coder = format!(
+        "{}    models: {{ qwen-coder: {{ input_per_mtok: 2, output_per_mtok: 2 }} }}\n",
+        provider("coder", "openai", &m[0], None)
+    );
+    let yaml = format!(
+        "providers:\n{}{}routes:\n{}",
+        coder,
+        provider_with(
+            "general",
+            &m[1],
+            "input_per_mtok: 0.5, output_per_mtok: 0.5"
+        ),
+        script_route(
+            "auto",
+            "code_to_coder",
+            &[("coder", "qwen-coder"), ("general", "x")]
+        ),
+    );
+    let gw = Gateway::start(&yaml).await;
+    assert_eq!(served_by(&gw, "auto").await, "general");
+    let mut code = chat("auto", false);
+    code["messages"][1]["content"] =
+        json!("Why does this fail?\n```rust\nfn main() { let x: u8 = 300; }\n```");
+    let r = gw.post("/v1/chat/completions", &code).await;
+    assert_eq!(r.headers()["x-switchyard-provider"], "coder");
+}
+
+/// A scoring script that fails falls back to the configured order, and the
+/// failure is counted; editing the script reloads it.
+#[tokio::test]
+async fn a_failing_scoring_script_falls_back_and_is_counted() {
+    let m = fleet(2, |_| MockConfig::default()).await;
+    let yaml = format!(
+        "providers:\n{}{}routes:\n{}",
+        provider_with("first", &m[0], "input_per_mtok: 9, output_per_mtok: 9"),
+        provider_with("second", &m[1], "input_per_mtok: 1, output_per_mtok: 1"),
+        script_route("m", "broken", &[("first", "x"), ("second", "x")]),
+    );
+    let gw = Gateway::start_with_scoring(
+        &yaml,
+        "broken",
+        "fn score(candidate, request) { candidate.nope.deeper }\n",
+    )
+    .await;
+    assert_eq!(served_by(&gw, "m").await, "first", "configured order");
+    assert!(gw
+        .metrics()
+        .await
+        .contains("gateway_script_errors_total{adapter=\"scoring/broken\"} 1"));
+    let v1 = gw.version().await;
+    gw.write_scoring(
+        "broken",
+        "fn score(candidate, request) { candidate.cost }\n",
+    );
+    assert!(gw.wait_for_new_version(&v1, Duration::from_secs(5)).await);
+    assert_eq!(
+        served_by(&gw, "m").await,
+        "second",
+        "the fixed script ranks by cost"
+    );
+}

@@ -43,6 +43,9 @@ fn broken_configs_are_reported_with_lines() {
         ("routes:\n  - match: { model: m }\n    targets: []\n", "8:5: routes[0].targets: a route needs at least one target"),
         ("routes:\n  - match: { model: m }\n    targets: [{ provider: ghost }]\n", "8:27: routes[0].targets[0].provider: unknown provider `ghost`"),
         ("routes:\n  - match: { model: m }\n", "routes[0]: missing field `targets`"),
+        ("routes:\n  - match: { model: m }\n    strategy: fastest\n    targets: [{ provider: p }]\n", "routes[0].strategy: unknown strategy `fastest`"),
+        ("routes:\n  - match: { model: m }\n    strategy: script\n    targets: [{ provider: p }]\n", "needs `script: <name>`"),
+        ("routes:\n  - match: { model: m }\n    strategy: script\n    script: nowhere\n    targets: [{ provider: p }]\n", "routes[0].script: cannot read scoring script"),
         ("routes:\n  - match: { model: 5 }\n", "7:21: routes[0].match.model: expected a string or a list of strings"),
         ("routes:\n  - match: { model: [] }\n    targets: [{ provider: p }]\n", "routes[0].match.model: model patterns must be non-empty"),
     ];

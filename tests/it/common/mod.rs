@@ -69,8 +69,20 @@ impl Gateway {
             let entry = entry.expect("entry");
             std::fs::copy(entry.path(), sdir.join(entry.file_name())).expect("copy script");
         }
+        let scoring = dir.path().join("scripts/scoring");
+        std::fs::create_dir_all(&scoring).expect("scoring dir");
+        let repo_scoring = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/scoring");
+        for entry in std::fs::read_dir(repo_scoring).expect("repo scoring scripts") {
+            let entry = entry.expect("entry");
+            std::fs::copy(entry.path(), scoring.join(entry.file_name()))
+                .expect("copy scoring script");
+        }
         for (name, src) in scripts {
-            std::fs::write(sdir.join(format!("{name}.rhai")), src).expect("write script");
+            let path = match name.strip_prefix("scoring:") {
+                Some(n) => scoring.join(format!("{n}.rhai")),
+                None => sdir.join(format!("{name}.rhai")),
+            };
+            std::fs::write(path, src).expect("write script");
         }
         let mut last_logs = String::new();
         for _ in 0..3 {
@@ -156,6 +168,21 @@ impl Gateway {
         let tmp = self.dir.path().join(".routes.yaml.swp");
         std::fs::write(&tmp, format!("listen: {}\n{yaml}", self.addr)).expect("write");
         std::fs::rename(&tmp, self.config_path()).expect("rename");
+    }
+
+    /// Starts with an extra scoring script `scripts/scoring/<name>.rhai`.
+    pub async fn start_with_scoring(yaml: &str, name: &str, src: &str) -> Gateway {
+        let script = format!("scoring:{name}");
+        Self::start_with_scripts(yaml, &[(script.as_str(), src)]).await
+    }
+
+    /// Writes a scoring script.
+    pub fn write_scoring(&self, name: &str, src: &str) {
+        std::fs::write(
+            self.dir.path().join(format!("scripts/scoring/{name}.rhai")),
+            src,
+        )
+        .expect("write scoring script");
     }
 
     /// Writes an adapter script next to the others.
