@@ -149,14 +149,7 @@ impl Adapter {
             col,
             message,
         };
-        let mut ast = engine.compile(source).map_err(|e| {
-            let pos = e.position();
-            compile_error(
-                pos.line().unwrap_or(0),
-                pos.position().unwrap_or(0),
-                strip_position(&e.to_string()),
-            )
-        })?;
+        let mut ast = compile_ast(&engine, path, source)?;
         ast.set_source(path.display().to_string());
         let mut hooks = Hooks::default();
         let mut has_request = false;
@@ -461,6 +454,20 @@ impl Adapter {
             ))
         }
     }
+}
+
+/// Compiles a script, a syntax error becoming a [`ScriptError::Compile`]
+/// with the script's path, line and column.
+pub(crate) fn compile_ast(engine: &Engine, path: &Path, source: &str) -> Result<AST, ScriptError> {
+    engine.compile(source).map_err(|e| {
+        let pos = e.position();
+        ScriptError::Compile {
+            path: path.to_path_buf(),
+            line: pos.line().unwrap_or(0),
+            col: pos.position().unwrap_or(0),
+            message: strip_position(&e.to_string()),
+        }
+    })
 }
 
 /// Unwraps "error in function call" layers to the error that happened.

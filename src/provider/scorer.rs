@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use rhai::{CallFnOptions, Dynamic, Engine, Map, Scope, AST};
 
-use super::adapter::ScriptError;
+use super::adapter::{compile_ast, ScriptError};
 use super::engine::DeadlineGuard;
 
 /// A compiled scoring script.
@@ -46,14 +46,7 @@ impl Scorer {
             col,
             message,
         };
-        let ast = engine.compile(source).map_err(|e| {
-            let p = e.position();
-            err(
-                p.line().unwrap_or(0),
-                p.position().unwrap_or(0),
-                e.to_string(),
-            )
-        })?;
+        let ast = compile_ast(&engine, path, source)?;
         if !ast
             .iter_functions()
             .any(|f| f.name == "score" && f.params.len() == 2)

@@ -162,13 +162,7 @@ fn candidates<'t>(
             continue;
         }
         let model = target.model_for(&shared.req.model);
-        let window = target
-            .provider
-            .models
-            .get(model)
-            .and_then(|m| m.context_window);
-        let need = demand.prompt_tokens + demand.output_tokens;
-        if let Some(w) = window.filter(|w| need > *w) {
+        if let Some(w) = strategy::too_small_window(target, model, demand) {
             failures.push(Failure {
                 provider: target.provider.name.clone(),
                 until: None,

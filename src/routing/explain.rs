@@ -30,14 +30,12 @@ pub fn explain(cfg: &Config, endpoint: Endpoint, body: Value) -> Result<Value, G
     for target in &route.targets {
         let provider = &target.provider;
         let model = target.model_for(&req.model);
-        let window = provider.models.get(model).and_then(|m| m.context_window);
         let reason = if let Some(r) = &provider.disabled {
             Some(format!("disabled: {r}"))
         } else if let Some(n) = needs.iter().find(|n| !provider.supports(n)) {
             Some(format!("does not support {n}"))
         } else {
-            window
-                .filter(|w| demand.prompt_tokens + demand.output_tokens > *w)
+            strategy::too_small_window(target, model, &demand)
                 .map(|w| format!("context window {w} is too small"))
         };
         match reason {

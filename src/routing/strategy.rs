@@ -90,6 +90,13 @@ pub struct Components {
     pub quality: Option<f64>,
 }
 
+/// The context window `model` lacks for `demand`, if it is configured and
+/// too small (estimated prompt + output).
+pub fn too_small_window(target: &Target, model: &str, demand: &Demand) -> Option<u64> {
+    let window = target.provider.models.get(model)?.context_window?;
+    (demand.prompt_tokens + demand.output_tokens > window).then_some(window)
+}
+
 /// The components of `target` for `demand`.
 pub fn components(target: &Target, model: &str, demand: &Demand) -> Components {
     let info = target.provider.models.get(model);
