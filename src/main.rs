@@ -44,7 +44,6 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
-    /// Print the provider support matrix (presets × capabilities) as markdown.
     /// Show how a request would be routed (ranked targets and why),
     /// without calling any provider.
     Explain {
@@ -57,6 +56,7 @@ enum Command {
         #[arg(long)]
         embeddings: bool,
     },
+    /// Print the provider support matrix (presets × capabilities) as markdown.
     Providers {
         /// The directory holding catalog.yaml and the adapter scripts.
         #[arg(long, default_value = "scripts/providers")]
