@@ -11,6 +11,8 @@
 //! 7. [`transform`] — SSE parsing and writing; [`proxy::stream`] relays streams.
 //! 8. [`metrics`] and [`error`] — what every request reports.
 //!
+//! [`secrets`] decrypts `enc:v1:` provider secrets at config load.
+//!
 //! [`matrix`] renders the provider support matrix from the preset catalog.
 //!
 //! [`mock`] is a mock provider (OpenAI, Anthropic and Gemini wire formats) for tests,
@@ -31,6 +33,7 @@ pub mod mock;
 pub mod provider;
 pub mod proxy;
 pub mod routing;
+pub mod secrets;
 pub mod server;
 pub mod transform;
 pub mod upstream;

@@ -1,4 +1,5 @@
-//! The `switchyard` command: `run`, `check`, `demo`, `providers`.
+//! The `switchyard` command: `run`, `check`, `demo`, `explain`, `providers`,
+//! `encrypt`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -61,6 +62,16 @@ enum Command {
         /// The directory holding catalog.yaml and the adapter scripts.
         #[arg(long, default_value = "scripts/providers")]
         scripts: PathBuf,
+    },
+    /// Encrypt a provider secret for routes.yaml (`enc:v1:…`) with the key in
+    /// SWITCHYARD_MASTER_KEY. Reads the secret from stdin unless --value is given.
+    Encrypt {
+        /// The secret itself (visible in `ps` and shell history; prefer stdin).
+        #[arg(long, conflicts_with = "new_master_key")]
+        value: Option<String>,
+        /// Print a fresh random master key (base64) and exit.
+        #[arg(long)]
+        new_master_key: bool,
     },
 }
 
@@ -129,6 +140,68 @@ fn explain(config: &std::path::Path, request: &std::path::Path, embeddings: bool
     }
 }
 
+/// `switchyard encrypt`: the secret from `--value` or stdin, sealed with the master key.
+fn encrypt(value: Option<String>, new_master_key: bool) -> ExitCode {
+    use switchyard::secrets::{self, MasterKey};
+    if new_master_key {
+        println!("{}", MasterKey::generate().to_base64());
+        return ExitCode::SUCCESS;
+    }
+    let master = match MasterKey::from_env() {
+        Ok(k) => k,
+        Err(secrets::SecretError::NoMasterKey) => {
+            eprintln!(
+                "encrypt: SWITCHYARD_MASTER_KEY is not set (`switchyard encrypt --new-master-key` makes one)"
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("encrypt: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let secret = match value {
+        Some(v) => v,
+        None => match read_stdin_secret() {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("encrypt: cannot read the secret from stdin: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    if secret.is_empty() {
+        eprintln!("encrypt: nothing to encrypt: pass the secret on stdin or with --value");
+        return ExitCode::FAILURE;
+    }
+    match secrets::encrypt(&master, &secret) {
+        Ok(sealed) => {
+            println!("{sealed}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("encrypt: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// All of stdin, less one trailing newline (`echo` and here-strings add one).
+fn read_stdin_secret() -> std::io::Result<String> {
+    use std::io::{IsTerminal, Read};
+    let mut stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("Type the secret, then Enter and Ctrl-D:");
+    }
+    let mut text = String::new();
+    stdin.read_to_string(&mut text)?;
+    if let Some(t) = text.strip_suffix('\n') {
+        let t = t.strip_suffix('\r').unwrap_or(t);
+        text.truncate(t.len());
+    }
+    Ok(text)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
@@ -171,6 +244,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Encrypt {
+            value,
+            new_master_key,
+        } => encrypt(value, new_master_key),
         Command::Demo { listen } => {
             let path = match switchyard::demo::prepare(listen) {
                 Ok(p) => p,

@@ -83,9 +83,11 @@ pub struct RawProvider {
     pub adapter: Option<String>,
     /// Base URL, e.g. `https://api.openai.com/v1`.
     pub base_url: Option<String>,
-    /// API key; usually `${ENV_VAR}`. Omit for providers without auth.
+    /// API key; usually `${ENV_VAR}` or an `enc:v1:` value. Omit for
+    /// providers without auth.
     pub api_key: Option<String>,
-    /// Extra headers sent on every request to this provider.
+    /// Extra headers sent on every request to this provider (values as
+    /// `api_key`: `${VAR}` or `enc:v1:`).
     #[serde(default)]
     pub headers: IndexMap<String, String>,
     /// Models this provider serves, with optional metadata.
@@ -124,7 +126,7 @@ pub struct RawBackend {
     pub name: Option<String>,
     /// Defaults to the provider's.
     pub base_url: Option<String>,
-    /// Defaults to the provider's.
+    /// Defaults to the provider's; `${VAR}` or `enc:v1:` like it.
     pub api_key: Option<String>,
     /// Share of the traffic (weighted balance), default 1.
     pub weight: Option<usize>,

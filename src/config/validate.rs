@@ -1,6 +1,7 @@
-//! Raw config → [`Config`]: parse units, expand `${VAR}`, compile adapter
-//! scripts, check every cross-reference. Collects every problem, each with
-//! the line it comes from, before failing.
+//! Raw config → [`Config`]: parse units, expand `${VAR}` and decrypt
+//! `enc:v1:` secrets (`expand.rs`), compile adapter scripts, check every
+//! cross-reference. Collects every problem, each with the line it comes
+//! from, before failing.
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
@@ -14,14 +15,16 @@ use sha2::{Digest, Sha256};
 use super::catalog::Catalog;
 use super::load::{ConfigIssue, Source};
 use super::raw::{RawConfig, RawProvider, RawRoute, RawServer, RawTimeouts};
-use super::values::{self, Interpolation};
+use super::values;
 use super::{Config, Settings};
 use crate::provider::engine::{build_engine, ScriptLimits};
 use crate::provider::scorer::Scorer;
 use crate::provider::{Adapter, ModelInfo, Provider, ScriptError, Secret, CAPABILITIES};
 use crate::routing::strategy::{Strategy, Weights};
 use crate::routing::{HedgeAfter, Route, RoutePolicy, RouteTable, Target};
+use crate::secrets::{MasterKey, SecretError};
 use crate::upstream::{Timeouts, Upstream};
+use expand::Unresolved;
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -32,6 +35,8 @@ struct Ctx<'a> {
     source: &'a Source,
     issues: Vec<ConfigIssue>,
     warnings: Vec<String>,
+    /// `SWITCHYARD_MASTER_KEY`, read at the first `enc:v1:` value.
+    master: Option<Result<MasterKey, SecretError>>,
 }
 
 impl Ctx<'_> {
@@ -47,6 +52,7 @@ pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIss
         source,
         issues: Vec::new(),
         warnings: Vec::new(),
+        master: None,
     };
     let listen_text = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
     let listen = listen_text.parse::<SocketAddr>().unwrap_or_else(|_| {
@@ -260,32 +266,35 @@ fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -
         return None;
     };
     let mut disabled = (p.enabled == Some(false)).then(|| "enabled: false".to_string());
-    let mut expand = |field: &str, text: &str, cx: &mut Ctx| -> Option<String> {
-        match values::interpolate_env(text) {
-            Ok(v) => Some(v),
-            Err(Interpolation::Unset(var)) => {
-                disabled.get_or_insert(format!("environment variable {var} is not set ({field})"));
-                None
-            }
-            Err(Interpolation::Malformed(_)) => {
-                cx.issue(&at(field), "unterminated `${` in value");
-                None
-            }
+    let mut fill = |field: &str, value: Result<String, Unresolved>, cx: &mut Ctx| match value {
+        Ok(v) => Some(v),
+        Err(Unresolved::Unset(var)) => {
+            disabled.get_or_insert(format!("environment variable {var} is not set ({field})"));
+            None
+        }
+        Err(Unresolved::Invalid(message)) => {
+            cx.issue(&at(field), message);
+            None
         }
     };
-    let base_url = expand("base_url", &base_url, cx);
-    let api_key = p
-        .api_key
-        .as_deref()
-        .and_then(|k| expand("api_key", k, cx))
-        .filter(|k| !k.is_empty())
-        .map(Secret::new);
+    let url = cx.expand(&base_url);
+    let base_url = fill("base_url", url, cx);
+    let api_key = match p.api_key.as_deref() {
+        Some(k) => {
+            let key = cx.expand_secret(k);
+            fill("api_key", key, cx)
+        }
+        None => None,
+    }
+    .filter(|k| !k.is_empty())
+    .map(Secret::new);
     let mut headers = Vec::new();
     for (k, v) in &p.headers {
         if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
             cx.issue(&at(&format!("headers.{k}")), "invalid header name");
         }
-        if let Some(v) = expand(&format!("headers.{k}"), v, cx) {
+        let value = cx.expand_secret(v);
+        if let Some(v) = fill(&format!("headers.{k}"), value, cx) {
             headers.push((k.to_ascii_lowercase(), v));
         }
     }
@@ -768,5 +777,6 @@ fn version(
 }
 
 mod backends;
+mod expand;
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,4 @@
-//! `switchyard check` and `--help`.
+//! `switchyard check`, `--help` and `encrypt` (secrets in routes.yaml).
 
 use std::process::Command;
 
@@ -62,6 +62,7 @@ fn help_everywhere() {
         vec!["check", "--help"],
         vec!["demo", "--help"],
         vec!["explain", "--help"],
+        vec!["encrypt", "--help"],
     ] {
         let out = switchyard().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
@@ -147,4 +148,171 @@ fn explain_ranks_without_calling_anyone() {
     assert_eq!(v["candidates"][0]["provider"], "b");
     assert_eq!(v["candidates"][1]["provider"], "a");
     assert!(v["candidates"][0]["estimated_cost_usd"].as_f64().unwrap() > 0.0);
+}
+
+const MASTER_VAR: &str = "SWITCHYARD_MASTER_KEY";
+const PLAINTEXT: &str = "sk-upstream-very-secret-4711";
+
+/// Runs `switchyard <args>` with `stdin` and the master key (or none).
+fn run_with(args: &[&str], master: Option<&str>, stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut cmd = switchyard();
+    cmd.args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    match master {
+        Some(k) => cmd.env(MASTER_VAR, k),
+        None => cmd.env_remove(MASTER_VAR),
+    };
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn all_output(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn new_master_key() -> String {
+    let out = run_with(&["encrypt", "--new-master-key"], None, "");
+    assert!(out.status.success(), "{}", all_output(&out));
+    stdout(&out).trim().to_string()
+}
+
+/// `switchyard encrypt` of `secret` on stdin: the `enc:v1:` value.
+fn encrypt(master: &str, secret: &str) -> String {
+    let out = run_with(&["encrypt"], Some(master), secret);
+    assert!(out.status.success(), "{}", all_output(&out));
+    let sealed = stdout(&out).trim().to_string();
+    assert!(sealed.starts_with("enc:v1:"), "{sealed}");
+    sealed
+}
+
+#[test]
+fn encrypt_reads_stdin_or_value_and_makes_master_keys() {
+    let master = new_master_key();
+    let key = switchyard::secrets::MasterKey::parse(&master).unwrap();
+    assert_ne!(new_master_key(), master);
+    // One trailing newline is dropped, as `echo` adds it.
+    let from_stdin = encrypt(&master, &format!("{PLAINTEXT}\n"));
+    let out = run_with(&["encrypt", "--value", PLAINTEXT], Some(&master), "");
+    assert!(out.status.success(), "{}", all_output(&out));
+    let from_value = stdout(&out).trim().to_string();
+    assert_ne!(from_stdin, from_value, "a fresh nonce each time");
+    for sealed in [&from_stdin, &from_value] {
+        assert_eq!(
+            switchyard::secrets::decrypt(&key, sealed).unwrap(),
+            PLAINTEXT
+        );
+    }
+    // A hex master key works as well.
+    let hex = "0f".repeat(32);
+    assert!(encrypt(&hex, "x").starts_with("enc:v1:"));
+}
+
+#[test]
+fn encrypt_fails_clearly() {
+    let cases = [
+        (None, "x", "SWITCHYARD_MASTER_KEY"),
+        (Some("not-a-key"), "x", "must be 32 bytes"),
+        (Some(&*"ab".repeat(32)), "", "nothing to encrypt"),
+    ];
+    for (master, stdin, want) in cases {
+        let out = run_with(&["encrypt"], master, stdin);
+        assert!(!out.status.success(), "{master:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{err}");
+        assert!(stdout(&out).is_empty());
+    }
+}
+
+/// An encrypted api_key passes `check` with its master key; without it, or
+/// with another, `check` fails at the value's file:line and never prints the
+/// secret or a master key.
+#[test]
+fn check_decrypts_secrets_with_the_master_key_only() {
+    let master = new_master_key();
+    let other = new_master_key();
+    let sealed = encrypt(&master, PLAINTEXT);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("routes.yaml");
+    let scripts = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/providers");
+    std::fs::write(
+        &path,
+        format!(
+            "scripts: {scripts}\nproviders:\n  p:\n    adapter: openai\n    base_url: http://127.0.0.1:1/v1\n    api_key: {sealed}\n    headers: {{ x-api-key: \"{sealed}\" }}\nroutes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n"
+        ),
+    )
+    .unwrap();
+    let path_arg = path.to_str().unwrap();
+    let ok = run_with(&["check", path_arg], Some(&master), "");
+    assert!(ok.status.success(), "{}", all_output(&ok));
+    assert!(stdout(&ok).contains(": ok (version "));
+    let p = path.display();
+    let cases = [
+        (None, "`enc:v1:` values need SWITCHYARD_MASTER_KEY"),
+        (
+            Some(other.as_str()),
+            "could not decrypt: wrong master key or corrupted value",
+        ),
+        (Some("0123"), "SWITCHYARD_MASTER_KEY must be 32 bytes"),
+    ];
+    for (key, want) in cases {
+        let out = run_with(&["check", path_arg], key, "");
+        assert!(!out.status.success(), "{key:?}");
+        let text = all_output(&out);
+        assert!(
+            text.contains(&format!("{p}:6:14: providers.p.api_key: {want}")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("providers.p.headers.x-api-key: {want}")),
+            "{text}"
+        );
+        for secret in [PLAINTEXT, &master, &other] {
+            assert!(!text.contains(secret), "leaked in: {text}");
+        }
+    }
+}
+
+/// A gateway started with an `enc:v1:` api_key sends the decrypted key: the
+/// mock provider refuses any other.
+#[tokio::test]
+async fn gateway_sends_the_decrypted_key_upstream() {
+    use crate::common::{chat, provider, Gateway, MockConfig, MockServer};
+    let mock = MockServer::start(MockConfig {
+        api_key: Some(PLAINTEXT.into()),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let master = new_master_key();
+    let sealed = encrypt(&master, PLAINTEXT);
+    let yaml = format!(
+        "providers:\n{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p, model: x }}]\n",
+        provider("p", "openai", &mock, Some(&sealed))
+    );
+    let gw = Gateway::start_with_env(&yaml, &[(MASTER_VAR, &master)]).await;
+    let r = gw.post("/v1/chat/completions", &chat("m", false)).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(mock.hits(), 1);
+    let logs = gw.logs();
+    assert!(
+        !logs.contains(PLAINTEXT) && !logs.contains(&master),
+        "{logs}"
+    );
 }

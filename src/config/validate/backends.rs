@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use rhai::Map;
 
+use super::expand::Unresolved;
 use super::Ctx;
 use crate::config::raw::{RawBackend, RawBreaker, RawHealthCheck, RawProvider};
-use crate::config::values::{self, Interpolation};
+use crate::config::values;
 use crate::provider::{Adapter, HookCtx, Secret};
 use crate::routing::hash_key::HashKey;
 use crate::upstream::backend::{backend_id, balancer_for, breaker_for, Backend};
@@ -101,25 +102,31 @@ fn member(
     probed: bool,
     cx: &mut Ctx,
 ) -> Option<Member<Backend>> {
-    let expand = |field: &str, v: &str, cx: &mut Ctx| match values::interpolate_env(v) {
+    let fill = |field: &str, value: Result<String, Unresolved>, cx: &mut Ctx| match value {
         Ok(v) => Some(v),
-        Err(Interpolation::Unset(var)) => {
+        Err(Unresolved::Unset(var)) => {
             cx.warnings.push(format!(
                 "backend `{label}` left out: environment variable {var} is not set ({field})"
             ));
             None
         }
-        Err(Interpolation::Malformed(_)) => {
-            cx.issue(&format!("{at}.{field}"), "unterminated `${` in value");
+        Err(Unresolved::Invalid(message)) => {
+            cx.issue(&format!("{at}.{field}"), message);
             None
         }
     };
     let base_url = match &b.base_url {
-        Some(u) => expand("base_url", u, cx)?,
+        Some(u) => {
+            let url = cx.expand(u);
+            fill("base_url", url, cx)?
+        }
         None => d.base_url?.to_string(),
     };
     let api_key = match &b.api_key {
-        Some(k) => Some(Secret::new(expand("api_key", k, cx)?)).filter(|k| !k.expose().is_empty()),
+        Some(k) => {
+            let key = cx.expand_secret(k);
+            Some(Secret::new(fill("api_key", key, cx)?)).filter(|k| !k.expose().is_empty())
+        }
         None => d.api_key.cloned(),
     };
     let upstream = match Upstream::parse(&base_url) {

@@ -50,17 +50,53 @@ fn broken_configs_are_reported_with_lines() {
         ("routes:\n  - match: { model: [] }\n    targets: [{ provider: p }]\n", "routes[0].match.model: model patterns must be non-empty"),
     ];
     for (yaml, want) in table {
-        let yaml = if yaml.starts_with("routes") {
-            format!("{OK_PROVIDER}{yaml}")
-        } else {
-            yaml.to_string()
-        };
-        let got = problems(&yaml);
-        assert!(
-            got.iter().any(|g| g.contains(want)),
-            "for\n{yaml}\nwanted `{want}`, got {got:#?}"
-        );
+        check_table_row(yaml, want);
     }
+}
+
+/// `enc:v1:` values that are wrong whatever the master key: reported at
+/// their line, without needing SWITCHYARD_MASTER_KEY.
+#[test]
+fn malformed_encrypted_values_are_reported_with_lines() {
+    let p = "providers:\n  p:\n    adapter: openai\n";
+    let table: &[(&str, &str)] = &[
+        (
+            "    base_url: http://x\n    api_key: \"enc:v1:@@@\"\n",
+            "6:14: providers.p.api_key: malformed `enc:v1:` value: not valid base64",
+        ),
+        (
+            "    base_url: http://x\n    api_key: enc:v1:AAAA\n",
+            "6:14: providers.p.api_key: malformed `enc:v1:` value: too short",
+        ),
+        (
+            "    base_url: http://x\n    headers: { x-token: \"enc:v1:%%\" }\n",
+            "providers.p.headers.x-token: malformed `enc:v1:` value",
+        ),
+        (
+            "    base_url: http://x\n    backends: [{ api_key: \"enc:v1:AA==\" }]\n",
+            "providers.p.backends[0].api_key: malformed `enc:v1:` value: too short",
+        ),
+        (
+            "    base_url: enc:v1:AAAA\n",
+            "5:15: providers.p.base_url: `enc:v1:` values are for secrets",
+        ),
+    ];
+    for (yaml, want) in table {
+        check_table_row(&format!("{p}{yaml}"), want);
+    }
+}
+
+fn check_table_row(yaml: &str, want: &str) {
+    let yaml = if yaml.starts_with("routes") {
+        format!("{OK_PROVIDER}{yaml}")
+    } else {
+        yaml.to_string()
+    };
+    let got = problems(&yaml);
+    assert!(
+        got.iter().any(|g| g.contains(want)),
+        "for\n{yaml}\nwanted `{want}`, got {got:#?}"
+    );
 }
 
 #[test]

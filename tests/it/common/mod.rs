@@ -62,6 +62,15 @@ impl Gateway {
 
     /// Like [`Gateway::start`], with extra adapter scripts `(name, source)`.
     pub async fn start_with_scripts(yaml: &str, scripts: &[(&str, &str)]) -> Gateway {
+        Self::spawn(yaml, scripts, &[]).await
+    }
+
+    /// Like [`Gateway::start`], with extra environment variables for the process.
+    pub async fn start_with_env(yaml: &str, env: &[(&str, &str)]) -> Gateway {
+        Self::spawn(yaml, &[], env).await
+    }
+
+    async fn spawn(yaml: &str, scripts: &[(&str, &str)], env: &[(&str, &str)]) -> Gateway {
         let mut dir = tempfile::tempdir().expect("tempdir");
         let sdir = dir.path().join("scripts/providers");
         std::fs::create_dir_all(&sdir).expect("scripts dir");
@@ -97,6 +106,7 @@ impl Gateway {
                 .args(["run", "--config"])
                 .arg(dir.path().join("routes.yaml"))
                 .env("SWITCHYARD_LOG", "info")
+                .envs(env.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .kill_on_drop(true)
