@@ -11,7 +11,8 @@
 //! 7. [`transform`] — SSE parsing and writing; [`proxy::stream`] relays streams.
 //! 8. [`metrics`] and [`error`] — what every request reports.
 //!
-//! [`secrets`] decrypts `enc:v1:` provider secrets at config load.
+//! [`secrets`] decrypts `enc:v1:` provider secrets at config load; [`auth`]
+//! makes and checks the clients' virtual keys (`sk-sy-…`, stored hashed).
 //!
 //! [`matrix`] renders the provider support matrix from the preset catalog.
 //!
@@ -23,6 +24,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod dialect;

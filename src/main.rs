@@ -1,5 +1,5 @@
 //! The `switchyard` command: `run`, `check`, `demo`, `explain`, `providers`,
-//! `encrypt`.
+//! `encrypt`, `key new`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -72,6 +72,21 @@ enum Command {
         /// Print a fresh random master key (base64) and exit.
         #[arg(long)]
         new_master_key: bool,
+    },
+    /// Virtual keys for clients.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Print a fresh virtual key and the routes.yaml entry holding its hash.
+    New {
+        /// The entry's name (default: `key-` and the start of its hash).
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 
@@ -202,6 +217,26 @@ fn read_stdin_secret() -> std::io::Result<String> {
     Ok(text)
 }
 
+/// `switchyard key new`: a virtual key and the routes.yaml entry with its hash.
+fn new_key(name: Option<String>) {
+    use switchyard::auth;
+    let key = auth::generate_key();
+    let hash = auth::hash_key(&key);
+    let short = hash
+        .trim_start_matches(auth::HASH_PREFIX)
+        .get(..8)
+        .unwrap_or_default();
+    let name = name.unwrap_or_else(|| format!("key-{short}"));
+    // Quoted when YAML would read it as something else (`123`, `true`, `a: b`).
+    let name = serde_yaml::to_string(&name)
+        .map(|y| y.trim_end().to_string())
+        .unwrap_or(name);
+    println!("key:  {key}");
+    println!("# paste under auth.keys in routes.yaml (the key itself is not stored):");
+    println!("- name: {name}");
+    println!("  key_hash: {hash}");
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
@@ -248,6 +283,12 @@ fn main() -> ExitCode {
             value,
             new_master_key,
         } => encrypt(value, new_master_key),
+        Command::Key {
+            command: KeyCommand::New { name },
+        } => {
+            new_key(name);
+            ExitCode::SUCCESS
+        }
         Command::Demo { listen } => {
             let path = match switchyard::demo::prepare(listen) {
                 Ok(p) => p,

@@ -1,4 +1,5 @@
-//! `switchyard check`, `--help` and `encrypt` (secrets in routes.yaml).
+//! `switchyard check`, `--help`, `encrypt` (secrets in routes.yaml) and
+//! `key new` (client virtual keys).
 
 use std::process::Command;
 
@@ -63,6 +64,7 @@ fn help_everywhere() {
         vec!["demo", "--help"],
         vec!["explain", "--help"],
         vec!["encrypt", "--help"],
+        vec!["key", "new", "--help"],
     ] {
         let out = switchyard().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
@@ -315,4 +317,53 @@ async fn gateway_sends_the_decrypted_key_upstream() {
         !logs.contains(PLAINTEXT) && !logs.contains(&master),
         "{logs}"
     );
+}
+
+/// `key new`: a fresh `sk-sy-` key and a YAML entry whose hash verifies it.
+#[test]
+fn key_new_prints_a_key_and_its_hash_entry() {
+    let mut seen = Vec::new();
+    for (args, name) in [
+        (vec!["key", "new", "--name", "ci-bot"], Some("ci-bot")),
+        (
+            vec!["key", "new", "--name", "team: search"],
+            Some("team: search"),
+        ),
+        (vec!["key", "new"], None),
+    ] {
+        let out = run_with(&args, None, "");
+        assert!(out.status.success(), "{}", all_output(&out));
+        let text = stdout(&out);
+        let key = text
+            .lines()
+            .find_map(|l| l.strip_prefix("key:"))
+            .unwrap()
+            .trim()
+            .to_string();
+        assert!(key.starts_with("sk-sy-") && key.len() == 6 + 43, "{key}");
+        assert!(key[6..].bytes().all(|b| b.is_ascii_alphanumeric()), "{key}");
+        // Everything but the `key:` line is YAML to paste under auth.keys.
+        let snippet: String = text
+            .lines()
+            .filter(|l| !l.starts_with("key:"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(!snippet.contains(&key), "the key must not be in the entry");
+        let entries: Vec<serde_yaml::Value> = serde_yaml::from_str(&snippet).unwrap();
+        let [entry] = entries.as_slice() else {
+            panic!("{snippet}")
+        };
+        let hash = entry["key_hash"].as_str().unwrap();
+        assert!(switchyard::auth::verify(&key, hash), "{text}");
+        assert_eq!(hash, switchyard::auth::hash_key(&key));
+        let got_name = entry["name"].as_str().unwrap();
+        match name {
+            Some(n) => assert_eq!(got_name, n),
+            None => assert!(got_name.starts_with("key-"), "{got_name}"),
+        }
+        seen.push(key);
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 3);
 }

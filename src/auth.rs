@@ -1,0 +1,127 @@
+//! Virtual keys for clients: `sk-sy-…` keys the gateway hands out, of which
+//! `routes.yaml` stores only a hash (`auth: keys: [{ name, key_hash }]`).
+//!
+//! The hash is a plain SHA-256, on purpose. Slow password hashes (bcrypt,
+//! scrypt, Argon2) exist to make guessing low-entropy secrets expensive; a
+//! virtual key is 256 random bits, so there is nothing to guess: a leaked
+//! hash cannot be brute-forced, salted or not. A slow KDF would only add
+//! milliseconds of CPU to every request, since each request presents its key.
+//! The comparison is constant-time anyway, so that timing says nothing about
+//! a stored hash.
+
+use rand::rngs::OsRng;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// What every virtual key starts with.
+pub const KEY_PREFIX: &str = "sk-sy-";
+/// What every stored key hash starts with.
+pub const HASH_PREFIX: &str = "sha256:";
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/// Base-62 digits needed for 256 bits (62^43 > 2^256).
+const KEY_DIGITS: usize = 43;
+
+/// A fresh virtual key: `sk-sy-` and 256 bits from the operating system's
+/// CSPRNG written as 43 base-62 digits.
+pub fn generate_key() -> String {
+    let mut bits = [0u8; 32];
+    OsRng.fill_bytes(&mut bits);
+    format!("{KEY_PREFIX}{}", base62(bits))
+}
+
+/// The form `routes.yaml` stores: `sha256:` and the hex digest of `key`.
+pub fn hash_key(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{HASH_PREFIX}{hex}")
+}
+
+/// True when `presented` hashes to `hash` (`sha256:<hex>`, either case);
+/// false for a malformed `hash`. The digests are compared in constant time.
+pub fn verify(presented: &str, hash: &str) -> bool {
+    let Some(stored) = hash.strip_prefix(HASH_PREFIX).and_then(hex32) else {
+        return false;
+    };
+    let digest = Sha256::digest(presented.as_bytes());
+    bool::from(digest.as_slice().ct_eq(&stored))
+}
+
+/// `n` as exactly [`KEY_DIGITS`] base-62 digits, most significant first.
+fn base62(mut n: [u8; 32]) -> String {
+    let mut digits = [0u8; KEY_DIGITS];
+    for slot in digits.iter_mut().rev() {
+        // Long division of the big-endian number by 62.
+        let mut rem = 0u32;
+        for byte in n.iter_mut() {
+            let cur = (rem << 8) | u32::from(*byte);
+            *byte = (cur / 62) as u8;
+            rem = cur % 62;
+        }
+        *slot = BASE62[rem as usize];
+    }
+    digits.iter().map(|&d| char::from(d)).collect()
+}
+
+/// 64 hex characters as 32 bytes.
+fn hex32(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_prefixed_base62_of_fixed_length() {
+        let k = generate_key();
+        let body = k.strip_prefix("sk-sy-").unwrap();
+        assert_eq!(body.len(), 43, "{k}");
+        assert!(body.bytes().all(|b| b.is_ascii_alphanumeric()), "{k}");
+        assert_ne!(generate_key(), k);
+    }
+
+    #[test]
+    fn base62_covers_all_256_bits() {
+        assert_eq!(base62([0; 32]), "0".repeat(43));
+        let mut one = [0u8; 32];
+        one[31] = 61;
+        assert_eq!(base62(one), format!("{}z", "0".repeat(42)));
+        one[31] = 62;
+        assert_eq!(base62(one), format!("{}10", "0".repeat(41)));
+        // 2^256 - 1 still fits in 43 digits (62^43 > 2^256).
+        let max = base62([0xff; 32]);
+        assert_eq!(max.len(), 43);
+        assert_ne!(&max[..1], "0");
+    }
+
+    #[test]
+    fn hashes_are_sha256_hex() {
+        assert_eq!(
+            hash_key("abc"),
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn verify_accepts_only_the_hashed_key() {
+        let k = generate_key();
+        let h = hash_key(&k);
+        assert!(verify(&k, &h));
+        assert!(verify(&k, &h.to_uppercase().replace("SHA256:", "sha256:")));
+        assert!(!verify(&generate_key(), &h));
+        assert!(!verify(&format!("{k} "), &h));
+        assert!(!verify(&k, &h[..h.len() - 1]));
+        assert!(!verify(&k, h.trim_start_matches("sha256:")));
+        assert!(!verify(&k, "sha256:zz"));
+        assert!(!verify(&k, ""));
+    }
+}
