@@ -11,6 +11,9 @@
 //! 7. [`transform`] — SSE parsing and writing; [`proxy::stream`] relays streams.
 //! 8. [`metrics`] and [`error`] — what every request reports.
 //!
+//! [`state`] keeps rate-limit buckets, running spend and the L2 response cache, in
+//! memory or shared across a fleet through Redis.
+//!
 //! [`matrix`] renders the provider support matrix from the preset catalog.
 //!
 //! [`mock`] is a mock provider (OpenAI, Anthropic and Gemini wire formats) for tests,
@@ -32,5 +35,6 @@ pub mod provider;
 pub mod proxy;
 pub mod routing;
 pub mod server;
+pub mod state;
 pub mod transform;
 pub mod upstream;
