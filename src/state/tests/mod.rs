@@ -8,6 +8,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use redis::Commands;
 
 use super::{FailMode, StateError, StateStore};
 use crate::metrics::metrics;
@@ -27,8 +28,42 @@ fn redis_addr() -> SocketAddr {
     (host, port).to_socket_addrs().unwrap().next().unwrap()
 }
 
-fn prefix(test: &str) -> String {
-    format!("switchyard-test:{test}:{:016x}", rand::random::<u64>())
+/// A random key prefix for one test; its keys are deleted when it drops.
+struct Prefix(String);
+
+fn prefix(test: &str) -> Prefix {
+    Prefix(format!(
+        "switchyard-test:{test}:{:016x}",
+        rand::random::<u64>()
+    ))
+}
+
+impl std::ops::Deref for Prefix {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Prefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Drop for Prefix {
+    fn drop(&mut self) {
+        let Ok(mut conn) = redis::Client::open(redis_url()).and_then(|c| c.get_connection()) else {
+            return;
+        };
+        let keys: Vec<String> = conn
+            .scan_match(format!("{}:*", self.0))
+            .map(|iter| iter.filter_map(Result::ok).collect())
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
+        }
+    }
 }
 
 fn node(prefix: &str) -> StateStore {
@@ -77,7 +112,8 @@ async fn memory_store_limits_and_counts_spend() {
 
 #[tokio::test]
 async fn redis_take_denies_then_allows_after_retry_after() {
-    let s = node(&prefix("take"));
+    let p = prefix("take");
+    let s = node(&p);
     assert_eq!(s.kind(), "redis");
     for left in (0..5).rev() {
         let d = s.take("rpm", 5, Duration::from_secs(1), 1).await.unwrap();
@@ -104,7 +140,8 @@ async fn redis_take_denies_then_allows_after_retry_after() {
 
 #[tokio::test]
 async fn redis_amount_over_limit_never_fits() {
-    let s = node(&prefix("huge"));
+    let p = prefix("huge");
+    let s = node(&p);
     let d = s.take("tpm", 1_000, HOUR, 1_001).await.unwrap();
     assert!(d.exceeds_limit());
     assert_eq!(d.remaining, 1_000);
@@ -139,7 +176,8 @@ async fn redis_adjust_charges_into_debt_and_refunds() {
 
 #[tokio::test]
 async fn redis_and_memory_agree() {
-    let fleet = node(&prefix("agree"));
+    let p = prefix("agree");
+    let fleet = node(&p);
     let memory = StateStore::memory();
     let steps: [(u64, i64); 6] = [(30, 0), (50, 0), (0, 40), (25, 0), (0, -70), (60, 0)];
     for (take, adjust) in steps {
@@ -221,7 +259,8 @@ async fn seed_spend_sets_only_absent_counters() {
 
 #[tokio::test]
 async fn cache_round_trips_and_expires() {
-    let s = node(&prefix("cache"));
+    let p = prefix("cache");
+    let s = node(&p);
     let body = Bytes::from_static(b"{\"choices\":[]}");
     assert_eq!(s.cache_get("h1").await.unwrap(), None);
     s.cache_put("h1", body.clone(), Duration::from_millis(150))
@@ -238,7 +277,8 @@ async fn cache_round_trips_and_expires() {
 /// exist, then uses it from them; a caller's runtime may also end first.
 #[test]
 fn redis_store_built_outside_a_runtime_works_inside_any() {
-    let s = node(&prefix("runtime"));
+    let p = prefix("runtime");
+    let s = node(&p);
     for _ in 0..2 {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -358,7 +398,8 @@ async fn store_fails_open_then_resumes_sharing_when_redis_returns() {
 #[ignore = "a measurement, not a test"]
 async fn take_latency() {
     const CALLS: usize = 5_000;
-    for s in [StateStore::memory(), node(&prefix("latency"))] {
+    let p = prefix("latency");
+    for s in [StateStore::memory(), node(&p)] {
         for _ in 0..200 {
             s.take("warm", 1_000_000, HOUR, 1).await.unwrap();
         }
