@@ -13,6 +13,8 @@
 //!
 //! [`secrets`] decrypts `enc:v1:` provider secrets at config load; [`auth`]
 //! makes and checks the clients' virtual keys (`sk-sy-…`, stored hashed).
+//! [`state`] keeps rate-limit buckets, running spend and the L2 response cache, in
+//! memory or shared across a fleet through Redis.
 //!
 //! [`matrix`] renders the provider support matrix from the preset catalog.
 //!
@@ -37,5 +39,6 @@ pub mod proxy;
 pub mod routing;
 pub mod secrets;
 pub mod server;
+pub mod state;
 pub mod transform;
 pub mod upstream;

@@ -4,8 +4,9 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    register_histogram_vec, register_int_counter_vec, register_int_gauge, register_int_gauge_vec,
-    Encoder, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, TextEncoder,
+    register_histogram_vec, register_int_counter, register_int_counter_vec, register_int_gauge,
+    register_int_gauge_vec, Encoder, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, TextEncoder,
 };
 
 /// Buckets for LLM request latencies: 5 ms to 10 min.
@@ -53,6 +54,20 @@ pub struct Metrics {
     pub failovers: IntCounterVec,
     /// Adapter script failures, by adapter and hook.
     pub script_errors: IntCounterVec,
+    /// State store operations Redis did not serve (down, timed out or
+    /// erroring), by op (take, adjust, add_spend, spend, seed_spend,
+    /// cache_get, cache_put).
+    pub state_errors: IntCounterVec,
+    /// Whether the Redis state backend is reachable: 1 up, 0 down.
+    pub state_backend_up: IntGauge,
+    /// Requests refused by a rate limit, by scope (key, route, provider).
+    pub ratelimit_rejections: IntCounterVec,
+    /// Requests refused because a key's budget is spent, by key name.
+    pub budget_rejections: IntCounterVec,
+    /// Response cache lookups, by result (hit, miss, bypass).
+    pub cache_requests: IntCounterVec,
+    /// Requests answered by joining an identical request already in flight.
+    pub coalesced_requests: IntCounter,
 }
 
 fn build() -> prometheus::Result<Metrics> {
@@ -133,6 +148,34 @@ fn build() -> prometheus::Result<Metrics> {
             "gateway_script_errors_total",
             "Adapter script failures, by adapter",
             &["adapter"]
+        )?,
+        state_errors: register_int_counter_vec!(
+            "gateway_state_errors_total",
+            "State store operations Redis did not serve (unreachable, timed out or erroring), by op",
+            &["op"]
+        )?,
+        state_backend_up: register_int_gauge!(
+            "gateway_state_backend_up",
+            "Whether the Redis state backend is reachable (1 up, 0 down)"
+        )?,
+        ratelimit_rejections: register_int_counter_vec!(
+            "gateway_ratelimit_rejections_total",
+            "Requests refused by a rate limit, by scope (key, route, provider)",
+            &["scope"]
+        )?,
+        budget_rejections: register_int_counter_vec!(
+            "gateway_budget_rejections_total",
+            "Requests refused because the key's budget is spent, by key name",
+            &["key"]
+        )?,
+        cache_requests: register_int_counter_vec!(
+            "gateway_cache_requests_total",
+            "Response cache lookups, by result (hit, miss, bypass)",
+            &["result"]
+        )?,
+        coalesced_requests: register_int_counter!(
+            "gateway_coalesced_requests_total",
+            "Requests answered by joining an identical request already in flight"
         )?,
     })
 }
