@@ -9,7 +9,8 @@
 //!    and translate its responses and stream events to OpenAI's format.
 //! 6. [`upstream`] — the provider's address and one call through Pingora's connector.
 //! 7. [`transform`] — SSE parsing and writing; [`proxy::stream`] relays streams.
-//! 8. [`metrics`] and [`error`] — what every request reports.
+//! 8. [`metrics`] and [`error`] — what every request reports; [`ledger`] keeps
+//!    one row per finished request (SQLite or PostgreSQL) for usage and spend.
 //!
 //! [`secrets`] decrypts `enc:v1:` provider secrets at config load; [`auth`]
 //! makes and checks the clients' virtual keys (`sk-sy-…`, stored hashed).
@@ -31,6 +32,7 @@ pub mod config;
 pub mod demo;
 pub mod dialect;
 pub mod error;
+pub mod ledger;
 pub mod matrix;
 pub mod metrics;
 pub mod mock;
