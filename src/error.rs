@@ -56,6 +56,27 @@ pub enum GatewayError {
     /// A bug or an unexpected internal condition.
     #[error("{0}")]
     Internal(String),
+    /// No client key, or one the gateway does not know.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The client's key may not do this: disabled, or the route or model
+    /// is not among the key's allowed ones.
+    #[error("{message}")]
+    Forbidden { message: String, code: &'static str },
+    /// Over one of the gateway's rate limits (a key's, a route's, or every
+    /// target's provider limit).
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        /// Seconds, as `Retry-After` wants them.
+        retry_after: String,
+    },
+    /// Over a key's budget.
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// The shared state store is unreachable and `state.on_error` is `closed`.
+    #[error("{0}")]
+    StateUnavailable(String),
 }
 
 impl GatewayError {
@@ -79,11 +100,23 @@ impl GatewayError {
             Self::Upstream { .. } | Self::BadGateway(_) | Self::ProviderAuth { .. } => 502,
             Self::Rejected { status, .. } => *status,
             Self::Internal(_) => 500,
+            Self::Unauthorized(_) => 401,
+            Self::Forbidden { .. } => 403,
+            Self::RateLimited { .. } | Self::QuotaExceeded(_) => 429,
+            Self::StateUnavailable(_) => 503,
         }
     }
 
     /// The OpenAI-style `error.type` string.
     pub fn error_type(&self) -> &'static str {
+        // OpenAI's own types for these, so SDKs and clients that inspect
+        // them behave as with OpenAI.
+        match self {
+            Self::Unauthorized(_) => return "invalid_request_error",
+            Self::RateLimited { .. } => return "requests",
+            Self::QuotaExceeded(_) => return "insufficient_quota",
+            _ => {}
+        }
         match self.status() {
             400 | 404 | 409 | 413 | 422 => "invalid_request_error",
             401 => "authentication_error",
@@ -111,6 +144,11 @@ impl GatewayError {
             Self::ProviderAuth { .. } => Some("provider_auth_failed"),
             Self::Rejected { .. } => Some("rejected_by_adapter"),
             Self::Internal(_) => Some("internal_error"),
+            Self::Unauthorized(_) => Some("invalid_api_key"),
+            Self::Forbidden { code, .. } => Some(code),
+            Self::RateLimited { .. } => Some("rate_limit_exceeded"),
+            Self::QuotaExceeded(_) => Some("insufficient_quota"),
+            Self::StateUnavailable(_) => Some("state_unavailable"),
         }
     }
 
@@ -129,6 +167,11 @@ impl GatewayError {
             Self::ProviderAuth { .. } => "provider_auth",
             Self::Rejected { .. } => "rejected",
             Self::Internal(_) => "internal",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden { .. } => "forbidden",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::QuotaExceeded(_) => "quota_exceeded",
+            Self::StateUnavailable(_) => "state_unavailable",
         }
     }
 
@@ -136,7 +179,8 @@ impl GatewayError {
     pub fn retry_after(&self) -> Option<&str> {
         match self {
             Self::Upstream { retry_after, .. } => retry_after.as_deref(),
-            Self::NoUsableProvider(_) => Some("1"),
+            Self::NoUsableProvider(_) | Self::StateUnavailable(_) => Some("1"),
+            Self::RateLimited { retry_after, .. } => Some(retry_after),
             _ => None,
         }
     }
@@ -151,7 +195,11 @@ impl GatewayError {
             | Self::ProviderAuth { .. }
             | Self::NoUsableProvider(_)
             | Self::Unsupported(_) => true,
-            Self::Internal(_) => true,
+            Self::Internal(_) | Self::RateLimited { .. } => true,
+            Self::Unauthorized(_)
+            | Self::Forbidden { .. }
+            | Self::QuotaExceeded(_)
+            | Self::StateUnavailable(_) => false,
             Self::BadRequest { .. }
             | Self::UnknownModel(_)
             | Self::NotFound(_)
@@ -166,7 +214,9 @@ impl GatewayError {
         match self {
             Self::Rejected { .. } | Self::BadRequest { .. } => 5,
             Self::Upstream { status, .. } if *status < 500 && *status != 429 => 5,
-            Self::Upstream { status: 429, .. } => 4,
+            Self::Upstream { status: 429, .. } | Self::RateLimited { .. } => 4,
+            Self::Unauthorized(_) | Self::Forbidden { .. } | Self::QuotaExceeded(_) => 5,
+            Self::StateUnavailable(_) => 1,
             Self::Upstream { .. } | Self::UpstreamTimeout(_) => 3,
             Self::ProviderAuth { .. } => 3,
             Self::BadGateway(_) | Self::Internal(_) => 2,

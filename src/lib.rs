@@ -9,13 +9,15 @@
 //!    and translate its responses and stream events to OpenAI's format.
 //! 6. [`upstream`] — the provider's address and one call through Pingora's connector.
 //! 7. [`transform`] — SSE parsing and writing; [`proxy::stream`] relays streams.
-//! 8. [`metrics`] and [`error`] — what every request reports; [`ledger`] keeps
-//!    one row per finished request (SQLite or PostgreSQL) for usage and spend.
+//! 8. [`policy`] — virtual keys, rate limits, budgets, response cache and
+//!    coalescing, on the shared [`state`] store (memory, or Redis for a
+//!    fleet); [`ledger`] keeps one row per finished request (SQLite or
+//!    PostgreSQL) for usage and spend.
+//! 9. [`metrics`] and [`error`] — what every request reports; [`admin`] — the
+//!    admin API on its own listener.
 //!
 //! [`secrets`] decrypts `enc:v1:` provider secrets at config load; [`auth`]
 //! makes and checks the clients' virtual keys (`sk-sy-…`, stored hashed).
-//! [`state`] keeps rate-limit buckets, running spend and the L2 response cache, in
-//! memory or shared across a fleet through Redis.
 //!
 //! [`matrix`] renders the provider support matrix from the preset catalog.
 //!
@@ -27,6 +29,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod demo;
@@ -36,6 +39,7 @@ pub mod ledger;
 pub mod matrix;
 pub mod metrics;
 pub mod mock;
+pub mod policy;
 pub mod provider;
 pub mod proxy;
 pub mod routing;

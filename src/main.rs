@@ -90,6 +90,17 @@ enum KeyCommand {
     },
 }
 
+/// The exit code of a gateway run.
+fn started(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchyard: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn init_logging(format: LogFormat) {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| {
@@ -258,10 +269,7 @@ fn main() -> ExitCode {
             None => ExitCode::FAILURE,
         },
         Command::Run { config } => match load_or_report(&config) {
-            Some(cfg) => {
-                switchyard::server::run(config, cfg);
-                ExitCode::SUCCESS
-            }
+            Some(cfg) => started(switchyard::server::run(config, cfg)),
             None => ExitCode::FAILURE,
         },
         Command::Explain {
@@ -298,10 +306,7 @@ fn main() -> ExitCode {
                 }
             };
             match load_or_report(&path) {
-                Some(cfg) => {
-                    switchyard::server::run(path, cfg);
-                    ExitCode::SUCCESS
-                }
+                Some(cfg) => started(switchyard::server::run(path, cfg)),
                 None => ExitCode::FAILURE,
             }
         }

@@ -14,22 +14,44 @@ use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch, Shut
 use pingora::services::background::{background_service, BackgroundService};
 use tokio::signal::unix::{signal, SignalKind};
 
+use crate::admin::Admin;
 use crate::config::watch::{Reloader, WatchService};
 use crate::config::Config;
 use crate::metrics::{metrics, set_config_version};
+use crate::policy::Policies;
 use crate::proxy::Gateway;
 
-/// Starts the gateway on a loaded config and blocks until it stops.
-pub fn run(path: PathBuf, cfg: Config) {
+/// Starts the gateway on a loaded config and blocks until it stops;
+/// an error when its state store or ledger cannot be opened.
+pub fn run(path: PathBuf, cfg: Config) -> Result<(), String> {
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }
+    if !cfg.policy.auth.enabled {
+        tracing::warn!(
+            "AUTH IS OFF: anyone who can reach {} can use every provider key in this config; add `auth:` keys (`switchyard key new`) before exposing it",
+            cfg.listen
+        );
+    }
+    let policies = Arc::new(Policies::build(&cfg)?);
+    if let Some(l) = &policies.ledger {
+        tracing::info!(ledger = %l.target_label(), "usage ledger open");
+    }
+    // Before the first request: a key over budget stays refused across a
+    // restart. (The state store owns its runtime; this one only drives
+    // the calls.)
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?
+        .block_on(policies.seed_budgets(&cfg));
     set_config_version(&cfg.version);
     metrics()
         .config_reloads
         .with_label_values(&["success"])
         .inc();
     let listen = cfg.listen;
+    let admin = cfg.policy.admin.clone();
     let settings = cfg.settings.clone();
     let state = Arc::new(ArcSwap::from_pointee(cfg));
 
@@ -42,11 +64,23 @@ pub fn run(path: PathBuf, cfg: Config) {
     let mut server = Server::new_with_opt_and_conf(Some(Opt::default()), conf);
     server.bootstrap();
 
-    let mut service =
-        pingora_proxy::http_proxy_service(&server.configuration, Gateway::new(state.clone()));
+    let mut service = pingora_proxy::http_proxy_service(
+        &server.configuration,
+        Gateway::new(state.clone(), policies.clone()),
+    );
     service.add_tcp(&listen.to_string());
     server.add_service(service);
     let reloader = Arc::new(Reloader::new(path, state.clone()));
+    if let Some(admin) = &admin {
+        let mut service = pingora_proxy::http_proxy_service(
+            &server.configuration,
+            Admin::new(state.clone(), policies.clone(), reloader.clone()),
+        );
+        service.add_tcp(&admin.listen.to_string());
+        server.add_service(service);
+        tracing::info!("admin API on {}", admin.listen);
+    }
+
     server.add_service(background_service(
         "config watch",
         WatchService::new(reloader),
@@ -55,6 +89,7 @@ pub fn run(path: PathBuf, cfg: Config) {
         "drain",
         Drain {
             timeout: settings.drain_timeout,
+            policies,
         },
     ));
 
@@ -63,6 +98,7 @@ pub fn run(path: PathBuf, cfg: Config) {
     server.run(RunArgs {
         shutdown_signal: Box::new(Signals),
     });
+    Ok(())
 }
 
 /// SIGTERM and SIGINT both drain gracefully; SIGQUIT hands the listening
@@ -94,6 +130,7 @@ impl ShutdownSignalWatch for Signals {
 /// signal.
 struct Drain {
     timeout: Duration,
+    policies: Arc<Policies>,
 }
 
 #[async_trait]
@@ -127,6 +164,14 @@ impl BackgroundService for Drain {
                         break;
                     }
                 }
+            }
+        }
+        // Every finished request's usage record is written before exit.
+        if let Some(ledger) = self.policies.ledger.clone() {
+            match tokio::task::spawn_blocking(move || ledger.flush()).await {
+                Ok(Ok(())) => tracing::info!("usage ledger flushed"),
+                Ok(Err(e)) => tracing::error!(error = %e, "usage ledger flush failed"),
+                Err(e) => tracing::error!(error = %e, "usage ledger flush failed"),
             }
         }
         std::process::exit(0);

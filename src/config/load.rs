@@ -243,6 +243,7 @@ pub fn parse(source: &Source) -> Result<(RawConfig, Vec<ConfigIssue>), Vec<Confi
         scripts: None,
         providers: IndexMap::new(),
         routes: Vec::new(),
+        policy: Default::default(),
         broken_providers: Vec::new(),
     };
     for (key, value) in top {
@@ -258,10 +259,15 @@ pub fn parse(source: &Source) -> Result<(RawConfig, Vec<ConfigIssue>), Vec<Confi
                 raw.providers = providers(source, value, &mut raw.broken_providers, &mut issues)
             }
             "routes" => raw.routes = routes(source, value, &mut issues),
+            "auth" => raw.policy.auth = section(source, &key, value, &mut issues),
+            "state" => raw.policy.state = section(source, &key, value, &mut issues),
+            "ledger" => raw.policy.ledger = section(source, &key, value, &mut issues),
+            "cache" => raw.policy.cache = section(source, &key, value, &mut issues),
+            "admin" => raw.policy.admin = section(source, &key, value, &mut issues),
             other => issues.push(source.key_issue(
                 other,
                 format!(
-                    "unknown key `{other}` (expected listen, server, scripts, providers, routes)"
+                    "unknown key `{other}` (expected listen, server, scripts, providers, routes, auth, state, ledger, cache, admin)"
                 ),
             )),
         }

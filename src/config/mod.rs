@@ -8,6 +8,7 @@ pub mod catalog;
 #[cfg(test)]
 mod catalog_tests;
 pub mod load;
+pub mod policy;
 pub mod raw;
 pub mod validate;
 pub mod values;
@@ -71,6 +72,8 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// The provider catalog the presets came from.
     pub catalog: catalog::Catalog,
+    /// Keys, shared state, ledger, cache and admin settings.
+    pub policy: policy::Policy,
 }
 
 impl Config {

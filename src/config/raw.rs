@@ -23,6 +23,9 @@ pub struct RawConfig {
     /// Routes, tried in file order.
     #[serde(default)]
     pub routes: Vec<RawRoute>,
+    /// `auth:`, `state:`, `ledger:`, `cache:` and `admin:`.
+    #[serde(skip)]
+    pub policy: super::policy::RawPolicy,
     /// Providers whose entry failed to parse (already reported).
     #[serde(skip)]
     pub broken_providers: Vec<String>,
@@ -116,6 +119,9 @@ pub struct RawProvider {
     pub health_check: Option<RawHealthCheck>,
     /// Passive health: when a backend's circuit opens.
     pub circuit_breaker: Option<RawBreaker>,
+    /// Requests and tokens per minute this gateway sends the provider, to
+    /// stay under its own quota; over it, the next target is tried.
+    pub limits: Option<super::policy::RawLimits>,
 }
 
 /// One entry of a provider's `backends:`.
@@ -212,6 +218,10 @@ pub struct RawRoute {
     pub expected_output_tokens: Option<u64>,
     /// How long a latency observation counts (default 5m).
     pub latency_memory: Option<Scalar>,
+    /// Response cache and request coalescing for this route.
+    pub cache: Option<super::policy::RawRouteCache>,
+    /// Requests and tokens per minute for the whole route.
+    pub limits: Option<super::policy::RawLimits>,
 }
 
 /// `weights:` of a hybrid route.

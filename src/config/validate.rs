@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::catalog::Catalog;
 use super::load::{ConfigIssue, Source};
+use super::policy::{self, Report};
 use super::raw::{RawConfig, RawProvider, RawRoute, RawServer, RawTimeouts};
 use super::values;
 use super::{Config, Settings};
@@ -46,6 +47,16 @@ impl Ctx<'_> {
     }
 }
 
+impl Report for Ctx<'_> {
+    fn issue(&mut self, path: &str, message: String) {
+        Ctx::issue(self, path, message);
+    }
+
+    fn warn(&mut self, message: String) {
+        self.warnings.push(message);
+    }
+}
+
 /// Validates `raw` (parsed from `source`) into a [`Config`].
 pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIssue>> {
     let mut cx = Ctx {
@@ -63,6 +74,7 @@ pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIss
         SocketAddr::from(([127, 0, 0, 1], 8080))
     });
     let settings = settings(&raw.server, &mut cx);
+    let policy = policy::policy(raw.policy, &mut cx);
     let base_dir = source
         .path
         .parent()
@@ -121,6 +133,7 @@ pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIss
         version,
         warnings: cx.warnings,
         catalog,
+        policy,
     })
 }
 
@@ -397,6 +410,7 @@ fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -
         backend_list: backends.list,
         hash_key: backends.hash_key,
         health: backends.health,
+        limits: policy::limits(&format!("providers.{name}.limits"), p.limits.as_ref(), cx),
         timeouts: timeouts(
             &format!("providers.{name}.timeouts"),
             p.timeouts.as_ref(),
@@ -684,6 +698,8 @@ fn routes(
             continue;
         }
         let mut policy = route_policy(&at, &r, cx);
+        policy.cache = policy::route_cache(&format!("{at}.cache"), r.cache.as_ref(), cx);
+        policy.limits = policy::limits(&format!("{at}.limits"), r.limits.as_ref(), cx);
         match (&policy.strategy, &r.script) {
             (Strategy::Script, Some(name)) => {
                 policy.scorer = scoring.compile(&format!("{at}.script"), name, cx);

@@ -44,6 +44,13 @@ impl Reloader {
                 if cfg.settings.threads != current.settings.threads {
                     tracing::warn!("server.threads changes need a restart");
                 }
+                let p = (&cfg.policy, &current.policy);
+                if p.0.state != p.1.state || p.0.ledger != p.1.ledger || p.0.admin != p.1.admin {
+                    tracing::warn!("`state:`, `ledger:` and `admin:` changes need a restart; the rest of the config is applied");
+                }
+                if p.0.cache_memory != p.1.cache_memory {
+                    tracing::warn!("`cache.memory` changes need a restart");
+                }
                 for w in &cfg.warnings {
                     tracing::warn!("{w}");
                 }

@@ -86,6 +86,8 @@ pub struct Provider {
     pub hash_key: crate::routing::hash_key::HashKey,
     /// Active health checks, if configured.
     pub health: Option<crate::upstream::health::HealthConfig>,
+    /// Requests and tokens per minute this gateway may send it.
+    pub limits: crate::config::policy::Limits,
 }
 
 /// The capabilities adapters and presets may declare.
@@ -126,6 +128,11 @@ impl Provider {
     pub fn secrets(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.api_key.iter().map(Secret::expose).collect();
         v.extend(
+            self.backend_list
+                .iter()
+                .filter_map(|b| b.api_key.as_ref().map(Secret::expose)),
+        );
+        v.extend(
             self.headers
                 .iter()
                 .filter(|(k, _)| is_credential_header(k))
@@ -138,7 +145,11 @@ impl Provider {
 /// Header names that carry credentials.
 pub fn is_credential_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    n == "authorization" || n.contains("api-key") || n.contains("token") || n.contains("secret")
+    n == "authorization"
+        || n.contains("auth")
+        || n.contains("key")
+        || n.contains("token")
+        || n.contains("secret")
 }
 
 #[cfg(test)]

@@ -18,12 +18,15 @@ use serde_json::Value;
 
 use super::ctx::Usage;
 use super::request::{ClientRequest, Endpoint};
+use crate::config::policy::VirtualKey;
 use crate::config::Config;
 use crate::error::{redact, GatewayError};
 use crate::metrics::metrics;
+use crate::policy::limits;
 use crate::provider::{HookCtx, Provider, ScriptError, Secret};
 use crate::routing::strategy::{Components, Demand};
 use crate::routing::{RoutePolicy, Target};
+use crate::state::StateStore;
 use crate::upstream::backend::Backend;
 use crate::upstream::balance::{InFlightGuard, Strategy};
 use crate::upstream::breaker::Permit;
@@ -53,6 +56,10 @@ pub struct Shared<'a> {
     encoding_format: Option<String>,
     /// Estimated tokens in and out, for ranking and context windows.
     pub demand: Demand,
+    /// The client's key: only the targets it allows are tried.
+    pub key: Option<Arc<VirtualKey>>,
+    /// Where provider rate limits are counted (none: not checked).
+    pub store: Option<StateStore>,
 }
 
 /// A target's backend to try.
@@ -79,6 +86,8 @@ pub struct Started<'t> {
     pub status: u16,
     pub incoming: Incoming,
     pub answer: Answer,
+    /// What the provider's own rate limits reserved for this attempt.
+    pub limit: Option<limits::Admission>,
 }
 
 /// The part of the answer read before committing to this target.
@@ -153,6 +162,44 @@ impl<'a> Shared<'a> {
             needs,
             encoding_format,
             demand,
+            key: None,
+            store: None,
+        }
+    }
+
+    /// Takes one request and the estimated tokens from `provider`'s own
+    /// limits; over them, the attempt is refused (not sent) and the next
+    /// target is tried.
+    async fn admit_provider(
+        &self,
+        provider: &Provider,
+    ) -> Result<Option<limits::Admission>, GatewayError> {
+        let Some(store) = self.store.as_ref().filter(|_| !provider.limits.is_empty()) else {
+            return Ok(None);
+        };
+        let estimate = self.demand.prompt_tokens + self.demand.output_tokens;
+        let scopes = [(
+            limits::Scope::Provider,
+            provider.name.as_str(),
+            provider.limits,
+        )];
+        limits::admit(store, &scopes, estimate)
+            .await
+            .map(Some)
+            .map_err(|r| r.error)
+    }
+
+    /// Settles a provider's token reservation against the usage reported.
+    pub async fn settle_provider(
+        &self,
+        admission: Option<&limits::Admission>,
+        usage: Option<Usage>,
+    ) {
+        if let (Some(store), Some(adm)) = (&self.store, admission) {
+            let used = usage.map_or(self.demand.prompt_tokens + self.demand.output_tokens, |u| {
+                u.prompt + u.completion
+            });
+            limits::settle(store, adm, Some(used)).await;
         }
     }
 
@@ -263,6 +310,16 @@ impl<'a> Shared<'a> {
             ));
             return Err(fail("disabled", e));
         }
+        if let Some(key) = &self.key {
+            let model = target.model_for(&self.req.model);
+            if !key.allows_model(&provider.name, model) {
+                let e = GatewayError::Forbidden {
+                    message: format!("the API key `{}` may not use `{model}`", key.name),
+                    code: "model_not_allowed",
+                };
+                return Err(fail("not_allowed", e));
+            }
+        }
         if let Some(missing) = self.needs.iter().find(|n| !provider.supports(n)) {
             let e = GatewayError::Unsupported(format!(
                 "provider `{}` does not support {}",
@@ -296,6 +353,21 @@ impl<'a> Shared<'a> {
                 ..fail(r.reason.as_str(), e)
             }
         })?;
+        let limit = match self.admit_provider(provider).await {
+            Ok(l) => l,
+            Err(e) => {
+                // Not sent: the breaker's permit goes back unused.
+                drop(permit);
+                let until = e
+                    .retry_after()
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .map(|s| Instant::now() + Duration::from_secs_f64(s));
+                return Err(Failure {
+                    until,
+                    ..fail("rate_limited", e)
+                });
+            }
+        };
         let in_flight = provider.backends.in_flight(&backend.id);
         let model = target.model_for(&self.req.model).to_string();
         let script_ctx = self.script_ctx(provider, backend, &model);
@@ -327,6 +399,9 @@ impl<'a> Shared<'a> {
             }
             Err((outcome, e)) => {
                 report_failure(backend, permit, &e);
+                if let (Some(store), Some(adm)) = (&self.store, &limit) {
+                    limits::settle(store, adm, None).await;
+                }
                 return Err(fail(&outcome, e));
             }
         };
@@ -342,6 +417,7 @@ impl<'a> Shared<'a> {
             status,
             incoming,
             answer,
+            limit,
         })
     }
 

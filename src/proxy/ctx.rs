@@ -88,6 +88,12 @@ pub struct RequestCtx {
     pub cost: Option<f64>,
     /// A short reason when the request failed (also for streams cut short).
     pub error: Option<&'static str>,
+    /// The client's virtual key (its name), when auth is on.
+    pub key: Option<String>,
+    /// `hit`, `miss` or `coalesced` when the route caches.
+    pub cache: Option<&'static str>,
+    /// Headers every response to this request carries (rate-limit state).
+    pub extra_headers: Vec<(&'static str, String)>,
     _in_flight: Option<InFlight>,
 }
 
@@ -111,6 +117,9 @@ impl RequestCtx {
             usage: None,
             cost: None,
             error: None,
+            key: None,
+            cache: None,
+            extra_headers: Vec::new(),
             _in_flight: Some(InFlight::enter()),
         }
     }

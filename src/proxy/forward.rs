@@ -19,21 +19,30 @@ use super::attempt::{
 use super::ctx::RequestCtx;
 use super::request::{self, ClientRequest, Dialect, Endpoint};
 use super::respond::{write_body, write_error};
+use super::sink::Sink;
 use super::stream::{self, ClientFormat};
+use crate::config::policy::Limits;
 use crate::config::Config;
 use crate::dialect::anthropic;
 use crate::error::GatewayError;
 use crate::metrics::metrics;
+use crate::policy::cache::{self, Cached};
+use crate::policy::coalesce::{self, Role};
+use crate::policy::limits::{self, Scope};
+use crate::policy::{budget, keys, Policies};
 use crate::routing::{strategy, HedgeAfter, Route, RoutePolicy, Target};
 use crate::upstream::balance::Strategy;
 
 /// Serves a chat or embeddings request end to end, for a client speaking
-/// `dialect`.
+/// `dialect`: who is calling, which route, the cache, budget and rate
+/// limits, then the upstream call (or another request's, when coalesced),
+/// and finally the accounting.
 pub async fn handle(
     session: &mut Session,
     ctx: &mut RequestCtx,
     cfg: &Arc<Config>,
     connector: &Connector,
+    policies: &Policies,
     endpoint: Endpoint,
     dialect: Dialect,
 ) -> pingora::Result<()> {
@@ -42,6 +51,11 @@ pub async fn handle(
         Dialect::Anthropic => "messages",
     };
     ctx.dialect = dialect;
+    let key = match keys::authenticate(&cfg.policy.auth, &session.req_header().headers, dialect) {
+        Ok(k) => k,
+        Err(e) => return write_error(session, ctx, &e).await,
+    };
+    ctx.key = key.as_ref().map(|k| k.name.clone());
     let req = match read(session, cfg, endpoint, dialect).await {
         Ok(r) => r,
         Err(e) => return write_error(session, ctx, &e).await,
@@ -53,6 +67,25 @@ pub async fn handle(
     };
     ctx.route = Some(route.name.clone());
     ctx.strategy = Some(route.policy.strategy.name());
+    if let Err(e) = keys::allowed_targets(key.as_deref(), &route, &req.model) {
+        return write_error(session, ctx, &e).await;
+    }
+
+    let plan = cache_plan(&route, &req, ctx, &session.req_header().headers);
+    if let Some(plan) = &plan {
+        if plan.read {
+            if let Some(hit) = lookup(policies, &plan.key).await {
+                cache_metric("hit");
+                ctx.cache = Some("hit");
+                return serve_cached(session, ctx, &req, &hit).await;
+            }
+        }
+        cache_metric("miss");
+        ctx.cache = Some("miss");
+    } else if route.policy.cache.is_some() {
+        cache_metric("bypass");
+    }
+
     let hashes = route
         .targets
         .iter()
@@ -62,7 +95,71 @@ pub async fn handle(
     } else {
         http::HeaderMap::new()
     };
-    let shared = Shared::new(cfg, connector, req, &route.policy, ctx.started, headers);
+    let client_req = plan.as_ref().map(|_| req.clone_head());
+    let mut shared = Shared::new(cfg, connector, req, &route.policy, ctx.started, headers);
+    shared.key = key.clone();
+    shared.store = Some(policies.store.clone());
+
+    if let Some(k) = &key {
+        if let Err(e) = budget::check(&policies.store, k).await {
+            return write_error(session, ctx, &e).await;
+        }
+    }
+    let estimate = shared.demand.prompt_tokens + shared.demand.output_tokens;
+    let mut scopes = Vec::with_capacity(2);
+    if let Some(k) = &key {
+        let l = Limits {
+            rpm: k.rpm,
+            tpm: k.tpm,
+        };
+        if !l.is_empty() {
+            scopes.push((Scope::Key, k.name.as_str(), l));
+        }
+    }
+    if !route.policy.limits.is_empty() {
+        scopes.push((Scope::Route, route.name.as_str(), route.policy.limits));
+    }
+    let admission = if scopes.is_empty() {
+        limits::Admission::default()
+    } else {
+        match limits::admit(&policies.store, &scopes, estimate).await {
+            Ok(a) => a,
+            Err(refusal) => {
+                ctx.extra_headers = refusal.headers;
+                return write_error(session, ctx, &refusal.error).await;
+            }
+        }
+    };
+    ctx.extra_headers = admission.headers.clone();
+
+    // Identical concurrent requests: one calls, the others wait for it.
+    let mut leader = None;
+    if let (Some(plan), Some(client_req)) = (&plan, &client_req) {
+        if plan.coalesce && !client_req.stream {
+            match policies.coalescer.join(&plan.key) {
+                Role::Leader(l) => leader = Some(l),
+                Role::Follower(slot) => {
+                    let answer = tokio::select! {
+                        biased;
+                        a = coalesce::wait(slot) => a,
+                        _ = client_gone(session) => {
+                            ctx.error = Some("client_closed");
+                            ctx.status = 499;
+                            limits::settle(&policies.store, &admission, None).await;
+                            return Ok(());
+                        }
+                    };
+                    if let Some(answer) = answer {
+                        metrics().coalesced_requests.inc();
+                        ctx.cache = Some("coalesced");
+                        limits::settle(&policies.store, &admission, Some(0)).await;
+                        return serve_cached(session, ctx, client_req, &answer).await;
+                    }
+                }
+            }
+        }
+    }
+
     let mut failures = Vec::new();
     let started = tokio::select! {
         biased;
@@ -70,18 +167,132 @@ pub async fn handle(
         _ = client_gone(session) => None,
     };
     record_failures(ctx, &failures);
-    match started {
+    let mut captured = None;
+    let result = match started {
         None => {
             ctx.error = Some("client_closed");
             ctx.status = 499;
             Ok(())
         }
-        Some(Some(s)) => finish(session, ctx, &shared, s).await,
+        Some(Some(s)) => {
+            let capture = plan.is_some().then_some(&mut captured);
+            finish(session, ctx, &shared, s, capture).await
+        }
         Some(None) => {
             let err = final_error(&route, failures);
             write_error(session, ctx, &err).await
         }
+    };
+    if let (Some(plan), Some(answer)) = (&plan, captured) {
+        let answer = Arc::new(answer);
+        store(policies, plan, answer.clone()).await;
+        if let Some(l) = leader.take() {
+            l.publish(answer);
+        }
     }
+    drop(leader);
+    let used = match ctx.usage {
+        Some(u) => Some(u.prompt + u.completion),
+        None if ctx.status == 200 => Some(estimate),
+        None => None,
+    };
+    limits::settle(&policies.store, &admission, used).await;
+    if let (Some(k), Some(cost)) = (&key, ctx.cost) {
+        budget::charge(&policies.store, k, cost).await;
+    }
+    result
+}
+
+/// How a request uses its route's cache.
+struct CachePlan {
+    key: String,
+    read: bool,
+    coalesce: bool,
+    ttl: Duration,
+}
+
+fn cache_plan(
+    route: &Route,
+    req: &ClientRequest,
+    ctx: &RequestCtx,
+    headers: &http::HeaderMap,
+) -> Option<CachePlan> {
+    let policy = route.policy.cache.as_ref()?;
+    let use_ = cache::decide(policy, req, headers)?;
+    let scope = if policy.shared {
+        "*"
+    } else {
+        ctx.key.as_deref().unwrap_or("")
+    };
+    Some(CachePlan {
+        key: cache::key(&route.name, scope, req),
+        read: use_ == cache::Use::ReadWrite,
+        coalesce: policy.coalesce,
+        ttl: policy.ttl,
+    })
+}
+
+fn cache_metric(result: &str) {
+    metrics().cache_requests.with_label_values(&[result]).inc();
+}
+
+/// The cached answer for `key`: memory first, then the shared store.
+async fn lookup(policies: &Policies, key: &str) -> Option<Arc<Cached>> {
+    if let Some(hit) = policies.cache.get(key) {
+        return Some(hit);
+    }
+    let bytes = policies.store.cache_get(key).await.ok()??;
+    let hit = Arc::new(Cached::decode(&bytes)?);
+    // The shared store's TTL still applies there; locally keep it briefly.
+    policies
+        .cache
+        .put(key.to_string(), hit.clone(), Duration::from_secs(60));
+    Some(hit)
+}
+
+async fn store(policies: &Policies, plan: &CachePlan, answer: Arc<Cached>) {
+    policies
+        .cache
+        .put(plan.key.clone(), answer.clone(), plan.ttl);
+    if let Err(e) = policies
+        .store
+        .cache_put(&plan.key, answer.encode(), plan.ttl)
+        .await
+    {
+        tracing::debug!(error = %e, "could not store an answer in the shared cache");
+    }
+}
+
+/// Answers from a cached (or coalesced) answer: JSON, or a replayed stream.
+async fn serve_cached(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    req: &ClientRequest,
+    answer: &Cached,
+) -> pingora::Result<()> {
+    ctx.provider = Some(answer.provider.clone());
+    ctx.model = Some(answer.model.clone());
+    if req.stream && req.endpoint == Endpoint::Chat {
+        let body: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
+        let mut sink = match ctx.dialect {
+            Dialect::OpenAi => Sink::OpenAi,
+            Dialect::Anthropic => {
+                Sink::Anthropic(Box::new(anthropic::StreamEncoder::new(&req.model)))
+            }
+        };
+        let include_usage = req.include_usage || ctx.dialect == Dialect::Anthropic;
+        let mut out = Vec::new();
+        for chunk in cache::replay_chunks(&body, include_usage) {
+            sink.chunk(&mut out, &chunk);
+        }
+        sink.done(&mut out);
+        return stream::write_whole(session, ctx, Bytes::from(out)).await;
+    }
+    let body = match ctx.dialect {
+        Dialect::OpenAi => Bytes::from(answer.body.clone()),
+        Dialect::Anthropic => to_anthropic(answer.body.as_bytes(), &req.model),
+    };
+    write_body(session, ctx, 200, "application/json", &[], body).await
 }
 
 async fn read(
@@ -297,7 +508,14 @@ fn window(shared: &Shared<'_>, c: &Candidate<'_>) -> Option<u64> {
 fn counts(f: &Failure) -> bool {
     !matches!(
         f.outcome.as_str(),
-        "disabled" | "unsupported" | "script" | "open" | "half_open_busy" | "benched"
+        "disabled"
+            | "unsupported"
+            | "script"
+            | "open"
+            | "half_open_busy"
+            | "benched"
+            | "rate_limited"
+            | "not_allowed"
     )
 }
 
@@ -396,12 +614,14 @@ fn final_error(route: &Route, failures: Vec<Failure>) -> GatewayError {
     }
 }
 
-/// Sends a winning attempt's answer to the client.
+/// Sends a winning attempt's answer to the client; a complete answer is
+/// also kept in `capture` when given (for the cache and coalesced waiters).
 async fn finish(
     session: &mut Session,
     ctx: &mut RequestCtx,
     shared: &Shared<'_>,
     started: Started<'_>,
+    capture: Option<&mut Option<Cached>>,
 ) -> pingora::Result<()> {
     let provider = &started.target.provider;
     ctx.provider = Some(provider.name.clone());
@@ -428,6 +648,18 @@ async fn finish(
             );
             ctx.usage = usage;
             ctx.cost = cost(ctx, provider, &started.model);
+            shared
+                .settle_provider(started.limit.as_ref(), ctx.usage)
+                .await;
+            if let (Some(slot), Ok(text)) = (capture, std::str::from_utf8(&body)) {
+                *slot = Some(Cached {
+                    provider: provider.name.clone(),
+                    model: ctx.model.clone().unwrap_or_default(),
+                    body: text.to_string(),
+                    prompt_tokens: usage.map_or(0, |u| u.prompt),
+                    completion_tokens: usage.map_or(0, |u| u.completion),
+                });
+            }
             let body = match ctx.dialect {
                 Dialect::OpenAi => body,
                 Dialect::Anthropic => to_anthropic(&body, &shared.req.model),
@@ -449,6 +681,7 @@ async fn finish(
                 idle_timeout: timeouts.idle.unwrap_or(Duration::from_secs(60)),
                 max_event: shared.cfg.settings.max_body_size.max(1 << 20),
                 secrets: provider.secrets(),
+                collect: capture.is_some(),
             };
             let format = match ctx.dialect {
                 Dialect::OpenAi => ClientFormat::OpenAi,
@@ -464,6 +697,16 @@ async fn finish(
                     format,
                 )
                 .await;
+            if let (Some(slot), Ok(Some(whole))) = (capture, &result) {
+                *slot = Some(Cached {
+                    provider: provider.name.clone(),
+                    model: ctx.model.clone().unwrap_or_default(),
+                    body: whole.to_string(),
+                    prompt_tokens: ctx.usage.map_or(0, |u| u.prompt),
+                    completion_tokens: ctx.usage.map_or(0, |u| u.completion),
+                });
+            }
+            let result = result.map(|_| ());
             // A stream the provider broke counts against its backend.
             let broke = matches!(
                 ctx.error,
@@ -492,6 +735,9 @@ async fn finish(
                 );
             }
             ctx.cost = cost(ctx, provider, &started.model);
+            shared
+                .settle_provider(started.limit.as_ref(), ctx.usage)
+                .await;
             result
         }
     }
@@ -503,7 +749,7 @@ fn cost(ctx: &RequestCtx, provider: &crate::provider::Provider, model: &str) -> 
 }
 
 /// An OpenAI response body re-encoded for an Anthropic-format client.
-fn to_anthropic(body: &Bytes, model: &str) -> Bytes {
+fn to_anthropic(body: &[u8], model: &str) -> Bytes {
     let hub: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let out = anthropic::response_from_hub(&hub, model);
     Bytes::from(serde_json::to_vec(&out).unwrap_or_default())

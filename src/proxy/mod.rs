@@ -24,22 +24,27 @@ pub use ctx::{RequestCtx, Usage};
 
 use crate::config::Config;
 use crate::error::GatewayError;
+use crate::ledger::UsageRecord;
 use crate::metrics::metrics;
+use crate::policy::Policies;
 use request::{Dialect, Endpoint};
 use respond::write_error;
 
-/// The gateway service: the current config and the upstream connection pool.
+/// The gateway service: the current config, the upstream connection pool,
+/// and the state policies keep (limits, spend, cache, ledger).
 pub struct Gateway {
     config: Arc<ArcSwap<Config>>,
     connector: Connector,
+    policies: Arc<Policies>,
 }
 
 impl Gateway {
     /// A gateway serving whatever config `config` holds at each request.
-    pub fn new(config: Arc<ArcSwap<Config>>) -> Self {
+    pub fn new(config: Arc<ArcSwap<Config>>, policies: Arc<Policies>) -> Self {
         Self {
             config,
             connector: Connector::new(None),
+            policies,
         }
     }
 
@@ -68,6 +73,7 @@ impl Gateway {
                     ctx,
                     &cfg,
                     &self.connector,
+                    &self.policies,
                     Endpoint::Chat,
                     Dialect::OpenAi,
                 )
@@ -79,6 +85,7 @@ impl Gateway {
                     ctx,
                     &cfg,
                     &self.connector,
+                    &self.policies,
                     Endpoint::Embeddings,
                     Dialect::OpenAi,
                 )
@@ -90,6 +97,7 @@ impl Gateway {
                     ctx,
                     &cfg,
                     &self.connector,
+                    &self.policies,
                     Endpoint::Chat,
                     Dialect::Anthropic,
                 )
@@ -164,6 +172,39 @@ impl ProxyHttp for Gateway {
 
     async fn logging(&self, _s: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         record(ctx);
+        if let Some(ledger) = &self.policies.ledger {
+            if !ctx.endpoint.is_empty() {
+                ledger.record(usage_record(ctx));
+            }
+        }
+    }
+}
+
+/// A finished model request, for the usage ledger.
+fn usage_record(ctx: &RequestCtx) -> UsageRecord {
+    let at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let usage = ctx.usage.unwrap_or_default();
+    UsageRecord {
+        at_ms,
+        request_id: ctx.request_id.clone(),
+        key: ctx.key.clone().unwrap_or_default(),
+        route: ctx.route.clone().unwrap_or_default(),
+        provider: ctx.provider.clone().unwrap_or_default(),
+        model: ctx.model.clone().unwrap_or_default(),
+        endpoint: ctx.endpoint.to_string(),
+        status: ctx.status,
+        stream: ctx.stream,
+        prompt_tokens: usage.prompt,
+        completion_tokens: usage.completion,
+        cached_tokens: usage.cached,
+        cost_usd: ctx.cost.unwrap_or(0.0),
+        latency_ms: ctx.started.elapsed().as_millis() as u64,
+        ttft_ms: ctx.ttft.map(|t| t.as_millis() as u64),
+        attempts: ctx.attempts.len() as u32,
+        cache: ctx.cache.unwrap_or("").to_string(),
+        error: ctx.error.map(str::to_string),
     }
 }
 
@@ -219,6 +260,8 @@ fn record(ctx: &RequestCtx) {
         prompt_tokens = ctx.usage.map(|u| u.prompt),
         completion_tokens = ctx.usage.map(|u| u.completion),
         cost_usd = ctx.cost,
+        key = ctx.key.as_deref(),
+        cache = ctx.cache,
         error = ctx.error,
         config_version = %ctx.config_version,
         "request"

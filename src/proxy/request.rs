@@ -44,6 +44,19 @@ pub struct ClientRequest {
     pub body: Value,
 }
 
+impl ClientRequest {
+    /// Everything but the body (which may be a large conversation).
+    pub fn clone_head(&self) -> Self {
+        Self {
+            endpoint: self.endpoint,
+            model: self.model.clone(),
+            stream: self.stream,
+            include_usage: self.include_usage,
+            body: Value::Null,
+        }
+    }
+}
+
 /// Reads the whole body; 413 past `limit` bytes.
 pub async fn read_body(session: &mut Session, limit: usize) -> Result<Vec<u8>, GatewayError> {
     let declared = session

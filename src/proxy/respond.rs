@@ -27,6 +27,12 @@ pub fn common_headers(h: &mut ResponseHeader, ctx: &RequestCtx) -> pingora::Resu
     if !ctx.attempts.is_empty() {
         h.insert_header("x-switchyard-attempts", ctx.attempts_header())?;
     }
+    if let Some(cache) = ctx.cache {
+        h.insert_header("x-switchyard-cache", cache)?;
+    }
+    for (name, value) in &ctx.extra_headers {
+        h.insert_header(*name, value)?;
+    }
     Ok(())
 }
 

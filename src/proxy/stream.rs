@@ -20,6 +20,7 @@ use crate::provider::{Adapter, ChunkOut};
 use crate::transform::sse::{SseEvent, SseParser};
 
 use super::sink::Sink;
+use crate::policy::collect::Collector;
 use crate::upstream::call::Incoming;
 
 /// How one stream is relayed.
@@ -31,6 +32,8 @@ pub struct Relay<'a> {
     pub idle_timeout: std::time::Duration,
     pub max_event: usize,
     pub secrets: Vec<&'a str>,
+    /// Rebuild the whole answer (for the response cache).
+    pub collect: bool,
 }
 
 /// The stream format the client expects.
@@ -49,6 +52,7 @@ struct Progress {
     /// The adapter script's per-stream state (`this`).
     state: Dynamic,
     sink: Sink,
+    collector: Option<Collector>,
 }
 
 /// Counts a stream as in flight for as long as it lives.
@@ -67,13 +71,33 @@ impl Drop for StreamGauge {
     }
 }
 
+/// Writes a stream whose events are all known (a cached answer replayed):
+/// the stream's headers, then `body` at once.
+pub async fn write_whole(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    body: Bytes,
+) -> pingora::Result<()> {
+    let mut h = ResponseHeader::build(200, Some(8))?;
+    h.insert_header("content-type", "text/event-stream")?;
+    h.insert_header("cache-control", "no-cache")?;
+    h.insert_header("content-length", body.len().to_string())?;
+    common_headers(&mut h, ctx)?;
+    ctx.status = 200;
+    session.write_response_header(Box::new(h), false).await?;
+    session.write_response_body(Some(body), true).await?;
+    Ok(())
+}
+
 enum Step {
     Data(Result<Option<Bytes>, crate::upstream::call::CallError>),
     ClientGone,
 }
 
 impl Relay<'_> {
-    /// Writes the stream header, then relays until the upstream ends.
+    /// Writes the stream header, then relays until the upstream ends; the
+    /// whole answer as a `chat.completion` when `collect` is set and the
+    /// stream completed.
     pub async fn run(
         &self,
         session: &mut Session,
@@ -82,7 +106,7 @@ impl Relay<'_> {
         first: Option<Bytes>,
         connector: &Connector,
         format: ClientFormat,
-    ) -> pingora::Result<()> {
+    ) -> pingora::Result<Option<Value>> {
         let _gauge = StreamGauge::enter();
         let mut h = ResponseHeader::build(200, Some(8))?;
         h.insert_header("content-type", "text/event-stream")?;
@@ -107,6 +131,7 @@ impl Relay<'_> {
             usage: None,
             state: Dynamic::from_map(Map::new()),
             sink,
+            collector: self.collect.then(Collector::default),
         };
         let mut events = Vec::new();
         // The bytes read while deciding on this provider come first.
@@ -125,7 +150,7 @@ impl Relay<'_> {
                 Step::ClientGone => {
                     ctx.error = Some("client_closed");
                     ctx.usage = progress.usage;
-                    return Ok(());
+                    return Ok(None);
                 }
                 Step::Data(Ok(Some(chunk))) => {
                     if let Err(e) = parser.feed(&chunk, &mut events) {
@@ -172,12 +197,16 @@ impl Relay<'_> {
         }
         ctx.usage = progress.usage;
         session.write_response_body(None, true).await?;
-        if progress.done && !progress.errored {
+        let complete = progress.done && !progress.errored;
+        if complete {
             // Drain what is left (normally nothing) so the connection can be reused.
             while let Ok(Some(_)) = incoming.read().await {}
             incoming.release(connector).await;
         }
-        Ok(())
+        Ok(progress
+            .collector
+            .filter(|_| complete)
+            .map(Collector::finish))
     }
 
     fn events(
@@ -223,6 +252,12 @@ impl Relay<'_> {
             p.sink.done(out);
             return;
         }
+        if p.collector.is_some() {
+            if let Ok(v) = serde_json::from_str::<Value>(data) {
+                self.emit(ChunkOut::Json(v), out, p, ctx);
+                return;
+            }
+        }
         if data.contains("\"usage\"") || data.contains("\"error\"") {
             if let Ok(v) = serde_json::from_str::<Value>(data) {
                 self.emit(ChunkOut::Json(v), out, p, ctx);
@@ -254,6 +289,9 @@ impl Relay<'_> {
                     let v = serde_json::from_str(&text).unwrap_or(v);
                     p.sink.error(out, &v);
                     return;
+                }
+                if let Some(c) = p.collector.as_mut() {
+                    c.feed(&v);
                 }
                 if let Some(u) = v.get("usage").and_then(Usage::from_json) {
                     p.usage = Some(u);

@@ -70,6 +70,10 @@ pub struct RoutePolicy {
     pub latency_memory: Duration,
     /// The scoring script of `strategy: script`.
     pub scorer: Option<std::sync::Arc<crate::provider::scorer::Scorer>>,
+    /// Response cache and coalescing; `None`: off.
+    pub cache: Option<crate::config::policy::RouteCache>,
+    /// Requests and tokens per minute for the whole route.
+    pub limits: crate::config::policy::Limits,
 }
 
 /// When a hedged request sends its second attempt.
@@ -96,6 +100,8 @@ impl Default for RoutePolicy {
             expected_output_tokens: 512,
             latency_memory: Duration::from_secs(300),
             scorer: None,
+            cache: None,
+            limits: Default::default(),
         }
     }
 }

@@ -220,6 +220,16 @@ fn stats_key(provider: &str, model: &str) -> String {
     format!("{provider}\u{0}{model}")
 }
 
+/// The current decayed averages of `provider`/`model` in ms: time to first
+/// token and total latency (for the admin API).
+pub fn latency_of(provider: &str, model: &str) -> (Option<f64>, Option<f64>) {
+    let map = LATENCY.lock().unwrap_or_else(|e| e.into_inner());
+    match map.get(&stats_key(provider, model)) {
+        Some(s) if s.updated.elapsed() <= s.memory => (s.ttft_ms, s.total_ms),
+        _ => (None, None),
+    }
+}
+
 /// Records one answered request of `provider`/`model`.
 pub fn observe(
     provider: &str,

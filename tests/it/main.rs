@@ -3,6 +3,7 @@
 
 mod common;
 
+mod admin;
 mod anthropic;
 mod balancing;
 mod catalog;
@@ -10,10 +11,13 @@ mod cli;
 mod endpoints;
 mod errors;
 mod failover;
+mod fleet;
 mod gemini;
+mod ledger;
 mod limits;
 mod messages;
 mod openai;
+mod policy;
 mod reload;
 mod resilience;
 mod sdk;

@@ -156,3 +156,58 @@ fn routes_resolve_in_file_order_then_provider_models() {
     assert_eq!(smart.targets[0].model_for("smart"), "big");
     let _ = Path::new("");
 }
+
+#[test]
+fn broken_policy_sections_are_reported_with_lines() {
+    let hash = format!("sha256:{}", "ab".repeat(32));
+    let table: Vec<(String, &str)> = vec![
+        ("auth:\n  keys: []\n".into(), "auth: auth is enabled but no keys are defined"),
+        ("auth:\n  keys:\n    - name: a\n      key_hash: md5:xyz\n".into(), "5:17: auth.keys[0].key_hash: expected `sha256:`"),
+        (format!("auth:\n  keys:\n    - name: a\n      key_hash: {hash}\n      rpm: 0\n"), "6:12: auth.keys[0].rpm: must be at least 1"),
+        (format!("auth:\n  keys:\n    - name: a\n      key_hash: {hash}\n      budget: {{ daily: -1 }}\n"), "auth.keys[0].budget.daily: must be a non-negative amount"),
+        (format!("auth:\n  keys:\n    - name: a\n      key_hash: {hash}\n      colour: red\n"), "6:7: auth.keys[0].colour: unknown field `colour`"),
+        (format!("auth:\n  keys:\n    - {{ name: a, key_hash: {hash} }}\n    - {{ name: a, key_hash: {hash} }}\n"), "auth.keys[1].name: duplicate key name `a`"),
+        ("state:\n  redis: http://x\n".into(), "3:10: state.redis: expected a `redis://host:port` URL"),
+        ("state:\n  on_error: maybe\n".into(), "state.on_error: unknown value `maybe`"),
+        ("ledger:\n  url: mysql://x\n".into(), "ledger.url: expected `sqlite:<path>` or `postgres://"),
+        ("ledger:\n  flush_interval: 0s\n".into(), "ledger.flush_interval: must be more than 0"),
+        ("cache:\n  memory: lots\n".into(), "cache.memory: invalid size"),
+        ("admin:\n  listen: 127.0.0.1:9\n".into(), "admin: the admin API needs `key:`"),
+        ("admin:\n  key: short\n".into(), "admin.key: the admin key must be at least 16 characters"),
+        (format!("{OK_PROVIDER}    limits: {{ rpm: 0 }}\n"), "providers.p.limits.rpm: must be at least 1"),
+        (format!("{OK_PROVIDER}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n    cache: {{ when: sometimes }}\n"), "routes[0].cache.when: unknown value `sometimes`"),
+        (format!("{OK_PROVIDER}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n    cache: {{ ttl: forever }}\n"), "routes[0].cache.ttl: invalid duration"),
+    ];
+    for (yaml, expected) in &table {
+        let found = problems(yaml);
+        assert!(
+            found.iter().any(|p| p.contains(expected)),
+            "config:\n{yaml}\nexpected `{expected}`, got {found:#?}"
+        );
+    }
+}
+
+#[test]
+fn policy_sections_load_with_their_defaults() {
+    let hash = format!("sha256:{}", "ab".repeat(32));
+    let cfg = load(&format!(
+        "auth:\n  keys:\n    - name: a\n      key_hash: {hash}\n      models: [\"gpt-*\"]\n      budget: {{ monthly: 10 }}\n{OK_PROVIDER}    limits: {{ tpm: 1000 }}\nroutes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n    cache: true\n"
+    ))
+    .unwrap();
+    let p = &cfg.policy;
+    assert!(p.auth.enabled);
+    let key = p.auth.by_hash.get(&hash).unwrap();
+    assert!(key.allows_model("p", "gpt-4o") && !key.allows_model("p", "claude"));
+    assert_eq!(key.monthly_budget, Some(10.0));
+    assert_eq!(p.state.redis, None);
+    assert_eq!(p.ledger.url.as_deref(), Some("sqlite:switchyard-usage.db"));
+    assert_eq!(p.ledger.flush_interval, std::time::Duration::from_secs(1));
+    assert!(p.admin.is_none());
+    assert_eq!(cfg.providers["p"].limits.tpm, Some(1000));
+    let route = &cfg.routes.routes()[0];
+    let cache = route.policy.cache.as_ref().unwrap();
+    assert_eq!(cache.ttl, std::time::Duration::from_secs(3600));
+    assert!(cache.coalesce && !cache.shared);
+    // Without `auth:`, nobody is asked for a key.
+    assert!(!load(OK_PROVIDER).unwrap().policy.auth.enabled);
+}

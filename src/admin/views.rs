@@ -1,0 +1,171 @@
+//! What the admin API shows: JSON views of a config snapshot and of the
+//! live state, with every secret left out (keys, key hashes, header values).
+
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use crate::policy::Policies;
+use crate::routing::strategy;
+use crate::upstream::breaker::BreakerState;
+
+/// `GET /admin/config`: what is loaded, without secrets.
+pub fn config(cfg: &Config, policies: &Policies) -> Value {
+    let providers: Vec<Value> = cfg
+        .providers
+        .values()
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "adapter": p.adapter.name(),
+                "base_url": base_url(&p.upstream),
+                "has_api_key": p.api_key.is_some(),
+                // Header values may be credentials: names only.
+                "headers": p.headers.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+                "models": p.models.keys().cloned().collect::<Vec<_>>(),
+                "backends": p.backend_list.len(),
+                "balance": format!("{:?}", p.backends.strategy()),
+                "limits": {"rpm": p.limits.rpm, "tpm": p.limits.tpm},
+                "disabled": p.disabled,
+            })
+        })
+        .collect();
+    let routes: Vec<Value> = cfg
+        .routes
+        .routes()
+        .iter()
+        .map(|r| {
+            json!({
+                "name": r.name,
+                "match": r.patterns,
+                "strategy": r.policy.strategy.name(),
+                "targets": r.targets.iter().map(|t| match &t.model {
+                    Some(m) => format!("{}/{m}", t.provider.name),
+                    None => t.provider.name.clone(),
+                }).collect::<Vec<_>>(),
+                "cache": r.policy.cache.as_ref().map(|c| json!({
+                    "ttl_s": c.ttl.as_secs_f64(),
+                    "when": format!("{:?}", c.when).to_lowercase(),
+                    "shared": c.shared,
+                    "coalesce": c.coalesce,
+                })),
+                "limits": {"rpm": r.policy.limits.rpm, "tpm": r.policy.limits.tpm},
+            })
+        })
+        .collect();
+    json!({
+        "version": cfg.version,
+        "path": cfg.path.display().to_string(),
+        "listen": cfg.listen.to_string(),
+        "auth": {"enabled": cfg.policy.auth.enabled, "keys": cfg.policy.auth.keys.len()},
+        "state": {
+            "kind": policies.store.kind(),
+            "redis": policies.state_settings.redis.as_deref().map(without_password),
+            "healthy": policies.store.healthy(),
+        },
+        "ledger": policies.ledger.as_ref().map(|l| json!({
+            "target": l.target_label(),
+            "pending": l.pending(),
+        })),
+        "providers": providers,
+        "routes": routes,
+        "warnings": cfg.warnings,
+    })
+}
+
+/// `GET /admin/keys`: names, rules and metadata of the virtual keys.
+pub fn keys(cfg: &Config) -> Value {
+    let keys: Vec<Value> = cfg
+        .policy
+        .auth
+        .keys
+        .iter()
+        .map(|k| {
+            json!({
+                "name": k.name,
+                "enabled": k.enabled,
+                "routes": k.routes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "models": k.models.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "rpm": k.rpm,
+                "tpm": k.tpm,
+                "budget": {"daily": k.daily_budget, "monthly": k.monthly_budget},
+                "metadata": k.metadata,
+            })
+        })
+        .collect();
+    json!({"auth_enabled": cfg.policy.auth.enabled, "keys": keys})
+}
+
+/// `GET /admin/providers`: every backend's health, circuit, requests in
+/// flight and latency, and every model's decayed latency averages.
+pub fn providers(cfg: &Config) -> Value {
+    let now = Instant::now();
+    let providers: Vec<Value> = cfg
+        .providers
+        .values()
+        .map(|p| {
+            let backends: Vec<Value> = p
+                .backend_list
+                .iter()
+                .map(|b| {
+                    let circuit = match b.breaker.state(now) {
+                        BreakerState::Closed => json!({"state": "closed"}),
+                        BreakerState::HalfOpen => json!({"state": "half_open"}),
+                        BreakerState::Open { until } => json!({
+                            "state": "open",
+                            "retry_in_ms": until.saturating_duration_since(now).as_millis() as u64,
+                        }),
+                        BreakerState::Benched { until } => json!({
+                            "state": "benched",
+                            "retry_in_ms": until.saturating_duration_since(now).as_millis() as u64,
+                        }),
+                    };
+                    let ms = |p: f64| b.first_byte.percentile(p).map(|d| d.as_secs_f64() * 1000.0);
+                    json!({
+                        "label": b.label,
+                        "base_url": base_url(&b.upstream),
+                        "weight": b.weight,
+                        "healthy": p.backends.is_healthy(&b.id).unwrap_or(true),
+                        "circuit": circuit,
+                        "in_flight": p.backends.in_flight_count(&b.id),
+                        "first_byte_ms": {"p50": ms(50.0), "p95": ms(95.0)},
+                    })
+                })
+                .collect();
+            let models: Vec<Value> = p
+                .models
+                .keys()
+                .map(|m| {
+                    let (ttft, total) = strategy::latency_of(&p.name, m);
+                    json!({"model": m, "ttft_ms": ttft, "latency_ms": total})
+                })
+                .collect();
+            json!({
+                "name": p.name,
+                "enabled": p.is_enabled(),
+                "disabled": p.disabled,
+                "backends": backends,
+                "models": models,
+            })
+        })
+        .collect();
+    json!({"providers": providers})
+}
+
+fn base_url(u: &crate::upstream::Upstream) -> String {
+    let scheme = if u.tls { "https" } else { "http" };
+    format!("{scheme}://{}{}", u.authority, u.base_path)
+}
+
+/// `redis://user:secret@host` → `redis://user:***@host`.
+pub fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "(unparsable url)".to_string(),
+    }
+}

@@ -1,0 +1,574 @@
+//! The policy sections of `routes.yaml` — `auth:`, `state:`, `ledger:`,
+//! `cache:`, `admin:` at the top, `limits:` of providers and routes and
+//! `cache:` of routes — from raw YAML to validated values. Kept apart from
+//! `validate.rs`, which is about reaching providers; this is about who may
+//! reach them, how often, and what is remembered.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use wildmatch::WildMatch;
+
+use super::raw::{OneOrMany, Scalar};
+use super::values;
+
+// ---------------------------------------------------------------- raw ----
+
+/// `auth:` — virtual keys clients authenticate with.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    /// Default true when the section is present; `false` serves anyone.
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub keys: Vec<RawKey>,
+}
+
+/// One virtual key (`switchyard key new` prints one).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKey {
+    pub name: String,
+    /// `sha256:<hex>` of the key; the key itself is never stored.
+    pub key_hash: String,
+    /// False: the key is known but refused with 403.
+    pub enabled: Option<bool>,
+    /// Route names (globs) the key may use; default all.
+    pub routes: Option<OneOrMany>,
+    /// Upstream model names (globs) the key may use; default all.
+    pub models: Option<OneOrMany>,
+    /// Requests per minute.
+    pub rpm: Option<u64>,
+    /// Tokens (prompt + completion) per minute.
+    pub tpm: Option<u64>,
+    pub budget: Option<RawBudget>,
+    /// Free-form labels (team, owner…), shown in the admin API.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, serde_yaml::Value>,
+}
+
+/// `budget:` of a key, in USD.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBudget {
+    pub daily: Option<f64>,
+    pub monthly: Option<f64>,
+}
+
+/// `limits:` of a provider or a route.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub rpm: Option<u64>,
+    pub tpm: Option<u64>,
+}
+
+/// `cache:` of a route: `true`, or the details.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawRouteCache {
+    Switch(bool),
+    Details(RawRouteCacheDetails),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouteCacheDetails {
+    pub enabled: Option<bool>,
+    /// How long an answer is served from cache (default 1h).
+    pub ttl: Option<Scalar>,
+    /// `deterministic` (default: only `temperature: 0` requests, or with
+    /// the opt-in header) or `always`.
+    pub when: Option<String>,
+    /// Share entries between keys (default false: each key its own).
+    pub shared: Option<bool>,
+    /// Identical concurrent requests make one upstream call (default true).
+    pub coalesce: Option<bool>,
+}
+
+/// `state:` — where limits, spend and the L2 cache live: `redis://…`, or
+/// the details.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawState {
+    Url(String),
+    Details(RawStateDetails),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStateDetails {
+    /// `redis://host:port/db`; empty or absent: in memory (one node).
+    pub redis: Option<String>,
+    /// When Redis is unreachable: `open` (default: serve from local state)
+    /// or `closed` (answer 503).
+    pub on_error: Option<String>,
+    /// Key prefix in Redis (default `switchyard:`).
+    pub prefix: Option<String>,
+}
+
+/// `ledger:` — the durable usage record.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLedger {
+    pub enabled: Option<bool>,
+    /// `sqlite:<path>` (relative to the config file) or `postgres://…`.
+    pub url: Option<String>,
+    /// Longest time a finished request waits to be written (default 1s).
+    pub flush_interval: Option<Scalar>,
+}
+
+/// `cache:` at the top: the response cache's shared settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCache {
+    /// Size of the in-memory cache (default 64MiB).
+    pub memory: Option<Scalar>,
+}
+
+/// `admin:` — the admin API's own listener.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub listen: Option<String>,
+    /// Bearer token for the admin API; usually `${SWITCHYARD_ADMIN_KEY}`.
+    pub key: Option<String>,
+}
+
+// ---------------------------------------------------------- validated ----
+
+/// A client's virtual key.
+#[derive(Debug)]
+pub struct VirtualKey {
+    pub name: String,
+    pub hash: String,
+    pub enabled: bool,
+    pub routes: Vec<WildMatch>,
+    pub models: Vec<WildMatch>,
+    pub rpm: Option<u64>,
+    pub tpm: Option<u64>,
+    pub daily_budget: Option<f64>,
+    pub monthly_budget: Option<f64>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl VirtualKey {
+    /// Whether the key may use route `name`.
+    pub fn allows_route(&self, name: &str) -> bool {
+        self.routes.is_empty() || self.routes.iter().any(|p| p.matches(name))
+    }
+
+    /// Whether the key may use upstream model `model` (`provider/model`
+    /// matches too).
+    pub fn allows_model(&self, provider: &str, model: &str) -> bool {
+        self.models.is_empty()
+            || self
+                .models
+                .iter()
+                .any(|p| p.matches(model) || p.matches(&format!("{provider}/{model}")))
+    }
+}
+
+/// Client authentication.
+#[derive(Debug, Default)]
+pub struct Auth {
+    pub enabled: bool,
+    /// Keys by their `sha256:` hash.
+    pub by_hash: HashMap<String, Arc<VirtualKey>>,
+    /// Keys in file order.
+    pub keys: Vec<Arc<VirtualKey>>,
+}
+
+/// Requests and tokens per minute.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub rpm: Option<u64>,
+    pub tpm: Option<u64>,
+}
+
+impl Limits {
+    pub fn is_empty(&self) -> bool {
+        self.rpm.is_none() && self.tpm.is_none()
+    }
+}
+
+/// When a route's answers may come from the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheWhen {
+    /// `temperature: 0` requests, or with `x-switchyard-cache: use`.
+    Deterministic,
+    Always,
+}
+
+/// A route's response cache.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteCache {
+    pub ttl: Duration,
+    pub when: CacheWhen,
+    pub shared: bool,
+    pub coalesce: bool,
+}
+
+/// What the gateway does when the shared state store is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    Open,
+    Closed,
+}
+
+/// `state:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateSettings {
+    /// `None`: in memory.
+    pub redis: Option<String>,
+    pub on_error: OnError,
+    pub prefix: String,
+}
+
+/// `ledger:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerSettings {
+    /// `None`: no ledger.
+    pub url: Option<String>,
+    pub flush_interval: Duration,
+}
+
+/// `admin:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdminSettings {
+    pub listen: SocketAddr,
+    pub key: crate::provider::Secret,
+}
+
+/// Every top-level policy section, validated.
+#[derive(Debug)]
+pub struct Policy {
+    pub auth: Auth,
+    pub state: StateSettings,
+    pub ledger: LedgerSettings,
+    /// Bytes of the in-memory response cache.
+    pub cache_memory: usize,
+    pub admin: Option<AdminSettings>,
+}
+
+/// The default ledger file, beside the config.
+pub const DEFAULT_LEDGER: &str = "sqlite:switchyard-usage.db";
+
+/// The raw top-level policy sections.
+#[derive(Debug, Default)]
+pub struct RawPolicy {
+    pub auth: Option<RawAuth>,
+    pub state: Option<RawState>,
+    pub ledger: Option<RawLedger>,
+    pub cache: Option<RawCache>,
+    pub admin: Option<RawAdmin>,
+}
+
+/// Where problems go: `(path, message)`, and warnings.
+pub trait Report {
+    fn issue(&mut self, path: &str, message: String);
+    fn warn(&mut self, message: String);
+}
+
+/// Expands `${VAR}` in a policy value; `None` when it expands to nothing.
+fn expand(at: &str, text: &str, r: &mut dyn Report) -> Option<String> {
+    match values::interpolate(text, |k| std::env::var(k).ok()) {
+        Ok(v) if v.trim().is_empty() => None,
+        Ok(v) => Some(v.trim().to_string()),
+        Err(values::Interpolation::Unset(name)) => {
+            r.issue(
+                at,
+                format!(
+                    "environment variable `{name}` is not set (use `${{{name}:-}}` to allow that)"
+                ),
+            );
+            None
+        }
+        Err(values::Interpolation::Malformed(_)) => {
+            r.issue(at, "`${` without its closing `}`".to_string());
+            None
+        }
+    }
+}
+
+/// Validates the top-level policy sections.
+pub fn policy(raw: RawPolicy, r: &mut dyn Report) -> Policy {
+    let auth = auth(raw.auth, r);
+    let state = match raw.state {
+        None => StateSettings {
+            redis: None,
+            on_error: OnError::Open,
+            prefix: "switchyard:".into(),
+        },
+        Some(RawState::Url(u)) => StateSettings {
+            redis: redis_url("state", &u, r),
+            on_error: OnError::Open,
+            prefix: "switchyard:".into(),
+        },
+        Some(RawState::Details(d)) => {
+            let on_error = match d.on_error.as_deref() {
+                None | Some("open") => OnError::Open,
+                Some("closed") => OnError::Closed,
+                Some(other) => {
+                    r.issue(
+                        "state.on_error",
+                        format!("unknown value `{other}` (expected open or closed)"),
+                    );
+                    OnError::Open
+                }
+            };
+            StateSettings {
+                redis: d
+                    .redis
+                    .as_deref()
+                    .and_then(|u| redis_url("state.redis", u, r)),
+                on_error,
+                prefix: d.prefix.unwrap_or_else(|| "switchyard:".into()),
+            }
+        }
+    };
+    let ledger = ledger(raw.ledger, r);
+    let mut cache_memory = 64 << 20;
+    if let Some(v) = raw.cache.and_then(|c| c.memory) {
+        match values::size(&v) {
+            Ok(n) => cache_memory = n,
+            Err(e) => r.issue("cache.memory", e),
+        }
+    }
+    let admin = raw.admin.and_then(|a| admin(a, r));
+    Policy {
+        auth,
+        state,
+        ledger,
+        cache_memory,
+        admin,
+    }
+}
+
+fn redis_url(at: &str, text: &str, r: &mut dyn Report) -> Option<String> {
+    let url = expand(at, text, r)?;
+    if url.starts_with("redis://") || url.starts_with("rediss://") {
+        Some(url)
+    } else {
+        r.issue(at, "expected a `redis://host:port` URL".to_string());
+        None
+    }
+}
+
+fn ledger(raw: Option<RawLedger>, r: &mut dyn Report) -> LedgerSettings {
+    let raw = raw.unwrap_or_default();
+    let mut flush_interval = Duration::from_secs(1);
+    if let Some(v) = &raw.flush_interval {
+        match values::duration(v) {
+            Ok(d) if d.is_zero() => r.issue("ledger.flush_interval", "must be more than 0".into()),
+            Ok(d) => flush_interval = d,
+            Err(e) => r.issue("ledger.flush_interval", e),
+        }
+    }
+    let url = if raw.enabled == Some(false) {
+        None
+    } else {
+        let text = raw.url.as_deref().unwrap_or(DEFAULT_LEDGER);
+        let url = expand("ledger.url", text, r).unwrap_or_else(|| DEFAULT_LEDGER.to_string());
+        let known = url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+            || !url.contains("://");
+        if !known {
+            r.issue(
+                "ledger.url",
+                "expected `sqlite:<path>` or `postgres://user@host/db`".into(),
+            );
+        }
+
+        Some(url)
+    };
+    LedgerSettings {
+        url,
+        flush_interval,
+    }
+}
+
+fn admin(raw: RawAdmin, r: &mut dyn Report) -> Option<AdminSettings> {
+    let text = raw.listen.as_deref().unwrap_or("127.0.0.1:8081");
+    let Ok(listen) = text.parse::<SocketAddr>() else {
+        r.issue(
+            "admin.listen",
+            format!("`{text}` is not an address such as 127.0.0.1:8081"),
+        );
+        return None;
+    };
+    let Some(text) = raw.key.as_deref() else {
+        r.issue(
+            "admin",
+            "the admin API needs `key:` (e.g. `${SWITCHYARD_ADMIN_KEY}`)".into(),
+        );
+        return None;
+    };
+    match expand("admin.key", text, r) {
+        Some(k) if k.len() >= 16 => Some(AdminSettings {
+            listen,
+            key: crate::provider::Secret::new(k),
+        }),
+        Some(_) => {
+            r.issue(
+                "admin.key",
+                "the admin key must be at least 16 characters".into(),
+            );
+            None
+        }
+        None => {
+            r.warn("the admin API is off: `admin.key` is empty".into());
+            None
+        }
+    }
+}
+
+fn auth(raw: Option<RawAuth>, r: &mut dyn Report) -> Auth {
+    let Some(raw) = raw else {
+        return Auth::default();
+    };
+    let mut out = Auth {
+        enabled: raw.enabled.unwrap_or(true),
+        ..Auth::default()
+    };
+    let mut names = std::collections::HashSet::new();
+    for (i, k) in raw.keys.into_iter().enumerate() {
+        let at = format!("auth.keys[{i}]");
+        if !names.insert(k.name.clone()) {
+            r.issue(
+                &format!("{at}.name"),
+                format!("duplicate key name `{}`", k.name),
+            );
+        }
+        let hash = k.key_hash.trim().to_ascii_lowercase();
+        let hex = hash.strip_prefix("sha256:").unwrap_or("");
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            r.issue(
+                &format!("{at}.key_hash"),
+                "expected `sha256:` and 64 hex digits (`switchyard key new` prints it)".into(),
+            );
+            continue;
+        }
+        for (field, v) in [("rpm", k.rpm), ("tpm", k.tpm)] {
+            if v == Some(0) {
+                r.issue(&format!("{at}.{field}"), "must be at least 1".into());
+            }
+        }
+        let budget = k.budget.unwrap_or_default();
+        for (field, v) in [("daily", budget.daily), ("monthly", budget.monthly)] {
+            if v.is_some_and(|x| !x.is_finite() || x < 0.0) {
+                r.issue(
+                    &format!("{at}.budget.{field}"),
+                    "must be a non-negative amount in USD".into(),
+                );
+            }
+        }
+        let globs = |v: Option<OneOrMany>| -> Vec<WildMatch> {
+            v.map(|v| v.to_vec())
+                .unwrap_or_default()
+                .iter()
+                .map(|p| WildMatch::new(p))
+                .collect()
+        };
+        let metadata = k
+            .metadata
+            .into_iter()
+            .map(|(name, v)| {
+                let text = match v {
+                    serde_yaml::Value::String(s) => s,
+                    other => serde_yaml::to_string(&other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                };
+                (name, text)
+            })
+            .collect();
+        let key = Arc::new(VirtualKey {
+            name: k.name,
+            hash: hash.clone(),
+            enabled: k.enabled.unwrap_or(true),
+            routes: globs(k.routes),
+            models: globs(k.models),
+            rpm: k.rpm,
+            tpm: k.tpm,
+            daily_budget: budget.daily,
+            monthly_budget: budget.monthly,
+            metadata,
+        });
+        if out.by_hash.insert(hash, key.clone()).is_some() {
+            r.issue(
+                &format!("{at}.key_hash"),
+                "two keys have the same hash".into(),
+            );
+        }
+        out.keys.push(key);
+    }
+    if out.enabled && out.keys.is_empty() {
+        r.issue(
+            "auth",
+            "auth is enabled but no keys are defined (add keys with `switchyard key new`, or set `enabled: false`)"
+                .into(),
+        );
+    }
+    out
+}
+
+/// `limits:` of a provider or a route.
+pub fn limits(at: &str, raw: Option<&RawLimits>, r: &mut dyn Report) -> Limits {
+    let Some(raw) = raw else {
+        return Limits::default();
+    };
+    for (field, v) in [("rpm", raw.rpm), ("tpm", raw.tpm)] {
+        if v == Some(0) {
+            r.issue(&format!("{at}.{field}"), "must be at least 1".into());
+        }
+    }
+    Limits {
+        rpm: raw.rpm.filter(|n| *n > 0),
+        tpm: raw.tpm.filter(|n| *n > 0),
+    }
+}
+
+/// `cache:` of a route.
+pub fn route_cache(
+    at: &str,
+    raw: Option<&RawRouteCache>,
+    r: &mut dyn Report,
+) -> Option<RouteCache> {
+    let details = match raw? {
+        RawRouteCache::Switch(false) => return None,
+        RawRouteCache::Switch(true) => &RawRouteCacheDetails::default(),
+        RawRouteCache::Details(d) if d.enabled == Some(false) => return None,
+        RawRouteCache::Details(d) => d,
+    };
+    let mut ttl = Duration::from_secs(3600);
+    if let Some(v) = &details.ttl {
+        match values::duration(v) {
+            Ok(d) if d.is_zero() => r.issue(&format!("{at}.ttl"), "must be more than 0".into()),
+            Ok(d) => ttl = d,
+            Err(e) => r.issue(&format!("{at}.ttl"), e),
+        }
+    }
+    let when = match details.when.as_deref() {
+        None | Some("deterministic") => CacheWhen::Deterministic,
+        Some("always") => CacheWhen::Always,
+        Some(other) => {
+            r.issue(
+                &format!("{at}.when"),
+                format!("unknown value `{other}` (expected deterministic or always)"),
+            );
+            CacheWhen::Deterministic
+        }
+    };
+    Some(RouteCache {
+        ttl,
+        when,
+        shared: details.shared.unwrap_or(false),
+        coalesce: details.coalesce.unwrap_or(true),
+    })
+}

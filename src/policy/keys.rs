@@ -1,0 +1,195 @@
+//! Who is calling: the client's virtual key from `Authorization: Bearer`
+//! (or `x-api-key` on the Anthropic-format endpoint), looked up by its
+//! hash, and what that key may use.
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+
+use crate::config::policy::{Auth, VirtualKey};
+use crate::error::GatewayError;
+use crate::proxy::request::Dialect;
+use crate::routing::{Route, Target};
+
+/// The caller's key: `Ok(None)` when auth is off.
+pub fn authenticate(
+    auth: &Auth,
+    headers: &HeaderMap,
+    dialect: Dialect,
+) -> Result<Option<Arc<VirtualKey>>, GatewayError> {
+    if !auth.enabled {
+        return Ok(None);
+    }
+    let Some(presented) = presented_key(headers, dialect) else {
+        return Err(GatewayError::Unauthorized(
+            "You didn't provide an API key. Send your Switchyard key as `Authorization: Bearer <key>`."
+                .into(),
+        ));
+    };
+    // A map lookup by hash: the secret itself is never compared, and the
+    // hash of a wrong key reveals nothing about the right one.
+    let hash = crate::auth::hash_key(presented);
+    let Some(key) = auth.by_hash.get(&hash) else {
+        return Err(GatewayError::Unauthorized(format!(
+            "Incorrect API key provided: {}. Ask the gateway's operator for a key.",
+            masked(presented)
+        )));
+    };
+    if !key.enabled {
+        return Err(GatewayError::Forbidden {
+            message: format!("The API key `{}` is disabled.", key.name),
+            code: "key_disabled",
+        });
+    }
+    Ok(Some(key.clone()))
+}
+
+/// The key the client sent, if any.
+fn presented_key(headers: &HeaderMap, dialect: Dialect) -> Option<&str> {
+    let bearer = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(rest.trim())
+        })
+        .filter(|k| !k.is_empty());
+    let api_key = || {
+        headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+    };
+    match dialect {
+        Dialect::Anthropic => api_key().or(bearer),
+        Dialect::OpenAi => bearer,
+    }
+}
+
+/// `sk-sy-ab…yz`, as OpenAI shows a wrong key: enough to recognise it,
+/// not enough to use it.
+fn masked(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() < 12 {
+        return "***".into();
+    }
+    let head: String = chars[..6].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}***{tail}")
+}
+
+/// Checks that `key` may use `route`; the targets it may use (all when
+/// the key lists no models), or why none.
+pub fn allowed_targets<'r>(
+    key: Option<&VirtualKey>,
+    route: &'r Route,
+    requested: &str,
+) -> Result<Vec<&'r Target>, GatewayError> {
+    let Some(key) = key else {
+        return Ok(route.targets.iter().collect());
+    };
+    if !key.allows_route(&route.name) {
+        return Err(GatewayError::Forbidden {
+            message: format!(
+                "The API key `{}` may not use route `{}` (model `{requested}`).",
+                key.name, route.name
+            ),
+            code: "route_not_allowed",
+        });
+    }
+    let allowed: Vec<&Target> = route
+        .targets
+        .iter()
+        .filter(|t| key.allows_model(&t.provider.name, t.model_for(requested)))
+        .collect();
+    if allowed.is_empty() {
+        return Err(GatewayError::Forbidden {
+            message: format!(
+                "The API key `{}` may not use any model of route `{}` (model `{requested}`).",
+                key.name, route.name
+            ),
+            code: "model_not_allowed",
+        });
+    }
+    Ok(allowed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth_with(key: &str, enabled: bool) -> Auth {
+        let k = Arc::new(VirtualKey {
+            name: "team-a".into(),
+            hash: crate::auth::hash_key(key),
+            enabled,
+            routes: vec![],
+            models: vec![],
+            rpm: None,
+            tpm: None,
+            daily_budget: None,
+            monthly_budget: None,
+            metadata: Default::default(),
+        });
+        let mut auth = Auth {
+            enabled: true,
+            ..Auth::default()
+        };
+        auth.by_hash.insert(k.hash.clone(), k.clone());
+        auth.keys.push(k);
+        auth
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_key_is_accepted_and_wrong_or_missing_is_401() {
+        let auth = auth_with("sk-sy-right-key-0123456789", true);
+        let ok = headers(&[("authorization", "Bearer sk-sy-right-key-0123456789")]);
+        let key = authenticate(&auth, &ok, Dialect::OpenAi).unwrap().unwrap();
+        assert_eq!(key.name, "team-a");
+        let wrong = headers(&[("authorization", "Bearer sk-sy-wrong-key-0123456789")]);
+        let e = authenticate(&auth, &wrong, Dialect::OpenAi).unwrap_err();
+        assert_eq!(e.status(), 401);
+        assert!(!e.to_string().contains("wrong-key-0123"), "{e}");
+        let e = authenticate(&auth, &HeaderMap::new(), Dialect::OpenAi).unwrap_err();
+        assert_eq!(e.status(), 401);
+    }
+
+    #[test]
+    fn x_api_key_counts_on_the_anthropic_endpoint_only() {
+        let auth = auth_with("sk-sy-right-key-0123456789", true);
+        let h = headers(&[("x-api-key", "sk-sy-right-key-0123456789")]);
+        assert!(authenticate(&auth, &h, Dialect::Anthropic).is_ok());
+        assert_eq!(
+            authenticate(&auth, &h, Dialect::OpenAi)
+                .unwrap_err()
+                .status(),
+            401
+        );
+    }
+
+    #[test]
+    fn disabled_key_is_403_and_auth_off_lets_anyone_in() {
+        let auth = auth_with("sk-sy-right-key-0123456789", false);
+        let ok = headers(&[("authorization", "Bearer sk-sy-right-key-0123456789")]);
+        assert_eq!(
+            authenticate(&auth, &ok, Dialect::OpenAi)
+                .unwrap_err()
+                .status(),
+            403
+        );
+        assert!(
+            authenticate(&Auth::default(), &HeaderMap::new(), Dialect::OpenAi)
+                .unwrap()
+                .is_none()
+        );
+    }
+}
