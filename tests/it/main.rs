@@ -13,6 +13,7 @@ mod failover;
 mod gemini;
 mod limits;
 mod messages;
+mod observability;
 mod openai;
 mod reload;
 mod resilience;
