@@ -7,6 +7,7 @@ mod anthropic;
 mod balancing;
 mod catalog;
 mod cli;
+mod deploy;
 mod endpoints;
 mod errors;
 mod failover;
