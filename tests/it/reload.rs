@@ -268,9 +268,9 @@ async fn a_configmap_with_only_routes_yaml_reloads_on_update() {
     copy_scripts(scripts.path());
     let routes = |listen: SocketAddr, target: &str| {
         format!(
-            "scripts: {}\n{}",
+            "listen: {listen}\nscripts: {}\n{}",
             scripts.path().join("providers").display(),
-            yaml(&a, &b, target).replace("providers:", &format!("listen: {listen}\nproviders:"))
+            yaml(&a, &b, target)
         )
     };
     let gw = Gateway::start_prepared(|dir, listen| {
