@@ -1,9 +1,12 @@
 //! Hot reload: on a change to routes.yaml or an adapter script (notify), or
 //! on SIGHUP, load → validate → compile → swap atomically. An invalid edit
 //! is logged with file:line, counted, and the running config keeps serving.
-//! Requests hold the snapshot they started with until they finish.
+//! Requests hold the snapshot they started with until they finish. Symlinks
+//! on the way to the files count as the files: a Kubernetes ConfigMap
+//! update, which only renames its `..data` symlink, reloads too.
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,23 +92,161 @@ impl WatchService {
     }
 }
 
-/// The file events that matter: a write, create, rename or removal of the
-/// config file or of a script; never our own reads (`Access`).
-fn relevant(event: &notify::Event, config: &Path, scripts: &Path, scoring: &Path) -> bool {
-    if matches!(event.kind, EventKind::Access(_) | EventKind::Other) {
-        return false;
-    }
-    let config_name = config.file_name();
-    event.paths.iter().any(|p| {
-        p.file_name() == config_name && p.parent() == config.parent()
-            || (p.starts_with(scripts) || p.starts_with(scoring))
-                && p.extension().is_some_and(|e| e == "rhai" || e == "yaml")
-    })
+/// What the watcher follows for one config: the files whose events mean
+/// "reload" and the directories to watch for them. Rebuilt after every
+/// reload, since the symlinks on the way may now point elsewhere.
+struct Targets {
+    config: PathBuf,
+    scripts: PathBuf,
+    scoring: PathBuf,
+    /// Symlinks met on the way from the config's directory to the config
+    /// file and the script directories: in a Kubernetes ConfigMap volume,
+    /// `routes.yaml`, `scripts` and `..data`, whose atomic replacement by
+    /// rename is the only event an update makes there.
+    links: Vec<PathBuf>,
 }
 
-fn watch(watcher: &mut RecommendedWatcher, dir: &Path) {
-    if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
-        tracing::warn!(dir = %dir.display(), error = %e, "cannot watch directory; use SIGHUP to reload");
+impl Targets {
+    fn new(config: &Path, scripts: &Path) -> Self {
+        let config = absolute(config);
+        let scripts = absolute(scripts);
+        let scoring = scripts
+            .parent()
+            .map(|p| p.join("scoring"))
+            .unwrap_or_default();
+        let mut links = Vec::new();
+        if let Some(dir) = config.parent() {
+            for path in [&config, &scripts, &scoring] {
+                if let Ok(rel) = path.strip_prefix(dir) {
+                    links.extend(symlinks(dir, rel));
+                }
+            }
+        }
+        links.sort();
+        links.dedup();
+        Self {
+            config,
+            scripts,
+            scoring,
+            links,
+        }
+    }
+
+    /// The file events that matter: a write, create, rename or removal of
+    /// the config file, a script or a symlink on the way to them; never our
+    /// own reads (`Access`).
+    fn relevant(&self, event: &notify::Event) -> bool {
+        if matches!(event.kind, EventKind::Access(_) | EventKind::Other) {
+            return false;
+        }
+        let config_name = self.config.file_name();
+        event.paths.iter().any(|p| {
+            p.file_name() == config_name && p.parent() == self.config.parent()
+                || self.links.contains(p)
+                || (p.starts_with(&self.scripts) || p.starts_with(&self.scoring))
+                    && p.extension().is_some_and(|e| e == "rhai" || e == "yaml")
+        })
+    }
+
+    /// The directories to watch (non-recursively): the config's, the
+    /// scripts', the scoring scripts' if it exists, and each one holding a
+    /// symlink on the way.
+    fn dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = self
+            .config
+            .parent()
+            .into_iter()
+            .map(Path::to_path_buf)
+            .collect();
+        dirs.push(self.scripts.clone());
+        if self.scoring.is_dir() {
+            dirs.push(self.scoring.clone());
+        }
+        dirs.extend(
+            self.links
+                .iter()
+                .filter_map(|l| l.parent().map(Path::to_path_buf)),
+        );
+        dirs.sort();
+        dirs.dedup();
+        dirs
+    }
+}
+
+/// Longest chain of symlinks followed; a loop ends there.
+const MAX_LINKS: usize = 40;
+
+/// The symlinks met while resolving `rel` from the directory `base`, as
+/// paths (e.g. `base/routes.yaml` and `base/..data`). Components below a
+/// symlink are resolved against its target, as the kernel does.
+fn symlinks(base: &Path, rel: &Path) -> Vec<PathBuf> {
+    let parts = |p: &Path| -> Vec<PathBuf> {
+        p.components()
+            .rev()
+            .map(|c| PathBuf::from(c.as_os_str()))
+            .collect()
+    };
+    let mut links = Vec::new();
+    let mut at = base.to_path_buf();
+    let mut todo = parts(rel);
+    while let Some(part) = todo.pop() {
+        match part.components().next() {
+            Some(Component::Normal(name)) => {
+                let next = at.join(name);
+                match std::fs::read_link(&next) {
+                    Ok(target) if links.len() < MAX_LINKS => {
+                        links.push(next);
+                        todo.extend(parts(&target));
+                    }
+                    _ => at = next,
+                }
+            }
+            Some(Component::ParentDir) => {
+                at.pop();
+            }
+            Some(Component::RootDir | Component::Prefix(_)) => at = part,
+            Some(Component::CurDir) | None => {}
+        }
+    }
+    links
+}
+
+/// The watched directories, each with what it resolved to when watched.
+#[derive(Default)]
+struct Watches(BTreeMap<PathBuf, Option<PathBuf>>);
+
+impl Watches {
+    /// Watches exactly `dirs`. A directory that resolves elsewhere than
+    /// when it was watched (a swapped symlink on its path) is watched anew:
+    /// inotify watches the inode, and the old one may be gone. A directory
+    /// that cannot be watched is tried again at the next sync. True if a
+    /// directory was newly watched: a change made there before this call
+    /// sent no event.
+    fn sync(&mut self, watcher: &mut RecommendedWatcher, dirs: &[PathBuf]) -> bool {
+        let mut added = false;
+        self.0.retain(|dir, resolved| {
+            let keep = dirs.contains(dir) && *resolved == std::fs::canonicalize(dir).ok();
+            if !keep {
+                // Fails when notify already dropped a deleted directory.
+                let _ = watcher.unwatch(dir);
+            }
+            keep
+        });
+        for dir in dirs {
+            if self.0.contains_key(dir) {
+                continue;
+            }
+            match watcher.watch(dir, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    self.0.insert(dir.clone(), std::fs::canonicalize(dir).ok());
+                    added = true;
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), error = %e, "cannot watch directory; use SIGHUP to reload");
+                }
+            }
+        }
+        added
     }
 }
 
@@ -141,23 +282,13 @@ impl BackgroundService for WatchService {
                     return;
                 }
             };
-        let config_path = absolute(&self.reloader.path);
-        let config_dir = config_path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let mut scripts_dir = absolute(&self.reloader.state.load().scripts_dir);
-        watch(&mut watcher, &config_dir);
-        if scripts_dir != config_dir {
-            watch(&mut watcher, &scripts_dir);
-        }
-        let scoring_dir = scripts_dir
-            .parent()
-            .map(|p| p.join("scoring"))
-            .unwrap_or_default();
-        if scoring_dir.is_dir() && scoring_dir != config_dir {
-            watch(&mut watcher, &scoring_dir);
-        }
+        let targets = |r: &Reloader| Targets::new(&r.path, &r.state.load().scripts_dir);
+        let mut current = targets(&self.reloader);
+        let mut watches = Watches::default();
+        watches.sync(&mut watcher, &current.dirs());
+        // Set when a reload moved a watch: reload once more at once, for
+        // what changed before the new watch was in place.
+        let mut again = None;
         let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
             Ok(s) => Some(s),
             Err(e) => {
@@ -166,29 +297,31 @@ impl BackgroundService for WatchService {
             }
         };
         loop {
-            let reason = tokio::select! {
+            let reason = match again.take() {
+                Some(reason) => reason,
+                None => tokio::select! {
                 _ = shutdown.changed() => return,
                 Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => "SIGHUP",
                 Some(ev) = rx.recv() => {
-                    if !relevant(&ev, &config_path, &scripts_dir, &scoring_dir) {
+                    if !current.relevant(&ev) {
                         continue;
                     }
                     // Debounce: wait until the burst of events is over.
                     while let Ok(Some(_)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {}
                     "file change"
                 }
+                },
             };
             tracing::info!(reason, "reloading config");
             let reloader = self.reloader.clone();
             let result = tokio::task::spawn_blocking(move || reloader.reload()).await;
             if let Ok(Ok(cfg)) = result {
                 apply_health_checks(&cfg).await;
-                let new_dir = absolute(&cfg.scripts_dir);
-                if new_dir != scripts_dir {
-                    let _ = watcher.unwatch(&scripts_dir);
-                    watch(&mut watcher, &new_dir);
-                    scripts_dir = new_dir;
-                }
+            }
+            // Whatever the result: a swapped symlink changed what to watch.
+            current = targets(&self.reloader);
+            if watches.sync(&mut watcher, &current.dirs()) {
+                again = Some("watched directory moved");
             }
         }
     }
@@ -197,3 +330,7 @@ impl BackgroundService for WatchService {
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
+
+#[cfg(test)]
+#[path = "watch_tests.rs"]
+mod tests;

@@ -22,6 +22,20 @@ pub fn scripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/providers")
 }
 
+/// Copies the repo's adapter and scoring scripts to `dest/providers` and
+/// `dest/scoring`.
+pub fn copy_scripts(dest: &Path) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+    for sub in ["providers", "scoring"] {
+        std::fs::create_dir_all(dest.join(sub)).expect("scripts dir");
+        for entry in std::fs::read_dir(repo.join(sub)).expect("repo scripts") {
+            let entry = entry.expect("entry");
+            std::fs::copy(entry.path(), dest.join(sub).join(entry.file_name()))
+                .expect("copy script");
+        }
+    }
+}
+
 /// A running gateway process.
 pub struct Gateway {
     child: Child,
@@ -71,21 +85,10 @@ impl Gateway {
     }
 
     async fn spawn(yaml: &str, scripts: &[(&str, &str)], env: &[(&str, &str)]) -> Gateway {
-        let mut dir = tempfile::tempdir().expect("tempdir");
+        let dir = tempfile::tempdir().expect("tempdir");
+        copy_scripts(&dir.path().join("scripts"));
         let sdir = dir.path().join("scripts/providers");
-        std::fs::create_dir_all(&sdir).expect("scripts dir");
-        for entry in std::fs::read_dir(scripts_dir()).expect("repo scripts") {
-            let entry = entry.expect("entry");
-            std::fs::copy(entry.path(), sdir.join(entry.file_name())).expect("copy script");
-        }
         let scoring = dir.path().join("scripts/scoring");
-        std::fs::create_dir_all(&scoring).expect("scoring dir");
-        let repo_scoring = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/scoring");
-        for entry in std::fs::read_dir(repo_scoring).expect("repo scoring scripts") {
-            let entry = entry.expect("entry");
-            std::fs::copy(entry.path(), scoring.join(entry.file_name()))
-                .expect("copy scoring script");
-        }
         for (name, src) in scripts {
             let path = match name.strip_prefix("scoring:") {
                 Some(n) => scoring.join(format!("{n}.rhai")),
@@ -93,18 +96,35 @@ impl Gateway {
             };
             std::fs::write(path, src).expect("write script");
         }
+        Self::launch(dir, env, |d, addr| {
+            let config = d.join("routes.yaml");
+            std::fs::write(&config, format!("listen: {addr}\n{yaml}")).expect("write routes.yaml");
+            config
+        })
+        .await
+    }
+
+    /// Starts the gateway on files that `prepare(dir, listen)` lays out in
+    /// an empty temp dir; it returns the config path, whose file must say
+    /// `listen: <listen>`. Called again with another port if that one was
+    /// taken.
+    pub async fn start_prepared(prepare: impl Fn(&Path, SocketAddr) -> PathBuf) -> Gateway {
+        Self::launch(tempfile::tempdir().expect("tempdir"), &[], prepare).await
+    }
+
+    async fn launch(
+        mut dir: tempfile::TempDir,
+        env: &[(&str, &str)],
+        prepare: impl Fn(&Path, SocketAddr) -> PathBuf,
+    ) -> Gateway {
         let mut last_logs = String::new();
         for _ in 0..3 {
             let port = free_port();
             let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-            std::fs::write(
-                dir.path().join("routes.yaml"),
-                format!("listen: {addr}\n{yaml}"),
-            )
-            .expect("write routes.yaml");
+            let config = prepare(dir.path(), addr);
             let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
                 .args(["run", "--config"])
-                .arg(dir.path().join("routes.yaml"))
+                .arg(&config)
                 .env("SWITCHYARD_LOG", "info")
                 .envs(env.iter().copied())
                 .stdout(Stdio::null())
