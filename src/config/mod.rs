@@ -8,6 +8,7 @@ pub mod catalog;
 #[cfg(test)]
 mod catalog_tests;
 pub mod load;
+pub mod pricing;
 pub mod raw;
 pub mod validate;
 pub mod values;
@@ -71,6 +72,8 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// The provider catalog the presets came from.
     pub catalog: catalog::Catalog,
+    /// The pricing catalog that fills models' missing prices and limits.
+    pub pricing: pricing::Pricing,
 }
 
 impl Config {

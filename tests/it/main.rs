@@ -14,6 +14,7 @@ mod gemini;
 mod limits;
 mod messages;
 mod openai;
+mod pricing;
 mod reload;
 mod resilience;
 mod sdk;
