@@ -7,6 +7,7 @@
 pub mod explain;
 pub mod hash_key;
 pub mod strategy;
+pub mod tokens;
 
 use std::collections::HashMap;
 use std::sync::Arc;
