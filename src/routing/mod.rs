@@ -71,6 +71,8 @@ pub struct RoutePolicy {
     pub latency_memory: Duration,
     /// The scoring script of `strategy: script`.
     pub scorer: Option<std::sync::Arc<crate::provider::scorer::Scorer>>,
+    /// Requests ranked so far: where `round-robin` starts the next one.
+    pub rotation: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// When a hedged request sends its second attempt.
@@ -97,6 +99,7 @@ impl Default for RoutePolicy {
             expected_output_tokens: 512,
             latency_memory: Duration::from_secs(300),
             scorer: None,
+            rotation: Arc::default(),
         }
     }
 }
