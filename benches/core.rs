@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the request path's CPU work: SSE parsing, route
-//! resolution over 1,000 routes, adapter transforms, config loading.
+//! resolution over 1,000 routes, adapter transforms, config loading, prompt
+//! token estimates.
 //! `cargo bench --bench core` prints the time per operation.
 
 use std::hint::black_box;
@@ -13,6 +14,7 @@ use serde_json::json;
 use switchyard::config::Config;
 use switchyard::provider::engine::{build_engine, ScriptLimits};
 use switchyard::provider::{Adapter, HookCtx};
+use switchyard::routing::tokens::{self, Tokenizer};
 use switchyard::transform::sse::SseParser;
 
 const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/providers");
@@ -138,5 +140,66 @@ fn adapters(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, sse, routing, adapters);
+/// A chat of about `bytes` bytes: alternating prose and code turns.
+fn conversation(bytes: usize) -> serde_json::Value {
+    const PROSE: &str = "The gateway ranks every target of a route before it sends anything: it estimates the prompt, looks up the model's prices and context window, and weighs the observed latency of each provider. ";
+    const CODE: &str = "fn rank(targets: &[Target]) -> Vec<usize> {\n    let mut order: Vec<usize> = (0..targets.len()).collect();\n    order.sort_by(|a, b| cost(a).total_cmp(&cost(b)));\n    order\n}\n";
+    let mut messages = vec![json!({"role": "system", "content": "You are a careful reviewer."})];
+    let mut size = 0;
+    let mut turn = 0;
+    while size < bytes {
+        let text = if turn % 2 == 0 {
+            format!("Question {turn}: {}", PROSE.repeat(2))
+        } else {
+            format!("Answer {turn}:\n```rust\n{CODE}```\n{PROSE}")
+        };
+        size += text.len();
+        let role = if turn % 2 == 0 { "user" } else { "assistant" };
+        messages.push(json!({"role": role, "content": text}));
+        turn += 1;
+    }
+    json!({"model": "gpt-4o", "messages": messages})
+}
+
+fn texts(body: &serde_json::Value) -> Vec<&str> {
+    body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["content"].as_str())
+        .collect()
+}
+
+fn token_estimates(c: &mut Criterion) {
+    for (label, bytes) in [("1kb", 1024), ("50kb", 50 * 1024)] {
+        let body = conversation(bytes);
+        // Requests never build the BPE table; it is built once per process.
+        let first = std::time::Instant::now();
+        if Tokenizer::O200k.build() && label == "1kb" {
+            println!("o200k_base table built in {:?}", first.elapsed());
+        }
+        c.bench_function(&format!("estimate_prompt_o200k_{label}"), |b| {
+            b.iter(|| black_box(tokens::estimate_prompt(black_box(&body), "gpt-4o")))
+        });
+        c.bench_function(&format!("estimate_prompt_approximate_{label}"), |b| {
+            b.iter(|| {
+                black_box(tokens::estimate_prompt(
+                    black_box(&body),
+                    "claude-sonnet-4-5",
+                ))
+            })
+        });
+        let pieces = texts(&body);
+        println!(
+            "{label}: estimate {} tokens (exact text {} + overhead)",
+            tokens::estimate_prompt(&body, "gpt-4o"),
+            Tokenizer::O200k.count_exact(&pieces)
+        );
+        c.bench_function(&format!("tokenize_exact_o200k_{label}"), |b| {
+            b.iter(|| black_box(Tokenizer::O200k.count_exact(black_box(&pieces))))
+        });
+    }
+}
+
+criterion_group!(benches, sse, routing, adapters, token_estimates);
 criterion_main!(benches);

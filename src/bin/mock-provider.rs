@@ -36,6 +36,15 @@ struct Args {
     /// Inject a fault: status:CODE[:RETRY_AFTER], drop:N, error:N, malformed or hang.
     #[arg(long)]
     fault: Option<Fault>,
+    /// Answer this share (0..1) of requests with --error-status instead.
+    #[arg(long, default_value_t = 0.0)]
+    error_rate: f64,
+    /// Status of the --error-rate errors.
+    #[arg(long, default_value_t = 500)]
+    error_status: u16,
+    /// Seed of the --error-rate draws (same seed, same failing requests).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
 }
 
 impl Args {
@@ -48,6 +57,9 @@ impl Args {
             api_key: self.api_key,
             fault: self.fault,
             reasoning: false,
+            error_rate: self.error_rate,
+            error_status: self.error_status,
+            seed: self.seed,
         }
     }
 }

@@ -550,7 +550,10 @@ fn preset_models_are_served_and_listed() {
     let cfg =
         load("providers:\n  oa: { preset: openai, api_key: k, models: { my-fine-tune: {} } }\n");
     let models = &cfg.providers["oa"].models;
-    assert_eq!(models["gpt-4o-mini"].input_per_mtok, Some(0.15));
+    assert_eq!(
+        models.get("gpt-4o-mini").unwrap().input_per_mtok,
+        Some(0.15)
+    );
     assert!(
         models.contains_key("my-fine-tune"),
         "the provider's own models are kept"

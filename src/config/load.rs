@@ -306,36 +306,50 @@ fn providers(
 pub fn load_catalog(
     path: &Path,
 ) -> Result<(IndexMap<String, RawPreset>, Source), Vec<ConfigIssue>> {
+    load_named(path, "the provider catalog")
+}
+
+/// Reads a data file beside the adapter scripts that maps names to `T`
+/// (the provider catalog, the pricing catalog); `what` names it in
+/// messages. Every broken entry is reported with its line.
+pub fn load_named<T: DeserializeOwned>(
+    path: &Path,
+    what: &str,
+) -> Result<(IndexMap<String, T>, Source), Vec<ConfigIssue>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         vec![ConfigIssue {
             file: path.to_path_buf(),
             line: 0,
             col: 0,
             path: String::new(),
-            message: format!("cannot read the provider catalog: {e}"),
+            message: format!("cannot read {what}: {e}"),
         }]
     })?;
     let source = Source::new(path, text).map_err(|e| vec![e])?;
     let value: Value = serde_yaml::from_str(&source.text)
         .map_err(|e| vec![source.issue("", format!("invalid YAML: {e}"))])?;
-    let Value::Mapping(map) = value else {
-        return Err(vec![
-            source.issue("", "the catalog must map preset names to presets")
-        ]);
+    let map = match value {
+        Value::Mapping(map) => map,
+        Value::Null => Default::default(),
+        _ => {
+            return Err(vec![
+                source.issue("", format!("{what} must map names to entries"))
+            ])
+        }
     };
     let mut issues = Vec::new();
-    let mut presets = IndexMap::new();
+    let mut entries = IndexMap::new();
     for (name, value) in map {
         let Some(name) = name.as_str().map(str::to_string) else {
-            issues.push(source.issue("", "preset names must be strings"));
+            issues.push(source.issue("", format!("the names in {what} must be strings")));
             continue;
         };
-        if let Some(p) = section::<RawPreset>(&source, &name, value, &mut issues) {
-            presets.insert(name, p);
+        if let Some(entry) = section::<T>(&source, &name, value, &mut issues) {
+            entries.insert(name, entry);
         }
     }
     if issues.is_empty() {
-        Ok((presets, source))
+        Ok((entries, source))
     } else {
         Err(issues)
     }

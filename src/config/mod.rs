@@ -9,6 +9,7 @@ pub mod catalog;
 mod catalog_tests;
 pub mod load;
 pub mod policy;
+pub mod pricing;
 pub mod raw;
 pub mod validate;
 pub mod values;
@@ -74,6 +75,8 @@ pub struct Config {
     pub catalog: catalog::Catalog,
     /// Keys, shared state, ledger, cache and admin settings.
     pub policy: policy::Policy,
+    /// The pricing catalog that fills models' missing prices and limits.
+    pub pricing: pricing::Pricing,
 }
 
 impl Config {

@@ -202,8 +202,8 @@ pub struct RawRoute {
     /// When every target is cooling down, wait up to this long for the
     /// soonest one instead of failing.
     pub wait_for_cooldown: Option<Scalar>,
-    /// How targets are ranked: `ordered` (default), `cost`, `latency`,
-    /// `quality` or `hybrid`.
+    /// How targets are ranked: `ordered` (default), `round-robin`, `cost`,
+    /// `latency`, `quality`, `hybrid` or `script`.
     pub strategy: Option<String>,
     /// Weights of the `hybrid` strategy.
     pub weights: Option<RawWeights>,

@@ -15,12 +15,14 @@ use sha2::{Digest, Sha256};
 use super::catalog::Catalog;
 use super::load::{ConfigIssue, Source};
 use super::policy::{self, Report};
+use super::pricing::{self, Pricing};
 use super::raw::{RawConfig, RawProvider, RawRoute, RawServer, RawTimeouts};
 use super::values;
 use super::{Config, Settings};
 use crate::provider::engine::{build_engine, ScriptLimits};
+use crate::provider::models::{Models, PriceList};
 use crate::provider::scorer::Scorer;
-use crate::provider::{Adapter, ModelInfo, Provider, ScriptError, Secret, CAPABILITIES};
+use crate::provider::{Adapter, Provider, ScriptError, Secret, CAPABILITIES};
 use crate::routing::strategy::{Strategy, Weights};
 use crate::routing::{HedgeAfter, Route, RoutePolicy, RouteTable, Target};
 use crate::secrets::{MasterKey, SecretError};
@@ -92,6 +94,10 @@ pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIss
         cx.issues.extend(issues);
         Catalog::default()
     });
+    let pricing = Pricing::load(&adapters.dir).unwrap_or_else(|issues| {
+        cx.issues.extend(issues);
+        Pricing::default()
+    });
     let mut providers = IndexMap::new();
     let mut broken = raw.broken_providers;
     for (name, p) in raw.providers {
@@ -103,7 +109,7 @@ pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIss
                 continue;
             }
         };
-        match provider(&name, p, &mut adapters, &mut cx) {
+        match provider(&name, p, &mut adapters, &pricing.list, &mut cx) {
             Some(p) => drop(providers.insert(name, Arc::new(p))),
             None => broken.push(name),
         }
@@ -122,7 +128,12 @@ pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIss
     if !cx.issues.is_empty() {
         return Err(cx.issues);
     }
-    let version = version(source, &adapters, &catalog, &scoring.texts);
+    let version = version(
+        source,
+        &adapters,
+        &[&catalog.text, &pricing.text],
+        &scoring.texts,
+    );
     Ok(Config {
         path: source.path.clone(),
         listen,
@@ -134,6 +145,7 @@ pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIss
         warnings: cx.warnings,
         catalog,
         policy,
+        pricing,
     })
 }
 
@@ -258,7 +270,13 @@ impl Adapters {
     }
 }
 
-fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -> Option<Provider> {
+fn provider(
+    name: &str,
+    p: RawProvider,
+    adapters: &mut Adapters,
+    prices: &Arc<PriceList>,
+    cx: &mut Ctx,
+) -> Option<Provider> {
     let at = |field: &str| format!("providers.{name}.{field}");
     if !valid_name(name) {
         cx.issue(
@@ -383,7 +401,7 @@ fn provider(name: &str, p: RawProvider, adapters: &mut Adapters, cx: &mut Ctx) -
             rhai::Map::new()
         }
     };
-    let models = models(name, &p.models, cx);
+    let models = Models::new(models(name, &p.models, cx), prices.clone());
     let capabilities = capabilities(name, adapter.as_deref(), &p.capabilities, cx);
     let defaults = backends::Defaults {
         base_url: base_url.as_deref(),
@@ -602,11 +620,13 @@ fn capabilities(
     caps
 }
 
+/// A provider's listed models (gaps are filled from the pricing catalog by
+/// [`Models::new`]).
 fn models(
     provider: &str,
     raw: &IndexMap<String, Option<super::raw::RawModel>>,
     cx: &mut Ctx,
-) -> IndexMap<String, ModelInfo> {
+) -> IndexMap<String, crate::provider::ModelInfo> {
     let mut out = IndexMap::new();
     for (model, m) in raw {
         let m = m.clone().unwrap_or_default();
@@ -621,17 +641,7 @@ fn models(
         if m.quality.is_some_and(|q| !(0.0..=1.0).contains(&q)) {
             cx.issue(&format!("{at}.quality"), "quality must be between 0 and 1");
         }
-        out.insert(
-            model.clone(),
-            ModelInfo {
-                input_per_mtok: m.input_per_mtok,
-                output_per_mtok: m.output_per_mtok,
-                cached_input_per_mtok: m.cached_input_per_mtok,
-                quality: m.quality,
-                context_window: m.context_window,
-                max_output_tokens: m.max_output_tokens,
-            },
-        );
+        out.insert(model.clone(), pricing::info(m));
     }
     out
 }
@@ -764,11 +774,12 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-/// A short hash of the config text and of every script it compiled.
+/// A short hash of the config text, the shipped data files (provider and
+/// pricing catalogs) and every script it compiled.
 fn version(
     source: &Source,
     adapters: &Adapters,
-    catalog: &Catalog,
+    data: &[&str],
     scoring: &[(String, String)],
 ) -> String {
     let mut h = Sha256::new();
@@ -778,8 +789,10 @@ fn version(
         h.update(text.as_bytes());
     }
     h.update(source.text.as_bytes());
-    h.update([0]);
-    h.update(catalog.text.as_bytes());
+    for text in data {
+        h.update([0]);
+        h.update(text.as_bytes());
+    }
     for (name, (_, text)) in &adapters.compiled {
         h.update(name.as_bytes());
         h.update([0]);

@@ -52,6 +52,9 @@ impl Call {
         if let Some(Fault::Status { code, retry_after }) = cfg.fault {
             return Err(self.dialect.status_error(code, retry_after));
         }
+        if random_error(cfg.seed, self.started.seq, cfg.error_rate) {
+            return Err(self.dialect.status_error(cfg.error_status, None));
+        }
         if cfg.fault == Some(Fault::ContextOverflow) {
             return Err(self.dialect.context_overflow());
         }
@@ -123,9 +126,42 @@ impl Call {
     }
 }
 
+/// Whether request number `seq` draws an error at `rate`: a SplitMix64
+/// hash of the seed and the sequence number, uniform in 0..1.
+pub(crate) fn random_error(seed: u64, seq: usize, rate: f64) -> bool {
+    if rate <= 0.0 {
+        return false;
+    }
+    let mut z = seed ^ (seq as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    ((z >> 11) as f64 / (1u64 << 53) as f64) < rate
+}
+
 /// The first half of a JSON body followed by junk: never valid JSON.
 fn malformed(json: &Bytes) -> Bytes {
     let mut out = json.slice(..json.len() / 2).to_vec();
     out.extend_from_slice(b"<!-- mock: malformed -->");
     Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::random_error;
+
+    #[test]
+    fn error_draws_follow_the_rate_and_the_seed() {
+        let count = |seed: u64, rate: f64| {
+            (1..=10_000)
+                .filter(|&n| random_error(seed, n, rate))
+                .count()
+        };
+        let n = count(7, 0.2);
+        assert!((1800..2200).contains(&n), "{n} errors of 10000 at 20%");
+        assert_eq!(count(7, 0.2), n, "same seed, same draws");
+        assert_ne!(count(8, 0.2), n, "another seed, other draws");
+        assert_eq!(count(7, 0.0), 0);
+        assert_eq!(count(7, 1.0), 10_000);
+    }
 }

@@ -189,3 +189,31 @@ async fn hang_never_answers_until_the_fault_is_cleared() {
     mock.set_fault(None);
     assert_eq!(post_openai(&mock, &chat_body(false)).await.status(), 200);
 }
+
+#[tokio::test]
+async fn error_rate_fails_a_seeded_share_of_requests_with_the_configured_status() {
+    let cfg = MockConfig {
+        error_rate: 0.5,
+        error_status: 429,
+        seed: 3,
+        ..MockConfig::default()
+    };
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let mock = start(cfg.clone()).await;
+        let mut statuses = Vec::new();
+        for _ in 0..40 {
+            statuses.push(
+                post_openai(&mock, &chat_body(false))
+                    .await
+                    .status()
+                    .as_u16(),
+            );
+        }
+        runs.push(statuses);
+    }
+    let failed = runs[0].iter().filter(|s| **s == 429).count();
+    assert!((10..=30).contains(&failed), "{failed} of 40 at 50%");
+    assert!(runs[0].iter().all(|s| *s == 200 || *s == 429));
+    assert_eq!(runs[0], runs[1], "the same seed fails the same requests");
+}

@@ -121,6 +121,10 @@ impl GeminiCall {
         if let Some(Fault::Status { code, retry_after }) = started.cfg.fault {
             return Err(status_error(code, retry_after));
         }
+        let cfg = &started.cfg;
+        if super::call::random_error(cfg.seed, started.seq, cfg.error_rate) {
+            return Err(status_error(cfg.error_status, None));
+        }
         if started.cfg.fault == Some(Fault::ContextOverflow) {
             return Err(error(
                 StatusCode::BAD_REQUEST,

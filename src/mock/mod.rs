@@ -67,6 +67,15 @@ pub struct MockConfig {
     /// OpenAI chat replies carry DeepSeek-style `reasoning_content`: on the
     /// message, and in stream deltas before the content.
     pub reasoning: bool,
+    /// Share (0..1) of requests to the LLM endpoints answered with
+    /// `error_status` (after `latency`) instead of a reply. Which ones is
+    /// drawn from `seed` and the request's sequence number, so the same
+    /// run of requests fails the same way every time.
+    pub error_rate: f64,
+    /// The status of those errors: 500 (default), 429, 503…
+    pub error_status: u16,
+    /// Seed of the error draws.
+    pub seed: u64,
 }
 
 impl Default for MockConfig {
@@ -79,6 +88,9 @@ impl Default for MockConfig {
             api_key: None,
             fault: None,
             reasoning: false,
+            error_rate: 0.0,
+            error_status: 500,
+            seed: 0,
         }
     }
 }

@@ -9,12 +9,11 @@ pub mod engine;
 mod gemini_tests;
 #[cfg(test)]
 mod golden_tests;
+pub mod models;
 pub mod scorer;
 
 use std::fmt;
 use std::sync::Arc;
-
-use indexmap::IndexMap;
 
 pub use adapter::{Adapter, ChunkOut, HookCtx, RequestPlan, ScriptError};
 
@@ -67,7 +66,8 @@ pub struct Provider {
     pub api_key: Option<Secret>,
     /// Extra headers from routes.yaml, sent on every request.
     pub headers: Vec<(String, String)>,
-    pub models: IndexMap<String, ModelInfo>,
+    /// Its listed models, and the pricing catalog for any other.
+    pub models: models::Models,
     /// `options:` from routes.yaml, handed to the script as `ctx.options`.
     pub options: rhai::Map,
     /// Why the provider is not used (e.g. its key variable is unset).

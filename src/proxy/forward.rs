@@ -389,7 +389,7 @@ fn candidates<'t>(
     }
     let order = match &shared.policy.scorer {
         Some(scorer) => scripted_order(shared, scorer, &usable),
-        None => strategy::rank(shared.policy.strategy, &usable, shared.policy.explore),
+        None => strategy::order(shared.policy, &usable),
     };
     let mut out = Vec::new();
     for target in order

@@ -162,34 +162,11 @@ pub fn parse_value(endpoint: Endpoint, body: Value) -> Result<ClientRequest, Gat
 }
 
 impl ClientRequest {
-    /// A documented approximation of the prompt's tokens: a quarter of the
-    /// characters of every message text and of the tool definitions, plus
-    /// 4 per message (roles and separators).
+    /// The prompt's estimated tokens for the model the client asked for:
+    /// exact for OpenAI models, characters / 4 for others (see
+    /// [`crate::routing::tokens`]).
     pub fn estimate_prompt_tokens(&self) -> u64 {
-        fn chars(v: &Value) -> usize {
-            match v {
-                Value::String(s) => s.chars().count(),
-                Value::Array(a) => a.iter().map(chars).sum(),
-                Value::Object(o) => o.get("text").map(chars).unwrap_or(0),
-                _ => 0,
-            }
-        }
-        let messages = self.body.get("messages").and_then(Value::as_array);
-        let text: usize = messages
-            .map(|m| {
-                m.iter()
-                    .filter_map(|msg| msg.get("content"))
-                    .map(chars)
-                    .sum()
-            })
-            .unwrap_or(0);
-        let tools = self
-            .body
-            .get("tools")
-            .map(|t| t.to_string().len())
-            .unwrap_or(0);
-        let count = messages.map_or(0, Vec::len);
-        ((text + tools) / 4 + 4 * count) as u64
+        crate::routing::tokens::estimate_prompt(&self.body, &self.model)
     }
 
     /// The output limit the client set, if any.

@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 
 use super::strategy::{self, Components, Demand};
+use super::tokens::Tokenizer;
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::proxy::request::{self, Endpoint};
@@ -17,6 +18,9 @@ pub fn explain(cfg: &Config, endpoint: Endpoint, body: Value) -> Result<Value, G
         .resolve(&req.model)
         .ok_or_else(|| GatewayError::UnknownModel(req.model.clone()))?;
     let policy = &route.policy;
+    // A one-off: wait for the exact tokenizer (requests never do).
+    let tokenizer = Tokenizer::for_model(&req.model);
+    tokenizer.build();
     let demand = Demand {
         prompt_tokens: req.estimate_prompt_tokens(),
         output_tokens: req
@@ -54,7 +58,8 @@ pub fn explain(cfg: &Config, endpoint: Endpoint, body: Value) -> Result<Value, G
     Ok(json!({
         "route": route.name,
         "strategy": policy.strategy.name(),
-        "estimate": {"prompt_tokens": demand.prompt_tokens, "output_tokens": demand.output_tokens},
+        "estimate": {"prompt_tokens": demand.prompt_tokens, "output_tokens": demand.output_tokens,
+            "tokenizer": tokenizer.name()},
         "candidates": ranked,
         "set_aside": set_aside,
         "config_version": cfg.version,
@@ -113,6 +118,17 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("context window 100"));
+        // An OpenAI model is counted with its tokenizer (13 digits: 5
+        // tokens, + 3 per message + 3), and priced from the pricing catalog.
+        let gpt = json!({"model": "cheap/gpt-4o", "max_tokens": 10, "messages": [{"role": "user", "content": "1234567890123"}]});
+        let out = explain(&cfg, Endpoint::Chat, gpt).unwrap();
+        assert_eq!(out["estimate"]["tokenizer"], "o200k_base");
+        assert_eq!(out["estimate"]["prompt_tokens"], 11, "{out}");
+        let cost = out["candidates"][0]["estimated_cost_usd"].as_f64().unwrap();
+        assert!(
+            (cost - (11.0 * 2.5 + 10.0 * 10.0) / 1e6).abs() < 1e-12,
+            "{out}"
+        );
         let emb = json!({"model": "m", "input": "x"});
         let out = explain(&cfg, Endpoint::Embeddings, emb).unwrap();
         assert!(

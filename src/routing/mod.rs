@@ -7,6 +7,7 @@
 pub mod explain;
 pub mod hash_key;
 pub mod strategy;
+pub mod tokens;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -74,6 +75,8 @@ pub struct RoutePolicy {
     pub cache: Option<crate::config::policy::RouteCache>,
     /// Requests and tokens per minute for the whole route.
     pub limits: crate::config::policy::Limits,
+    /// Requests ranked so far: where `round-robin` starts the next one.
+    pub rotation: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// When a hedged request sends its second attempt.
@@ -102,6 +105,7 @@ impl Default for RoutePolicy {
             scorer: None,
             cache: None,
             limits: Default::default(),
+            rotation: Arc::default(),
         }
     }
 }

@@ -1,22 +1,27 @@
-//! Ranking a route's targets for one request: in configured order, or by
-//! estimated cost, observed latency, configured quality, or a weighted mix
-//! of the three (each normalised across the candidates, so dollars are
-//! never weighed against milliseconds). The balancers then pick a backend
-//! within each target. Ties keep the configured order.
+//! Ranking a route's targets for one request: in configured order, rotated
+//! per request (round-robin), or by estimated cost, observed latency,
+//! configured quality, or a weighted mix of the three (each normalised
+//! across the candidates, so dollars are never weighed against
+//! milliseconds). The balancers then pick a backend within each target.
+//! Ties keep the configured order.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use super::Target;
+use super::{RoutePolicy, Target};
 
 /// How a route orders its targets.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Strategy {
     /// As listed in routes.yaml.
     Ordered,
+    /// As listed, starting one target further with each request (the
+    /// others stay in order behind it, for failover).
+    RoundRobin,
     /// Cheapest estimated cost first (targets without prices last).
     Cost,
     /// Fastest first: time to first token for streams, total latency otherwise.
@@ -43,6 +48,7 @@ impl Strategy {
     pub fn parse(s: &str, weights: Weights) -> Result<Self, String> {
         Ok(match s {
             "ordered" => Self::Ordered,
+            "round-robin" => Self::RoundRobin,
             "cost" => Self::Cost,
             "latency" => Self::Latency,
             "quality" => Self::Quality,
@@ -50,7 +56,7 @@ impl Strategy {
             "script" => Self::Script,
             other => {
                 return Err(format!(
-                "unknown strategy `{other}` (expected ordered, cost, latency, quality or hybrid)"
+                "unknown strategy `{other}` (expected ordered, round-robin, cost, latency, quality, hybrid or script)"
             ))
             }
         })
@@ -60,6 +66,7 @@ impl Strategy {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Ordered => "ordered",
+            Self::RoundRobin => "round-robin",
             Self::Cost => "cost",
             Self::Latency => "latency",
             Self::Quality => "quality",
@@ -129,7 +136,7 @@ pub fn rank(strategy: Strategy, targets: &[(&Target, Components)], explore: f64)
     let score = |i: usize| -> f64 {
         let c = &targets[i].1;
         match strategy {
-            Strategy::Ordered | Strategy::Script => 0.0,
+            Strategy::Ordered | Strategy::RoundRobin | Strategy::Script => 0.0,
             Strategy::Cost => c.cost.unwrap_or(f64::INFINITY),
             // Unknown latency is optimistic: a new target gets tried.
             Strategy::Latency => c.latency_ms.unwrap_or(0.0),
@@ -141,6 +148,18 @@ pub fn rank(strategy: Strategy, targets: &[(&Target, Components)], explore: f64)
     order.sort_by(|a, b| scores[*a].total_cmp(&scores[*b]).then(a.cmp(b)));
     if n > 1 && explore > 0.0 && rand::thread_rng().gen_bool(explore.min(1.0)) {
         order.swap(0, 1);
+    }
+    order
+}
+
+/// The order to try `targets` in for one request of a route with `policy`:
+/// [`rank`], and for `round-robin` rotated by the route's request counter,
+/// so that consecutive requests start at consecutive targets.
+pub fn order(policy: &RoutePolicy, targets: &[(&Target, Components)]) -> Vec<usize> {
+    let mut order = rank(policy.strategy, targets, policy.explore);
+    if policy.strategy == Strategy::RoundRobin && !order.is_empty() {
+        let turn = policy.rotation.fetch_add(1, Ordering::Relaxed) % order.len();
+        order.rotate_left(turn);
     }
     order
 }
@@ -275,6 +294,13 @@ mod tests {
     /// carried along).
     fn rank_components(strategy: Strategy, comps: &[Components]) -> Vec<usize> {
         let yaml = "providers:\n  p:\n    adapter: openai\n    base_url: http://127.0.0.1:1/v1\nroutes: []\n";
+        let (_dir, target) = target_from(yaml);
+        let targets: Vec<(&Target, Components)> = comps.iter().map(|c| (&target, *c)).collect();
+        rank(strategy, &targets, 0.0)
+    }
+
+    /// The target of provider `p` in `yaml` (with the repo's scripts).
+    fn target_from(yaml: &str) -> (tempfile::TempDir, Target) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("routes.yaml");
         std::fs::write(
@@ -291,8 +317,7 @@ mod tests {
             model: None,
             configured: false,
         };
-        let targets: Vec<(&Target, Components)> = comps.iter().map(|c| (&target, *c)).collect();
-        rank(strategy, &targets, 0.0)
+        (dir, target)
     }
 
     #[test]
@@ -326,6 +351,45 @@ mod tests {
             quality: 1.0,
         };
         assert_eq!(order(Strategy::Hybrid(best), &comps)[0], 0);
+    }
+
+    #[test]
+    fn round_robin_starts_one_further_each_request_and_keeps_the_rest_in_order() {
+        let comps = [
+            c(Some(3.0), None, None),
+            c(Some(1.0), None, None),
+            c(None, None, None),
+        ];
+        let policy = RoutePolicy {
+            strategy: Strategy::RoundRobin,
+            ..RoutePolicy::default()
+        };
+        let yaml = "providers:\n  p:\n    adapter: openai\n    base_url: http://127.0.0.1:1/v1\nroutes: []\n";
+        let (_dir, target) = target_from(yaml);
+        let targets: Vec<(&Target, Components)> = comps.iter().map(|c| (&target, *c)).collect();
+        let orders: Vec<Vec<usize>> = (0..4).map(|_| super::order(&policy, &targets)).collect();
+        assert_eq!(
+            orders,
+            [vec![0, 1, 2], vec![1, 2, 0], vec![2, 0, 1], vec![0, 1, 2]]
+        );
+        let ordered = RoutePolicy::default();
+        assert_eq!(super::order(&ordered, &targets), [0, 1, 2]);
+        assert_eq!(
+            super::order(&ordered, &targets),
+            [0, 1, 2],
+            "ordered never rotates"
+        );
+        assert_eq!(
+            Strategy::parse(
+                "round-robin",
+                Weights {
+                    cost: 1.0,
+                    latency: 1.0,
+                    quality: 1.0
+                }
+            ),
+            Ok(Strategy::RoundRobin)
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod messages;
 mod observability;
 mod openai;
 mod policy;
+mod pricing;
 mod reload;
 mod resilience;
 mod sdk;

@@ -49,6 +49,33 @@ async fn cost_quality_and_hybrid_pick_the_expected_target() {
     assert_eq!(r.headers()["x-switchyard-strategy"], "cost");
 }
 
+/// Round-robin starts each request one target further; the others stay
+/// behind it in order, so a failing target still fails over.
+#[tokio::test]
+async fn round_robin_rotates_the_first_target_per_request() {
+    let m = fleet(3, |_| MockConfig::default()).await;
+    let yaml = format!(
+        "providers:\n{}{}{}routes:\n  - match: {{ model: m }}\n    strategy: round-robin\n    targets: [{{ provider: a, model: x }}, {{ provider: b, model: x }}, {{ provider: c, model: x }}]\n",
+        provider("a", "openai", &m[0], None),
+        provider("b", "openai", &m[1], None),
+        provider("c", "openai", &m[2], None),
+    );
+    let gw = Gateway::start(&yaml).await;
+    let mut served = Vec::new();
+    for _ in 0..6 {
+        served.push(served_by(&gw, "m").await);
+    }
+    assert_eq!(served, ["a", "b", "c", "a", "b", "c"]);
+    let r = gw.post("/v1/chat/completions", &chat("m", false)).await;
+    assert_eq!(r.headers()["x-switchyard-strategy"], "round-robin");
+    // b fails: its turn goes on to c.
+    m[1].set_fault(Some(Fault::Status {
+        code: 500,
+        retry_after: None,
+    }));
+    assert_eq!(served_by(&gw, "m").await, "c", "b's turn fails over to c");
+}
+
 /// Latency ranking moves away from a target that slows down, and back once
 /// its slowness is forgotten and it answers fast again.
 #[tokio::test]
