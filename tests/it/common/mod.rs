@@ -227,16 +227,14 @@ impl Gateway {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("GET")
+        // The gateway's logs say why it did not answer.
+        let r = self.client.get(self.url(path)).send().await;
+        r.unwrap_or_else(|e| panic!("GET {path}: {e}\n--- gateway logs:\n{}", self.logs()))
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .expect("POST")
+        let r = self.client.post(self.url(path)).json(body).send().await;
+        r.unwrap_or_else(|e| panic!("POST {path}: {e}\n--- gateway logs:\n{}", self.logs()))
     }
 
     pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
