@@ -8,6 +8,7 @@ mod anthropic;
 mod balancing;
 mod catalog;
 mod cli;
+mod dashboard;
 mod endpoints;
 mod errors;
 mod failover;
