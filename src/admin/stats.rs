@@ -316,7 +316,8 @@ pub const WINDOW: Duration = Duration::from_secs(60);
 const SPACING: Duration = Duration::from_secs(1);
 
 /// Snapshots taken at stats requests (one a second at most), kept until a
-/// newer one is at least [`WINDOW`] old: a few dozen small structs.
+/// newer one is at least [`WINDOW`] old, and never past two windows: a few
+/// dozen small structs.
 #[derive(Default)]
 pub struct Recent {
     ring: Mutex<VecDeque<(Instant, Arc<Snapshot>)>>,
@@ -331,6 +332,14 @@ impl Recent {
         let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
         let old_enough = |t: Instant| now.saturating_duration_since(t) >= WINDOW;
         while ring.len() > 1 && ring.get(1).is_some_and(|(t, _)| old_enough(*t)) {
+            ring.pop_front();
+        }
+        // After a quiet spell (nobody asked), start afresh rather than
+        // report "recent" figures over hours.
+        while ring
+            .front()
+            .is_some_and(|(t, _)| now.saturating_duration_since(*t) > 2 * WINDOW)
+        {
             ring.pop_front();
         }
         if ring

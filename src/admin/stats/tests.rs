@@ -209,3 +209,24 @@ fn recent_compares_with_a_snapshot_about_a_window_back() {
     assert_eq!(base.requests.total, 31);
     assert!(recent.ring.lock().unwrap().len() <= 62);
 }
+
+#[test]
+fn recent_starts_afresh_after_a_quiet_spell() {
+    let recent = Recent::default();
+    let t0 = Instant::now();
+    recent.observe(t0, Arc::new(Snapshot::default()));
+    let later = t0 + Duration::from_secs(3600);
+    assert!(
+        recent
+            .observe(later, Arc::new(Snapshot::default()))
+            .is_none(),
+        "an hour-old snapshot is not recent"
+    );
+    let (age, _) = recent
+        .observe(
+            later + Duration::from_secs(2),
+            Arc::new(Snapshot::default()),
+        )
+        .unwrap();
+    assert_eq!(age, Duration::from_secs(2));
+}
