@@ -1,8 +1,11 @@
 //! The admin API, on its own listener and behind the admin key: config
 //! summary (secrets left out), providers and backends with their state,
-//! usage from the ledger, route explanations, and reload. Described in
-//! `docs/admin-openapi.yaml`.
+//! usage from the ledger, live stats, route explanations, and reload.
+//! Described in `docs/admin-openapi.yaml`. The dashboard page (static, no
+//! data) is served without the key; it calls the API with it.
 
+mod dashboard;
+mod stats;
 mod views;
 
 use std::sync::Arc;
@@ -31,6 +34,7 @@ pub struct Admin {
     config: Arc<ArcSwap<Config>>,
     policies: Arc<Policies>,
     reloader: Arc<Reloader>,
+    recent: stats::Recent,
 }
 
 impl Admin {
@@ -43,6 +47,7 @@ impl Admin {
             config,
             policies,
             reloader,
+            recent: stats::Recent::default(),
         }
     }
 
@@ -51,6 +56,10 @@ impl Admin {
         let Some(settings) = &cfg.policy.admin else {
             return reply(session, 404, &problem("the admin API is not configured")).await;
         };
+        let get = session.req_header().method == http::Method::GET;
+        if let Some(asset) = dashboard::asset(session.req_header().uri.path()).filter(|_| get) {
+            return serve_asset(session, asset).await;
+        }
         if !authorized(session, settings.key.expose()) {
             return reply(
                 session,
@@ -67,6 +76,7 @@ impl Admin {
                 reply(session, 200, &views::config(&cfg, &self.policies)).await
             }
             ("GET", "/admin/providers") => reply(session, 200, &views::providers(&cfg)).await,
+            ("GET", "/admin/stats") => reply(session, 200, &self.stats(&cfg)).await,
             ("GET", "/admin/keys") => reply(session, 200, &views::keys(&cfg)).await,
             ("GET", "/admin/usage") => self.usage(session, &query).await,
             ("POST", "/admin/route/explain") => explain(session, &cfg, &query).await,
@@ -102,6 +112,37 @@ impl Admin {
                 .await
             }
         }
+    }
+
+    /// `GET /admin/stats`: the registry summarised, figures over the last
+    /// minute, the config's state and ledger, and every backend's state.
+    fn stats(&self, cfg: &Config) -> Value {
+        let snap = Arc::new(stats::Snapshot::from_families(&prometheus::gather()));
+        let recent = self
+            .recent
+            .observe(std::time::Instant::now(), snap.clone())
+            .map(|(window, older)| snap.recent_view(&older, window));
+        let mut body = snap.view();
+        if let Some(obj) = body.as_object_mut() {
+            obj.insert("version".into(), json!(cfg.version));
+            obj.insert("recent".into(), recent.unwrap_or(Value::Null));
+            obj.insert(
+                "state".into(),
+                json!({"kind": self.policies.store.kind(), "healthy": self.policies.store.healthy()}),
+            );
+            obj.insert(
+                "ledger".into(),
+                json!(self.policies.ledger.as_ref().map(|l| json!({
+                    "target": l.target_label(),
+                    "pending": l.pending(),
+                }))),
+            );
+            obj.insert(
+                "providers".into(),
+                views::providers(cfg)["providers"].take(),
+            );
+        }
+        body
     }
 
     async fn usage(&self, session: &mut Session, query: &str) -> pingora::Result<()> {
@@ -210,10 +251,28 @@ async fn write(
     content_type: &str,
     body: Bytes,
 ) -> pingora::Result<()> {
-    let mut h = ResponseHeader::build(status, Some(3))?;
+    write_with(session, status, content_type, &[], body).await
+}
+
+async fn serve_asset(session: &mut Session, asset: dashboard::Asset) -> pingora::Result<()> {
+    let body = Bytes::from_static(asset.body);
+    write_with(session, 200, asset.content_type, dashboard::HEADERS, body).await
+}
+
+async fn write_with(
+    session: &mut Session,
+    status: u16,
+    content_type: &str,
+    extra: &[(&'static str, &'static str)],
+    body: Bytes,
+) -> pingora::Result<()> {
+    let mut h = ResponseHeader::build(status, Some(3 + extra.len()))?;
     h.insert_header("content-type", content_type)?;
     h.insert_header("content-length", body.len().to_string())?;
     h.insert_header("cache-control", "no-store")?;
+    for (name, value) in extra {
+        h.insert_header(*name, *value)?;
+    }
     session.write_response_header(Box::new(h), false).await?;
     session.write_response_body(Some(body), true).await
 }

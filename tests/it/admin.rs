@@ -255,6 +255,7 @@ async fn no_secret_reaches_logs_errors_metrics_or_the_admin_api() {
     for path in [
         "/admin/config",
         "/admin/providers",
+        "/admin/stats",
         "/admin/keys",
         "/admin/usage?group_by=key",
     ] {

@@ -8,6 +8,7 @@ mod anthropic;
 mod balancing;
 mod catalog;
 mod cli;
+mod dashboard;
 mod deploy;
 mod endpoints;
 mod errors;

@@ -1,0 +1,64 @@
+//! `GET /dashboard`: a live page of the gateway's traffic, latency, spend
+//! and backends. The page and its assets are compiled in and hold no data,
+//! so they are served without the admin key; the page itself reads the key
+//! (from the URL fragment, which browsers never send, or a password field
+//! kept in sessionStorage) and polls `/admin/stats` with it.
+
+/// One compiled-in file.
+pub struct Asset {
+    pub content_type: &'static str,
+    pub body: &'static [u8],
+}
+
+/// Headers on every dashboard response: scripts, styles and requests from
+/// this origin only, no framing, no type sniffing.
+pub const HEADERS: &[(&str, &str)] = &[
+    (
+        "content-security-policy",
+        "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+];
+
+/// The asset served at `path`, if it is one of the dashboard's.
+pub fn asset(path: &str) -> Option<Asset> {
+    let (content_type, body): (&str, &[u8]) = match path {
+        "/dashboard" | "/dashboard/" | "/dashboard/index.html" => (
+            "text/html; charset=utf-8",
+            include_bytes!("dashboard/index.html"),
+        ),
+        "/dashboard/app.js" => (
+            "text/javascript; charset=utf-8",
+            include_bytes!("dashboard/app.js"),
+        ),
+        "/dashboard/style.css" => (
+            "text/css; charset=utf-8",
+            include_bytes!("dashboard/style.css"),
+        ),
+        "/dashboard/favicon.svg" => ("image/svg+xml", include_bytes!("dashboard/favicon.svg")),
+        _ => return None,
+    };
+    Some(Asset { content_type, body })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_names_only_assets_that_are_served() {
+        let page = std::str::from_utf8(asset("/dashboard").unwrap().body).unwrap();
+        for path in [
+            "/dashboard/app.js",
+            "/dashboard/style.css",
+            "/dashboard/favicon.svg",
+        ] {
+            assert!(page.contains(path), "{path} not linked");
+            assert!(asset(path).is_some(), "{path} not served");
+        }
+        // default-src 'self' forbids inline code and styles.
+        assert!(!page.contains("<script>") && !page.contains("style="));
+        assert!(asset("/dashboard/../admin/config").is_none());
+    }
+}
