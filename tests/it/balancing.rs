@@ -323,7 +323,9 @@ async fn chaos_no_failed_requests_while_one_backend_is_healthy() {
         .collect();
     let refs: Vec<(&str, &MockServer, usize)> =
         named.iter().map(|(n, m, w)| (n.as_str(), *m, *w)).collect();
-    let extra = "    circuit_breaker: { consecutive_failures: 2, cooldown: 200ms }\n    timeouts: { first_byte: 300ms }\n";
+    // 1s, not less: on a loaded 2-core CI machine a healthy mock can take
+    // a few hundred ms to answer, which must not count as a hang.
+    let extra = "    circuit_breaker: { consecutive_failures: 2, cooldown: 200ms }\n    timeouts: { first_byte: 1s }\n";
     // A backend recovers but may still be benched or cooling down from an
     // earlier fault: the route waits for the soonest one.
     let yaml = backends_yaml("round-robin", extra, &refs)
