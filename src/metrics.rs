@@ -26,6 +26,11 @@ pub struct Metrics {
     pub requests: IntCounterVec,
     /// Whole-request duration in seconds, by route and provider.
     pub request_duration: HistogramVec,
+    /// One attempt's time from sending to the provider's answer (the whole
+    /// body, or a stream's first bytes), by provider and outcome.
+    pub upstream_latency: HistogramVec,
+    /// 1, labelled with the gateway's version.
+    pub build_info: IntGaugeVec,
     /// Time to the first streamed token, by route and provider.
     pub ttft: HistogramVec,
     /// Tokens by provider, model and type (prompt, completion, cached).
@@ -82,6 +87,17 @@ fn build() -> prometheus::Result<Metrics> {
             "Time from request received to response complete",
             &["route", "provider"],
             LATENCY_BUCKETS.to_vec()
+        )?,
+        upstream_latency: register_histogram_vec!(
+            "gateway_upstream_latency_seconds",
+            "One attempt's time from sending to the provider's answer (a stream's first bytes), by provider and outcome (ok or error)",
+            &["provider", "outcome"],
+            LATENCY_BUCKETS.to_vec()
+        )?,
+        build_info: register_int_gauge_vec!(
+            "gateway_build_info",
+            "Always 1; the version label is the gateway's",
+            &["version"]
         )?,
         ttft: register_histogram_vec!(
             "gateway_time_to_first_token_seconds",
@@ -184,7 +200,12 @@ fn build() -> prometheus::Result<Metrics> {
 // programming error that every test run would catch at its first request.
 #[allow(clippy::panic)]
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| match build() {
-    Ok(m) => m,
+    Ok(m) => {
+        m.build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        m
+    }
     Err(e) => panic!("metrics registration failed: {e}"),
 });
 

@@ -392,12 +392,20 @@ impl<'a> Shared<'a> {
                 &timeouts,
             )
             .await;
+        let upstream_latency = |outcome: &str| {
+            metrics()
+                .upstream_latency
+                .with_label_values(&[&provider.name, outcome])
+                .observe(began.elapsed().as_secs_f64());
+        };
         let (status, incoming, answer) = match result {
             Ok(r) => {
                 backend.first_byte.record(began.elapsed());
+                upstream_latency("ok");
                 r
             }
             Err((outcome, e)) => {
+                upstream_latency("error");
                 report_failure(backend, permit, &e);
                 if let (Some(store), Some(adm)) = (&self.store, &limit) {
                     limits::settle(store, adm, None).await;

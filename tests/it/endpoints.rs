@@ -91,6 +91,11 @@ async fn metrics_expose_requests_latency_tokens_and_config_version() {
         "gateway_tokens_total{model=\"gpt-4o-mini\",provider=\"main\",type=\"completion\"} 10",
         "gateway_config_reloads_total{result=\"success\"} 1",
         &format!("gateway_config_info{{version=\"{version}\"}} 1"),
+        "gateway_upstream_latency_seconds_count{outcome=\"ok\",provider=\"main\"} 2",
+        &format!(
+            "gateway_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        ),
     ] {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
