@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# The load harness (issue 8): the same load, in one run, against the mock
+# provider directly, the floor (examples/bare_proxy.rs: bare Pingora, same
+# version, 2 threads, one fixed peer), nginx as a plain reverse proxy (if
+# installed) and Switchyard, in four modes — pass (non-streaming, OpenAI
+# format), translate (non-streaming, Anthropic-format provider), stream-pass
+# and stream-translate (20 chunks) — plus "switchyard+auth+rl+ledger" (a
+# virtual key, RPM/TPM limits and the SQLite ledger on) in the pass modes.
+# Prints a markdown table (also written to --out): req/s, p50/p99, CPU µs per
+# request of each proxy process (/proc/PID/stat) and RSS, as ratios to the
+# direct run and to the floor; stream modes also get time to first byte.
+#
+#   bash benches/load.sh [--secs 5] [--conc 1,16,64,256]
+#                        [--modes pass,translate,stream-pass,stream-translate]
+#                        [--loadgen wrk|oha] [--streams 10000] [--no-streams]
+#                        [--alt-gateway PATH [--alt-name NAME]] [--out FILE]
+#
+# --alt-gateway adds rows for a second switchyard binary (e.g. one built with
+# another allocator) next to the first. --streams N (default 10000) holds N
+# slow streams open through the gateway afterwards and reports RSS per open
+# stream and after they close; --streams 0 or --no-streams skips it.
+# --out defaults to $CARGO_TARGET_DIR/load-results.md (target/ by default).
+# Everything runs on 127.0.0.1; everything started is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+secs=5 conc=1,16,64,256 modes=pass,translate,stream-pass,stream-translate
+loadgen=${LOADGEN:-} streams=10000 alt="" alt_name="switchyard (alt binary)" out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --secs) secs=$2; shift 2 ;;
+    --conc) conc=$2; shift 2 ;;
+    --modes) modes=$2; shift 2 ;;
+    --loadgen) loadgen=$2; shift 2 ;;
+    --streams) streams=$2; shift 2 ;;
+    --no-streams) streams=0; shift ;;
+    --alt-gateway) alt=$(realpath "$2"); shift 2 ;;
+    --alt-name) alt_name=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    -h|--help) sed -n "2,23p" "$0"; exit 0 ;;
+    *) echo "load.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+target=${CARGO_TARGET_DIR:-target}
+out=${out:-$target/load-results.md}
+
+echo "load.sh: building release binaries (the first release build takes several minutes)" >&2
+cargo build --release --bin switchyard --bin mock-provider --example bare_proxy >&2
+
+# The load generator: oha (crates.io) if present or installable, else wrk (Debian).
+if [ -z "$loadgen" ]; then
+  if command -v oha >/dev/null; then loadgen=oha
+  else
+    echo "load.sh: oha not found; trying 'cargo install oha --locked' (a large build, up to ${OHA_INSTALL_TIMEOUT:-900} s)" >&2
+    if timeout "${OHA_INSTALL_TIMEOUT:-900}" cargo install oha --locked >&2; then loadgen=oha
+    else echo "load.sh: oha could not be installed in time; falling back to wrk (apt-get install wrk)" >&2; loadgen=wrk; fi
+  fi
+fi
+if [ "$loadgen" = wrk ] && ! command -v wrk >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+echo "load.sh: load generator: $loadgen" >&2
+
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+  sleep 0.5
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_line() { # file pattern
+  for _ in $(seq 400); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
+  echo "load.sh: timed out waiting for '$2' in $1" >&2; cat "$1" >&2; return 1
+}
+wait_http() { # url
+  for _ in $(seq 400); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done
+  echo "load.sh: $1 did not answer" >&2; return 1
+}
+
+# 1. the mock provider: 20-chunk replies, no delay
+"$target/release/mock-provider" --listen 127.0.0.1:0 --chunks 20 >"$tmp/mock.out" &
+pids+=($!); mock_pid=$!
+wait_line "$tmp/mock.out" "listening on"
+mock=$(sed -n 's/^listening on //p' "$tmp/mock.out")
+
+# 2. the floor
+floor_port=$(free_port)
+"$target/release/examples/bare_proxy" --listen "127.0.0.1:$floor_port" --upstream "$mock" >"$tmp/floor.out" 2>&1 &
+pids+=($!); floor_pid=$!
+wait_http "http://127.0.0.1:$floor_port/"
+
+# 3. nginx, if installed: a plain reverse proxy with upstream keep-alive, 2 workers
+nginx_pid=""
+if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then
+  nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+  nginx_port=$(free_port)
+  mkdir -p "$tmp/nginx"
+  cat >"$tmp/nginx/nginx.conf" <<NGINX
+worker_processes 2;
+daemon off;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  client_body_temp_path $tmp/nginx/body;
+  proxy_temp_path $tmp/nginx/proxy;
+  upstream mock { server $mock; keepalive 512; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      proxy_pass http://mock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+NGINX
+  "$nginx_bin" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" 2>"$tmp/nginx.err" &
+  pids+=($!); nginx_pid=$!
+  wait_http "http://127.0.0.1:$nginx_port/" || nginx_pid=""
+fi
+
+# 4. Switchyard: bare (no auth, no ledger), and with auth + rate limit + ledger
+mkdir -p "$tmp/scripts" && cp -r scripts/providers "$tmp/scripts/"
+key_out=$("$target/release/switchyard" key new --name bench)
+vkey=$(grep -o 'sk-sy-[A-Za-z0-9]*' <<<"$key_out" | head -1 || true)
+vhash=$(grep -o 'sha256:[0-9a-f]*' <<<"$key_out" | head -1 || true)
+if [ -z "$vkey" ] || [ -z "$vhash" ]; then echo "load.sh: cannot read 'switchyard key new' output:" >&2; echo "$key_out" >&2; exit 1; fi
+gw_config() { # port extra-yaml
+  cat <<YAML
+listen: 127.0.0.1:$1
+scripts: $tmp/scripts/providers
+server: { threads: 2 }
+providers:
+  oa: { adapter: openai, base_url: "http://$mock/v1", api_key: k }
+  an: { adapter: anthropic, base_url: "http://$mock", api_key: k }
+routes:
+  - { match: { model: pass }, targets: [ { provider: oa, model: gpt-4o-mini } ] }
+  - { match: { model: translate }, targets: [ { provider: an, model: claude-sonnet-4 } ] }
+$2
+YAML
+}
+start_gw() { # name binary extra-yaml -> sets gw_pid gw_port
+  gw_port=$(free_port)
+  mkdir -p "$tmp/$1"
+  gw_config "$gw_port" "$3" >"$tmp/$1/routes.yaml"
+  SWITCHYARD_LOG=warn "$2" run --config "$tmp/$1/routes.yaml" >"$tmp/$1/out" 2>"$tmp/$1/err" &
+  gw_pid=$!; pids+=($gw_pid)
+  wait_http "http://127.0.0.1:$gw_port/health"
+}
+start_gw gw "$target/release/switchyard" "ledger: { enabled: false }"
+gw_pid_main=$gw_pid gw_port_main=$gw_port
+start_gw gwauth "$target/release/switchyard" "auth:
+  keys:
+    - { name: bench, key_hash: \"$vhash\", rpm: 100000000, tpm: 100000000000 }
+ledger: { url: sqlite:usage.db }"
+gw_pid_auth=$gw_pid gw_port_auth=$gw_port
+gw_pid_alt="" gw_port_alt=""
+if [ -n "$alt" ]; then
+  start_gw gwalt "$alt" "ledger: { enabled: false }"
+  gw_pid_alt=$gw_pid gw_port_alt=$gw_port
+fi
+
+# 5. the rows of each mode, for load.py (nginx: its worker processes, summed)
+nginx_workers=""
+[ -n "$nginx_pid" ] && nginx_workers=$(pgrep -P "$nginx_pid" | paste -sd, -)
+python3 - "$tmp/targets.json" <<PY
+import json, sys
+msgs = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello to the benchmark."}]
+def openai(model, stream): return json.dumps({"model": model, "stream": stream, "messages": msgs})
+def anthropic(stream): return json.dumps({"model": "claude-sonnet-4", "max_tokens": 256, "stream": stream,
+    "system": "You are terse.", "messages": [{"role": "user", "content": "Say hello to the benchmark."}]})
+def hdr(key="k"): return {"Content-Type": "application/json", "Authorization": f"Bearer {key}",
+    "x-api-key": key, "anthropic-version": "2023-06-01"}
+mock, floor = "http://$mock", "http://127.0.0.1:$floor_port"
+nginx = "http://127.0.0.1:${nginx_port:-0}" if "$nginx_pid" else None
+gw, gwauth = "http://127.0.0.1:$gw_port_main", "http://127.0.0.1:$gw_port_auth"
+alt = "http://127.0.0.1:$gw_port_alt" if "$gw_pid_alt" else None
+out = {}
+for mode in ["pass", "translate", "stream-pass", "stream-translate"]:
+    stream = mode.startswith("stream")
+    if mode.endswith("pass"):
+        path, up = "/v1/chat/completions", openai("gpt-4o-mini", stream)
+    else:
+        path, up = "/v1/messages", anthropic(stream)
+    gw_body = openai(mode.split("-")[-1], stream)
+    rows = [dict(name="direct (mock)", url=mock + path, body=up, headers=hdr(), pid=None),
+            dict(name="floor (bare Pingora)", url=floor + path, body=up, headers=hdr(), pid=$floor_pid)]
+    if nginx:
+        rows.append(dict(name="nginx", url=nginx + path, body=up, headers=hdr(), pid=[int(p) for p in "$nginx_workers".split(",") if p]))
+    rows.append(dict(name="switchyard", url=gw + "/v1/chat/completions", body=gw_body, headers=hdr(), pid=$gw_pid_main))
+    if alt:
+        rows.append(dict(name="$alt_name", url=alt + "/v1/chat/completions", body=gw_body,
+                         headers=hdr(), pid=int("${gw_pid_alt:-0}")))
+    if mode.endswith("pass"):
+        rows.append(dict(name="switchyard+auth+rl+ledger", url=gwauth + "/v1/chat/completions", body=gw_body,
+                         headers=hdr("$vkey"), pid=$gw_pid_auth))
+    out[mode] = rows
+json.dump(out, open(sys.argv[1], "w"), indent=1)
+PY
+
+
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "load.sh: load average now $load (above 1.5, other work shares the 2 cores; figures are noisier)" >&2
+python3 benches/load.py run --targets "$tmp/targets.json" --secs "$secs" --conc "$conc" --modes "$modes" \
+  --loadgen "$loadgen" --load-before "$load" --out "$out"
+
+if [ "$streams" -gt 0 ]; then
+  # a second mock that sends one chunk every 4 s (3 chunks + role + [DONE]: ~16 s per stream),
+  # and fresh proxies in front of it, so each baseline RSS is the proxy's own
+  "$target/release/mock-provider" --listen 127.0.0.1:0 --chunks 3 --chunk-delay-ms 4000 >"$tmp/slow.out" &
+  pids+=($!)
+  wait_line "$tmp/slow.out" "listening on"
+  slow=$(sed -n 's/^listening on //p' "$tmp/slow.out")
+  hold() { # name url pid model
+    # warm up: a few requests so the baseline includes pools and lazily built state
+    for _ in 1 2 3; do curl -s -m 30 -o /dev/null "$2" -H 'content-type: application/json' \
+      -d "{\"model\":\"$4\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"; done
+    echo "load.sh: holding $streams slow streams open through $1 (bounded, about 30 s)" >&2
+    python3 benches/load.py streams --name "$1" --url "$2" --pid "$3" --model "$4" --n "$streams" --out "$out"
+  }
+  fast=$mock; mock=$slow
+  start_gw gwslow "$target/release/switchyard" "ledger: { enabled: false }"
+  hold switchyard "http://127.0.0.1:$gw_port/v1/chat/completions" "$gw_pid" pass
+  kill -INT "$gw_pid"
+  if [ -n "$alt" ]; then
+    start_gw gwslowalt "$alt" "ledger: { enabled: false }"
+    hold "$alt_name" "http://127.0.0.1:$gw_port/v1/chat/completions" "$gw_pid" pass
+    kill -INT "$gw_pid"
+  fi
+  mock=$fast
+  slow_floor_port=$(free_port)
+  "$target/release/examples/bare_proxy" --listen "127.0.0.1:$slow_floor_port" --upstream "$slow" >"$tmp/slowfloor.out" 2>&1 &
+  pids+=($!); slow_floor_pid=$!
+  wait_http "http://127.0.0.1:$slow_floor_port/"
+  hold "floor (bare Pingora)" "http://127.0.0.1:$slow_floor_port/v1/chat/completions" "$slow_floor_pid" gpt-4o-mini
+fi
+echo "load.sh: results in $out" >&2
