@@ -30,6 +30,7 @@ mkdir -p "$tmp/scripts"
 cp -r scripts/providers "$tmp/scripts/"
 cat >"$tmp/routes.yaml" <<YAML
 listen: 127.0.0.1:$port
+ledger: { enabled: false }   # the bare path; benches/load.sh has a row with policies on
 providers:
   oa: { adapter: openai, base_url: "http://$mock/v1", api_key: k }
   an: { adapter: anthropic, base_url: "http://$mock", api_key: k }
