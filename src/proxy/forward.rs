@@ -318,6 +318,12 @@ pub async fn count_tokens(
     cfg: &Config,
 ) -> pingora::Result<()> {
     ctx.dialect = Dialect::Anthropic;
+    // Local, but still only for callers with a key when auth is on.
+    let auth = keys::authenticate(&cfg.policy.auth, &session.req_header().headers, ctx.dialect);
+    match auth {
+        Ok(key) => ctx.key = key.map(|k| k.name.clone()),
+        Err(e) => return write_error(session, ctx, &e).await,
+    }
     let counted = request::read_body(session, cfg.settings.max_body_size)
         .await
         .and_then(|b| request::json(&b))

@@ -101,6 +101,16 @@ async fn keys_authenticate_in_openai_and_anthropic_shapes() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["type"], "error");
     assert_eq!(v["error"]["type"], "authentication_error");
+    // Token counting is local, but behind the key as well.
+    let count = |key: &'static str| {
+        gw.client
+            .post(gw.url("/v1/messages/count_tokens"))
+            .header("x-api-key", key)
+            .json(&msg)
+            .send()
+    };
+    assert_eq!(count(KEY_A).await.unwrap().status(), 200);
+    assert_eq!(count(KEY_B).await.unwrap().status(), 401);
 }
 
 #[tokio::test]
