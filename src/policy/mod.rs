@@ -68,25 +68,6 @@ impl Policies {
         })
     }
 
-    /// Policies for tests and tools: memory store, no ledger.
-    pub fn in_memory() -> Self {
-        Self {
-            store: StateStore::memory(),
-            ledger: None,
-            cache: cache::MemoryCache::new(16 << 20),
-            coalescer: Arc::new(coalesce::Coalescer::default()),
-            state_settings: StateSettings {
-                redis: None,
-                on_error: OnError::Open,
-                prefix: String::new(),
-            },
-            ledger_settings: LedgerSettings {
-                url: None,
-                flush_interval: std::time::Duration::from_secs(1),
-            },
-        }
-    }
-
     /// Seeds every budgeted key's spend from the ledger (start-up).
     pub async fn seed_budgets(&self, cfg: &Config) {
         let Some(ledger) = self.ledger.clone() else {
