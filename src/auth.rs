@@ -33,9 +33,14 @@ pub fn generate_key() -> String {
 
 /// The form `routes.yaml` stores: `sha256:` and the hex digest of `key`.
 pub fn hash_key(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{HASH_PREFIX}{hex}")
+    // Runs on every authenticated request: one buffer, not a String per byte.
+    use std::fmt::Write;
+    let mut out = String::with_capacity(HASH_PREFIX.len() + 64);
+    out.push_str(HASH_PREFIX);
+    for b in Sha256::digest(key.as_bytes()) {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// True when `presented` hashes to `hash` (`sha256:<hex>`, either case);

@@ -164,11 +164,11 @@ impl VirtualKey {
     /// Whether the key may use upstream model `model` (`provider/model`
     /// matches too).
     pub fn allows_model(&self, provider: &str, model: &str) -> bool {
-        self.models.is_empty()
-            || self
-                .models
-                .iter()
-                .any(|p| p.matches(model) || p.matches(&format!("{provider}/{model}")))
+        if self.models.is_empty() || self.models.iter().any(|p| p.matches(model)) {
+            return true;
+        }
+        let qualified = format!("{provider}/{model}");
+        self.models.iter().any(|p| p.matches(&qualified))
     }
 }
 

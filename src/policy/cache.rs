@@ -120,10 +120,11 @@ pub fn key(route: &str, scope: &str, req: &ClientRequest) -> String {
         }
         other => h.update(other.to_string().as_bytes()),
     }
-    let digest = h.finalize();
+    // One buffer, not a String per byte: this runs on every cached request.
+    use std::fmt::Write;
     let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
+    for b in h.finalize() {
+        let _ = write!(out, "{b:02x}");
     }
     out
 }

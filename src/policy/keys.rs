@@ -9,7 +9,7 @@ use http::HeaderMap;
 use crate::config::policy::{Auth, VirtualKey};
 use crate::error::GatewayError;
 use crate::proxy::request::Dialect;
-use crate::routing::{Route, Target};
+use crate::routing::Route;
 
 /// The caller's key: `Ok(None)` when auth is off.
 pub fn authenticate(
@@ -79,15 +79,15 @@ fn masked(key: &str) -> String {
     format!("{head}***{tail}")
 }
 
-/// Checks that `key` may use `route`; the targets it may use (all when
-/// the key lists no models), or why none.
-pub fn allowed_targets<'r>(
+/// Checks that `key` may use `route` and at least one of its targets
+/// (which ones is decided per target when candidates are listed).
+pub fn check_route(
     key: Option<&VirtualKey>,
-    route: &'r Route,
+    route: &Route,
     requested: &str,
-) -> Result<Vec<&'r Target>, GatewayError> {
+) -> Result<(), GatewayError> {
     let Some(key) = key else {
-        return Ok(route.targets.iter().collect());
+        return Ok(());
     };
     if !key.allows_route(&route.name) {
         return Err(GatewayError::Forbidden {
@@ -98,12 +98,11 @@ pub fn allowed_targets<'r>(
             code: "route_not_allowed",
         });
     }
-    let allowed: Vec<&Target> = route
+    let any = route
         .targets
         .iter()
-        .filter(|t| key.allows_model(&t.provider.name, t.model_for(requested)))
-        .collect();
-    if allowed.is_empty() {
+        .any(|t| key.allows_model(&t.provider.name, t.model_for(requested)));
+    if !any {
         return Err(GatewayError::Forbidden {
             message: format!(
                 "The API key `{}` may not use any model of route `{}` (model `{requested}`).",
@@ -112,7 +111,7 @@ pub fn allowed_targets<'r>(
             code: "model_not_allowed",
         });
     }
-    Ok(allowed)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -67,7 +67,7 @@ pub async fn handle(
     };
     ctx.route = Some(route.name.clone());
     ctx.strategy = Some(route.policy.strategy.name());
-    if let Err(e) = keys::allowed_targets(key.as_deref(), &route, &req.model) {
+    if let Err(e) = keys::check_route(key.as_deref(), &route, &req.model) {
         return write_error(session, ctx, &e).await;
     }
 
@@ -119,7 +119,7 @@ pub async fn handle(
     if !route.policy.limits.is_empty() {
         scopes.push((Scope::Route, route.name.as_str(), route.policy.limits));
     }
-    let admission = if scopes.is_empty() {
+    let mut admission = if scopes.is_empty() {
         limits::Admission::default()
     } else {
         match limits::admit(&policies.store, &scopes, estimate).await {
@@ -130,7 +130,7 @@ pub async fn handle(
             }
         }
     };
-    ctx.extra_headers = admission.headers.clone();
+    ctx.extra_headers = std::mem::take(&mut admission.headers);
 
     // Identical concurrent requests: one calls, the others wait for it.
     let mut leader = None;

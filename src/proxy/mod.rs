@@ -182,12 +182,9 @@ impl ProxyHttp for Gateway {
 
 /// A finished model request, for the usage ledger.
 fn usage_record(ctx: &RequestCtx) -> UsageRecord {
-    let at_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
     let usage = ctx.usage.unwrap_or_default();
     UsageRecord {
-        at_ms,
+        at_ms: crate::ledger::now_ms(),
         request_id: ctx.request_id.clone(),
         key: ctx.key.clone().unwrap_or_default(),
         route: ctx.route.clone().unwrap_or_default(),
