@@ -175,7 +175,11 @@ pub async fn handle(
             Ok(())
         }
         Some(Some(s)) => {
-            let capture = plan.is_some().then_some(&mut captured);
+            let capture = plan.as_ref().map(|plan| Capture {
+                slot: &mut captured,
+                policies,
+                plan,
+            });
             finish(session, ctx, &shared, s, capture).await
         }
         Some(None) => {
@@ -183,12 +187,8 @@ pub async fn handle(
             write_error(session, ctx, &err).await
         }
     };
-    if let (Some(plan), Some(answer)) = (&plan, captured) {
-        let answer = Arc::new(answer);
-        store(policies, plan, answer.clone()).await;
-        if let Some(l) = leader.take() {
-            l.publish(answer);
-        }
+    if let (Some(answer), Some(l)) = (captured, leader.take()) {
+        l.publish(answer);
     }
     drop(leader);
     let used = match ctx.usage {
@@ -201,6 +201,28 @@ pub async fn handle(
         budget::charge(&policies.store, k, cost).await;
     }
     result
+}
+
+/// Where a complete answer goes: the cache, and the slot coalesced
+/// waiters are served from.
+struct Capture<'a> {
+    slot: &'a mut Option<Arc<Cached>>,
+    policies: &'a Policies,
+    plan: &'a CachePlan,
+}
+
+impl Capture<'_> {
+    async fn keep(self, provider: &crate::provider::Provider, ctx: &RequestCtx, body: String) {
+        let answer = Arc::new(Cached {
+            provider: provider.name.clone(),
+            model: ctx.model.clone().unwrap_or_default(),
+            body,
+            prompt_tokens: ctx.usage.map_or(0, |u| u.prompt),
+            completion_tokens: ctx.usage.map_or(0, |u| u.completion),
+        });
+        store(self.policies, self.plan, answer.clone()).await;
+        *self.slot = Some(answer);
+    }
 }
 
 /// How a request uses its route's cache.
@@ -621,13 +643,14 @@ fn final_error(route: &Route, failures: Vec<Failure>) -> GatewayError {
 }
 
 /// Sends a winning attempt's answer to the client; a complete answer is
-/// also kept in `capture` when given (for the cache and coalesced waiters).
+/// also stored in the cache — before the client sees it, so that a retry
+/// on any instance of the fleet finds it — and kept for coalesced waiters.
 async fn finish(
     session: &mut Session,
     ctx: &mut RequestCtx,
     shared: &Shared<'_>,
     started: Started<'_>,
-    capture: Option<&mut Option<Cached>>,
+    capture: Option<Capture<'_>>,
 ) -> pingora::Result<()> {
     let provider = &started.target.provider;
     ctx.provider = Some(provider.name.clone());
@@ -657,14 +680,8 @@ async fn finish(
             shared
                 .settle_provider(started.limit.as_ref(), ctx.usage)
                 .await;
-            if let (Some(slot), Ok(text)) = (capture, std::str::from_utf8(&body)) {
-                *slot = Some(Cached {
-                    provider: provider.name.clone(),
-                    model: ctx.model.clone().unwrap_or_default(),
-                    body: text.to_string(),
-                    prompt_tokens: usage.map_or(0, |u| u.prompt),
-                    completion_tokens: usage.map_or(0, |u| u.completion),
-                });
+            if let (Some(c), Ok(text)) = (capture, std::str::from_utf8(&body)) {
+                c.keep(provider, ctx, text.to_string()).await;
             }
             let body = match ctx.dialect {
                 Dialect::OpenAi => body,
@@ -703,14 +720,8 @@ async fn finish(
                     format,
                 )
                 .await;
-            if let (Some(slot), Ok(Some(whole))) = (capture, &result) {
-                *slot = Some(Cached {
-                    provider: provider.name.clone(),
-                    model: ctx.model.clone().unwrap_or_default(),
-                    body: whole.to_string(),
-                    prompt_tokens: ctx.usage.map_or(0, |u| u.prompt),
-                    completion_tokens: ctx.usage.map_or(0, |u| u.completion),
-                });
+            if let (Some(c), Ok(Some(whole))) = (capture, &result) {
+                c.keep(provider, ctx, whole.to_string()).await;
             }
             let result = result.map(|_| ());
             // A stream the provider broke counts against its backend.
