@@ -429,6 +429,7 @@ fn provider(
         hash_key: backends.hash_key,
         health: backends.health,
         limits: policy::limits(&format!("providers.{name}.limits"), p.limits.as_ref(), cx),
+        plans: Default::default(),
         timeouts: timeouts(
             &format!("providers.{name}.timeouts"),
             p.timeouts.as_ref(),

@@ -5,12 +5,17 @@
 //!
 //! | hook | when | returns |
 //! |---|---|---|
-//! | `request(ctx)` (required) | before each attempt | `#{ path, headers, method? }` |
+//! | `request(ctx)` (required) | before an attempt (see below) | `#{ path, headers, method?, reuse? }` |
 //! | `transform_request(body, ctx)` | before each attempt | the provider's request body |
 //! | `transform_response(body, ctx)` | non-streaming 2xx | an OpenAI response body |
 //! | `transform_chunk(event, ctx)` | each upstream SSE event; `this` is per-stream state | `()`, a chunk map, `"[DONE]"`, or an array of those |
 //! | `finish_stream(ctx)` | upstream stream ended; `this` as above | like `transform_chunk` |
 //! | `capabilities()` | support matrix, routing constraints | `#{ chat: true, stream: true, tools: …, vision: …, json: …, embeddings: …, reasoning: … }` |
+//!
+//! `request(ctx)` runs once per distinct `ctx` and backend: the gateway keeps
+//! its answer and reuses it (see [`super::plans`]) unless the answer says
+//! `reuse: false` — for a head that must be built anew each time, such as a
+//! signature over the current time.
 //!
 //! A missing optional hook passes data through unchanged. A script rejects a
 //! request with `throw #{ status: 400, message: "…" }`; any other error is a
@@ -95,6 +100,8 @@ pub struct RequestPlan {
     /// Path (and query) relative to the provider's base URL path.
     pub path: String,
     pub headers: Vec<(String, String)>,
+    /// The same `ctx` always gets this plan (`reuse: false` says not).
+    pub reuse: bool,
 }
 
 /// One item a stream hook produced.
@@ -228,6 +235,13 @@ impl Adapter {
     /// True when the script translates non-streaming responses.
     pub fn translates_response(&self) -> bool {
         self.hooks.transform_response
+    }
+
+    /// True when a hook other than `request(ctx)` reads `ctx`: only then
+    /// must a request build it when the head is reused.
+    pub fn reads_ctx_after_request(&self) -> bool {
+        let h = &self.hooks;
+        h.transform_request || h.transform_response || h.transform_chunk || h.finish_stream
     }
 
     /// What the adapter declares it supports (`capabilities()`), by name;
@@ -413,10 +427,17 @@ impl Adapter {
                 headers.push((k.to_string(), v.to_string()));
             }
         }
+        let reuse = match map.get("reuse") {
+            None => true,
+            Some(r) => r
+                .as_bool()
+                .map_err(|_| self.bad_output(hook, "`reuse` must be a boolean"))?,
+        };
         Ok(RequestPlan {
             method,
             path,
             headers,
+            reuse,
         })
     }
 

@@ -10,6 +10,7 @@ mod gemini_tests;
 #[cfg(test)]
 mod golden_tests;
 pub mod models;
+pub mod plans;
 pub mod scorer;
 
 use std::fmt;
@@ -88,6 +89,8 @@ pub struct Provider {
     pub health: Option<crate::upstream::health::HealthConfig>,
     /// Requests and tokens per minute this gateway may send it.
     pub limits: crate::config::policy::Limits,
+    /// Request heads its adapter's `request(ctx)` built, for reuse.
+    pub plans: plans::PlanMemo,
 }
 
 /// The capabilities adapters and presets may declare.

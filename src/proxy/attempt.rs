@@ -8,7 +8,7 @@
 // it would only add an allocation there.
 #![allow(clippy::result_large_err)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -30,7 +30,8 @@ use crate::state::StateStore;
 use crate::upstream::backend::Backend;
 use crate::upstream::balance::{InFlightGuard, Strategy};
 use crate::upstream::breaker::Permit;
-use crate::upstream::call::{self, CallError, Incoming, Outgoing};
+use crate::provider::plans::PlanKey;
+use crate::upstream::call::{self, CallError, Incoming, Outgoing, RequestHead};
 use crate::upstream::{PeerTimeouts, Timeouts, Upstream};
 
 /// Largest upstream error or non-streaming body the gateway reads.
@@ -54,8 +55,14 @@ pub struct Shared<'a> {
     needs: Vec<&'static str>,
     /// The request's `encoding_format`, for response transforms.
     encoding_format: Option<String>,
-    /// Estimated tokens in and out, for ranking and context windows.
-    pub demand: Demand,
+    /// Estimated tokens in and out, for ranking, context windows and
+    /// limits: counted on first use, since most requests never need it.
+    demand: OnceLock<Demand>,
+    /// The client's output limit, or the route's expected output.
+    output_tokens: u64,
+    /// An upper bound of the prompt's tokens known without counting them:
+    /// a token is at least one byte of the body.
+    pub prompt_bound: u64,
     /// The client's key: only the targets it allows are tried.
     pub key: Option<Arc<VirtualKey>>,
     /// Where provider rate limits are counted (none: not checked).
@@ -123,12 +130,17 @@ impl<'a> Shared<'a> {
         // Facts about the body are taken now; the body itself moves behind
         // the lock (no copy of a possibly large conversation).
         let needs = req.needs();
-        let demand = Demand {
-            prompt_tokens: req.estimate_prompt_tokens(),
-            output_tokens: req
-                .max_output_tokens()
-                .unwrap_or(policy.expected_output_tokens),
-            stream: req.stream,
+        let output_tokens = req
+            .max_output_tokens()
+            .unwrap_or(policy.expected_output_tokens);
+        let messages = req
+            .body
+            .get("messages")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len) as u64;
+        let prompt_bound = match req.body_len {
+            0 => u64::MAX,
+            n => n as u64 + 4 * messages + 16,
         };
         let encoding_format = req
             .body
@@ -161,10 +173,45 @@ impl<'a> Shared<'a> {
             headers,
             needs,
             encoding_format,
-            demand,
+            demand: OnceLock::new(),
+            output_tokens,
+            prompt_bound,
             key: None,
             store: None,
         }
+    }
+
+    /// Estimated tokens in and out (counted on the first call).
+    pub fn demand(&self) -> &Demand {
+        self.demand.get_or_init(|| {
+            let body = self.body.lock().unwrap_or_else(|e| e.into_inner());
+            Demand {
+                prompt_tokens: crate::routing::tokens::estimate_prompt(&body, &self.req.model),
+                output_tokens: self.output_tokens,
+                stream: self.req.stream,
+            }
+        })
+    }
+
+    /// The context window `target`'s model lacks for this request, if
+    /// known: the prompt's tokens are counted only when the body's size
+    /// could exceed it.
+    pub fn too_small_window(&self, target: &Target, model: &str) -> Option<u64> {
+        let window = target.provider.models.get(model)?.context_window?;
+        let bound = self
+            .demand
+            .get()
+            .map_or(self.prompt_bound, |d| d.prompt_tokens);
+        if bound.saturating_add(self.output_tokens) <= window {
+            return None;
+        }
+        crate::routing::strategy::too_small_window(target, model, self.demand())
+    }
+
+    /// The estimated prompt and output tokens together.
+    pub fn estimate(&self) -> u64 {
+        let d = self.demand();
+        d.prompt_tokens + d.output_tokens
     }
 
     /// Takes one request and the estimated tokens from `provider`'s own
@@ -177,7 +224,7 @@ impl<'a> Shared<'a> {
         let Some(store) = self.store.as_ref().filter(|_| !provider.limits.is_empty()) else {
             return Ok(None);
         };
-        let estimate = self.demand.prompt_tokens + self.demand.output_tokens;
+        let estimate = self.estimate();
         let scopes = [(
             limits::Scope::Provider,
             provider.name.as_str(),
@@ -196,9 +243,7 @@ impl<'a> Shared<'a> {
         usage: Option<Usage>,
     ) {
         if let (Some(store), Some(adm)) = (&self.store, admission) {
-            let used = usage.map_or(self.demand.prompt_tokens + self.demand.output_tokens, |u| {
-                u.prompt + u.completion
-            });
+            let used = usage.map_or_else(|| self.estimate(), |u| u.prompt + u.completion);
             limits::settle(store, adm, Some(used)).await;
         }
     }
@@ -225,11 +270,11 @@ impl<'a> Shared<'a> {
         m.insert("model".into(), Dynamic::from(self.req.model.clone()));
         m.insert(
             "prompt_tokens".into(),
-            Dynamic::from(self.demand.prompt_tokens as i64),
+            Dynamic::from(self.demand().prompt_tokens as i64),
         );
         m.insert(
             "output_tokens".into(),
-            Dynamic::from(self.demand.output_tokens as i64),
+            Dynamic::from(self.output_tokens as i64),
         );
         m.insert("stream".into(), Dynamic::from(self.req.stream));
         m.insert("tools".into(), Dynamic::from(self.needs.contains(&"tools")));
@@ -370,7 +415,12 @@ impl<'a> Shared<'a> {
         };
         let in_flight = provider.backends.in_flight(&backend.id);
         let model = target.model_for(&self.req.model).to_string();
-        let script_ctx = self.script_ctx(provider, backend, &model);
+        // Built only when a hook will read it (the request head is usually reused).
+        let script_ctx = if provider.adapter.reads_ctx_after_request() {
+            self.script_ctx(provider, backend, &model)
+        } else {
+            Map::new()
+        };
         let outgoing = self
             .outgoing(provider, backend, &model, &script_ctx)
             .map_err(|e| fail("script", e))?;
@@ -500,6 +550,55 @@ impl<'a> Shared<'a> {
         .to_map()
     }
 
+    /// The request head for `backend`: reused, or built by the adapter's
+    /// `request(ctx)` hook (with the provider's own headers over the
+    /// script's) and kept for reuse unless the script says not to.
+    fn head(
+        &self,
+        provider: &Provider,
+        backend: &Backend,
+        model: &str,
+        script_ctx: &Map,
+    ) -> Result<Arc<RequestHead>, GatewayError> {
+        let key = PlanKey {
+            backend: &backend.id,
+            endpoint: self.req.endpoint.name(),
+            model,
+            stream: self.req.stream,
+            include_usage: self.req.include_usage,
+            encoding_format: self.encoding_format.as_deref(),
+        };
+        if let Some(head) = provider.plans.get(&key) {
+            return Ok(head);
+        }
+        let built;
+        let ctx = if script_ctx.is_empty() {
+            built = self.script_ctx(provider, backend, model);
+            &built
+        } else {
+            script_ctx
+        };
+        let plan = provider
+            .adapter
+            .request(ctx)
+            .map_err(|e| script_error(e, provider))?;
+        let mut headers = plan.headers;
+        headers.extend(provider.headers.iter().cloned());
+        let target = backend.upstream.target(&plan.path);
+        let head = RequestHead::new(plan.method, &backend.upstream, &target, &headers).map_err(|e| {
+            GatewayError::BadGateway(format!(
+                "provider `{}`: adapter {}: request(): {e}",
+                provider.name,
+                provider.adapter.path().display()
+            ))
+        })?;
+        let head = Arc::new(head);
+        if plan.reuse {
+            provider.plans.put(&key, head.clone());
+        }
+        Ok(head)
+    }
+
     /// Builds the provider's request with its adapter.
     fn outgoing<'b>(
         &self,
@@ -510,7 +609,7 @@ impl<'a> Shared<'a> {
     ) -> Result<Request<'b>, GatewayError> {
         let adapter = &provider.adapter;
         let script_err = |e: ScriptError| script_error(e, provider);
-        let plan = adapter.request(script_ctx).map_err(script_err)?;
+        let head = self.head(provider, backend, model, script_ctx)?;
         let body = {
             let mut hub = self.body.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(obj) = hub.as_object_mut() {
@@ -525,17 +624,10 @@ impl<'a> Shared<'a> {
             }
         }
         .map_err(|e| GatewayError::Internal(format!("request serialization failed: {e}")))?;
-        let mut headers = plan.headers;
-        for (k, v) in &provider.headers {
-            headers.retain(|(name, _)| !name.eq_ignore_ascii_case(k));
-            headers.push((k.clone(), v.clone()));
-        }
         Ok(Request {
             upstream: &backend.upstream,
             request: Outgoing {
-                method: plan.method,
-                target: backend.upstream.target(&plan.path),
-                headers,
+                head,
                 body: Bytes::from(body),
             },
         })
@@ -561,19 +653,28 @@ impl<'a> Shared<'a> {
             .map_err(|e| call_error(e, provider))?;
         let adapter = &provider.adapter;
         let text = trim_leading_whitespace(&raw);
-        let parsed: Value = serde_json::from_slice(text).map_err(|e| {
+        let not_json = |e: serde_json::Error| {
             GatewayError::BadGateway(format!(
                 "provider `{}` returned a body that is not JSON: {e}",
                 provider.name
             ))
-        })?;
+        };
         if !adapter.translates_response() {
-            let usage = parsed.get("usage").and_then(Usage::from_json);
+            // Passed on as it came: only its usage and error are read.
+            if let Ok(peek) = serde_json::from_slice::<Peek>(text) {
+                if peek.error.is_none() {
+                    let usage = peek.usage.as_ref().and_then(Usage::from_json);
+                    return Ok((raw.slice_ref(text), usage));
+                }
+            }
+            let parsed: Value = serde_json::from_slice(text).map_err(not_json)?;
             if parsed.get("error").is_some_and(|e| !e.is_null()) {
                 return Err(upstream_error_from(502, &parsed, None, provider));
             }
+            let usage = parsed.get("usage").and_then(Usage::from_json);
             return Ok((raw.slice_ref(text), usage));
         }
+        let parsed: Value = serde_json::from_slice(text).map_err(not_json)?;
         let out = adapter
             .transform_response(parsed, script_ctx)
             .map_err(|e| script_error(e, provider))?;
@@ -595,6 +696,17 @@ impl<'a> Shared<'a> {
         let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         upstream_error_from(status, &parsed, retry_after, provider)
     }
+}
+
+/// What the gateway reads of an OpenAI-format answer it passes on; the
+/// rest of the body is checked as JSON but not built.
+#[derive(serde::Deserialize)]
+struct Peek {
+    #[serde(default)]
+    usage: Option<Value>,
+    /// Present and not null: the provider answered 2xx with an error.
+    #[serde(default)]
+    error: Option<serde::de::IgnoredAny>,
 }
 
 /// A built request and where it goes.

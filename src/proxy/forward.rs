@@ -105,7 +105,6 @@ pub async fn handle(
             return write_error(session, ctx, &e).await;
         }
     }
-    let estimate = shared.demand.prompt_tokens + shared.demand.output_tokens;
     let mut scopes = Vec::with_capacity(2);
     if let Some(k) = &key {
         let l = Limits {
@@ -119,6 +118,12 @@ pub async fn handle(
     if !route.policy.limits.is_empty() {
         scopes.push((Scope::Route, route.name.as_str(), route.policy.limits));
     }
+    // Counting the prompt's tokens costs; only limits need it here.
+    let estimate = if scopes.is_empty() {
+        0
+    } else {
+        shared.estimate()
+    };
     let mut admission = if scopes.is_empty() {
         limits::Admission::default()
     } else {
@@ -161,9 +166,12 @@ pub async fn handle(
     }
 
     let mut failures = Vec::new();
+    // Boxed: connecting, hedging and failing over take a large future that
+    // would otherwise stay reserved in this one for a whole stream.
+    let attempts = Box::pin(run(&shared, &route, &mut failures));
     let started = tokio::select! {
         biased;
-        s = run(&shared, &route, &mut failures) => Some(s),
+        s = attempts => Some(s),
         _ = client_gone(session) => None,
     };
     record_failures(ctx, &failures);
@@ -328,7 +336,9 @@ async fn read(
         Dialect::OpenAi => request::parse(endpoint, &bytes),
         Dialect::Anthropic => {
             let hub = anthropic::request_to_hub(request::json(&bytes)?)?;
-            request::parse_value(endpoint, hub)
+            let mut req = request::parse_value(endpoint, hub)?;
+            req.body_len = bytes.len();
+            Ok(req)
         }
     }
 }
@@ -393,7 +403,7 @@ fn candidates<'t>(
     route: &'t Route,
     failures: &mut Vec<Failure>,
 ) -> Vec<Candidate<'t>> {
-    let demand = &shared.demand;
+    let scored = shared.policy.scorer.is_some() || shared.policy.strategy.scores();
     let mut usable = Vec::new();
     for target in &route.targets {
         if let Err(f) = shared.precheck(target) {
@@ -401,7 +411,8 @@ fn candidates<'t>(
             continue;
         }
         let model = target.model_for(&shared.req.model);
-        if let Some(w) = strategy::too_small_window(target, model, demand) {
+        if let Some(w) = shared.too_small_window(target, model) {
+            let demand = shared.demand();
             failures.push(Failure {
                 provider: target.provider.name.clone(),
                 until: None,
@@ -413,7 +424,12 @@ fn candidates<'t>(
             });
             continue;
         }
-        usable.push((target, strategy::components(target, model, demand)));
+        let components = if scored {
+            strategy::components(target, model, shared.demand())
+        } else {
+            strategy::Components::default()
+        };
+        usable.push((target, components));
     }
     let order = match &shared.policy.scorer {
         Some(scorer) => scripted_order(shared, scorer, &usable),

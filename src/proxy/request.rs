@@ -42,6 +42,8 @@ pub struct ClientRequest {
     /// The client asked for a final usage chunk.
     pub include_usage: bool,
     pub body: Value,
+    /// Bytes of the body as the client sent it.
+    pub body_len: usize,
 }
 
 impl ClientRequest {
@@ -53,6 +55,7 @@ impl ClientRequest {
             stream: self.stream,
             include_usage: self.include_usage,
             body: Value::Null,
+            body_len: self.body_len,
         }
     }
 }
@@ -84,7 +87,9 @@ pub async fn read_body(session: &mut Session, limit: usize) -> Result<Vec<u8>, G
 
 /// Parses and checks `bytes` as a request for `endpoint`.
 pub fn parse(endpoint: Endpoint, bytes: &[u8]) -> Result<ClientRequest, GatewayError> {
-    parse_value(endpoint, json(bytes)?)
+    let mut req = parse_value(endpoint, json(bytes)?)?;
+    req.body_len = bytes.len();
+    Ok(req)
 }
 
 /// Parses `bytes` as JSON.
@@ -157,6 +162,7 @@ pub fn parse_value(endpoint: Endpoint, body: Value) -> Result<ClientRequest, Gat
         model,
         stream,
         include_usage,
+        body_len: 0,
         body,
     })
 }

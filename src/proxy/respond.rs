@@ -2,36 +2,84 @@
 //! the headers every response carries (request id, config version, route).
 
 use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use pingora::http::ResponseHeader;
+use pingora::{Error, ErrorType};
 use pingora_proxy::Session;
 
 use super::ctx::RequestCtx;
 use super::request::Dialect;
 use crate::error::GatewayError;
 
+// Checked at compile time: these never fail at run time.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const CONFIG_VERSION: HeaderName = HeaderName::from_static("x-switchyard-config-version");
+const ROUTE: HeaderName = HeaderName::from_static("x-switchyard-route");
+const STRATEGY: HeaderName = HeaderName::from_static("x-switchyard-strategy");
+const PROVIDER: HeaderName = HeaderName::from_static("x-switchyard-provider");
+const ATTEMPTS: HeaderName = HeaderName::from_static("x-switchyard-attempts");
+const CACHE: HeaderName = HeaderName::from_static("x-switchyard-cache");
+
+/// A response head whose headers are set directly in an `http::HeaderMap`
+/// (names are compile-time constants, not parsed per response) and
+/// converted to Pingora's header once: without a case map, as HTTP/1
+/// header names are case-insensitive.
+pub fn response_parts(status: u16, headers: usize) -> pingora::Result<http::response::Parts> {
+    let (mut parts, ()) = http::Response::new(()).into_parts();
+    parts.status = http::StatusCode::from_u16(status).map_err(|_| {
+        Error::explain(ErrorType::InternalError, format!("invalid status {status}"))
+    })?;
+    parts.headers.reserve(headers);
+    Ok(parts)
+}
+
+/// Sets header `name` to `value` (a text that must be a valid header value).
+pub fn set(h: &mut HeaderMap, name: HeaderName, value: &str) -> pingora::Result<()> {
+    let value = HeaderValue::from_str(value).map_err(|_| {
+        Error::explain(
+            ErrorType::InvalidHTTPHeader,
+            format!("invalid value for response header {name}"),
+        )
+    })?;
+    h.insert(name, value);
+    Ok(())
+}
+
+/// Sets a header named at run time.
+fn set_named(h: &mut HeaderMap, name: &str, value: &str) -> pingora::Result<()> {
+    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        Error::explain(
+            ErrorType::InvalidHTTPHeader,
+            format!("invalid response header name {name}"),
+        )
+    })?;
+    set(h, name, value)
+}
+
 /// Adds the headers every response carries.
-pub fn common_headers(h: &mut ResponseHeader, ctx: &RequestCtx) -> pingora::Result<()> {
-    h.insert_header("x-request-id", &ctx.request_id)?;
+pub fn common_headers(h: &mut HeaderMap, ctx: &RequestCtx) -> pingora::Result<()> {
+    set(h, REQUEST_ID, &ctx.request_id)?;
     if !ctx.config_version.is_empty() {
-        h.insert_header("x-switchyard-config-version", &ctx.config_version)?;
+        set(h, CONFIG_VERSION, &ctx.config_version)?;
     }
     if let Some(route) = &ctx.route {
-        h.insert_header("x-switchyard-route", route)?;
+        set(h, ROUTE, route)?;
     }
     if let Some(strategy) = ctx.strategy {
-        h.insert_header("x-switchyard-strategy", strategy)?;
+        set(h, STRATEGY, strategy)?;
     }
     if let Some(provider) = &ctx.provider {
-        h.insert_header("x-switchyard-provider", provider)?;
+        set(h, PROVIDER, provider)?;
     }
     if !ctx.attempts.is_empty() {
-        h.insert_header("x-switchyard-attempts", ctx.attempts_header())?;
+        set(h, ATTEMPTS, &ctx.attempts_header())?;
     }
     if let Some(cache) = ctx.cache {
-        h.insert_header("x-switchyard-cache", cache)?;
+        set(h, CACHE, cache)?;
     }
     for (name, value) in &ctx.extra_headers {
-        h.insert_header(*name, value)?;
+        set_named(h, name, value)?;
     }
     Ok(())
 }
@@ -45,15 +93,17 @@ pub async fn write_body(
     extra: &[(&str, &str)],
     body: Bytes,
 ) -> pingora::Result<()> {
-    let mut h = ResponseHeader::build(status, Some(8))?;
-    h.insert_header("content-type", content_type)?;
-    h.insert_header("content-length", body.len().to_string())?;
-    common_headers(&mut h, ctx)?;
+    let mut parts = response_parts(status, 10 + extra.len())?;
+    let h = &mut parts.headers;
+    set(h, CONTENT_TYPE, content_type)?;
+    h.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    common_headers(h, ctx)?;
     for (k, v) in extra {
-        h.insert_header(k.to_string(), *v)?;
+        set_named(h, k, v)?;
     }
     ctx.status = status;
-    session.write_response_header(Box::new(h), false).await?;
+    let head = ResponseHeader::from(parts);
+    session.write_response_header(Box::new(head), false).await?;
     session.write_response_body(Some(body), true).await?;
     Ok(())
 }

@@ -5,15 +5,17 @@
 //! gets an in-band `data: {"error": …}` event instead of a false `[DONE]`.
 
 use bytes::Bytes;
-use pingora::connectors::http::Connector;
+use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
+use http::{HeaderName, HeaderValue};
 use pingora::http::ResponseHeader;
+use pingora::connectors::http::Connector;
 use pingora_proxy::Session;
 use rhai::{Dynamic, Map};
 use serde_json::{json, Value};
 
 use super::ctx::{RequestCtx, Usage};
 use super::forward::client_gone;
-use super::respond::common_headers;
+use super::respond::{common_headers, response_parts, set};
 use crate::error::redact;
 use crate::metrics::metrics;
 use crate::provider::{Adapter, ChunkOut};
@@ -22,6 +24,9 @@ use crate::transform::sse::{SseEvent, SseParser};
 use super::sink::Sink;
 use crate::policy::collect::Collector;
 use crate::upstream::call::Incoming;
+
+/// Tells nginx-style proxies in front not to buffer the stream.
+const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
 
 /// How one stream is relayed.
 pub struct Relay<'a> {
@@ -78,13 +83,15 @@ pub async fn write_whole(
     ctx: &mut RequestCtx,
     body: Bytes,
 ) -> pingora::Result<()> {
-    let mut h = ResponseHeader::build(200, Some(8))?;
-    h.insert_header("content-type", "text/event-stream")?;
-    h.insert_header("cache-control", "no-cache")?;
-    h.insert_header("content-length", body.len().to_string())?;
-    common_headers(&mut h, ctx)?;
+    let mut parts = response_parts(200, 12)?;
+    let h = &mut parts.headers;
+    set(h, CONTENT_TYPE, "text/event-stream")?;
+    set(h, CACHE_CONTROL, "no-cache")?;
+    h.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    common_headers(h, ctx)?;
     ctx.status = 200;
-    session.write_response_header(Box::new(h), false).await?;
+    let head = ResponseHeader::from(parts);
+    session.write_response_header(Box::new(head), false).await?;
     session.write_response_body(Some(body), true).await?;
     Ok(())
 }
@@ -108,14 +115,16 @@ impl Relay<'_> {
         format: ClientFormat,
     ) -> pingora::Result<Option<Value>> {
         let _gauge = StreamGauge::enter();
-        let mut h = ResponseHeader::build(200, Some(8))?;
-        h.insert_header("content-type", "text/event-stream")?;
-        h.insert_header("cache-control", "no-cache")?;
-        h.insert_header("transfer-encoding", "chunked")?;
-        h.insert_header("x-accel-buffering", "no")?;
-        common_headers(&mut h, ctx)?;
+        let mut parts = response_parts(200, 12)?;
+        let h = &mut parts.headers;
+        set(h, CONTENT_TYPE, "text/event-stream")?;
+        set(h, CACHE_CONTROL, "no-cache")?;
+        set(h, TRANSFER_ENCODING, "chunked")?;
+        set(h, X_ACCEL_BUFFERING, "no")?;
+        common_headers(h, ctx)?;
         ctx.status = 200;
-        session.write_response_header(Box::new(h), false).await?;
+        let head = ResponseHeader::from(parts);
+        session.write_response_header(Box::new(head), false).await?;
 
         let mut parser = SseParser::new(self.max_event);
         let sink = match format {

@@ -44,6 +44,11 @@ pub struct Weights {
 }
 
 impl Strategy {
+    /// True when ranking reads the targets' [`Components`].
+    pub fn scores(self) -> bool {
+        !matches!(self, Self::Ordered | Self::RoundRobin)
+    }
+
     /// Parses a route's `strategy:`; `weights` apply to `hybrid`.
     pub fn parse(s: &str, weights: Weights) -> Result<Self, String> {
         Ok(match s {

@@ -88,12 +88,13 @@ impl SseParser {
     }
 
     fn end_line(&mut self, out: &mut Vec<SseEvent>) {
-        let line = std::mem::take(&mut self.line);
-        if line.is_empty() {
+        if self.line.is_empty() {
             if self.has_data {
+                // Sized like the last event: one allocation, no regrowth.
+                let data = String::with_capacity(self.data.capacity());
                 out.push(SseEvent {
                     event: std::mem::take(&mut self.event),
-                    data: std::mem::take(&mut self.data),
+                    data: std::mem::replace(&mut self.data, data),
                 });
             }
             self.event.clear();
@@ -101,16 +102,26 @@ impl SseParser {
             self.has_data = false;
             return;
         }
-        if line[0] == b':' {
-            return;
+        // The line buffer keeps its capacity from line to line.
+        let line = std::mem::take(&mut self.line);
+        if line[0] != b':' {
+            self.field(&String::from_utf8_lossy(&line));
         }
-        let text = String::from_utf8_lossy(&line);
+        self.line = line;
+        self.line.clear();
+    }
+
+    /// One `name: value` line of the event being assembled.
+    fn field(&mut self, text: &str) {
         let (name, value) = match text.split_once(':') {
             Some((n, v)) => (n, v.strip_prefix(' ').unwrap_or(v)),
-            None => (text.as_ref(), ""),
+            None => (text, ""),
         };
         match name {
-            "event" => self.event = value.to_string(),
+            "event" => {
+                self.event.clear();
+                self.event.push_str(value);
+            }
             "data" => {
                 if self.has_data {
                     self.data.push('\n');

@@ -5,25 +5,78 @@
 //! because those replay at most 64 KiB of request body (see
 //! `shared/notes/pingora.md` §3, §7.3).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
 use pingora::connectors::http::Connector;
-use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::http::RequestHeader;
 use pingora::protocols::http::client::HttpSession;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorType};
 
 use super::{PeerTimeouts, Upstream};
 
-/// The request to send.
+/// The request to send: its head (shared by every request with the same
+/// plan, see [`crate::provider::plans`]) and its body.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
+    pub head: Arc<RequestHead>,
+    pub body: Bytes,
+}
+
+/// Method, target and headers of a request (`Host` included), checked once
+/// and kept in wire form, so that sending it parses and copies no strings.
+#[derive(Debug, PartialEq)]
+pub struct RequestHead {
     pub method: http::Method,
     /// Path and query at the upstream.
-    pub target: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Bytes,
+    pub target: http::Uri,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl RequestHead {
+    /// A head for `upstream` (its `Host`, then `headers`, a later header
+    /// replacing an earlier one of the same name). The error names the bad
+    /// header, never its value (which may be a credential).
+    pub fn new(
+        method: http::Method,
+        upstream: &Upstream,
+        target: &str,
+        headers: &[(String, String)],
+    ) -> Result<Self, String> {
+        let target = http::Uri::try_from(target)
+            .map_err(|e| format!("invalid request target `{target}`: {e}"))?;
+        let mut out: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(headers.len() + 1);
+        let host = HeaderValue::from_str(&upstream.authority)
+            .map_err(|_| format!("invalid host `{}`", upstream.authority))?;
+        out.push((http::header::HOST, host));
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("invalid header name `{name}`"))?;
+            let mut value = HeaderValue::from_str(value)
+                .map_err(|_| format!("invalid value for header `{name}`"))?;
+            if is_secret(&name) {
+                value.set_sensitive(true);
+            }
+            out.retain(|(n, _)| n != name);
+            out.push((name, value));
+        }
+        Ok(Self {
+            method,
+            target,
+            headers: out,
+        })
+    }
+}
+
+/// Headers that carry credentials, marked sensitive (never logged by `http`).
+fn is_secret(name: &HeaderName) -> bool {
+    name == http::header::AUTHORIZATION
+        || name == http::header::PROXY_AUTHORIZATION
+        || name.as_str().contains("key")
+        || name.as_str().contains("token")
 }
 
 /// Why an attempt produced no response header.
@@ -47,18 +100,23 @@ pub enum CallError {
 pub struct Incoming {
     pub session: HttpSession,
     pub peer: HttpPeer,
-    pub header: ResponseHeader,
 }
 
 impl Incoming {
     /// The response status code.
     pub fn status(&self) -> u16 {
-        self.header.status.as_u16()
+        self.session
+            .response_header()
+            .map_or(0, |h| h.status.as_u16())
     }
 
     /// A response header value as text.
     pub fn header_str(&self, name: &str) -> Option<&str> {
-        self.header.headers.get(name).and_then(|v| v.to_str().ok())
+        self.session
+            .response_header()?
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
     }
 
     /// Reads the next body chunk; `None` at the end.
@@ -119,14 +177,8 @@ pub async fn send(
         // Pingora's proxy copies these from the peer itself; so must we.
         session.set_read_timeout(Some(timeouts.read));
         session.set_write_timeout(Some(timeouts.write));
-        match exchange(&mut session, upstream, req, &peer).await {
-            Ok(header) => {
-                return Ok(Incoming {
-                    session,
-                    peer,
-                    header,
-                })
-            }
+        match exchange(&mut session, req, &peer).await {
+            Ok(()) => return Ok(Incoming { session, peer }),
             Err(e) if reused && !matches!(e, CallError::Timeout { .. }) => last = Some(e),
             Err(e) => return Err(e),
         }
@@ -136,11 +188,10 @@ pub async fn send(
 
 async fn exchange(
     session: &mut HttpSession,
-    upstream: &Upstream,
     req: &Outgoing,
     peer: &HttpPeer,
-) -> Result<ResponseHeader, CallError> {
-    let header = request_header(upstream, req).map_err(|e| CallError::Io(e.to_string()))?;
+) -> Result<(), CallError> {
+    let header = request_header(req);
     let io = |e: Box<Error>| classify(&e, "response header", peer);
     session
         .write_request_header(Box::new(header))
@@ -154,32 +205,41 @@ async fn exchange(
     }
     session.finish_request_body().await.map_err(io)?;
     session.read_response_header().await.map_err(io)?;
-    session
-        .response_header()
-        .cloned()
-        .ok_or_else(|| CallError::Io("upstream sent no response header".into()))
+    match session.response_header() {
+        Some(_) => Ok(()),
+        None => Err(CallError::Io("upstream sent no response header".into())),
+    }
 }
 
-fn request_header(upstream: &Upstream, req: &Outgoing) -> pingora::Result<RequestHeader> {
-    let mut h = RequestHeader::build(
-        req.method.clone(),
-        req.target.as_bytes(),
-        Some(req.headers.len() + 4),
-    )?;
-    h.insert_header("host", &upstream.authority)?;
-    for (name, value) in &req.headers {
-        h.insert_header(name.clone(), value.as_str())?;
+/// Pingora's request header for `req`, built as `http` parts: without a
+/// case map (HTTP/1 header names are case-insensitive), every name and
+/// value copied by reference count.
+fn request_header(req: &Outgoing) -> RequestHeader {
+    let head = &req.head;
+    let (mut parts, ()) = http::Request::new(()).into_parts();
+    parts.method = head.method.clone();
+    parts.uri = head.target.clone();
+    let h = &mut parts.headers;
+    h.reserve(head.headers.len() + 3);
+    for (name, value) in &head.headers {
+        h.insert(name.clone(), value.clone());
     }
-    if !req.body.is_empty() || req.method == http::Method::POST {
-        h.insert_header("content-length", req.body.len().to_string())?;
-        if h.headers.get("content-type").is_none() {
-            h.insert_header("content-type", "application/json")?;
+    if !req.body.is_empty() || head.method == http::Method::POST {
+        h.insert(
+            http::header::CONTENT_LENGTH,
+            HeaderValue::from(req.body.len()),
+        );
+        if !h.contains_key(http::header::CONTENT_TYPE) {
+            h.insert(http::header::CONTENT_TYPE, JSON);
         }
     }
     // Plain bodies only: the response is parsed and rewritten.
-    h.insert_header("accept-encoding", "identity")?;
-    Ok(h)
+    h.insert(http::header::ACCEPT_ENCODING, IDENTITY);
+    RequestHeader::from(parts)
 }
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const IDENTITY: HeaderValue = HeaderValue::from_static("identity");
 
 fn classify(e: &Error, stage: &'static str, peer: &HttpPeer) -> CallError {
     let upstream = peer.to_string();

@@ -20,6 +20,7 @@ mod limits;
 mod messages;
 mod observability;
 mod openai;
+mod plans;
 mod policy;
 mod pricing;
 mod reload;

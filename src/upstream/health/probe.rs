@@ -15,7 +15,7 @@ use pingora::{Error, ErrorType};
 use tokio::net::TcpStream;
 
 use super::{member_id, HealthConfig, Probe, ProbeKind};
-use crate::upstream::call::{self, Outgoing};
+use crate::upstream::call::{self, Outgoing, RequestHead};
 use crate::upstream::PeerTimeouts;
 
 /// Pingora `HealthCheck` that probes a member of type `T` (found in the
@@ -49,10 +49,14 @@ impl<T: Probe> ProbeCheck<T> {
 
     async fn http(&self, member: &T, path: &str, expected: u16) -> Result<(), String> {
         let upstream = member.upstream();
+        let head = RequestHead::new(
+            http::Method::GET,
+            upstream,
+            &upstream.target(path),
+            &member.probe_headers(),
+        )?;
         let req = Outgoing {
-            method: http::Method::GET,
-            target: upstream.target(path),
-            headers: member.probe_headers(),
+            head: Arc::new(head),
             body: Bytes::new(),
         };
         let t = self.cfg.timeout;
