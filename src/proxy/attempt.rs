@@ -17,6 +17,7 @@ use rhai::{Dynamic, Map};
 use serde_json::Value;
 
 use super::ctx::Usage;
+use super::hostile::{self, Hostile};
 use super::request::{ClientRequest, Endpoint};
 use crate::config::policy::VirtualKey;
 use crate::config::Config;
@@ -32,9 +33,6 @@ use crate::upstream::balance::{InFlightGuard, Strategy};
 use crate::upstream::breaker::Permit;
 use crate::upstream::call::{self, CallError, Incoming, Outgoing};
 use crate::upstream::{PeerTimeouts, Timeouts, Upstream};
-
-/// Largest upstream error or non-streaming body the gateway reads.
-const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
 
 /// What every attempt of one request shares.
 pub struct Shared<'a> {
@@ -290,6 +288,7 @@ impl<'a> Shared<'a> {
             first_byte: Some(s.first_byte_timeout),
             idle: Some(s.idle_timeout),
             total: Some(s.request_timeout),
+            stream: Some(s.stream_timeout),
         };
         self.policy.timeouts.over(provider.timeouts).over(server)
     }
@@ -457,6 +456,9 @@ impl<'a> Shared<'a> {
             let first = read_first(&mut incoming, attempt_deadline, provider)
                 .await
                 .map_err(labelled)?;
+            let content_type = incoming.header_str("content-type");
+            hostile::check_stream_start(&provider.name, content_type, first.as_deref())
+                .map_err(labelled)?;
             Answer::Stream { first }
         } else {
             let (body, usage) = self
@@ -550,9 +552,11 @@ impl<'a> Shared<'a> {
         deadline: Instant,
     ) -> Result<(Bytes, Option<Usage>), GatewayError> {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let raw = tokio::time::timeout(remaining, incoming.read_all(MAX_UPSTREAM_BODY))
+        let limit = self.cfg.settings.max_response_size;
+        let raw = tokio::time::timeout(remaining, incoming.read_all(limit))
             .await
             .map_err(|_| {
+                Hostile::Deadline.count(&provider.name);
                 GatewayError::UpstreamTimeout(format!(
                     "provider `{}` did not finish in time",
                     provider.name
@@ -562,10 +566,7 @@ impl<'a> Shared<'a> {
         let adapter = &provider.adapter;
         let text = trim_leading_whitespace(&raw);
         let parsed: Value = serde_json::from_slice(text).map_err(|e| {
-            GatewayError::BadGateway(format!(
-                "provider `{}` returned a body that is not JSON: {e}",
-                provider.name
-            ))
+            hostile::not_json(&provider.name, incoming.header_str("content-type"), &e)
         })?;
         if !adapter.translates_response() {
             let usage = parsed.get("usage").and_then(Usage::from_json);
@@ -643,6 +644,7 @@ async fn read_first(
     tokio::time::timeout(remaining, incoming.read())
         .await
         .map_err(|_| {
+            Hostile::Deadline.count(&provider.name);
             GatewayError::UpstreamTimeout(format!(
                 "provider `{}` sent no stream data in time",
                 provider.name
@@ -720,9 +722,25 @@ pub fn upstream_error_from(
 
 fn call_error(e: CallError, provider: &Provider) -> GatewayError {
     let message = format!("provider `{}`: {e}", provider.name);
+    let hostile = match &e {
+        CallError::Timeout {
+            stage: "response header",
+            ..
+        } => Some(Hostile::FirstByteTimeout),
+        CallError::Timeout {
+            stage: "body data", ..
+        } => Some(Hostile::IdleTimeout),
+        CallError::TooLarge(_) => Some(Hostile::BodyTooLarge),
+        _ => None,
+    };
+    if let Some(kind) = hostile {
+        kind.count(&provider.name);
+    }
     match e {
         CallError::Timeout { .. } => GatewayError::UpstreamTimeout(message),
-        CallError::Connect(_) | CallError::Io(_) => GatewayError::BadGateway(message),
+        CallError::Connect(_) | CallError::Io(_) | CallError::TooLarge(_) => {
+            GatewayError::BadGateway(message)
+        }
     }
 }
 
