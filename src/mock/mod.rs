@@ -21,6 +21,8 @@ mod fault_tests;
 mod faults;
 mod gemini;
 mod hostile;
+#[cfg(test)]
+mod hostile_fault_tests;
 mod openai;
 mod reply;
 mod slow_header;
