@@ -39,6 +39,9 @@ pub struct Metrics {
     pub cost: prometheus::CounterVec,
     /// Attempts against providers, by provider and outcome.
     pub upstream_attempts: IntCounterVec,
+    /// Hostile or broken provider answers, by provider and kind (see
+    /// [`crate::proxy::hostile::Hostile`]).
+    pub upstream_faults: IntCounterVec,
     /// Config reloads by result (success, failure).
     pub config_reloads: IntCounterVec,
     /// The loaded config's version (value 1 on the current one).
@@ -119,6 +122,11 @@ fn build() -> prometheus::Result<Metrics> {
             "gateway_upstream_attempts_total",
             "Attempts against providers, by outcome",
             &["provider", "outcome"]
+        )?,
+        upstream_faults: register_int_counter_vec!(
+            "gateway_upstream_faults_total",
+            "Hostile or broken provider answers (timeouts, oversized bodies or events, invalid JSON or SSE, wrong content types, endless streams), by provider and kind",
+            &["provider", "kind"]
         )?,
         config_reloads: register_int_counter_vec!(
             "gateway_config_reloads_total",

@@ -33,7 +33,9 @@ struct Args {
     /// Require this API key (`Authorization: Bearer K` or `x-api-key: K`).
     #[arg(long)]
     api_key: Option<String>,
-    /// Inject a fault: status:CODE[:RETRY_AFTER], drop:N, error:N, malformed or hang.
+    /// Inject a fault: status:CODE[:RETRY_AFTER], drop:N, error:N, malformed, hang,
+    /// context, endless[:MS], huge-event:BYTES, slow-header[:MS], wrong-type,
+    /// late:MS or bad-sse[:N].
     #[arg(long)]
     fault: Option<Fault>,
     /// Answer this share (0..1) of requests with --error-status instead.

@@ -39,6 +39,10 @@ pub struct Settings {
     pub first_byte_timeout: Duration,
     pub idle_timeout: Duration,
     pub request_timeout: Duration,
+    /// Longest life of a stream (over by route and provider `timeouts.stream`).
+    pub stream_timeout: Duration,
+    /// Largest non-streaming provider response body the gateway reads.
+    pub max_response_size: usize,
     pub script_limits: ScriptLimits,
 }
 
@@ -52,6 +56,8 @@ impl Default for Settings {
             first_byte_timeout: Duration::from_secs(120),
             idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(600),
+            stream_timeout: Duration::from_secs(30 * 60),
+            max_response_size: 64 * 1024 * 1024,
             script_limits: ScriptLimits::default(),
         }
     }

@@ -58,6 +58,10 @@ pub struct RawServer {
     pub idle_timeout: Option<Scalar>,
     /// Total time allowed for a non-streaming request (all attempts).
     pub request_timeout: Option<Scalar>,
+    /// Longest life of a stream, e.g. `30m`.
+    pub stream_timeout: Option<Scalar>,
+    /// Largest non-streaming provider response body read, e.g. `64MiB`.
+    pub max_response_size: Option<Scalar>,
     /// Limits for adapter scripts.
     #[serde(default)]
     pub scripts: RawScriptLimits,
@@ -246,6 +250,8 @@ pub struct RawTimeouts {
     /// Whole request: all attempts of a non-streaming request, or until the
     /// first byte of a stream.
     pub total: Option<Scalar>,
+    /// Longest life of a stream.
+    pub stream: Option<Scalar>,
 }
 
 /// `retry:` of a route.

@@ -165,6 +165,13 @@ fn settings(raw: &RawServer, cx: &mut Ctx) -> Settings {
             Err(e) => cx.issue("server.max_body_size", e),
         }
     }
+    if let Some(v) = &raw.max_response_size {
+        match values::size(v) {
+            Ok(0) => cx.issue("server.max_response_size", "must be more than 0"),
+            Ok(n) => s.max_response_size = n,
+            Err(e) => cx.issue("server.max_response_size", e),
+        }
+    }
     let durations = [
         ("drain_timeout", &raw.drain_timeout, &mut s.drain_timeout),
         (
@@ -183,6 +190,7 @@ fn settings(raw: &RawServer, cx: &mut Ctx) -> Settings {
             &raw.request_timeout,
             &mut s.request_timeout,
         ),
+        ("stream_timeout", &raw.stream_timeout, &mut s.stream_timeout),
     ];
     for (name, value, slot) in durations {
         if let Some(v) = value {
@@ -462,6 +470,7 @@ fn timeouts(at: &str, raw: Option<&RawTimeouts>, cx: &mut Ctx) -> Timeouts {
         first_byte: one("first_byte", &raw.first_byte),
         idle: one("idle", &raw.idle),
         total: one("total", &raw.total),
+        stream: one("stream", &raw.stream),
     }
 }
 

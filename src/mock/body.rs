@@ -56,12 +56,14 @@ pub(crate) fn sse_event(name: &str, value: &Value) -> Bytes {
 }
 
 /// How a stream body ends after its last frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Ending {
     /// Normally (HTTP/1.1 terminating chunk).
     Finish,
     /// By aborting the connection.
     Abort,
+    /// Never: this frame is sent again and again, paced like the others.
+    Repeat(Bytes),
 }
 
 /// Timing of stream events.
@@ -195,10 +197,15 @@ impl Pacer {
     }
 
     async fn end(&mut self) -> Option<io::Result<Bytes>> {
+        if let Ending::Repeat(frame) = &self.ending {
+            let frame = frame.clone();
+            return Some(self.pause(self.pace.delay).await.map(|()| frame));
+        }
         self.guard.finish();
         match std::mem::replace(&mut self.ending, Ending::Finish) {
             Ending::Finish => None,
             Ending::Abort => Some(abort_after_flush().await),
+            Ending::Repeat(_) => None,
         }
     }
 

@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::body::{self, Frame, Pace};
 use super::dialect::Dialect;
 use super::faults::{shape_stream, Fault};
+use super::hostile;
 use super::state::{Endpoint, RecordedRequest, Shared, Started};
 
 /// A request to a chat, messages or embeddings endpoint that passed the
@@ -44,6 +45,10 @@ impl Call {
             self.started.shutdown.wait().await;
             return Err(body::abort_response());
         }
+        if let Some(Fault::Late { after }) = cfg.fault {
+            self.sleep(after).await?;
+        }
+        let cfg = &self.started.cfg;
         if let Some(key) = &cfg.api_key {
             if !self.dialect.authorized(&self.started.req, key) {
                 return Err(self.dialect.unauthorized());
@@ -101,9 +106,16 @@ impl Call {
             shutdown,
             ..
         } = self.started;
+        if cfg.fault == Some(Fault::WrongType) {
+            return hostile::html_response(guard);
+        }
         let (frames, ending) = shape_stream(frames, cfg.fault.as_ref(), self.dialect);
+        let delay = match cfg.fault {
+            Some(Fault::Endless { every }) => every,
+            _ => cfg.chunk_delay,
+        };
         let pace = Pace {
-            delay: cfg.chunk_delay,
+            delay,
             split: cfg.split_events,
         };
         body::sse_response(frames, ending, pace, guard, shutdown)
@@ -111,7 +123,12 @@ impl Call {
 
     /// Sends `body` as a JSON response, unless the fault says otherwise.
     pub(crate) fn json(self, body: &Value) -> Response {
-        let Started { cfg, guard, .. } = self.started;
+        let Started {
+            cfg,
+            guard,
+            shutdown,
+            ..
+        } = self.started;
         let bytes = Bytes::from(body.to_string());
         match cfg.fault {
             Some(Fault::DropMidStream { .. }) => body::truncated_json_response(bytes, guard),
@@ -119,9 +136,26 @@ impl Call {
                 .dialect
                 .status_error(self.dialect.overloaded_status(), None),
             Some(Fault::Malformed) => body::json_response(malformed(&bytes), guard),
-            Some(Fault::Status { .. } | Fault::Hang | Fault::ContextOverflow) | None => {
-                body::json_response(bytes, guard)
+            Some(Fault::Endless { every }) => {
+                hostile::endless_json_response(every, guard, shutdown)
             }
+            Some(Fault::HugeEvent { bytes: size }) => hostile::pieces_response(
+                hostile::huge_json(&bytes, size),
+                "application/json",
+                guard,
+            ),
+            Some(Fault::WrongType) => hostile::html_response(guard),
+            Some(Fault::BadSse { .. }) => {
+                hostile::pieces_response(vec![hostile::noise()], "application/json", guard)
+            }
+            Some(
+                Fault::Status { .. }
+                | Fault::Hang
+                | Fault::ContextOverflow
+                | Fault::Late { .. }
+                | Fault::SlowHeader { .. },
+            )
+            | None => body::json_response(bytes, guard),
         }
     }
 }

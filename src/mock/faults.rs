@@ -3,16 +3,21 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use bytes::Bytes;
 
 use super::body::{Ending, Frame};
 use super::dialect::Dialect;
+use super::hostile;
 
 /// A failure injected into the chat, messages and embeddings endpoints.
 ///
 /// Text form (for `--fault`): `status:CODE[:RETRY_AFTER]`, `drop:N`,
-/// `error:N`, `malformed`, `hang`.
+/// `error:N`, `malformed`, `hang`, `context`, and the hostile ones:
+/// `endless[:MS]`, `huge-event:BYTES`, `slow-header[:MS]`, `wrong-type`,
+/// `late:MS`, `bad-sse[:N]`. The body faults apply to the OpenAI and
+/// Anthropic endpoints; `slow-header` and `late` to every endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// Answer `code` with the provider's error body (and `retry-after:
@@ -46,12 +51,51 @@ pub enum Fault {
     Malformed,
     /// Accept the request and never answer (until the server stops).
     Hang,
+    /// Streams: after the opening event, the first content event again
+    /// every `every`, forever (until the client leaves or the server
+    /// stops). Non-stream: a JSON body that never ends (a space every
+    /// `every`). Text: `endless[:MS]`, 100 ms by default.
+    Endless {
+        /// Pause between two events (or bytes).
+        every: Duration,
+    },
+    /// Streams: one content event of `bytes` bytes after the opening
+    /// event. Non-stream: a JSON body of `bytes` bytes. Both are sent in
+    /// 64 KiB pieces, without `content-length`.
+    HugeEvent {
+        /// Size of the event or body.
+        bytes: usize,
+    },
+    /// Send the status line, then one header byte every `every`, never
+    /// ending the header. Decided per connection: it applies to the
+    /// connections accepted while it is set (a pooled connection opened
+    /// before keeps being served normally). Text: `slow-header[:MS]`,
+    /// 1000 ms by default.
+    SlowHeader {
+        /// Pause between two header bytes.
+        every: Duration,
+    },
+    /// Answer 200 with `content-type: text/html` and an HTML page, for
+    /// streams and non-streams alike.
+    WrongType,
+    /// Answer correctly, but only after `after`.
+    Late {
+        /// Delay before the response headers.
+        after: Duration,
+    },
+    /// Streams: binary noise without `data:` lines or blank-line
+    /// terminators, after `after` content events (`None`: from the
+    /// start). Non-stream: the noise as a 200 `application/json` body.
+    BadSse {
+        /// Content events sent before the noise.
+        after: Option<usize>,
+    },
 }
 
 /// A `--fault` value that could not be parsed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid fault {0:?}: expected status:CODE[:RETRY_AFTER], drop:N, error:N, malformed or hang"
+    "invalid fault {0:?}: expected status:CODE[:RETRY_AFTER], drop:N, error:N, malformed, hang, context, endless[:MS], huge-event:BYTES, slow-header[:MS], wrong-type, late:MS or bad-sse[:N]"
 )]
 pub struct ParseFaultError(String);
 
@@ -59,7 +103,8 @@ impl FromStr for Fault {
     type Err = ParseFaultError;
 
     /// Parses `status:500`, `status:429:7`, `drop:3`, `error:3`,
-    /// `malformed` or `hang`.
+    /// `malformed`, `hang`, `context`, `endless:50`, `huge-event:1048576`,
+    /// `slow-header:200`, `wrong-type`, `late:1500` or `bad-sse:2`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let invalid = || ParseFaultError(s.to_owned());
         let mut parts = s.trim().split(':');
@@ -82,6 +127,29 @@ impl FromStr for Fault {
             ("malformed", []) => Ok(Fault::Malformed),
             ("context", []) => Ok(Fault::ContextOverflow),
             ("hang", []) => Ok(Fault::Hang),
+            ("endless", []) => Ok(Fault::Endless {
+                every: Duration::from_millis(100),
+            }),
+            ("endless", [ms]) => Ok(Fault::Endless {
+                every: Duration::from_millis(*ms),
+            }),
+            ("huge-event", [bytes]) => Ok(Fault::HugeEvent {
+                bytes: count(*bytes)?,
+            }),
+            ("slow-header", []) => Ok(Fault::SlowHeader {
+                every: Duration::from_secs(1),
+            }),
+            ("slow-header", [ms]) => Ok(Fault::SlowHeader {
+                every: Duration::from_millis(*ms),
+            }),
+            ("wrong-type", []) => Ok(Fault::WrongType),
+            ("late", [ms]) => Ok(Fault::Late {
+                after: Duration::from_millis(*ms),
+            }),
+            ("bad-sse", []) => Ok(Fault::BadSse { after: None }),
+            ("bad-sse", [after]) => Ok(Fault::BadSse {
+                after: Some(count(*after)?),
+            }),
             _ => Err(invalid()),
         }
     }
@@ -104,12 +172,20 @@ impl fmt::Display for Fault {
             Fault::Malformed => f.write_str("malformed"),
             Fault::ContextOverflow => f.write_str("context"),
             Fault::Hang => f.write_str("hang"),
+            Fault::Endless { every } => write!(f, "endless:{}", every.as_millis()),
+            Fault::HugeEvent { bytes } => write!(f, "huge-event:{bytes}"),
+            Fault::SlowHeader { every } => write!(f, "slow-header:{}", every.as_millis()),
+            Fault::WrongType => f.write_str("wrong-type"),
+            Fault::Late { after } => write!(f, "late:{}", after.as_millis()),
+            Fault::BadSse { after: None } => f.write_str("bad-sse"),
+            Fault::BadSse { after: Some(n) } => write!(f, "bad-sse:{n}"),
         }
     }
 }
 
 /// Applies a stream fault to a reply's events: what to send and how to end.
-/// `Status` and `Hang` are handled before a reply exists and are ignored here.
+/// `Status`, `Hang`, `Late`, `SlowHeader` and `WrongType` are handled
+/// before a reply exists and are ignored here.
 pub(crate) fn shape_stream(
     frames: Vec<Frame>,
     fault: Option<&Fault>,
@@ -127,9 +203,39 @@ pub(crate) fn shape_stream(
             out.insert(out.len().min(1), dialect.malformed_frame());
             (out, Ending::Finish)
         }
-        Some(Fault::Status { .. } | Fault::Hang | Fault::ContextOverflow) | None => {
-            (bytes_of(frames), Ending::Finish)
+        Some(Fault::Endless { .. }) => {
+            let cut = cut_point(&frames, 1);
+            let mut out = bytes_of(frames);
+            out.truncate(cut);
+            match out.pop() {
+                Some(content) if cut > 1 => (out, Ending::Repeat(content)),
+                Some(only) => (vec![only.clone()], Ending::Repeat(only)),
+                None => (out, Ending::Finish),
+            }
         }
+        Some(Fault::HugeEvent { bytes }) => {
+            let mut out = bytes_of(frames);
+            let at = out.len().min(1);
+            out.splice(at..at, hostile::huge_event(dialect, *bytes));
+            (out, Ending::Finish)
+        }
+        Some(Fault::BadSse { after }) => {
+            let mut out = match after {
+                Some(n) => prefix(frames, *n),
+                None => Vec::new(),
+            };
+            out.push(hostile::noise());
+            (out, Ending::Finish)
+        }
+        Some(
+            Fault::Status { .. }
+            | Fault::Hang
+            | Fault::ContextOverflow
+            | Fault::Late { .. }
+            | Fault::SlowHeader { .. }
+            | Fault::WrongType,
+        )
+        | None => (bytes_of(frames), Ending::Finish),
     }
 }
 
@@ -189,6 +295,28 @@ mod tests {
             ("error:0", Fault::StreamError { after: 0 }),
             ("malformed", Fault::Malformed),
             ("hang", Fault::Hang),
+            (
+                "endless:50",
+                Fault::Endless {
+                    every: Duration::from_millis(50),
+                },
+            ),
+            ("huge-event:1048576", Fault::HugeEvent { bytes: 1 << 20 }),
+            (
+                "slow-header:200",
+                Fault::SlowHeader {
+                    every: Duration::from_millis(200),
+                },
+            ),
+            ("wrong-type", Fault::WrongType),
+            (
+                "late:1500",
+                Fault::Late {
+                    after: Duration::from_millis(1500),
+                },
+            ),
+            ("bad-sse", Fault::BadSse { after: None }),
+            ("bad-sse:2", Fault::BadSse { after: Some(2) }),
         ];
         for (text, fault) in cases {
             assert_eq!(text.parse::<Fault>().unwrap(), fault);
@@ -207,6 +335,11 @@ mod tests {
             "drop:1:2",
             "hang:1",
             "boom",
+            "huge-event",
+            "late",
+            "endless:1:2",
+            "wrong-type:1",
+            "bad-sse:x",
         ] {
             assert!(bad.parse::<Fault>().is_err(), "{bad:?} should not parse");
         }
@@ -230,6 +363,56 @@ mod tests {
         let (out, ending) = shape_stream(frames(), Some(&fault), Dialect::Anthropic);
         assert_eq!(out.len(), 2);
         assert!(out[1].starts_with(b"event: error\n"));
+        assert_eq!(ending, Ending::Finish);
+    }
+
+    #[test]
+    fn defaults_of_the_hostile_faults() {
+        assert_eq!(
+            "endless".parse::<Fault>().unwrap(),
+            Fault::Endless {
+                every: Duration::from_millis(100)
+            }
+        );
+        assert_eq!(
+            "slow-header".parse::<Fault>().unwrap(),
+            Fault::SlowHeader {
+                every: Duration::from_secs(1)
+            }
+        );
+    }
+
+    #[test]
+    fn endless_repeats_the_first_content_event_forever() {
+        let fault = Fault::Endless {
+            every: Duration::from_millis(1),
+        };
+        let (out, ending) = shape_stream(frames(), Some(&fault), Dialect::OpenAi);
+        assert_eq!(out, ["start"]);
+        assert_eq!(ending, Ending::Repeat(Bytes::from_static(b"a")));
+    }
+
+    #[test]
+    fn huge_event_follows_the_opening_event() {
+        let fault = Fault::HugeEvent { bytes: 200_000 };
+        let (out, ending) = shape_stream(frames(), Some(&fault), Dialect::OpenAi);
+        assert_eq!(out[0], "start");
+        assert_eq!(&out[out.len() - 3..], ["a", "b", "end"]);
+        let huge: usize = out[1..out.len() - 3].iter().map(Bytes::len).sum();
+        assert_eq!(huge, 200_000);
+        assert_eq!(ending, Ending::Finish);
+    }
+
+    #[test]
+    fn bad_sse_sends_noise_from_the_start_or_after_n_events() {
+        let fault = Fault::BadSse { after: None };
+        let (out, _) = shape_stream(frames(), Some(&fault), Dialect::OpenAi);
+        assert_eq!(out.len(), 1);
+        assert!(!out[0].contains(&b'\n'));
+        let fault = Fault::BadSse { after: Some(1) };
+        let (out, ending) = shape_stream(frames(), Some(&fault), Dialect::OpenAi);
+        assert_eq!(&out[..2], ["start", "a"]);
+        assert_eq!(out.len(), 3);
         assert_eq!(ending, Ending::Finish);
     }
 

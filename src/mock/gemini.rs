@@ -99,7 +99,10 @@ struct GeminiCall {
 impl GeminiCall {
     async fn begin(shared: &Arc<Shared>, request: Request) -> Result<Self, Response> {
         let mut started = shared.begin(request, Endpoint::Llm).await?;
-        let latency = started.cfg.latency;
+        let latency = match started.cfg.fault {
+            Some(Fault::Late { after }) => started.cfg.latency + after,
+            _ => started.cfg.latency,
+        };
         if !latency.is_zero() {
             tokio::select! {
                 () = tokio::time::sleep(latency) => {}
@@ -202,9 +205,18 @@ impl GeminiCall {
                 half.extend_from_slice(b"<!-- mock: malformed -->");
                 body::json_response(Bytes::from(half), guard)
             }
-            Some(Fault::Status { .. } | Fault::Hang | Fault::ContextOverflow) | None => {
-                body::json_response(bytes, guard)
-            }
+            Some(
+                Fault::Status { .. }
+                | Fault::Hang
+                | Fault::ContextOverflow
+                | Fault::Endless { .. }
+                | Fault::HugeEvent { .. }
+                | Fault::SlowHeader { .. }
+                | Fault::WrongType
+                | Fault::Late { .. }
+                | Fault::BadSse { .. },
+            )
+            | None => body::json_response(bytes, guard),
         }
     }
 }
@@ -415,9 +427,20 @@ fn shape_stream(mut frames: Vec<Bytes>, fault: Option<&Fault>) -> (Vec<Bytes>, E
             frames.insert(frames.len().min(1), bad);
             (frames, Ending::Finish)
         }
-        Some(Fault::Status { .. } | Fault::Hang | Fault::ContextOverflow) | None => {
-            (frames, Ending::Finish)
-        }
+        // The hostile faults are served by the OpenAI and Anthropic
+        // endpoints (and, for `late` and `slow-header`, by the connection).
+        Some(
+            Fault::Status { .. }
+            | Fault::Hang
+            | Fault::ContextOverflow
+            | Fault::Endless { .. }
+            | Fault::HugeEvent { .. }
+            | Fault::SlowHeader { .. }
+            | Fault::WrongType
+            | Fault::Late { .. }
+            | Fault::BadSse { .. },
+        )
+        | None => (frames, Ending::Finish),
     }
 }
 

@@ -20,8 +20,12 @@ mod embeddings;
 mod fault_tests;
 mod faults;
 mod gemini;
+mod hostile;
+#[cfg(test)]
+mod hostile_fault_tests;
 mod openai;
 mod reply;
+mod slow_header;
 mod state;
 #[cfg(test)]
 mod test_util;
@@ -32,7 +36,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -122,10 +125,10 @@ impl MockServer {
         let (stop_tx, stop_rx) = watch::channel(());
         let shared = Arc::new(Shared::new(cfg, Shutdown::new(stop_rx.clone())));
         let app = router(Arc::clone(&shared));
-        let listener = listener.tap_io(|tcp| {
-            // Events are small writes; Nagle would delay the split halves.
-            let _ = tcp.set_nodelay(true);
-        });
+        let listener = slow_header::FaultyListener {
+            inner: listener,
+            shared: Arc::clone(&shared),
+        };
         let stopped = Shutdown::new(stop_rx);
         let task = tokio::spawn(async move {
             axum::serve(listener, app)

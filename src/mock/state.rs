@@ -135,6 +135,13 @@ impl Shared {
         lock(&self.requests).last().cloned()
     }
 
+    /// Counts a request served below HTTP (the `slow-header` fault) as a
+    /// hit in flight; the guard ends it, the [`Shutdown`] says when to stop.
+    pub(crate) fn begin_raw(self: &Arc<Self>) -> (InFlight, Shutdown) {
+        self.hits.fetch_add(1, Ordering::SeqCst);
+        (InFlight::new(Arc::clone(self)), self.shutdown.clone())
+    }
+
     /// Starts handling `request`: counts it, reads and records it, and
     /// snapshots the configuration. Fails (400) if the body cannot be read.
     pub(crate) async fn begin(

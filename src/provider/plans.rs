@@ -111,7 +111,9 @@ impl PlanMemo {
 
 impl std::fmt::Debug for PlanMemo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PlanMemo").field("heads", &self.len()).finish()
+        f.debug_struct("PlanMemo")
+            .field("heads", &self.len())
+            .finish()
     }
 }
 

@@ -17,12 +17,14 @@ use rhai::{Dynamic, Map};
 use serde_json::Value;
 
 use super::ctx::Usage;
+use super::hostile::{self, Hostile};
 use super::request::{ClientRequest, Endpoint};
 use crate::config::policy::VirtualKey;
 use crate::config::Config;
 use crate::error::{redact, GatewayError};
 use crate::metrics::metrics;
 use crate::policy::limits;
+use crate::provider::plans::PlanKey;
 use crate::provider::{HookCtx, Provider, ScriptError, Secret};
 use crate::routing::strategy::{Components, Demand};
 use crate::routing::{RoutePolicy, Target};
@@ -30,12 +32,8 @@ use crate::state::StateStore;
 use crate::upstream::backend::Backend;
 use crate::upstream::balance::{InFlightGuard, Strategy};
 use crate::upstream::breaker::Permit;
-use crate::provider::plans::PlanKey;
 use crate::upstream::call::{self, CallError, Incoming, Outgoing, RequestHead};
 use crate::upstream::{PeerTimeouts, Timeouts, Upstream};
-
-/// Largest upstream error or non-streaming body the gateway reads.
-const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
 
 /// What every attempt of one request shares.
 pub struct Shared<'a> {
@@ -335,6 +333,7 @@ impl<'a> Shared<'a> {
             first_byte: Some(s.first_byte_timeout),
             idle: Some(s.idle_timeout),
             total: Some(s.request_timeout),
+            stream: Some(s.stream_timeout),
         };
         self.policy.timeouts.over(provider.timeouts).over(server)
     }
@@ -507,6 +506,9 @@ impl<'a> Shared<'a> {
             let first = read_first(&mut incoming, attempt_deadline, provider)
                 .await
                 .map_err(labelled)?;
+            let content_type = incoming.header_str("content-type");
+            hostile::check_stream_start(&provider.name, content_type, first.as_deref())
+                .map_err(labelled)?;
             Answer::Stream { first }
         } else {
             let (body, usage) = self
@@ -585,13 +587,14 @@ impl<'a> Shared<'a> {
         let mut headers = plan.headers;
         headers.extend(provider.headers.iter().cloned());
         let target = backend.upstream.target(&plan.path);
-        let head = RequestHead::new(plan.method, &backend.upstream, &target, &headers).map_err(|e| {
-            GatewayError::BadGateway(format!(
-                "provider `{}`: adapter {}: request(): {e}",
-                provider.name,
-                provider.adapter.path().display()
-            ))
-        })?;
+        let head =
+            RequestHead::new(plan.method, &backend.upstream, &target, &headers).map_err(|e| {
+                GatewayError::BadGateway(format!(
+                    "provider `{}`: adapter {}: request(): {e}",
+                    provider.name,
+                    provider.adapter.path().display()
+                ))
+            })?;
         let head = Arc::new(head);
         if plan.reuse {
             provider.plans.put(&key, head.clone());
@@ -642,9 +645,11 @@ impl<'a> Shared<'a> {
         deadline: Instant,
     ) -> Result<(Bytes, Option<Usage>), GatewayError> {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let raw = tokio::time::timeout(remaining, incoming.read_all(MAX_UPSTREAM_BODY))
+        let limit = self.cfg.settings.max_response_size;
+        let raw = tokio::time::timeout(remaining, incoming.read_all(limit))
             .await
             .map_err(|_| {
+                Hostile::Deadline.count(&provider.name);
                 GatewayError::UpstreamTimeout(format!(
                     "provider `{}` did not finish in time",
                     provider.name
@@ -654,10 +659,7 @@ impl<'a> Shared<'a> {
         let adapter = &provider.adapter;
         let text = trim_leading_whitespace(&raw);
         let not_json = |e: serde_json::Error| {
-            GatewayError::BadGateway(format!(
-                "provider `{}` returned a body that is not JSON: {e}",
-                provider.name
-            ))
+            hostile::not_json(&provider.name, incoming.header_str("content-type"), &e)
         };
         if !adapter.translates_response() {
             // Passed on as it came: only its usage and error are read.
@@ -755,6 +757,7 @@ async fn read_first(
     tokio::time::timeout(remaining, incoming.read())
         .await
         .map_err(|_| {
+            Hostile::Deadline.count(&provider.name);
             GatewayError::UpstreamTimeout(format!(
                 "provider `{}` sent no stream data in time",
                 provider.name
@@ -832,9 +835,25 @@ pub fn upstream_error_from(
 
 fn call_error(e: CallError, provider: &Provider) -> GatewayError {
     let message = format!("provider `{}`: {e}", provider.name);
+    let hostile = match &e {
+        CallError::Timeout {
+            stage: "response header",
+            ..
+        } => Some(Hostile::FirstByteTimeout),
+        CallError::Timeout {
+            stage: "body data", ..
+        } => Some(Hostile::IdleTimeout),
+        CallError::TooLarge(_) => Some(Hostile::BodyTooLarge),
+        _ => None,
+    };
+    if let Some(kind) = hostile {
+        kind.count(&provider.name);
+    }
     match e {
         CallError::Timeout { .. } => GatewayError::UpstreamTimeout(message),
-        CallError::Connect(_) | CallError::Io(_) => GatewayError::BadGateway(message),
+        CallError::Connect(_) | CallError::Io(_) | CallError::TooLarge(_) => {
+            GatewayError::BadGateway(message)
+        }
     }
 }
 

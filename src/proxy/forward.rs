@@ -718,6 +718,7 @@ async fn finish(
                 script_ctx: &started.script_ctx,
                 include_usage: shared.req.include_usage,
                 idle_timeout: timeouts.idle.unwrap_or(Duration::from_secs(60)),
+                max_duration: timeouts.stream.unwrap_or(Duration::from_secs(1800)),
                 max_event: shared.cfg.settings.max_body_size.max(1 << 20),
                 secrets: provider.secrets(),
                 collect: capture.is_some(),
@@ -748,6 +749,9 @@ async fn finish(
                         | "stream_truncated"
                         | "upstream_stream_error"
                         | "upstream_event_too_large"
+                        | "upstream_invalid_json"
+                        | "upstream_invalid_sse"
+                        | "stream_timeout"
                 )
             );
             let now = Instant::now();

@@ -6,6 +6,7 @@ pub mod attempt;
 pub mod ctx;
 pub mod endpoints;
 pub mod forward;
+pub mod hostile;
 pub mod request;
 pub mod respond;
 pub mod sink;

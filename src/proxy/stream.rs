@@ -7,14 +7,15 @@
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use http::{HeaderName, HeaderValue};
-use pingora::http::ResponseHeader;
 use pingora::connectors::http::Connector;
+use pingora::http::ResponseHeader;
 use pingora_proxy::Session;
 use rhai::{Dynamic, Map};
 use serde_json::{json, Value};
 
 use super::ctx::{RequestCtx, Usage};
 use super::forward::client_gone;
+use super::hostile::{self, Hostile};
 use super::respond::{common_headers, response_parts, set};
 use crate::error::redact;
 use crate::metrics::metrics;
@@ -35,6 +36,8 @@ pub struct Relay<'a> {
     /// The client asked for the final usage chunk.
     pub include_usage: bool,
     pub idle_timeout: std::time::Duration,
+    /// Longest life of the stream, from the request's arrival.
+    pub max_duration: std::time::Duration,
     pub max_event: usize,
     pub secrets: Vec<&'a str>,
     /// Rebuild the whole answer (for the response cache).
@@ -99,6 +102,8 @@ pub async fn write_whole(
 enum Step {
     Data(Result<Option<Bytes>, crate::upstream::call::CallError>),
     ClientGone,
+    /// The stream reached its maximum duration.
+    Expired,
 }
 
 impl Relay<'_> {
@@ -145,11 +150,16 @@ impl Relay<'_> {
         let mut events = Vec::new();
         // The bytes read while deciding on this provider come first.
         let mut first = Some(first);
+        let expiry = tokio::time::sleep(self.max_duration.saturating_sub(ctx.started.elapsed()));
+        tokio::pin!(expiry);
         loop {
             let step = match first.take() {
                 Some(bytes) => Step::Data(Ok(bytes)),
                 None => tokio::select! {
                     biased;
+                    // First, so that a provider that is never silent
+                    // cannot starve it.
+                    () = &mut expiry => Step::Expired,
                     r = incoming.read() => Step::Data(r),
                     _ = client_gone(session) => Step::ClientGone,
                 },
@@ -161,8 +171,17 @@ impl Relay<'_> {
                     ctx.usage = progress.usage;
                     return Ok(None);
                 }
+                Step::Expired => {
+                    let secs = self.max_duration.as_secs_f64();
+                    let msg =
+                        format!("the provider's stream ran past the stream timeout ({secs}s)");
+                    Hostile::StreamTimeout.count(provider_of(ctx));
+                    self.fail(&mut out, &mut progress, ctx, "stream_timeout", &msg);
+                    true
+                }
                 Step::Data(Ok(Some(chunk))) => {
                     if let Err(e) = parser.feed(&chunk, &mut events) {
+                        Hostile::EventTooLarge.count(provider_of(ctx));
                         self.fail(
                             &mut out,
                             &mut progress,
@@ -179,10 +198,18 @@ impl Relay<'_> {
                 Step::Data(Ok(None)) => {
                     parser.finish(&mut events);
                     self.events(&mut events, &mut out, &mut progress, ctx);
+                    if parser.saw_junk() && !progress.done && !progress.errored {
+                        Hostile::InvalidSse.count(provider_of(ctx));
+                        let msg = "the provider's stream is not server-sent events";
+                        self.fail(&mut out, &mut progress, ctx, "upstream_invalid_sse", msg);
+                    }
                     self.end(&mut out, &mut progress, ctx);
                     true
                 }
                 Step::Data(Err(e)) => {
+                    if matches!(e, crate::upstream::call::CallError::Timeout { .. }) {
+                        Hostile::IdleTimeout.count(provider_of(ctx));
+                    }
                     parser.finish(&mut events);
                     self.events(&mut events, &mut out, &mut progress, ctx);
                     if !progress.done {
@@ -272,6 +299,11 @@ impl Relay<'_> {
                 self.emit(ChunkOut::Json(v), out, p, ctx);
                 return;
             }
+        }
+        if !hostile::looks_like_json_object(data) {
+            Hostile::InvalidJson.count(provider_of(ctx));
+            let msg = "the provider sent a stream event that is not JSON";
+            return self.fail(out, p, ctx, "upstream_invalid_json", msg);
         }
         if data.contains("\"finish_reason\":\"") || data.contains("\"finish_reason\": \"") {
             p.saw_finish = true;
@@ -364,4 +396,9 @@ impl Relay<'_> {
         let body = json!({"error": {"message": message, "type": "api_error", "param": null, "code": code}});
         p.sink.error(out, &body);
     }
+}
+
+/// The provider serving the stream, for metrics.
+fn provider_of(ctx: &RequestCtx) -> &str {
+    ctx.provider.as_deref().unwrap_or("")
 }

@@ -29,6 +29,8 @@ pub struct SseParser {
     skip_lf: bool,
     started: bool,
     max_event: usize,
+    /// A line that is no SSE field was seen (noise, not events).
+    junk: bool,
 }
 
 impl SseParser {
@@ -42,6 +44,7 @@ impl SseParser {
             skip_lf: false,
             started: false,
             max_event,
+            junk: false,
         }
     }
 
@@ -56,6 +59,8 @@ impl SseParser {
             bytes = bytes.strip_prefix(b"\n").unwrap_or(bytes);
         }
         while let Some(i) = bytes.iter().position(|b| *b == b'\n' || *b == b'\r') {
+            // Checked before copying: the buffers never grow past the limit.
+            self.check(i)?;
             self.line.extend_from_slice(&bytes[..i]);
             self.end_line(out);
             if bytes[i] == b'\r' {
@@ -71,11 +76,23 @@ impl SseParser {
                 bytes = &bytes[i + 1..];
             }
         }
+        self.check(bytes.len())?;
         self.line.extend_from_slice(bytes);
-        if self.line.len() + self.data.len() > self.max_event {
+        Ok(())
+    }
+
+    /// Whether `more` bytes of the current line still fit the event limit.
+    fn check(&self, more: usize) -> Result<(), EventTooLarge> {
+        if self.line.len() + self.data.len() + more > self.max_event {
             return Err(EventTooLarge(self.max_event));
         }
         Ok(())
+    }
+
+    /// Whether a line that is no SSE field (`data`, `event`, `id`,
+    /// `retry` or a comment) was seen: the input is not (only) events.
+    pub fn saw_junk(&self) -> bool {
+        self.junk
     }
 
     /// At end of input: dispatches an unterminated last event (leniently,
@@ -129,7 +146,8 @@ impl SseParser {
                 self.data.push_str(value);
                 self.has_data = true;
             }
-            _ => {}
+            "id" | "retry" => {}
+            _ => self.junk = true,
         }
     }
 }
@@ -194,6 +212,33 @@ mod tests {
         let mut p = SseParser::new(8);
         let mut out = Vec::new();
         assert_eq!(p.feed(b"data: 0123456789", &mut out), Err(EventTooLarge(8)));
+    }
+
+    #[test]
+    fn buffers_never_grow_past_the_limit() {
+        let mut p = SseParser::new(1024);
+        let mut out = Vec::new();
+        let many_lines = b"data: 0123456789\n".repeat(10_000);
+        assert_eq!(p.feed(&many_lines, &mut out), Err(EventTooLarge(1024)));
+        assert!(p.line.len() + p.data.len() <= 1024);
+        let mut p = SseParser::new(1024);
+        let one_line = vec![b'x'; 10 << 20];
+        assert_eq!(p.feed(&one_line, &mut out), Err(EventTooLarge(1024)));
+        assert!(p.line.capacity() <= 1024, "{}", p.line.capacity());
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn lines_that_are_no_field_are_noticed() {
+        let mut p = SseParser::new(1 << 20);
+        let mut out = Vec::new();
+        p.feed(b"id: 1\nretry: 5\n: c\ndata: x\n\n", &mut out)
+            .unwrap();
+        assert!(!p.saw_junk());
+        p.feed(b"\x89PNG garbage", &mut out).unwrap();
+        p.finish(&mut out);
+        assert!(p.saw_junk());
+        assert_eq!(out, vec![ev("", "x")]);
     }
 
     #[test]

@@ -94,6 +94,9 @@ pub enum CallError {
     /// The connection broke while sending or reading.
     #[error("{0}")]
     Io(String),
+    /// The body is larger than the gateway reads (the limit in bytes).
+    #[error("response body larger than {0} bytes")]
+    TooLarge(usize),
 }
 
 /// A response whose header has arrived; the body is read by the caller.
@@ -127,14 +130,19 @@ impl Incoming {
             .map_err(|e| classify(&e, "body data", &self.peer))
     }
 
-    /// Reads the rest of the body, failing past `limit` bytes.
+    /// Reads the rest of the body, failing past `limit` bytes: at once
+    /// when the `content-length` says so, else before buffering more.
     pub async fn read_all(&mut self, limit: usize) -> Result<Bytes, CallError> {
+        let announced = self
+            .header_str("content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if announced.is_some_and(|n| n > limit as u64) {
+            return Err(CallError::TooLarge(limit));
+        }
         let mut buf = Vec::new();
         while let Some(chunk) = self.read().await? {
             if buf.len() + chunk.len() > limit {
-                return Err(CallError::Io(format!(
-                    "response body larger than {limit} bytes"
-                )));
+                return Err(CallError::TooLarge(limit));
             }
             buf.extend_from_slice(&chunk);
         }
@@ -177,7 +185,18 @@ pub async fn send(
         // Pingora's proxy copies these from the peer itself; so must we.
         session.set_read_timeout(Some(timeouts.read));
         session.set_write_timeout(Some(timeouts.write));
-        match exchange(&mut session, req, &peer).await {
+        // Pingora's read timeout is per read: a header trickling in byte
+        // by byte would never trip it. The whole exchange gets the
+        // first-byte time.
+        let exchanged = tokio::time::timeout(timeouts.read, exchange(&mut session, req, &peer))
+            .await
+            .unwrap_or_else(|_| {
+                Err(CallError::Timeout {
+                    stage: "response header",
+                    upstream: peer.to_string(),
+                })
+            });
+        match exchanged {
             Ok(()) => return Ok(Incoming { session, peer }),
             Err(e) if reused && !matches!(e, CallError::Timeout { .. }) => last = Some(e),
             Err(e) => return Err(e),

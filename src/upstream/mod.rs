@@ -40,6 +40,9 @@ pub struct Timeouts {
     pub first_byte: Option<Duration>,
     pub idle: Option<Duration>,
     pub total: Option<Duration>,
+    /// Longest life of a stream, from the request's arrival: past it the
+    /// stream ends with an in-band error.
+    pub stream: Option<Duration>,
 }
 
 impl Timeouts {
@@ -50,6 +53,7 @@ impl Timeouts {
             first_byte: self.first_byte.or(base.first_byte),
             idle: self.idle.or(base.idle),
             total: self.total.or(base.total),
+            stream: self.stream.or(base.stream),
         }
     }
 }

@@ -41,8 +41,8 @@ async fn ok(gw: &Gateway, model: &str) {
 #[tokio::test]
 async fn the_request_hook_runs_once_per_distinct_ctx() {
     let mock = MockServer::start(MockConfig::default()).await.unwrap();
-    let gw = Gateway::start_with_scripts(&yaml(&mock, "memo", "one"), &[("memo", &script(""))])
-        .await;
+    let gw =
+        Gateway::start_with_scripts(&yaml(&mock, "memo", "one"), &[("memo", &script(""))]).await;
     for model in ["a", "a", "b", "a", "b"] {
         ok(&gw, model).await;
     }
@@ -56,18 +56,27 @@ async fn the_request_hook_runs_once_per_distinct_ctx() {
     };
     let (a, b) = (of("a"), of("b"));
     assert_eq!(a.len(), 3);
-    assert!(a.iter().all(|c| *c == a[0]), "one hook call for model a: {a:?}");
-    assert!(b.iter().all(|c| *c == b[0]), "one hook call for model b: {b:?}");
+    assert!(
+        a.iter().all(|c| *c == a[0]),
+        "one hook call for model a: {a:?}"
+    );
+    assert!(
+        b.iter().all(|c| *c == b[0]),
+        "one hook call for model b: {b:?}"
+    );
     assert_ne!(a[0], b[0], "model b has its own head");
 
     // A reload builds new heads: the provider's options changed.
     let version = gw.version().await;
     gw.write_config(&yaml(&mock, "memo", "two"));
-    assert!(gw.wait_for_new_version(&version, std::time::Duration::from_secs(10)).await);
+    assert!(
+        gw.wait_for_new_version(&version, std::time::Duration::from_secs(10))
+            .await
+    );
     ok(&gw, "a").await;
     let last = calls(&mock).pop().unwrap();
     assert_eq!(last.2, "two");
-    assert_ne!(last.0, a[0]);
+    assert_ne!(&last.0, a[0]);
 }
 
 #[tokio::test]

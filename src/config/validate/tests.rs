@@ -33,6 +33,11 @@ fn broken_configs_are_reported_with_lines() {
         ("server:\n  idle_timeout: 5 parsecs\n", "3:17: server.idle_timeout: unknown duration unit"),
         ("server:\n  max_body_size: lots\n", "3:18: server.max_body_size: invalid size"),
         ("server:\n  drain_timeout: 0s\n", "server.drain_timeout: must be more than 0"),
+        ("server:\n  stream_timeout: 0s\n", "server.stream_timeout: must be more than 0"),
+        ("server:\n  stream_timeout: forever\n", "3:19: server.stream_timeout: invalid duration"),
+        ("server:\n  max_response_size: lots\n", "3:22: server.max_response_size: invalid size"),
+        ("server:\n  max_response_size: 0\n", "server.max_response_size: must be more than 0"),
+        ("routes:\n  - match: { model: m }\n    timeouts: { stream: 0s }\n    targets: [{ provider: p }]\n", "routes[0].timeouts.stream: must be more than 0"),
         ("providers:\n  p:\n    adapter: nope\n    base_url: http://x\n", "4:14: providers.p.adapter: no adapter script `nope`"),
         ("providers:\n  p:\n    adapter: openai\n    base_url: ftp://x\n", "5:15: providers.p.base_url: base_url scheme must be http or https"),
         ("providers:\n  p:\n    adapter: openai\n    base_url: http://x\n    models:\n      m: { quality: 3 }\n", "providers.p.models.m.quality: quality must be between 0 and 1"),
@@ -210,4 +215,27 @@ fn policy_sections_load_with_their_defaults() {
     assert!(cache.coalesce && !cache.shared);
     // Without `auth:`, nobody is asked for a key.
     assert!(!load(OK_PROVIDER).unwrap().policy.auth.enabled);
+}
+
+#[test]
+fn stream_timeouts_and_response_size_are_read_at_each_level() {
+    let cfg = load(&format!(
+        "server:\n  stream_timeout: 10m\n  max_response_size: 2MiB\n{OK_PROVIDER}    timeouts: {{ stream: 5m }}\nroutes:\n  - match: {{ model: m }}\n    timeouts: {{ stream: 90s }}\n    targets: [{{ provider: p }}]\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        cfg.settings.stream_timeout,
+        std::time::Duration::from_secs(600)
+    );
+    assert_eq!(cfg.settings.max_response_size, 2 << 20);
+    let stream = |t: crate::upstream::Timeouts| t.stream.map(|d| d.as_secs());
+    assert_eq!(stream(cfg.providers["p"].timeouts), Some(300));
+    let route = cfg.routes.resolve("m").unwrap();
+    assert_eq!(stream(route.policy.timeouts), Some(90));
+    let defaults = load(OK_PROVIDER).unwrap();
+    assert_eq!(
+        defaults.settings.stream_timeout,
+        std::time::Duration::from_secs(1800)
+    );
+    assert_eq!(defaults.settings.max_response_size, 64 << 20);
 }

@@ -1,0 +1,227 @@
+//! Hostile or broken provider answers: what kinds the gateway recognises
+//! (counted in `gateway_upstream_faults_total{provider,kind}`), and the
+//! checks on a 2xx answer's start that decide — before the first byte
+//! goes to the client, so that failover is still possible — whether it is
+//! the JSON or the event stream that was asked for.
+
+use crate::error::GatewayError;
+use crate::metrics::metrics;
+
+/// A kind of provider misbehaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hostile {
+    /// No complete response header within the first-byte timeout (no
+    /// answer, a late one, or a header trickling in).
+    FirstByteTimeout,
+    /// A body or a stream's first data not complete by the deadline.
+    Deadline,
+    /// Silence inside a body or stream longer than the idle timeout.
+    IdleTimeout,
+    /// A non-streaming body over `server.max_response_size`.
+    BodyTooLarge,
+    /// A stream event over the event size limit.
+    EventTooLarge,
+    /// A 2xx body, or a stream event, that is not the JSON promised.
+    InvalidJson,
+    /// A stream body that is not server-sent events.
+    InvalidSse,
+    /// A 2xx answer whose content type is neither JSON nor an event
+    /// stream, and whose body is not either.
+    WrongContentType,
+    /// A stream still running at its maximum duration (`timeouts.stream`).
+    StreamTimeout,
+}
+
+impl Hostile {
+    /// The `kind` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Hostile::FirstByteTimeout => "first_byte_timeout",
+            Hostile::Deadline => "deadline",
+            Hostile::IdleTimeout => "idle_timeout",
+            Hostile::BodyTooLarge => "body_too_large",
+            Hostile::EventTooLarge => "event_too_large",
+            Hostile::InvalidJson => "invalid_json",
+            Hostile::InvalidSse => "invalid_sse",
+            Hostile::WrongContentType => "wrong_content_type",
+            Hostile::StreamTimeout => "stream_timeout",
+        }
+    }
+
+    /// Counts one occurrence at `provider`.
+    pub fn count(self, provider: &str) {
+        metrics()
+            .upstream_faults
+            .with_label_values(&[provider, self.label()])
+            .inc();
+    }
+}
+
+/// Checks the start of a 2xx answer to a streaming request: it must look
+/// like server-sent events. Lenient on the content type (some
+/// OpenAI-compatible servers omit or misstate it) as long as the body is
+/// events; otherwise a 502 naming what came instead, counted.
+pub fn check_stream_start(
+    provider: &str,
+    content_type: Option<&str>,
+    first: Option<&[u8]>,
+) -> Result<(), GatewayError> {
+    let Some(first) = first else {
+        return Ok(());
+    };
+    if may_be_sse(first) {
+        return Ok(());
+    }
+    let (kind, message) = match content_type {
+        Some(ct) if !is_event_stream(ct) => (
+            Hostile::WrongContentType,
+            format!(
+                "provider `{provider}` answered a streaming request with `{}` instead of an event stream",
+                short(ct)
+            ),
+        ),
+        _ => (
+            Hostile::InvalidSse,
+            format!("provider `{provider}` sent a stream that is not server-sent events"),
+        ),
+    };
+    kind.count(provider);
+    Err(GatewayError::BadGateway(message))
+}
+
+/// The error for a 2xx non-streaming body that did not parse as JSON:
+/// the content type is named when it says the body was never meant to be
+/// JSON (an HTML error page, say). Counted.
+pub fn not_json(
+    provider: &str,
+    content_type: Option<&str>,
+    error: &serde_json::Error,
+) -> GatewayError {
+    let declared = content_type.filter(|ct| !ct.to_ascii_lowercase().contains("json"));
+    let (kind, message) = match declared {
+        Some(ct) => (
+            Hostile::WrongContentType,
+            format!(
+                "provider `{provider}` returned a `{}` body that is not JSON: {error}",
+                short(ct)
+            ),
+        ),
+        None => (
+            Hostile::InvalidJson,
+            format!("provider `{provider}` returned a body that is not JSON: {error}"),
+        ),
+    };
+    kind.count(provider);
+    GatewayError::BadGateway(message)
+}
+
+/// Whether an OpenAI-format stream event's data can be a JSON object: a
+/// check on its ends, not a parse (every event passes here).
+pub fn looks_like_json_object(data: &str) -> bool {
+    data.starts_with('{') && data.ends_with('}')
+}
+
+fn is_event_stream(content_type: &str) -> bool {
+    content_type
+        .trim_start()
+        .get(..17)
+        .is_some_and(|t| t.eq_ignore_ascii_case("text/event-stream"))
+}
+
+/// A content type as shown in messages: at most 100 characters.
+fn short(content_type: &str) -> &str {
+    match content_type.char_indices().nth(100) {
+        Some((i, _)) => &content_type[..i],
+        None => content_type,
+    }
+}
+
+/// Whether `first` (a body's first bytes) can start server-sent events:
+/// after a BOM and blank lines, a comment or one of the four fields
+/// (possibly cut by the end of the read). Other field names are legal SSE
+/// but no provider sends them; noise, HTML and JSON are refused.
+fn may_be_sse(first: &[u8]) -> bool {
+    let b = first.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(first);
+    let Some(start) = b
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+    else {
+        return true;
+    };
+    let rest = &b[start..];
+    if rest.starts_with(b":") {
+        return true;
+    }
+    [&b"data"[..], b"event", b"id", b"retry"]
+        .iter()
+        .any(|name| {
+            if rest.len() <= name.len() {
+                return name.starts_with(rest);
+            }
+            rest.starts_with(name) && matches!(rest[name.len()], b':' | b'\r' | b'\n')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_streams_are_recognised_from_their_first_bytes() {
+        for ok in [
+            &b"data: {}\n\n"[..],
+            b"\xEF\xBB\xBFdata:{}",
+            b"\n\nevent: message_start\n",
+            b": keep-alive\n\n",
+            b"id: 7\n",
+            b"retry: 100\n",
+            b"da",
+            b"data\n\n",
+            b"  \r\n",
+        ] {
+            assert!(may_be_sse(ok), "{:?}", String::from_utf8_lossy(ok));
+        }
+        for bad in [
+            &b"<!DOCTYPE html>"[..],
+            b"{\"id\":1}",
+            b"\x89\xfe\x01binary",
+            b"database: x\n",
+            b"hello\n\n",
+        ] {
+            assert!(!may_be_sse(bad), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn a_stream_start_that_is_not_events_names_the_content_type() {
+        let html = check_stream_start("p", Some("text/html; charset=utf-8"), Some(b"<html>"));
+        let msg = html.unwrap_err().to_string();
+        assert!(msg.contains("`text/html; charset=utf-8`"), "{msg}");
+        let noise = check_stream_start("p", Some("text/event-stream"), Some(b"\x00\x01"));
+        assert!(noise
+            .unwrap_err()
+            .to_string()
+            .contains("not server-sent events"));
+        // Lenient when the body is events, whatever the header says.
+        assert!(check_stream_start("p", Some("text/plain"), Some(b"data: {}\n\n")).is_ok());
+        assert!(check_stream_start("p", None, None).is_ok());
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_names_a_non_json_content_type() {
+        let e = serde_json::from_str::<serde_json::Value>("<html>").unwrap_err();
+        let msg = not_json("p", Some("text/html"), &e).to_string();
+        assert!(msg.contains("`text/html` body that is not JSON"), "{msg}");
+        let msg = not_json("p", Some("application/json"), &e).to_string();
+        assert!(msg.contains("returned a body that is not JSON"), "{msg}");
+    }
+
+    #[test]
+    fn json_object_shape_check() {
+        assert!(looks_like_json_object("{\"a\":1}"));
+        assert!(!looks_like_json_object(
+            "{\"id\":\"x\",\"choices\":[{\"delta\":"
+        ));
+        assert!(!looks_like_json_object("hello"));
+    }
+}
