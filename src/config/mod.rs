@@ -39,6 +39,17 @@ pub struct Settings {
     pub first_byte_timeout: Duration,
     pub idle_timeout: Duration,
     pub request_timeout: Duration,
+    /// Largest request head (request line + headers), bytes.
+    pub max_header_size: usize,
+    /// From a connection's accept (or a kept-alive one's first byte) to the
+    /// end of the request head.
+    pub header_timeout: Duration,
+    /// From the end of the head to the end of the request body.
+    pub body_timeout: Duration,
+    /// Client connections open at once (read per new connection).
+    pub max_connections: usize,
+    /// Streaming responses relayed at once.
+    pub max_streams: usize,
     pub script_limits: ScriptLimits,
 }
 
@@ -52,6 +63,11 @@ impl Default for Settings {
             first_byte_timeout: Duration::from_secs(120),
             idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(600),
+            max_header_size: 64 * 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            max_connections: 4096,
+            max_streams: 1024,
             script_limits: ScriptLimits::default(),
         }
     }

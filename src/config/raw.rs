@@ -58,6 +58,16 @@ pub struct RawServer {
     pub idle_timeout: Option<Scalar>,
     /// Total time allowed for a non-streaming request (all attempts).
     pub request_timeout: Option<Scalar>,
+    /// Largest request head (request line and headers) a client may send.
+    pub max_header_size: Option<Scalar>,
+    /// Time a client has to send a request's head.
+    pub header_timeout: Option<Scalar>,
+    /// Time a client has to send a request's whole body.
+    pub body_timeout: Option<Scalar>,
+    /// Client connections open at once; more are answered 503.
+    pub max_connections: Option<usize>,
+    /// Streaming responses relayed at once; more are answered 503.
+    pub max_streams: Option<usize>,
     /// Limits for adapter scripts.
     #[serde(default)]
     pub scripts: RawScriptLimits,
