@@ -59,6 +59,16 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// Every reason.
+    pub const ALL: [Self; 6] = [
+        Self::TooManyConnections,
+        Self::HeaderTooLarge,
+        Self::HeaderTimeout,
+        Self::BodyTooLarge,
+        Self::BodyTimeout,
+        Self::TooManyStreams,
+    ];
+
     /// The metric label.
     pub fn label(self) -> &'static str {
         match self {
@@ -102,6 +112,10 @@ pub struct Edge<A> {
 impl<A> Edge<A> {
     /// Wraps `app`.
     pub fn new(app: A, config: Arc<ArcSwap<Config>>) -> Self {
+        // Every reason is exported from the start (at 0), so rates work.
+        for r in Rejection::ALL {
+            metrics().client_rejections.with_label_values(&[r.label()]);
+        }
         Self {
             app: Arc::new(app),
             config,

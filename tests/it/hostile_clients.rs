@@ -387,6 +387,22 @@ async fn many_idle_connections_do_not_stop_a_normal_request() {
     assert!(closed, "closed connections are still counted");
 }
 
+/// A connection the gateway accepted and keeps open: one that was answered
+/// at once (refused, because a closing connection still held its slot) is
+/// replaced.
+async fn hold(addr: SocketAddr) -> TcpStream {
+    let deadline = std::time::Instant::now() + BOUND;
+    loop {
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        let mut byte = [0u8; 1];
+        let quiet = tokio::time::timeout(Duration::from_millis(500), conn.read(&mut byte)).await;
+        if quiet.is_err() {
+            return conn;
+        }
+        assert!(std::time::Instant::now() < deadline, "no slot came free");
+    }
+}
+
 #[tokio::test]
 async fn connections_over_the_limit_get_503_with_retry_after() {
     let (_mock, mut gw) = setup(
@@ -405,10 +421,7 @@ async fn connections_over_the_limit_get_503_with_retry_after() {
     })
     .await;
     assert!(alone, "the old pooled connection did not close");
-    let held = [
-        TcpStream::connect(gw.addr).await.unwrap(),
-        TcpStream::connect(gw.addr).await.unwrap(),
-    ];
+    let held = [hold(gw.addr).await, hold(gw.addr).await];
     let deadline = std::time::Instant::now() + BOUND;
     let refused = loop {
         let resp = exchange(gw.addr, &get("/health")).await;
