@@ -366,7 +366,8 @@ async fn slow_bodies_are_408_after_the_body_timeout() {
 
 #[tokio::test]
 async fn many_idle_connections_do_not_stop_a_normal_request() {
-    let (_mock, gw) = setup(MockConfig::default(), "").await;
+    // Idle connections stay open for the whole test, however slow the machine.
+    let (_mock, gw) = setup(MockConfig::default(), "  header_timeout: 60s\n").await;
     let before = rss_kib(&gw);
     let mut idle = Vec::new();
     for _ in 0..500 {
@@ -453,8 +454,9 @@ async fn connections_over_the_limit_get_503_with_retry_after() {
 #[tokio::test]
 async fn streams_over_the_limit_get_503_while_the_open_one_continues() {
     use futures_util::StreamExt;
+    // 5 s of stream: time for the other requests to be refused meanwhile.
     let slow = MockConfig {
-        chunks: 20,
+        chunks: 50,
         chunk_delay: Duration::from_millis(100),
         ..MockConfig::default()
     };
@@ -479,7 +481,7 @@ async fn streams_over_the_limit_get_503_while_the_open_one_continues() {
     let text = String::from_utf8(seen).unwrap();
     assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
     let after = read_sse(gw.post("/v1/chat/completions", &chat("m", true)).await).await;
-    assert_eq!(stream_text(&after), mock_text(20), "the slot came back");
+    assert_eq!(stream_text(&after), mock_text(50), "the slot came back");
     assert!(rejections(&gw, "too_many_streams").await >= 1.0);
 }
 
