@@ -231,6 +231,31 @@ async fn header_limit_is_configurable() {
     still_serves(&gw).await;
 }
 
+/// The limits come from the config a connection finds when it arrives:
+/// a reload applies to new connections.
+#[tokio::test]
+async fn header_limit_follows_a_reload() {
+    let (mock, gw) = setup(MockConfig::default(), "").await;
+    let head = format!(
+        "GET /health HTTP/1.1\r\nHost: gw\r\nX-Pad: {}\r\nConnection: close\r\n\r\n",
+        "p".repeat(10 * 1024)
+    );
+    assert_eq!(
+        status_of(&exchange(gw.addr, head.as_bytes()).await),
+        Some(200)
+    );
+    let old = gw.version().await;
+    gw.write_config(&format!(
+        "server:\n  max_header_size: 8KiB\nproviders:\n{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p, model: x }}]\n",
+        provider("p", "openai", &mock, None)
+    ));
+    assert!(gw.wait_for_new_version(&old, BOUND).await, "no reload");
+    assert_eq!(
+        status_of(&exchange(gw.addr, head.as_bytes()).await),
+        Some(431)
+    );
+}
+
 #[tokio::test]
 async fn deeply_nested_json_is_400() {
     let (mock, gw) = setup(MockConfig::default(), "").await;
