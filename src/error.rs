@@ -77,6 +77,17 @@ pub enum GatewayError {
     /// The shared state store is unreachable and `state.on_error` is `closed`.
     #[error("{0}")]
     StateUnavailable(String),
+    /// The client did not send its request (head or body) in time.
+    #[error("{0}")]
+    ClientTimeout(String),
+    /// The request head (request line and headers) exceeds the configured
+    /// limit (bytes).
+    #[error("Request headers are larger than the limit of {limit} bytes")]
+    HeadersTooLarge { limit: usize },
+    /// The gateway is at one of its capacity limits (connections, streams);
+    /// retrying shortly is safe.
+    #[error("{0}")]
+    Overloaded(String),
 }
 
 impl GatewayError {
@@ -104,6 +115,9 @@ impl GatewayError {
             Self::Forbidden { .. } => 403,
             Self::RateLimited { .. } | Self::QuotaExceeded(_) => 429,
             Self::StateUnavailable(_) => 503,
+            Self::ClientTimeout(_) => 408,
+            Self::HeadersTooLarge { .. } => 431,
+            Self::Overloaded(_) => 503,
         }
     }
 
@@ -118,7 +132,7 @@ impl GatewayError {
             _ => {}
         }
         match self.status() {
-            400 | 404 | 409 | 413 | 422 => "invalid_request_error",
+            400 | 404 | 408 | 409 | 413 | 422 | 431 => "invalid_request_error",
             401 => "authentication_error",
             402 | 403 => "permission_error",
             429 => "rate_limit_error",
@@ -149,6 +163,9 @@ impl GatewayError {
             Self::RateLimited { .. } => Some("rate_limit_exceeded"),
             Self::QuotaExceeded(_) => Some("insufficient_quota"),
             Self::StateUnavailable(_) => Some("state_unavailable"),
+            Self::ClientTimeout(_) => Some("request_timeout"),
+            Self::HeadersTooLarge { .. } => Some("request_headers_too_large"),
+            Self::Overloaded(_) => Some("server_overloaded"),
         }
     }
 
@@ -172,6 +189,9 @@ impl GatewayError {
             Self::RateLimited { .. } => "rate_limited",
             Self::QuotaExceeded(_) => "quota_exceeded",
             Self::StateUnavailable(_) => "state_unavailable",
+            Self::ClientTimeout(_) => "client_timeout",
+            Self::HeadersTooLarge { .. } => "headers_too_large",
+            Self::Overloaded(_) => "overloaded",
         }
     }
 
@@ -179,7 +199,9 @@ impl GatewayError {
     pub fn retry_after(&self) -> Option<&str> {
         match self {
             Self::Upstream { retry_after, .. } => retry_after.as_deref(),
-            Self::NoUsableProvider(_) | Self::StateUnavailable(_) => Some("1"),
+            Self::NoUsableProvider(_) | Self::StateUnavailable(_) | Self::Overloaded(_) => {
+                Some("1")
+            }
             Self::RateLimited { retry_after, .. } => Some(retry_after),
             _ => None,
         }
@@ -199,11 +221,14 @@ impl GatewayError {
             Self::Unauthorized(_)
             | Self::Forbidden { .. }
             | Self::QuotaExceeded(_)
-            | Self::StateUnavailable(_) => false,
+            | Self::StateUnavailable(_)
+            | Self::Overloaded(_) => false,
             Self::BadRequest { .. }
             | Self::UnknownModel(_)
             | Self::NotFound(_)
             | Self::PayloadTooLarge { .. }
+            | Self::HeadersTooLarge { .. }
+            | Self::ClientTimeout(_)
             | Self::Rejected { .. } => false,
         }
     }
@@ -216,12 +241,16 @@ impl GatewayError {
             Self::Upstream { status, .. } if *status < 500 && *status != 429 => 5,
             Self::Upstream { status: 429, .. } | Self::RateLimited { .. } => 4,
             Self::Unauthorized(_) | Self::Forbidden { .. } | Self::QuotaExceeded(_) => 5,
-            Self::StateUnavailable(_) => 1,
+            Self::StateUnavailable(_) | Self::Overloaded(_) => 1,
             Self::Upstream { .. } | Self::UpstreamTimeout(_) => 3,
             Self::ProviderAuth { .. } => 3,
             Self::BadGateway(_) | Self::Internal(_) => 2,
             Self::NoUsableProvider(_) | Self::Unsupported(_) => 1,
-            Self::UnknownModel(_) | Self::NotFound(_) | Self::PayloadTooLarge { .. } => 0,
+            Self::UnknownModel(_)
+            | Self::NotFound(_)
+            | Self::PayloadTooLarge { .. }
+            | Self::HeadersTooLarge { .. }
+            | Self::ClientTimeout(_) => 0,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Switchyard: an AI gateway on Pingora. A request's path through the crate:
 //!
-//! 1. [`server`] — the Pingora server, config watcher and graceful drain.
+//! 1. [`server`] — the Pingora server, config watcher and graceful drain;
+//!    [`edge`] — client connection limits and request heads read within them.
 //! 2. [`config`] — `routes.yaml` loaded, validated (file:line errors) and hot-reloaded.
 //! 3. [`proxy`] — the `ProxyHttp` service: reads and checks the request ([`proxy::request`]),
 //!    answers local endpoints, and drives the attempts ([`proxy::forward`]).
@@ -34,6 +35,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod dialect;
+pub mod edge;
 pub mod error;
 pub mod ledger;
 pub mod matrix;

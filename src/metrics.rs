@@ -76,6 +76,11 @@ pub struct Metrics {
     pub cache_requests: IntCounterVec,
     /// Requests answered by joining an identical request already in flight.
     pub coalesced_requests: IntCounter,
+    /// Client connections or requests refused at one of the client limits,
+    /// by reason (see [`crate::edge::Rejection`]).
+    pub client_rejections: IntCounterVec,
+    /// Client connections open on the API listener.
+    pub client_connections: IntGauge,
 }
 
 fn build() -> prometheus::Result<Metrics> {
@@ -200,6 +205,15 @@ fn build() -> prometheus::Result<Metrics> {
         coalesced_requests: register_int_counter!(
             "gateway_coalesced_requests_total",
             "Requests answered by joining an identical request already in flight"
+        )?,
+        client_rejections: register_int_counter_vec!(
+            "gateway_client_rejections_total",
+            "Client connections or requests refused at a client limit, by reason",
+            &["reason"]
+        )?,
+        client_connections: register_int_gauge!(
+            "gateway_client_connections",
+            "Client connections open on the API listener"
         )?,
     })
 }

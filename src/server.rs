@@ -12,11 +12,13 @@ use async_trait::async_trait;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch, ShutdownWatch};
 use pingora::services::background::{background_service, BackgroundService};
+use pingora::services::listening::Service;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::admin::Admin;
 use crate::config::watch::{Reloader, WatchService};
 use crate::config::Config;
+use crate::edge::Edge;
 use crate::metrics::{metrics, set_config_version};
 use crate::policy::Policies;
 use crate::proxy::Gateway;
@@ -64,9 +66,13 @@ pub fn run(path: PathBuf, cfg: Config) -> Result<(), String> {
     let mut server = Server::new_with_opt_and_conf(Some(Opt::default()), conf);
     server.bootstrap();
 
-    let mut service = pingora_proxy::http_proxy_service(
+    let proxy = pingora_proxy::http_proxy(
         &server.configuration,
         Gateway::new(state.clone(), policies.clone()),
+    );
+    let mut service = Service::new(
+        "switchyard api".to_string(),
+        Edge::new(proxy, state.clone()),
     );
     service.add_tcp(&listen.to_string());
     server.add_service(service);

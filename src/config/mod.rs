@@ -43,6 +43,17 @@ pub struct Settings {
     pub stream_timeout: Duration,
     /// Largest non-streaming provider response body the gateway reads.
     pub max_response_size: usize,
+    /// Largest request head (request line + headers), bytes.
+    pub max_header_size: usize,
+    /// From a connection's accept (or a kept-alive one's first byte) to the
+    /// end of the request head.
+    pub header_timeout: Duration,
+    /// From the end of the head to the end of the request body.
+    pub body_timeout: Duration,
+    /// Client connections open at once (read per new connection).
+    pub max_connections: usize,
+    /// Streaming responses relayed at once.
+    pub max_streams: usize,
     pub script_limits: ScriptLimits,
 }
 
@@ -58,6 +69,11 @@ impl Default for Settings {
             request_timeout: Duration::from_secs(600),
             stream_timeout: Duration::from_secs(30 * 60),
             max_response_size: 64 * 1024 * 1024,
+            max_header_size: 64 * 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            max_connections: 4096,
+            max_streams: 1024,
             script_limits: ScriptLimits::default(),
         }
     }

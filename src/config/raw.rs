@@ -62,6 +62,16 @@ pub struct RawServer {
     pub stream_timeout: Option<Scalar>,
     /// Largest non-streaming provider response body read, e.g. `64MiB`.
     pub max_response_size: Option<Scalar>,
+    /// Largest request head (request line and headers) a client may send.
+    pub max_header_size: Option<Scalar>,
+    /// Time a client has to send a request's head.
+    pub header_timeout: Option<Scalar>,
+    /// Time a client has to send a request's whole body.
+    pub body_timeout: Option<Scalar>,
+    /// Client connections open at once; more are answered 503.
+    pub max_connections: Option<usize>,
+    /// Streaming responses relayed at once; more are answered 503.
+    pub max_streams: Option<usize>,
     /// Limits for adapter scripts.
     #[serde(default)]
     pub scripts: RawScriptLimits,

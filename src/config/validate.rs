@@ -191,6 +191,8 @@ fn settings(raw: &RawServer, cx: &mut Ctx) -> Settings {
             &mut s.request_timeout,
         ),
         ("stream_timeout", &raw.stream_timeout, &mut s.stream_timeout),
+        ("header_timeout", &raw.header_timeout, &mut s.header_timeout),
+        ("body_timeout", &raw.body_timeout, &mut s.body_timeout),
     ];
     for (name, value, slot) in durations {
         if let Some(v) = value {
@@ -201,6 +203,7 @@ fn settings(raw: &RawServer, cx: &mut Ctx) -> Settings {
             }
         }
     }
+    client_limits(raw, &mut s, cx);
     let limits = &raw.scripts;
     let mut l = ScriptLimits {
         max_string_size: s.max_body_size.saturating_mul(4).max(1 << 20),
@@ -221,6 +224,38 @@ fn settings(raw: &RawServer, cx: &mut Ctx) -> Settings {
     }
     s.script_limits = l;
     s
+}
+
+/// Pingora's own cap on a request head, which a larger setting could not lift.
+const PINGORA_MAX_HEADER: usize = 1024 * 1024 - 1;
+
+/// `server.max_header_size`, `max_connections` and `max_streams`.
+fn client_limits(raw: &RawServer, s: &mut Settings, cx: &mut Ctx) {
+    if let Some(v) = &raw.max_header_size {
+        match values::size(v) {
+            Ok(n) if n < 1024 => cx.issue("server.max_header_size", "must be at least 1KiB"),
+            Ok(n) if n > PINGORA_MAX_HEADER => cx.issue(
+                "server.max_header_size",
+                "must be below 1MiB (the HTTP server's own limit)",
+            ),
+            Ok(n) => s.max_header_size = n,
+            Err(e) => cx.issue("server.max_header_size", e),
+        }
+    }
+    for (name, value, slot) in [
+        (
+            "max_connections",
+            raw.max_connections,
+            &mut s.max_connections,
+        ),
+        ("max_streams", raw.max_streams, &mut s.max_streams),
+    ] {
+        match value {
+            Some(0) => cx.issue(&format!("server.{name}"), "must be at least 1"),
+            Some(n) => *slot = n,
+            None => {}
+        }
+    }
 }
 
 /// Adapter scripts compiled so far, by adapter name.

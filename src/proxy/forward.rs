@@ -61,6 +61,15 @@ pub async fn handle(
         Err(e) => return write_error(session, ctx, &e).await,
     };
     ctx.stream = req.stream;
+    // Held until the stream ends: streams keep a provider connection open.
+    let _stream_slot = if req.stream {
+        match crate::edge::admit_stream(cfg.settings.max_streams) {
+            Ok(slot) => Some(slot),
+            Err(e) => return write_error(session, ctx, &e).await,
+        }
+    } else {
+        None
+    };
     let Some(route) = cfg.routes.resolve(&req.model) else {
         ctx.model = Some("unknown".into());
         return write_error(session, ctx, &GatewayError::UnknownModel(req.model)).await;
@@ -331,7 +340,8 @@ async fn read(
     endpoint: Endpoint,
     dialect: Dialect,
 ) -> Result<ClientRequest, GatewayError> {
-    let bytes = request::read_body(session, cfg.settings.max_body_size).await?;
+    let s = &cfg.settings;
+    let bytes = request::read_body_within(session, s.max_body_size, s.body_timeout).await?;
     match dialect {
         Dialect::OpenAi => request::parse(endpoint, &bytes),
         Dialect::Anthropic => {
@@ -356,7 +366,8 @@ pub async fn count_tokens(
         Ok(key) => ctx.key = key.map(|k| k.name.clone()),
         Err(e) => return write_error(session, ctx, &e).await,
     }
-    let counted = request::read_body(session, cfg.settings.max_body_size)
+    let s = &cfg.settings;
+    let counted = request::read_body_within(session, s.max_body_size, s.body_timeout)
         .await
         .and_then(|b| request::json(&b))
         .and_then(|v| anthropic::count_tokens(&v));

@@ -1,9 +1,12 @@
 //! Reading and checking a client's request: the body within the size limit,
 //! valid JSON, and the fields routing needs.
 
+use std::time::Duration;
+
 use pingora_proxy::Session;
 use serde_json::Value;
 
+use crate::edge::Rejection;
 use crate::error::GatewayError;
 
 /// Which API a request is for.
@@ -83,6 +86,35 @@ pub async fn read_body(session: &mut Session, limit: usize) -> Result<Vec<u8>, G
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Reads the whole body within `timeout` (408 past it) and `limit` bytes
+/// (413); counted in `gateway_client_rejections_total`. After either, the
+/// connection closes once answered instead of reading the rest of the body.
+pub async fn read_body_within(
+    session: &mut Session,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, GatewayError> {
+    // The whole-body deadline below bounds the body; Pingora's own per-read
+    // timeout (60 s) must not cut a longer one short.
+    session.set_read_timeout(Some(timeout));
+    let result = match tokio::time::timeout(timeout, read_body(session, limit)).await {
+        Ok(r) => r,
+        Err(_) => {
+            Rejection::BodyTimeout.count();
+            Err(GatewayError::ClientTimeout(format!(
+                "The request body did not arrive within {timeout:?}"
+            )))
+        }
+    };
+    if let Err(e) = &result {
+        if matches!(e, GatewayError::PayloadTooLarge { .. }) {
+            Rejection::BodyTooLarge.count();
+        }
+        session.set_keepalive(None);
+    }
+    result
 }
 
 /// Parses and checks `bytes` as a request for `endpoint`.

@@ -15,6 +15,7 @@ mod errors;
 mod failover;
 mod fleet;
 mod gemini;
+mod hostile_clients;
 mod hostile_upstreams;
 mod ledger;
 mod limits;

@@ -27,6 +27,7 @@ const FAMILIES: &[(&str, &str)] = &[
     ("gateway_config_info", "gauge"),
     ("gateway_requests_in_flight", "gauge"),
     ("gateway_streams_in_flight", "gauge"),
+    ("gateway_client_connections", "gauge"),
     ("gateway_script_errors_total", "counter"),
     ("gateway_hedges_total", "counter"),
     ("gateway_failovers_total", "counter"),

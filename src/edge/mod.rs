@@ -1,0 +1,260 @@
+//! The edge: each client connection of the API listener before Pingora's
+//! HTTP/1 parser sees it. Pingora 0.9 has no setting for the request head's
+//! size (fixed at 1 MiB), its read time (60 s per read, so a client sending
+//! a byte every few seconds is never dropped) or the number of open
+//! connections, so [`Edge`] wraps the HTTP service: it caps open connections
+//! (`server.max_connections`, over it: 503), reads every request head itself
+//! within `server.header_timeout` and `server.max_header_size` (over them:
+//! 408 / 431, then close), and hands the head to Pingora as already-read
+//! bytes. Body limits are enforced on the request path
+//! ([`crate::proxy::request::read_body_within`]); streams are capped by
+//! [`admit_stream`].
+
+pub mod head;
+pub mod reply;
+pub mod slots;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use pingora::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
+use pingora::protocols::http::ServerSession;
+use pingora::protocols::{Stream, ALPN};
+use pingora::server::ShutdownWatch;
+
+use crate::config::Config;
+use crate::error::GatewayError;
+use crate::metrics::metrics;
+use head::{Head, HeadLimits};
+pub use slots::{Slot, Slots};
+
+/// How long a kept-alive connection waits for its next request (Pingora's
+/// own default).
+const KEEPALIVE: Duration = Duration::from_secs(60);
+
+/// Client connections open on the API listener.
+pub static CONNECTIONS: Slots = Slots::new();
+/// Streaming responses being relayed.
+pub static STREAMS: Slots = Slots::new();
+
+/// Why a client was refused: the `reason` label of
+/// `gateway_client_rejections_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// `server.max_connections` open already (503).
+    TooManyConnections,
+    /// The request head exceeded `server.max_header_size` (431).
+    HeaderTooLarge,
+    /// The head did not arrive within `server.header_timeout` (408, or a
+    /// silent close when not one byte came).
+    HeaderTimeout,
+    /// The body exceeded `server.max_body_size` (413).
+    BodyTooLarge,
+    /// The body did not arrive within `server.body_timeout` (408).
+    BodyTimeout,
+    /// `server.max_streams` streams relayed already (503).
+    TooManyStreams,
+}
+
+impl Rejection {
+    /// Every reason.
+    pub const ALL: [Self; 6] = [
+        Self::TooManyConnections,
+        Self::HeaderTooLarge,
+        Self::HeaderTimeout,
+        Self::BodyTooLarge,
+        Self::BodyTimeout,
+        Self::TooManyStreams,
+    ];
+
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::TooManyConnections => "too_many_connections",
+            Self::HeaderTooLarge => "header_too_large",
+            Self::HeaderTimeout => "header_timeout",
+            Self::BodyTooLarge => "body_too_large",
+            Self::BodyTimeout => "body_timeout",
+            Self::TooManyStreams => "too_many_streams",
+        }
+    }
+
+    /// Counts one rejection.
+    pub fn count(self) {
+        metrics()
+            .client_rejections
+            .with_label_values(&[self.label()])
+            .inc();
+    }
+}
+
+/// A slot for a streaming response, held until the stream ends; a 503
+/// (with `Retry-After`) when `max` streams are being relayed already.
+pub fn admit_stream(max: usize) -> Result<Slot, GatewayError> {
+    STREAMS.try_take(max).ok_or_else(|| {
+        Rejection::TooManyStreams.count();
+        GatewayError::Overloaded(format!(
+            "The gateway is relaying its maximum of {max} concurrent streams; retry shortly"
+        ))
+    })
+}
+
+/// The API listener's service: `app` (Pingora's HTTP proxy) behind the
+/// connection and request-head limits of the config `config` holds when a
+/// connection arrives (a reload applies to new connections).
+pub struct Edge<A> {
+    app: Arc<A>,
+    config: Arc<ArcSwap<Config>>,
+}
+
+impl<A> Edge<A> {
+    /// Wraps `app`.
+    pub fn new(app: A, config: Arc<ArcSwap<Config>>) -> Self {
+        // Every reason is exported from the start (at 0), so rates work.
+        for r in Rejection::ALL {
+            metrics().client_rejections.with_label_values(&[r.label()]);
+        }
+        Self {
+            app: Arc::new(app),
+            config,
+        }
+    }
+}
+
+/// Counts an open connection in `gateway_client_connections`.
+struct Open;
+
+impl Open {
+    fn enter() -> Self {
+        metrics().client_connections.inc();
+        Self
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        metrics().client_connections.dec();
+    }
+}
+
+#[async_trait]
+impl<A> ServerApp for Edge<A>
+where
+    A: HttpServerApp + Send + Sync + 'static,
+{
+    async fn process_new(
+        self: &Arc<Self>,
+        stream: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        if matches!(
+            stream.selected_alpn_proto(),
+            Some(ALPN::H2 | ALPN::Custom(_))
+        ) {
+            // Not HTTP/1 (the listener is plain TCP today): Pingora's own path.
+            return self.app.process_new(stream, shutdown).await;
+        }
+        let (limits, max_connections) = {
+            let cfg = self.config.load();
+            let s = &cfg.settings;
+            let limits = HeadLimits {
+                max_size: s.max_header_size,
+                timeout: s.header_timeout,
+            };
+            (limits, s.max_connections)
+        };
+        let Some(_slot) = CONNECTIONS.try_take(max_connections) else {
+            Rejection::TooManyConnections.count();
+            let err = GatewayError::Overloaded(format!(
+                "The gateway has its maximum of {max_connections} client connections open; retry shortly"
+            ));
+            reply::reject(stream, &err).await;
+            return None;
+        };
+        let _open = Open::enter();
+        self.serve(stream, &limits, shutdown).await;
+        None
+    }
+
+    async fn cleanup(&self) {
+        self.app.http_cleanup().await;
+    }
+}
+
+impl<A> Edge<A>
+where
+    A: HttpServerApp + Send + Sync + 'static,
+{
+    /// Serves requests on one HTTP/1 connection until it closes: each head
+    /// read here within `limits`, the rest of the request by `app`.
+    async fn serve(
+        self: &Arc<Self>,
+        mut stream: Stream,
+        limits: &HeadLimits,
+        shutdown: &ShutdownWatch,
+    ) {
+        let mut kept: Option<Option<HttpPersistentSettings>> = None;
+        loop {
+            let wait = kept.as_ref().map(|_| KEEPALIVE);
+            let head = tokio::select! {
+                h = head::read(&mut stream, limits, wait) => h,
+                _ = stopping(shutdown.clone()) => return,
+            };
+            let buf = match head {
+                Head::Complete(buf) => buf,
+                Head::Closed => return,
+                Head::Idle => {
+                    // A new connection that never sent a byte; a kept-alive
+                    // one going quiet is normal.
+                    if kept.is_none() {
+                        Rejection::HeaderTimeout.count();
+                    }
+                    return;
+                }
+                Head::TimedOut => {
+                    Rejection::HeaderTimeout.count();
+                    let err = GatewayError::ClientTimeout(format!(
+                        "The request headers did not arrive within {:?}",
+                        limits.timeout
+                    ));
+                    return reply::reject(stream, &err).await;
+                }
+                Head::TooLarge => {
+                    Rejection::HeaderTooLarge.count();
+                    let err = GatewayError::HeadersTooLarge {
+                        limit: limits.max_size,
+                    };
+                    return reply::reject(stream, &err).await;
+                }
+            };
+            let mut session = ServerSession::new_http1(stream);
+            match kept.take() {
+                // As Pingora's own HTTP/1 loop does.
+                None => session.set_keepalive(Some(KEEPALIVE.as_secs())),
+                Some(Some(settings)) => settings.apply_to_session(&mut session),
+                Some(None) => {}
+            }
+            if *shutdown.borrow() {
+                session.set_keepalive(None);
+            }
+            session.set_pipelined_prefix(buf);
+            let Some(reused) = self.app.process_new_http(session, shutdown).await else {
+                return;
+            };
+            let (next, settings) = reused.consume();
+            stream = next;
+            kept = Some(settings);
+        }
+    }
+}
+
+/// Resolves once the server is shutting down.
+async fn stopping(mut shutdown: ShutdownWatch) {
+    while !*shutdown.borrow() {
+        if shutdown.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
+}
