@@ -40,6 +40,8 @@ pub struct Settings {
     pub idle_timeout: Duration,
     pub request_timeout: Duration,
     pub script_limits: ScriptLimits,
+    /// Where `run --upgrade` receives the listening sockets (read at start only).
+    pub upgrade_sock: PathBuf,
 }
 
 impl Default for Settings {
@@ -53,6 +55,7 @@ impl Default for Settings {
             idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(600),
             script_limits: ScriptLimits::default(),
+            upgrade_sock: validate::default_upgrade_sock(SocketAddr::from(([127, 0, 0, 1], 8080))),
         }
     }
 }

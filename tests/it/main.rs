@@ -28,3 +28,4 @@ mod sdk;
 mod shutdown;
 mod strategies;
 mod streaming;
+mod upgrade;
