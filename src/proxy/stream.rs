@@ -264,6 +264,21 @@ impl Relay<'_> {
                 return;
             }
         }
+        if data.is_empty() {
+            return; // nothing to forward (an SDK would fail to parse it)
+        }
+        // Forwarded as is, an event that is not JSON breaks the client's
+        // SDK mid-answer: report it in-band instead. (Validated without
+        // building a tree: this is the hot path.)
+        if serde_json::from_str::<serde::de::IgnoredAny>(data).is_err() {
+            return self.fail(
+                out,
+                p,
+                ctx,
+                "stream_malformed",
+                "the provider sent a stream event that is not JSON",
+            );
+        }
         if data.contains("\"finish_reason\":\"") || data.contains("\"finish_reason\": \"") {
             p.saw_finish = true;
         }
