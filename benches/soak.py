@@ -325,6 +325,7 @@ class Stats:
         self.by_key = {}  # (label, api, stream, status or reason) -> n
         self.failures = []  # first examples
         self.reasons = {}
+        self.abandoned = 0  # streams the client walked away from (neither passed nor failed)
 
     def record(self, label, api, stream, status, why, rid):
         key = (label, api, "stream" if stream else "json", status)
@@ -341,6 +342,28 @@ class Stats:
     @property
     def total(self):
         return self.passed + self.failed
+
+
+# The share of stream requests whose client goes away after the first body
+# bytes (the gateway must cancel the provider call and forget the request).
+ABANDON = 0.03
+
+
+async def abandon(host, port, raw, stats, timeout):
+    """Sends a stream request on its own connection, reads the head and
+    the first body bytes, and closes the connection."""
+    writer = None
+    try:
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(raw)
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+        await asyncio.wait_for(reader.read(1), timeout)
+        stats.abandoned += 1
+    except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError) as e:
+        stats.record("abandoned-stream", "-", True, "-", f"{type(e).__name__} before the first body byte", "-")
+    finally:
+        if writer:
+            writer.close()
 
 
 async def client(i, host, port, routes, stats, stop, pause, idle, seed, timeout):
@@ -360,6 +383,9 @@ async def client(i, host, port, routes, stats, stop, pause, idle, seed, timeout)
             continue
         label, api, stream, path, body = pick(rnd, routes)
         status, why, rid = None, None, "-"
+        if stream and rnd.random() < ABANDON:
+            await abandon(host, port, request_bytes(host, port, path, body, headers), stats, timeout)
+            continue
         try:
             if writer is None:
                 reader, writer = await asyncio.open_connection(host, port)
@@ -402,6 +428,32 @@ async def reload_counts(host, port):
                 if f'result="{k}"' in line:
                     out[k] = float(line.rsplit(" ", 1)[1])
     return out
+
+
+async def in_flight(host, port):
+    """Requests (this /metrics one included), streams and provider calls in
+    flight, from /metrics."""
+    _, _, body = await get(host, port, "/metrics")
+    req = streams = backend = 0.0
+    for line in body.decode().splitlines():
+        if line.startswith("gateway_requests_in_flight "):
+            req = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("gateway_streams_in_flight "):
+            streams = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("gateway_backend_in_flight{"):
+            backend += float(line.rsplit(" ", 1)[1])
+    return req, streams, backend
+
+
+async def settled_in_flight(host, port, secs=10.0):
+    """The in-flight gauges once they are back to idle, or as they are
+    after `secs`."""
+    end = time.monotonic() + secs
+    while True:
+        g = await in_flight(host, port)
+        if (g[0] <= 1 and g[1] == 0 and g[2] == 0) or time.monotonic() > end:
+            return g
+        await asyncio.sleep(0.2)
 
 
 class Reloads:
@@ -530,9 +582,15 @@ async def run(args):
     await rel
     await asyncio.sleep(3.0)
     end = proc_sample(args.pid)
+    gauges = None
     if end is None:
         alive = False
-    return report(args, stats, reloads, samples, start_sample, base, end, alive, warmup)
+    else:
+        try:
+            gauges = await settled_in_flight(host, port)
+        except (OSError, asyncio.TimeoutError, ValueError, asyncio.IncompleteReadError):
+            pass
+    return report(args, stats, reloads, samples, start_sample, base, end, alive, warmup, gauges)
 
 
 def condensed(samples, rows=24):
@@ -549,7 +607,7 @@ def panics(log):
         return [line.rstrip() for line in f if "panicked" in line]
 
 
-def report(args, stats, reloads, samples, start, base, end, alive, warmup):
+def report(args, stats, reloads, samples, start, base, end, alive, warmup, gauges):
     lines = [f"Soak, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, load average "
              f"{' '.join(open('/proc/loadavg').read().split()[:3])} at the end; {args.duration:.0f} s, "
              f"{args.clients} clients, reload every {args.reload_every:.0f} s",
@@ -563,6 +621,11 @@ def report(args, stats, reloads, samples, start, base, end, alive, warmup):
     if stats.failed:
         problems.append(f"{stats.failed} request(s) failed")
     problems += reloads.problems
+    if gauges is None:
+        problems.append("could not read the in-flight gauges after the run")
+    elif gauges[0] > 1 or gauges[1] or gauges[2]:
+        problems.append(f"in flight 10 s after the run: {gauges[0] - 1:.0f} requests, {gauges[1]:.0f} streams, "
+                        f"{gauges[2]:.0f} provider calls")
     p = panics(args.log)
     if p:
         problems.append(f"the gateway logged {len(p)} panic(s): {p[0][:200]}")
@@ -586,7 +649,9 @@ def report(args, stats, reloads, samples, start, base, end, alive, warmup):
         if den:
             slope = sum((t - mt) * (r - mr) for t, r in after) / den * 60
     lines += ["",
-              f"- requests: {stats.total}, **{stats.passed} passed, {stats.failed} failed**",
+              f"- requests: {stats.total}, **{stats.passed} passed, {stats.failed} failed**; and {stats.abandoned} "
+              f"streams the client closed after the first bytes; in flight after the run: "
+              f"{'–' if gauges is None else f'{gauges[0] - 1:.0f} requests, {gauges[1]:.0f} streams, {gauges[2]:.0f} provider calls'}",
               f"- reloads: {reloads.good} applied and seen in x-switchyard-config-version, {reloads.bad} bad edits "
               f"rejected while serving, {len(reloads.problems)} problem(s)",
               f"- RSS MiB: at start {fmt_mib(start[0])}, after warm-up (baseline) {fmt_mib(base[0]) if base else '–'}, "
