@@ -10,28 +10,32 @@
 # stay in --keep DIR for `callgrind_annotate --inclusive=yes`.
 #
 #   bash benches/instructions.sh [--requests 500] [--modes pass,translate,stream-pass,stream-translate]
-#                                [--keep DIR] [--bin PATH]
+#                                [--keep DIR] [--bin PATH] [--no-build]
 #
-# --bin measures another switchyard binary (e.g. a build of an older commit).
+# --bin measures another switchyard binary (e.g. a build of an older commit);
+# --no-build uses the release binaries already in the target dir.
 # Everything runs on 127.0.0.1; everything started is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-n=500 modes=pass,translate,stream-pass,stream-translate keep="" bin=""
+n=500 modes=pass,translate,stream-pass,stream-translate keep="" bin="" build=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --requests) n=$2; shift 2 ;;
     --modes) modes=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
     --bin) bin=$(realpath "$2"); shift 2 ;;
-    -h|--help) sed -n "2,17p" "$0"; exit 0 ;;
+    --no-build) build=0; shift ;;
+    -h|--help) sed -n "2,18p" "$0"; exit 0 ;;
     *) echo "instructions.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
 target=${CARGO_TARGET_DIR:-target}
-echo "instructions.sh: building release binaries" >&2
-cargo build --release --bin switchyard --bin mock-provider --example bare_proxy >&2
+if [ "$build" = 1 ]; then
+  echo "instructions.sh: building release binaries" >&2
+  cargo build --release --bin switchyard --bin mock-provider --example bare_proxy >&2
+fi
 bin=${bin:-$target/release/switchyard}
 
 tmp=$(mktemp -d)

@@ -138,7 +138,8 @@ gw_config() { # port extra-yaml
   cat <<YAML
 listen: 127.0.0.1:$1
 scripts: $tmp/scripts/providers
-server: { threads: 2 }
+server: { threads: 2, max_connections: 50000, max_streams: 50000 }
+# (the harness holds 10,000 streams open: above the defaults of 4096 connections and 1024 streams)
 providers:
   oa: { adapter: openai, base_url: "http://$mock/v1", api_key: k }
   an: { adapter: anthropic, base_url: "http://$mock", api_key: k }

@@ -41,6 +41,10 @@ enum Command {
         /// The routes file; reloaded when it changes.
         #[arg(long, short, default_value = "routes.yaml")]
         config: PathBuf,
+        /// Take the listening sockets over from the running gateway (then
+        /// send it SIGQUIT) instead of binding them: a zero-downtime upgrade.
+        #[arg(long)]
+        upgrade: bool,
     },
     /// Validate a routes file and compile every script it names.
     Check {
@@ -277,8 +281,8 @@ fn main() -> ExitCode {
             }
             None => ExitCode::FAILURE,
         },
-        Command::Run { config } => match load_or_report(&config) {
-            Some(cfg) => started(switchyard::server::run(config, cfg)),
+        Command::Run { config, upgrade } => match load_or_report(&config) {
+            Some(cfg) => started(switchyard::server::run(config, cfg, upgrade)),
             None => ExitCode::FAILURE,
         },
         Command::Explain {
@@ -315,7 +319,7 @@ fn main() -> ExitCode {
                 }
             };
             match load_or_report(&path) {
-                Some(cfg) => started(switchyard::server::run(path, cfg)),
+                Some(cfg) => started(switchyard::server::run(path, cfg, false)),
                 None => ExitCode::FAILURE,
             }
         }

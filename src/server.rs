@@ -2,8 +2,11 @@
 //! and graceful drain. SIGTERM and SIGINT stop accepting connections at
 //! once, let requests and streams in flight finish (up to
 //! `server.drain_timeout`), then exit; a second signal exits immediately.
+//! SIGQUIT is a zero-downtime binary upgrade: the listening sockets go to a
+//! new process started with `run --upgrade` (over `server.upgrade_sock`),
+//! then this one drains the same way.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,8 +27,10 @@ use crate::policy::Policies;
 use crate::proxy::Gateway;
 
 /// Starts the gateway on a loaded config and blocks until it stops;
-/// an error when its state store or ledger cannot be opened.
-pub fn run(path: PathBuf, cfg: Config) -> Result<(), String> {
+/// an error when its state store or ledger cannot be opened. With
+/// `upgrade`, the listening sockets are taken over from the running gateway
+/// once it gets SIGQUIT (the process exits if none arrive within ~5 s).
+pub fn run(path: PathBuf, cfg: Config, upgrade: bool) -> Result<(), String> {
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }
@@ -61,10 +66,21 @@ pub fn run(path: PathBuf, cfg: Config) -> Result<(), String> {
         threads: settings.threads,
         grace_period_seconds: Some(settings.drain_timeout.as_secs().max(1)),
         graceful_shutdown_timeout_seconds: Some(1),
+        upgrade_sock: upgrade_sock(&settings.upgrade_sock, upgrade)?,
         ..ServerConf::default()
     };
-    let mut server = Server::new_with_opt_and_conf(Some(Opt::default()), conf);
+    let opt = Opt {
+        upgrade,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(Some(opt), conf);
+    if upgrade {
+        tracing::info!(sock = %settings.upgrade_sock.display(), "waiting for the running gateway's listening sockets (send it SIGQUIT)");
+    }
     server.bootstrap();
+    if upgrade {
+        tracing::info!("took over the listening sockets");
+    }
 
     let proxy = pingora_proxy::http_proxy(
         &server.configuration,
@@ -102,14 +118,33 @@ pub fn run(path: PathBuf, cfg: Config) -> Result<(), String> {
     tracing::info!(version = %state.load().version, "listening on {listen}");
     println!("listening on {listen}");
     server.run(RunArgs {
-        shutdown_signal: Box::new(Signals),
+        shutdown_signal: Box::new(Signals {
+            upgrade_sock: settings.upgrade_sock.clone(),
+        }),
     });
     Ok(())
 }
 
+/// The upgrade socket's path as Pingora takes it. Pingora panics when it
+/// cannot bind it, so a missing directory is an error here first.
+fn upgrade_sock(path: &Path, upgrade: bool) -> Result<String, String> {
+    let text = path
+        .to_str()
+        .ok_or_else(|| format!("server.upgrade_sock `{}` is not UTF-8", path.display()))?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if upgrade && dir.is_some_and(|d| !d.is_dir()) {
+        return Err(format!(
+            "server.upgrade_sock `{text}`: its directory does not exist"
+        ));
+    }
+    Ok(text.to_string())
+}
+
 /// SIGTERM and SIGINT both drain gracefully; SIGQUIT hands the listening
-/// sockets to a new process (Pingora's upgrade).
-struct Signals;
+/// sockets to a new process (Pingora's upgrade) and then drains.
+struct Signals {
+    upgrade_sock: PathBuf,
+}
 
 #[async_trait]
 impl ShutdownSignalWatch for Signals {
@@ -122,12 +157,39 @@ impl ShutdownSignalWatch for Signals {
             tracing::error!("cannot install signal handlers; stop with SIGKILL");
             return std::future::pending().await;
         };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM: draining"),
-            _ = int.recv() => tracing::info!("SIGINT: draining"),
-            _ = quit.recv() => return ShutdownSignal::GracefulUpgrade,
+        loop {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: draining"),
+                _ = int.recv() => tracing::info!("SIGINT: draining"),
+                _ = quit.recv() => {
+                    if successor_waiting(&self.upgrade_sock).await {
+                        tracing::info!("SIGQUIT: handing the listening sockets to the new process, then draining");
+                        return ShutdownSignal::GracefulUpgrade;
+                    }
+                    // Pingora would give up sending after ~5 s and then stop
+                    // serving anyway: an outage from a stray signal.
+                    tracing::warn!(sock = %self.upgrade_sock.display(), "SIGQUIT ignored: no `switchyard run --upgrade` is waiting on the upgrade socket");
+                    continue;
+                }
+            }
+            return ShutdownSignal::GracefulTerminate;
         }
-        ShutdownSignal::GracefulTerminate
+    }
+}
+
+/// Whether a new process listens on the upgrade socket, or starts to
+/// within 5 s (it may have been started just after the signal was sent).
+async fn successor_waiting(sock: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if std::fs::metadata(sock).is_ok_and(|m| m.file_type().is_socket()) {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -55,6 +55,8 @@ pub struct Settings {
     /// Streaming responses relayed at once.
     pub max_streams: usize,
     pub script_limits: ScriptLimits,
+    /// Where `run --upgrade` receives the listening sockets (read at start only).
+    pub upgrade_sock: PathBuf,
 }
 
 impl Default for Settings {
@@ -75,6 +77,7 @@ impl Default for Settings {
             max_connections: 4096,
             max_streams: 1024,
             script_limits: ScriptLimits::default(),
+            upgrade_sock: validate::default_upgrade_sock(SocketAddr::from(([127, 0, 0, 1], 8080))),
         }
     }
 }

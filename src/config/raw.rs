@@ -75,6 +75,9 @@ pub struct RawServer {
     /// Limits for adapter scripts.
     #[serde(default)]
     pub scripts: RawScriptLimits,
+    /// Unix socket over which `run --upgrade` takes the listening sockets
+    /// from the running gateway (restart to change).
+    pub upgrade_sock: Option<String>,
 }
 
 /// `server.scripts:` limits applied to every adapter script call.

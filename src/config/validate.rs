@@ -28,6 +28,7 @@ use crate::routing::{HedgeAfter, Route, RoutePolicy, RouteTable, Target};
 use crate::secrets::{MasterKey, SecretError};
 use crate::upstream::{Timeouts, Upstream};
 use expand::Unresolved;
+pub use upgrade::default_upgrade_sock;
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -75,13 +76,19 @@ pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIss
         );
         SocketAddr::from(([127, 0, 0, 1], 8080))
     });
-    let settings = settings(&raw.server, &mut cx);
+    let mut settings = settings(&raw.server, &mut cx);
     let policy = policy::policy(raw.policy, &mut cx);
     let base_dir = source
         .path
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
+    settings.upgrade_sock = upgrade::upgrade_sock(
+        raw.server.upgrade_sock.as_deref(),
+        listen,
+        &base_dir,
+        &mut cx,
+    );
     let scripts_dir = base_dir.join(raw.scripts.as_deref().unwrap_or(DEFAULT_SCRIPTS));
     let engine = Arc::new(build_engine(&settings.script_limits));
     let mut adapters = Adapters {
@@ -854,3 +861,4 @@ mod backends;
 mod expand;
 #[cfg(test)]
 mod tests;
+mod upgrade;

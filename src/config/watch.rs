@@ -47,6 +47,9 @@ impl Reloader {
                 if cfg.settings.threads != current.settings.threads {
                     tracing::warn!("server.threads changes need a restart");
                 }
+                if cfg.settings.upgrade_sock != current.settings.upgrade_sock {
+                    tracing::warn!("server.upgrade_sock changes need a restart");
+                }
                 let p = (&cfg.policy, &current.policy);
                 if p.0.state != p.1.state || p.0.ledger != p.1.ledger || p.0.admin != p.1.admin {
                     tracing::warn!("`state:`, `ledger:` and `admin:` changes need a restart; the rest of the config is applied");

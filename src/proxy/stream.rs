@@ -300,7 +300,15 @@ impl Relay<'_> {
                 return;
             }
         }
-        if !hostile::looks_like_json_object(data) {
+        if data.is_empty() {
+            return; // nothing to forward (an SDK would fail to parse it)
+        }
+        // Forwarded as is, an event that is not JSON breaks the client's
+        // SDK mid-answer: report it in-band instead. (Validated without
+        // building a tree: this is the hot path.)
+        if !hostile::looks_like_json_object(data)
+            || serde_json::from_str::<serde::de::IgnoredAny>(data).is_err()
+        {
             Hostile::InvalidJson.count(provider_of(ctx));
             let msg = "the provider sent a stream event that is not JSON";
             return self.fail(out, p, ctx, "upstream_invalid_json", msg);

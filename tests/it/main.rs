@@ -31,3 +31,4 @@ mod sdk;
 mod shutdown;
 mod strategies;
 mod streaming;
+mod upgrade;

@@ -118,6 +118,28 @@ async fn upstream_drop_mid_stream_is_reported_in_band() {
     }
 }
 
+/// An OpenAI-format provider's event that is not JSON (found by
+/// benches/soak.sh): the passthrough used to forward it as is, which breaks
+/// the client's SDK; it is reported in-band instead, and no `[DONE]` follows.
+#[tokio::test]
+async fn malformed_event_mid_stream_is_reported_in_band() {
+    let (_mock, gw) = setup(
+        "openai",
+        MockConfig {
+            fault: Some(Fault::Malformed),
+            ..slow(6, 10)
+        },
+    )
+    .await;
+    let events = read_sse(gw.post("/v1/chat/completions", &chat("m", true)).await).await;
+    assert!(
+        events.iter().all(|e| e.json().is_some()),
+        "an event that is not JSON reached the client: {events:?}"
+    );
+    let last = events.last().unwrap().json().unwrap();
+    assert!(last["error"]["message"].is_string(), "{last}");
+}
+
 #[tokio::test]
 async fn upstream_error_event_mid_stream_is_forwarded() {
     for adapter in ["openai", "anthropic"] {

@@ -45,6 +45,8 @@ fn broken_configs_are_reported_with_lines() {
         ("server:\n  max_connections: 0\n", "3:20: server.max_connections: must be at least 1"),
         ("server:\n  max_streams: 0\n", "3:16: server.max_streams: must be at least 1"),
         ("server:\n  max_streams: many\n", "server.max_streams"),
+        ("server:\n  upgrade_sock: \"\"\n", "3:17: server.upgrade_sock: must not be empty"),
+        (concat!("server:\n  upgrade_sock: /tmp/", "a-very-long-directory-name-that-goes-on/and-on-and-on/until-it-no-longer-fits-into-a-unix-socket-address/upgrade.sock\n"), "3:17: server.upgrade_sock: `/tmp/a-very-long"),
         ("providers:\n  p:\n    adapter: nope\n    base_url: http://x\n", "4:14: providers.p.adapter: no adapter script `nope`"),
         ("providers:\n  p:\n    adapter: openai\n    base_url: ftp://x\n", "5:15: providers.p.base_url: base_url scheme must be http or https"),
         ("providers:\n  p:\n    adapter: openai\n    base_url: http://x\n    models:\n      m: { quality: 3 }\n", "providers.p.models.m.quality: quality must be between 0 and 1"),
@@ -130,6 +132,22 @@ fn unset_key_disables_the_provider_with_a_warning() {
         cfg.warnings[0].contains("SWITCHYARD_SURELY_UNSET_VAR"),
         "{:?}",
         cfg.warnings
+    );
+}
+
+#[test]
+fn upgrade_sock_defaults_per_listen_address_and_resolves_beside_the_config() {
+    let a = load("listen: 127.0.0.1:9123\n").unwrap();
+    let b = load("listen: 127.0.0.1:9124\n").unwrap();
+    assert_ne!(a.settings.upgrade_sock, b.settings.upgrade_sock);
+    assert!(a
+        .settings
+        .upgrade_sock
+        .ends_with("switchyard-upgrade-127.0.0.1-9123.sock"));
+    let c = load("server:\n  upgrade_sock: run/up.sock\n").unwrap();
+    assert_eq!(
+        c.settings.upgrade_sock,
+        c.path.parent().unwrap().join("run/up.sock")
     );
 }
 

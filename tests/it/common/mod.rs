@@ -132,18 +132,7 @@ impl Gateway {
                 .kill_on_drop(true)
                 .spawn()
                 .expect("spawn switchyard");
-            let logs = Arc::new(Mutex::new(String::new()));
-            if let Some(stderr) = child.stderr.take() {
-                let logs = logs.clone();
-                tokio::spawn(async move {
-                    let mut lines = BufReader::new(stderr).lines();
-                    while let Ok(Some(line)) = lines.next_line().await {
-                        let mut l = logs.lock().unwrap();
-                        l.push_str(&line);
-                        l.push('\n');
-                    }
-                });
-            }
+            let logs = capture_logs(&mut child);
             let client = reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
                 .build()
@@ -178,6 +167,22 @@ impl Gateway {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// Starts `switchyard run --upgrade` on this gateway's config: the new
+    /// process waits for this one's listening sockets (send this one SIGQUIT).
+    pub fn start_successor(&self) -> Successor {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["run", "--upgrade", "--config"])
+            .arg(self.config_path())
+            .env("SWITCHYARD_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn switchyard --upgrade");
+        let logs = capture_logs(&mut child);
+        Successor { child, logs }
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -284,6 +289,42 @@ impl Gateway {
             .ok()
             .and_then(Result::ok)
             .and_then(|s| s.code())
+    }
+}
+
+/// Collects a child's stderr lines as they come.
+fn capture_logs(child: &mut Child) -> Arc<Mutex<String>> {
+    let logs = Arc::new(Mutex::new(String::new()));
+    if let Some(stderr) = child.stderr.take() {
+        let logs = logs.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut l = logs.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+    }
+    logs
+}
+
+/// A gateway started with `run --upgrade` (see [`Gateway::start_successor`]);
+/// it serves on its predecessor's address once it has the sockets.
+pub struct Successor {
+    child: Child,
+    logs: Arc<Mutex<String>>,
+}
+
+impl Successor {
+    /// Everything it logged so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Its exit code, if it has exited.
+    pub fn exited(&mut self) -> Option<i32> {
+        self.child.try_wait().ok().flatten().and_then(|s| s.code())
     }
 }
 
