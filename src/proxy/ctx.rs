@@ -21,8 +21,11 @@ impl Usage {
         Some(Self {
             prompt: n("prompt_tokens")?,
             completion: n("completion_tokens").unwrap_or(0),
-            cached: v
-                .pointer("/prompt_tokens_details/cached_tokens")
+            // `get` chains, not `pointer`: this runs per request and per
+            // stream chunk, and `pointer` unescapes its path each time.
+            cached: obj
+                .get("prompt_tokens_details")
+                .and_then(|d| d.get("cached_tokens"))
                 .and_then(serde_json::Value::as_u64)
                 .unwrap_or(0),
         })

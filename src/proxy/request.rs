@@ -186,7 +186,8 @@ pub fn parse_value(endpoint: Endpoint, body: Value) -> Result<ClientRequest, Gat
         }
     }
     let include_usage = body
-        .pointer("/stream_options/include_usage")
+        .get("stream_options")
+        .and_then(|o| o.get("include_usage"))
         .and_then(Value::as_bool)
         .unwrap_or(false);
     Ok(ClientRequest {
@@ -234,7 +235,8 @@ impl ClientRequest {
         }
         let json = self
             .body
-            .pointer("/response_format/type")
+            .get("response_format")
+            .and_then(|f| f.get("type"))
             .and_then(Value::as_str)
             .is_some_and(|t| t != "text");
         if json {

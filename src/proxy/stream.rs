@@ -353,7 +353,9 @@ impl Relay<'_> {
                     }
                 }
                 let finish = v
-                    .pointer("/choices/0/finish_reason")
+                    .get("choices")
+                    .and_then(|c| c.get(0))
+                    .and_then(|c| c.get("finish_reason"))
                     .is_some_and(|f| !f.is_null());
                 p.saw_finish |= finish;
                 p.sink.chunk(out, &v);
