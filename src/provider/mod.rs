@@ -5,6 +5,7 @@ pub mod adapter;
 #[cfg(test)]
 mod anthropic_tests;
 pub mod engine;
+pub mod memory;
 #[cfg(test)]
 mod gemini_tests;
 #[cfg(test)]
