@@ -204,8 +204,16 @@ fn settings(raw: &RawServer, cx: &mut Ctx) -> Settings {
     }
     // Rhai takes 0 as "no limit", so 0 is refused rather than passed on.
     let counts = [
-        ("max_call_depth", limits.max_call_depth, &mut l.max_call_depth),
-        ("max_array_size", limits.max_array_size, &mut l.max_array_size),
+        (
+            "max_call_depth",
+            limits.max_call_depth,
+            &mut l.max_call_depth,
+        ),
+        (
+            "max_array_size",
+            limits.max_array_size,
+            &mut l.max_array_size,
+        ),
         ("max_map_size", limits.max_map_size, &mut l.max_map_size),
     ];
     for (name, value, slot) in counts {
@@ -216,7 +224,11 @@ fn settings(raw: &RawServer, cx: &mut Ctx) -> Settings {
         }
     }
     let sizes = [
-        ("max_string_size", &limits.max_string_size, &mut l.max_string_size),
+        (
+            "max_string_size",
+            &limits.max_string_size,
+            &mut l.max_string_size,
+        ),
         ("max_memory", &limits.max_memory, &mut l.max_memory),
     ];
     for (name, value, slot) in sizes {

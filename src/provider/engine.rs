@@ -258,7 +258,10 @@ mod tests {
             r#"let b = blob(); loop { b += b; b.push(1); }"#,
         ] {
             let err = run_on_worker_stack(small_limits(), script);
-            assert!(stopped_by(&err, "size") || stopped_by(&err, "memory"), "{script}: {err}");
+            assert!(
+                stopped_by(&err, "size") || stopped_by(&err, "memory"),
+                "{script}: {err}"
+            );
         }
     }
 
@@ -285,8 +288,7 @@ mod tests {
     fn deep_recursion_is_stopped_before_the_stack_overflows() {
         let nest = 20;
         let body = format!("{}f(n + 1){}", "1 + (".repeat(nest), ")".repeat(nest));
-        let script: &'static str =
-            Box::leak(format!("fn f(n) {{ {body} }} f(0)").into_boxed_str());
+        let script: &'static str = Box::leak(format!("fn f(n) {{ {body} }} f(0)").into_boxed_str());
         for depth in [64, 100_000] {
             let limits = ScriptLimits {
                 max_call_depth: depth,

@@ -5,11 +5,11 @@ pub mod adapter;
 #[cfg(test)]
 mod anthropic_tests;
 pub mod engine;
-pub mod memory;
 #[cfg(test)]
 mod gemini_tests;
 #[cfg(test)]
 mod golden_tests;
+pub mod memory;
 pub mod models;
 pub mod scorer;
 

@@ -24,6 +24,7 @@ mod policy;
 mod pricing;
 mod reload;
 mod resilience;
+mod scripts_contained;
 mod sdk;
 mod shutdown;
 mod strategies;
