@@ -97,9 +97,13 @@ impl Drop for DeadlineGuard {
     }
 }
 
-/// Why the running call must stop, checked at every Rhai operation (the
-/// clock only every 1024).
+/// Why the running call must stop: stack and memory every 8 Rhai
+/// operations (a few call levels or allocations past the budget at most),
+/// the clock every 1024.
 fn over_budget(ops: u64, max_memory: usize) -> Option<Dynamic> {
+    if ops % 8 != 0 {
+        return None;
+    }
     let call = CALL.with(Cell::get)?;
     // Stacks grow down on every target Pingora supports.
     if call.stack_base.saturating_sub(stack_address()) > STACK_BUDGET {
