@@ -16,7 +16,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     match request_to_hub(body) {
         Ok(mut hub) => {
             switchyard_fuzz::check_json(&hub);
-            assert!(hub.get("messages").is_some_and(Value::is_array), "no messages: {hub}");
+            assert!(
+                hub.get("messages").is_some_and(Value::is_array),
+                "no messages: {hub}"
+            );
             strip_extensions(&mut hub);
             switchyard_fuzz::check_json(&hub);
         }

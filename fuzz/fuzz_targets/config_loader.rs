@@ -14,7 +14,10 @@ fn check(issues: &[ConfigIssue], lines: usize) {
     assert!(!issues.is_empty(), "a failure with no issue");
     for i in issues {
         if i.file.ends_with("routes.yaml") {
-            assert!(i.line <= lines + 1, "{i}: line past the end ({lines} lines)");
+            assert!(
+                i.line <= lines + 1,
+                "{i}: line past the end ({lines} lines)"
+            );
         }
         assert!(!i.message.is_empty(), "issue without a message");
     }

@@ -29,7 +29,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         .iter()
         .map(|e| e.event.chars().count() + e.data.chars().count())
         .sum();
-    assert!(chars <= input.len(), "{chars} characters out of {} bytes", input.len());
+    assert!(
+        chars <= input.len(),
+        "{chars} characters out of {} bytes",
+        input.len()
+    );
     // A small limit: every event dispatched before the refusal is within
     // the limit plus what one read can add.
     let max = usize::from(split);
@@ -40,6 +44,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         Err(n) => &whole[..*n],
     };
     for e in events {
-        assert!(e.data.len() <= 3 * (max + piece), "event of {} bytes passed a limit of {max}", e.data.len());
+        assert!(
+            e.data.len() <= 3 * (max + piece),
+            "event of {} bytes passed a limit of {max}",
+            e.data.len()
+        );
     }
 });
