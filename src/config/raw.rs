@@ -90,6 +90,14 @@ pub struct RawScriptLimits {
     pub timeout: Option<Scalar>,
     /// Maximum function call depth.
     pub max_call_depth: Option<usize>,
+    /// Longest string a script may build, e.g. `40MiB`.
+    pub max_string_size: Option<Scalar>,
+    /// Most items in one array (nested arrays included).
+    pub max_array_size: Option<usize>,
+    /// Most properties in one object map (nested maps included).
+    pub max_map_size: Option<usize>,
+    /// Memory a hook call may hold, e.g. `256MiB`.
+    pub max_memory: Option<Scalar>,
 }
 
 /// One entry of `providers:`.

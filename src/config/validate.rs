@@ -214,13 +214,49 @@ fn settings(raw: &RawServer, cx: &mut Ctx) -> Settings {
     let limits = &raw.scripts;
     let mut l = ScriptLimits {
         max_string_size: s.max_body_size.saturating_mul(4).max(1 << 20),
+        max_memory: s.max_body_size.saturating_mul(16).max(256 << 20),
         ..ScriptLimits::default()
     };
     if let Some(n) = limits.max_operations {
         l.max_operations = n;
     }
-    if let Some(n) = limits.max_call_depth {
-        l.max_call_depth = n;
+    // Rhai takes 0 as "no limit", so 0 is refused rather than passed on.
+    let counts = [
+        (
+            "max_call_depth",
+            limits.max_call_depth,
+            &mut l.max_call_depth,
+        ),
+        (
+            "max_array_size",
+            limits.max_array_size,
+            &mut l.max_array_size,
+        ),
+        ("max_map_size", limits.max_map_size, &mut l.max_map_size),
+    ];
+    for (name, value, slot) in counts {
+        match value {
+            Some(0) => cx.issue(&format!("server.scripts.{name}"), "must be at least 1"),
+            Some(n) => *slot = n,
+            None => {}
+        }
+    }
+    let sizes = [
+        (
+            "max_string_size",
+            &limits.max_string_size,
+            &mut l.max_string_size,
+        ),
+        ("max_memory", &limits.max_memory, &mut l.max_memory),
+    ];
+    for (name, value, slot) in sizes {
+        if let Some(v) = value {
+            match values::size(v) {
+                Ok(0) => cx.issue(&format!("server.scripts.{name}"), "must be more than 0"),
+                Ok(n) => *slot = n,
+                Err(e) => cx.issue(&format!("server.scripts.{name}"), e),
+            }
+        }
     }
     if let Some(v) = &limits.timeout {
         match values::duration(v) {

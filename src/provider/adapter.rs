@@ -377,6 +377,8 @@ impl Adapter {
 
     fn runtime(&self, hook: &'static str, err: &EvalAltResult) -> ScriptError {
         let message = match err {
+            // The budget that stopped it (time, memory or stack).
+            EvalAltResult::ErrorTerminated(why, _) if why.is_string() => why.to_string(),
             EvalAltResult::ErrorTerminated(..) => "script time budget exceeded".to_string(),
             other => strip_position(&other.to_string()),
         };

@@ -1,13 +1,15 @@
 //! The one Rhai engine every adapter script runs on: sandboxed (no file or
-//! module access, no `eval`), limited (operations, call depth, sizes and a
-//! wall-clock budget per hook call) and extended with the few helpers that
-//! adapters need (`json_parse`, `json_encode`, `unix_time`, `random_id`,
-//! `f32_base64`).
+//! module access, no `eval`), limited (operations, call depth, sizes, a
+//! wall-clock budget, a memory budget and a stack budget per hook call) and
+//! extended with the few helpers that adapters need (`json_parse`,
+//! `json_encode`, `unix_time`, `random_id`, `f32_base64`).
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use rhai::{Dynamic, Engine};
+
+use super::memory;
 
 /// Limits applied to every hook call.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,8 +20,16 @@ pub struct ScriptLimits {
     pub timeout: Duration,
     /// Function call depth.
     pub max_call_depth: usize,
-    /// Longest string a script may build (bytes).
+    /// Longest string a script may build (bytes; all strings inside one
+    /// array or map count together).
     pub max_string_size: usize,
+    /// Most items in one array or BLOB, nested arrays' items included.
+    pub max_array_size: usize,
+    /// Most properties in one object map, nested maps' included.
+    pub max_map_size: usize,
+    /// Bytes a call may hold allocated (counted by
+    /// [`memory::CountingAlloc`], so only where that is the global allocator).
+    pub max_memory: usize,
 }
 
 impl Default for ScriptLimits {
@@ -29,30 +39,86 @@ impl Default for ScriptLimits {
             timeout: Duration::from_secs(1),
             max_call_depth: 64,
             max_string_size: 64 * 1024 * 1024,
+            max_array_size: 1_000_000,
+            max_map_size: 1_000_000,
+            max_memory: 256 * 1024 * 1024,
         }
     }
 }
 
-thread_local! {
-    /// Deadline of the hook call running on this thread, if any. Rhai runs
-    /// synchronously on the caller's thread, so a thread-local is exact.
-    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+/// Stack a hook call may use below the frame that started it. Hooks run on
+/// the proxy's worker threads (2 MiB stacks); a recursive script stays well
+/// inside them whatever its call depth and expression nesting (each Rhai
+/// call level can take tens of KiB in a debug build), so deep recursion is
+/// stopped with an error instead of overflowing the stack, which would
+/// abort the whole gateway.
+pub const STACK_BUDGET: usize = 1024 * 1024;
+
+/// The hook call running on this thread, if any. Rhai runs synchronously on
+/// the caller's thread, so thread-locals are exact.
+#[derive(Debug, Clone, Copy)]
+struct Call {
+    deadline: Option<Instant>,
+    /// [`memory::held`] when the call started.
+    memory_base: isize,
+    /// Address of a local of the frame that started the call.
+    stack_base: usize,
 }
 
-/// Sets this thread's script deadline for as long as it lives.
-pub(crate) struct DeadlineGuard(Option<Instant>);
+thread_local! {
+    static CALL: Cell<Option<Call>> = const { Cell::new(None) };
+}
+
+/// The address of a local variable: where this thread's stack is now.
+#[inline(always)]
+fn stack_address() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
+}
+
+/// Sets this thread's script budgets (time, memory, stack) for as long as
+/// it lives.
+pub(crate) struct DeadlineGuard(Option<Call>);
 
 impl DeadlineGuard {
     pub(crate) fn start(budget: Duration) -> Self {
-        let previous = DEADLINE.with(|d| d.replace(Instant::now().checked_add(budget)));
-        Self(previous)
+        let call = Call {
+            deadline: Instant::now().checked_add(budget),
+            memory_base: memory::held(),
+            stack_base: stack_address(),
+        };
+        Self(CALL.with(|c| c.replace(Some(call))))
     }
 }
 
 impl Drop for DeadlineGuard {
     fn drop(&mut self) {
-        DEADLINE.with(|d| d.set(self.0));
+        CALL.with(|c| c.set(self.0));
     }
+}
+
+/// Why the running call must stop: stack and memory every 8 Rhai
+/// operations (a few call levels or allocations past the budget at most),
+/// the clock every 1024.
+fn over_budget(ops: u64, max_memory: usize) -> Option<Dynamic> {
+    if ops % 8 != 0 {
+        return None;
+    }
+    let call = CALL.with(Cell::get)?;
+    // Stacks grow down on every target Pingora supports.
+    if call.stack_base.saturating_sub(stack_address()) > STACK_BUDGET {
+        return Some(Dynamic::from(
+            "script stack budget exceeded (recursion too deep)",
+        ));
+    }
+    let held = memory::held().wrapping_sub(call.memory_base);
+    if held > 0 && held as usize > max_memory {
+        return Some(Dynamic::from(format!(
+            "script memory budget exceeded ({max_memory} bytes)"
+        )));
+    }
+    let late = ops % 1024 == 0 && call.deadline.is_some_and(|t| Instant::now() > t);
+    late.then(|| Dynamic::from("script time budget exceeded"))
 }
 
 /// Builds the sandboxed engine with `limits`.
@@ -65,16 +131,11 @@ pub fn build_engine(limits: &ScriptLimits) -> Engine {
     engine.set_max_call_levels(limits.max_call_depth);
     engine.set_max_operations(limits.max_operations);
     engine.set_max_string_size(limits.max_string_size);
-    engine.set_max_array_size(1_000_000);
-    engine.set_max_map_size(1_000_000);
+    engine.set_max_array_size(limits.max_array_size);
+    engine.set_max_map_size(limits.max_map_size);
     engine.set_max_variables(10_000);
-    engine.on_progress(|ops| {
-        if ops % 1024 != 0 {
-            return None;
-        }
-        let late = DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() > t));
-        late.then(|| Dynamic::from("script time budget exceeded"))
-    });
+    let max_memory = limits.max_memory;
+    engine.on_progress(move |ops| over_budget(ops, max_memory));
     engine.on_print(|s| tracing::debug!(target: "script", "{s}"));
     engine.on_debug(|s, src, pos| tracing::debug!(target: "script", source = src, %pos, "{s}"));
     register_helpers(&mut engine);
@@ -151,6 +212,95 @@ mod tests {
             "{err}"
         );
         assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    /// Runs `script` on the sandboxed engine on a thread with the 2 MiB
+    /// stack of a tokio worker (where hooks run in the gateway).
+    fn run_on_worker_stack(limits: ScriptLimits, script: &'static str) -> Box<rhai::EvalAltResult> {
+        std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || {
+                let engine = build_engine(&limits);
+                let _guard = DeadlineGuard::start(limits.timeout);
+                engine.run(script).unwrap_err()
+            })
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    /// Limits where only sizes, memory and stack can stop a script.
+    fn small_limits() -> ScriptLimits {
+        ScriptLimits {
+            max_operations: u64::MAX,
+            timeout: Duration::from_secs(60),
+            max_string_size: 1 << 20,
+            max_array_size: 100_000,
+            max_map_size: 100_000,
+            max_memory: 16 << 20,
+            ..ScriptLimits::default()
+        }
+    }
+
+    fn stopped_by(err: &rhai::EvalAltResult, budget: &str) -> bool {
+        match err {
+            rhai::EvalAltResult::ErrorDataTooLarge(..) => budget == "size",
+            rhai::EvalAltResult::ErrorStackOverflow(..) => budget == "stack",
+            rhai::EvalAltResult::ErrorTerminated(why, _) => why.to_string().contains(budget),
+            rhai::EvalAltResult::ErrorInFunctionCall(.., e, _) => stopped_by(e, budget),
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn unbounded_allocation_hits_a_size_or_memory_limit() {
+        for script in [
+            r#"let s = "x"; loop { s += s; }"#,
+            r#"let m = #{}; let s = "x"; s.pad(500000, 'y'); let i = 0; loop { m[`${i}`] = s + i; i += 1; }"#,
+            r#"let a = []; let s = "x"; s.pad(500000, 'x'); loop { a.push(s + "!"); }"#,
+            r#"let a = []; let s = "x"; s.pad(500000, 'x'); loop { a.push([s + "!"]); }"#,
+            r#"let b = blob(); loop { b += b; b.push(1); }"#,
+        ] {
+            let err = run_on_worker_stack(small_limits(), script);
+            assert!(
+                stopped_by(&err, "size") || stopped_by(&err, "memory"),
+                "{script}: {err}"
+            );
+        }
+    }
+
+    /// What no size limit sees — many values, each within the limits, held
+    /// by separate call frames — the memory budget stops.
+    #[test]
+    fn allocation_past_the_size_checks_hits_the_memory_budget() {
+        let script = r#"fn f(s) { let t = s + "!"; f(s) } let s = "x"; s.pad(900000, 'x'); f(s)"#;
+        let err = run_on_worker_stack(small_limits(), script);
+        assert!(stopped_by(&err, "memory"), "{script}: {err:?}");
+    }
+
+    #[test]
+    fn endless_recursion_stops_at_the_call_depth() {
+        let err = run_on_worker_stack(ScriptLimits::default(), "fn f(n) { f(n + 1) } f(0)");
+        assert!(stopped_by(&err, "stack"), "{err}");
+    }
+
+    /// Recursion deep enough to overflow a worker's stack — each level nested
+    /// in expressions (the parser allows 64 levels in a function, `1 + (`
+    /// takes two), at the default call depth and at a much larger one — is
+    /// stopped by the stack budget instead of aborting the process.
+    #[test]
+    fn deep_recursion_is_stopped_before_the_stack_overflows() {
+        let nest = 20;
+        let body = format!("{}f(n + 1){}", "1 + (".repeat(nest), ")".repeat(nest));
+        let script: &'static str = Box::leak(format!("fn f(n) {{ {body} }} f(0)").into_boxed_str());
+        for depth in [64, 100_000] {
+            let limits = ScriptLimits {
+                max_call_depth: depth,
+                ..small_limits()
+            };
+            let err = run_on_worker_stack(limits, script);
+            assert!(stopped_by(&err, "stack"), "depth {depth}: {err}");
+        }
     }
 
     #[test]

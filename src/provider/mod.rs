@@ -9,6 +9,7 @@ pub mod engine;
 mod gemini_tests;
 #[cfg(test)]
 mod golden_tests;
+pub mod memory;
 pub mod models;
 pub mod plans;
 pub mod scorer;

@@ -1,0 +1,3 @@
+//! scripts/providers/gemini.rhai: a provider answer through `transform_response`.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| switchyard_fuzz::fuzz_response("gemini", data));
