@@ -248,6 +248,8 @@ impl<'a> Shared<'a> {
 
     /// What a scoring script sees of the request.
     pub fn script_request(&self) -> Map {
+        // Counted first: counting takes the body's lock too.
+        let prompt_tokens = self.demand().prompt_tokens;
         let body = self.body.lock().unwrap_or_else(|e| e.into_inner());
         let last_user = body
             .get("messages")
@@ -266,10 +268,7 @@ impl<'a> Shared<'a> {
         let text: String = last_user.chars().take(2000).collect();
         let mut m = Map::new();
         m.insert("model".into(), Dynamic::from(self.req.model.clone()));
-        m.insert(
-            "prompt_tokens".into(),
-            Dynamic::from(self.demand().prompt_tokens as i64),
-        );
+        m.insert("prompt_tokens".into(), Dynamic::from(prompt_tokens as i64));
         m.insert(
             "output_tokens".into(),
             Dynamic::from(self.output_tokens as i64),

@@ -278,3 +278,36 @@ async fn a_failing_scoring_script_falls_back_and_is_counted() {
         "the fixed script ranks by cost"
     );
 }
+
+/// A scoring route whose every target is set aside (here: none supports
+/// tools) answers at once: ranking must not wait on the request body's
+/// lock, which counting the prompt's tokens takes too.
+#[tokio::test]
+async fn a_scoring_route_with_no_usable_target_answers() {
+    let m = fleet(1, |_| MockConfig::default()).await;
+    let yaml = format!(
+        "providers:\n{}    capabilities: {{ tools: false }}\nroutes:\n{}",
+        provider_with("only", &m[0], "input_per_mtok: 1, output_per_mtok: 1"),
+        script_route("m", "cheap", &[("only", "x")]),
+    );
+    let gw = Gateway::start_with_scoring(
+        &yaml,
+        "cheap",
+        "fn score(candidate, request) { candidate.cost }\n",
+    )
+    .await;
+    let mut body = chat("m", false);
+    body["tools"] = serde_json::json!([
+        {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+    ]);
+    let r = tokio::time::timeout(
+        Duration::from_secs(20),
+        gw.post("/v1/chat/completions", &body),
+    )
+    .await
+    .expect("an answer, not a request stuck on a lock");
+    assert!(!r.status().is_success(), "{}", r.status());
+    let v: serde_json::Value = r.json().await.unwrap();
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("tools"), "{v}");
+}
