@@ -5,24 +5,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::test_util::*;
-use super::{Fault, MockConfig, MockServer};
-
-async fn with_fault(fault: Fault) -> MockServer {
-    start(MockConfig {
-        fault: Some(fault),
-        ..MockConfig::default()
-    })
-    .await
-}
-
-async fn post_openai(mock: &MockServer, body: &Value) -> reqwest::Response {
-    client()
-        .post(format!("{}/v1/chat/completions", mock.url()))
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
+use super::{Fault, MockConfig};
 
 /// Reads the body until its end or an error; returns the text and whether
 /// the read failed (connection aborted).

@@ -8,24 +8,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::test_util::*;
-use super::{Fault, MockConfig, MockServer};
-
-async fn with_fault(fault: Fault) -> MockServer {
-    start(MockConfig {
-        fault: Some(fault),
-        ..MockConfig::default()
-    })
-    .await
-}
-
-async fn post_openai(mock: &MockServer, body: &Value) -> reqwest::Response {
-    client()
-        .post(format!("{}/v1/chat/completions", mock.url()))
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
+use super::{Fault, MockConfig};
 
 #[tokio::test]
 async fn endless_streams_keep_sending_until_the_client_leaves() {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{MockConfig, MockServer};
+use super::{Fault, MockConfig, MockServer};
 
 /// A client without proxies or retries.
 pub(crate) fn client() -> reqwest::Client {
@@ -54,6 +54,25 @@ pub(crate) async fn post_json(mock: &MockServer, path: &str, body: &Value) -> Va
         .await
         .unwrap();
     res.json().await.unwrap()
+}
+
+/// Starts a mock that injects `fault`.
+pub(crate) async fn with_fault(fault: Fault) -> MockServer {
+    start(MockConfig {
+        fault: Some(fault),
+        ..MockConfig::default()
+    })
+    .await
+}
+
+/// POSTs `body` to the OpenAI chat endpoint.
+pub(crate) async fn post_openai(mock: &MockServer, body: &Value) -> reqwest::Response {
+    client()
+        .post(format!("{}/v1/chat/completions", mock.url()))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// POSTs `body` to the Anthropic endpoint with the usual headers.
