@@ -120,7 +120,7 @@ fn adapters(c: &mut Criterion) {
     let delta =
         r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"tok1 "}}"#;
     c.bench_function("anthropic_stream_event_text_delta", |b| {
-        let mut state = Dynamic::from_map(Map::new());
+        let mut state = anthropic.stream_state();
         anthropic
             .transform_chunk(&mut state, "message_start", start, &ctx)
             .ok();

@@ -130,7 +130,7 @@ pub fn fuzz_response(name: &str, data: &[u8]) {
 pub fn fuzz_stream(name: &str, data: &[u8]) {
     let a = adapter(name);
     let ctx = ctx_for(&serde_json::json!({ "model": "m", "stream": true }));
-    let mut state = Dynamic::from_map(Map::new());
+    let mut state = a.stream_state();
     let mut events: Vec<SseEvent> = Vec::new();
     let mut parser = SseParser::new(1 << 20);
     if parser.feed(data, &mut events).is_err() {

@@ -566,7 +566,7 @@ fn azure_stream_events_keep_deltas_and_drop_filter_annotations() {
     let cfg = load("providers:\n  az: { preset: azure-openai, api_key: k }\n");
     let az = &cfg.providers["az"];
     let ctx = script_ctx(az, "chat", "gpt-4o");
-    let mut state = Dynamic::from_map(Map::new());
+    let mut state = az.adapter.stream_state();
     let mut run = |data: &str| az.adapter.transform_chunk(&mut state, "", data, &ctx);
     let prompt_filter = r#"{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0}]}"#;
     assert_eq!(run(prompt_filter).unwrap(), []);
@@ -592,14 +592,14 @@ fn azure_stream_events_keep_deltas_and_drop_filter_annotations() {
     assert!(err.to_string().contains("not JSON"), "{err}");
 
     // A stream cut after its finish_reason is completed; one cut before is not.
-    let mut finished = Dynamic::from_map(Map::new());
+    let mut finished = az.adapter.stream_state();
     let last = r#"{"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#;
     az.adapter
         .transform_chunk(&mut finished, "", last, &ctx)
         .unwrap();
     let end = az.adapter.finish_stream(&mut finished, &ctx).unwrap();
     assert_eq!(end, [ChunkOut::Raw("[DONE]".into())]);
-    let mut cut = Dynamic::from_map(Map::new());
+    let mut cut = az.adapter.stream_state();
     az.adapter
         .transform_chunk(&mut cut, "", delta, &ctx)
         .unwrap();

@@ -98,6 +98,8 @@ pub struct RawScriptLimits {
     pub max_map_size: Option<usize>,
     /// Memory a hook call may hold, e.g. `256MiB`.
     pub max_memory: Option<Scalar>,
+    /// Run the shipped scripts' hooks natively (default true).
+    pub native: Option<bool>,
 }
 
 /// One entry of `providers:`.

@@ -220,6 +220,9 @@ fn settings(raw: &RawServer, cx: &mut Ctx) -> Settings {
     if let Some(n) = limits.max_operations {
         l.max_operations = n;
     }
+    if let Some(native) = limits.native {
+        l.native = native;
+    }
     // Rhai takes 0 as "no limit", so 0 is refused rather than passed on.
     let counts = [
         (
@@ -343,13 +346,17 @@ impl Adapters {
             col: 0,
             message: format!("cannot read adapter script: {e}"),
         })?;
-        let adapter = Arc::new(Adapter::compile(
+        let mut adapter = Adapter::compile(
             name,
             &path,
             &text,
             self.engine.clone(),
             self.limits.timeout,
-        )?);
+        )?;
+        if !self.limits.native {
+            adapter = adapter.script_only();
+        }
+        let adapter = Arc::new(adapter);
         self.compiled
             .insert(name.to_string(), (adapter.clone(), text));
         Ok(adapter)

@@ -28,6 +28,7 @@ use std::time::Duration;
 use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Map, Scope, AST};
 
 use super::engine::DeadlineGuard;
+use super::native::{Native, NativeError, StreamTranslator};
 
 /// Why a script could not be compiled or a hook failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -130,6 +131,23 @@ pub struct Adapter {
     engine: Arc<Engine>,
     timeout: Duration,
     hooks: Hooks,
+    /// The script's native twin, when the script is a shipped one.
+    native: Option<&'static Native>,
+}
+
+/// One stream's translation state: the script's `this`, or its twin's.
+pub enum StreamState {
+    Script(Dynamic),
+    Native(Box<dyn StreamTranslator>),
+}
+
+impl std::fmt::Debug for StreamState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Script(d) => f.debug_tuple("Script").field(d).finish(),
+            Self::Native(_) => f.write_str("Native"),
+        }
+    }
 }
 
 impl std::fmt::Debug for Adapter {
@@ -137,6 +155,7 @@ impl std::fmt::Debug for Adapter {
         f.debug_struct("Adapter")
             .field("name", &self.name)
             .field("path", &self.path)
+            .field("native", &self.native.map(|n| n.name))
             .finish()
     }
 }
@@ -214,7 +233,29 @@ impl Adapter {
             engine,
             timeout,
             hooks,
+            native: super::native::twin_of(source),
         })
+    }
+
+    /// The same adapter with its native twin switched off: every hook runs
+    /// the script (`server.scripts.native: false`, and the differential
+    /// tests).
+    pub fn script_only(mut self) -> Self {
+        self.native = None;
+        self
+    }
+
+    /// The native twin's name, when hooks run natively.
+    pub fn native(&self) -> Option<&'static str> {
+        self.native.map(|n| n.name)
+    }
+
+    /// A new stream's state, for [`Self::transform_chunk`].
+    pub fn stream_state(&self) -> StreamState {
+        match self.native.and_then(|n| n.stream) {
+            Some(start) => StreamState::Native(start()),
+            None => StreamState::Script(Dynamic::from_map(Map::new())),
+        }
     }
 
     /// The adapter's name (`adapter:` in routes.yaml).
@@ -280,6 +321,9 @@ impl Adapter {
             return Ok(None);
         }
         let hook = "transform_request";
+        if let Some(native) = self.native.and_then(|n| n.transform_request) {
+            return native(body, ctx).map(Some).map_err(|e| self.native_error(hook, e));
+        }
         let body = rhai::serde::to_dynamic(body).map_err(|e| self.runtime(hook, &e))?;
         let out = self.call(hook, None, (body, Dynamic::from_map(ctx.clone())))?;
         self.to_json(hook, &out).map(Some)
@@ -295,6 +339,9 @@ impl Adapter {
             return Ok(body);
         }
         let hook = "transform_response";
+        if let Some(native) = self.native.and_then(|n| n.transform_response) {
+            return native(body, ctx).map_err(|e| self.native_error(hook, e));
+        }
         let body = rhai::serde::to_dynamic(&body).map_err(|e| self.runtime(hook, &e))?;
         let out = self.call(hook, None, (body, Dynamic::from_map(ctx.clone())))?;
         self.to_json(hook, &out)
@@ -303,12 +350,22 @@ impl Adapter {
     /// Runs `transform_chunk(event, ctx)` with `this` bound to `state`.
     pub fn transform_chunk(
         &self,
-        state: &mut Dynamic,
+        state: &mut StreamState,
         event: &str,
         data: &str,
         ctx: &Map,
     ) -> Result<Vec<ChunkOut>, ScriptError> {
         let hook = "transform_chunk";
+        let state = match state {
+            StreamState::Script(state) => state,
+            StreamState::Native(twin) => {
+                let mut out = Vec::new();
+                return twin
+                    .event(event, data, ctx, &mut out)
+                    .map(|()| out)
+                    .map_err(|e| self.native_error(hook, e));
+            }
+        };
         let data = match serde_json::from_str::<serde_json::Value>(data) {
             Ok(v) => rhai::serde::to_dynamic(&v).map_err(|e| self.runtime(hook, &e))?,
             Err(_) => Dynamic::from(data.to_string()),
@@ -324,9 +381,19 @@ impl Adapter {
     /// Runs `finish_stream(ctx)` if defined.
     pub fn finish_stream(
         &self,
-        state: &mut Dynamic,
+        state: &mut StreamState,
         ctx: &Map,
     ) -> Result<Vec<ChunkOut>, ScriptError> {
+        let state = match state {
+            StreamState::Script(state) => state,
+            StreamState::Native(twin) => {
+                let mut out = Vec::new();
+                return twin
+                    .finish(ctx, &mut out)
+                    .map(|()| out)
+                    .map_err(|e| self.native_error("finish_stream", e));
+            }
+        };
         if !self.hooks.finish_stream {
             return Ok(Vec::new());
         }
@@ -387,6 +454,14 @@ impl Adapter {
             hook,
             line: err.position().line(),
             message,
+        }
+    }
+
+    /// A twin's error, reported as the script's would be (without a line).
+    fn native_error(&self, hook: &'static str, err: NativeError) -> ScriptError {
+        match err {
+            NativeError::Rejected { status, message } => ScriptError::Rejected { status, message },
+            NativeError::Failed(message) => self.bad_output(hook, message),
         }
     }
 
@@ -587,7 +662,7 @@ mod tests {
                }"#,
         )
         .unwrap();
-        let mut state = Dynamic::from_map(Map::new());
+        let mut state = a.stream_state();
         a.transform_chunk(&mut state, "x", r#"{"v":1}"#, &Map::new())
             .unwrap();
         let out = a

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rhai::{Dynamic, Map};
 use serde_json::{json, Value};
 
-use super::adapter::{Adapter, ChunkOut, ScriptError};
+use super::adapter::{Adapter, ChunkOut, StreamState, ScriptError};
 use super::engine::{build_engine, ScriptLimits};
 
 const SCRIPT: &str = concat!(
@@ -777,15 +777,16 @@ fn every_stop_reason_is_mapped() {
 /// One stream: the adapter, its per-stream state and ctx.
 struct Stream {
     adapter: Adapter,
-    state: Dynamic,
+    state: StreamState,
     ctx: Map,
 }
 
 impl Stream {
     fn new() -> Self {
+        let adapter = adapter();
         Self {
-            adapter: adapter(),
-            state: Dynamic::from_map(Map::new()),
+            state: adapter.stream_state(),
+            adapter,
             ctx: ctx_full("chat", true, Some("sk-ant-test"), json!({})),
         }
     }

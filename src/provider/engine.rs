@@ -30,6 +30,9 @@ pub struct ScriptLimits {
     /// Bytes a call may hold allocated (counted by
     /// [`memory::CountingAlloc`], so only where that is the global allocator).
     pub max_memory: usize,
+    /// Shipped scripts run through their native twins
+    /// ([`super::native`]); false runs every hook in Rhai.
+    pub native: bool,
 }
 
 impl Default for ScriptLimits {
@@ -42,6 +45,7 @@ impl Default for ScriptLimits {
             max_array_size: 1_000_000,
             max_map_size: 1_000_000,
             max_memory: 256 * 1024 * 1024,
+            native: true,
         }
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rhai::{Dynamic, Map};
 use serde_json::{json, Value};
 
-use super::adapter::{Adapter, ChunkOut, ScriptError};
+use super::adapter::{Adapter, ChunkOut, StreamState, ScriptError};
 use super::engine::{build_engine, ScriptLimits};
 use crate::transform::sse::SseParser;
 
@@ -950,15 +950,16 @@ fn base64_std(bytes: &[u8]) -> String {
 /// One stream: the adapter, its per-stream state and ctx.
 struct Stream {
     adapter: Adapter,
-    state: Dynamic,
+    state: StreamState,
     ctx: Map,
 }
 
 impl Stream {
     fn new() -> Self {
+        let adapter = adapter();
         Self {
-            adapter: adapter(),
-            state: Dynamic::from_map(Map::new()),
+            state: adapter.stream_state(),
+            adapter,
             ctx: Ctx {
                 stream: true,
                 ..Ctx::default()

@@ -10,25 +10,21 @@
 //! must match exactly (nothing unexpected is sent to a provider).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
 
 use rhai::{Dynamic, Map};
 use serde_json::Value;
 
-use super::adapter::{Adapter, ChunkOut};
-use super::engine::{build_engine, ScriptLimits};
+use super::adapter::ChunkOut;
+use super::differential::Differential;
 use crate::transform::sse::SseParser;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }
 
-fn adapter(name: &str) -> Adapter {
-    let path = root().join(format!("scripts/providers/{name}.rhai"));
-    let src = std::fs::read_to_string(&path).unwrap();
-    let engine = Arc::new(build_engine(&ScriptLimits::default()));
-    Adapter::compile(name, &path, &src, engine, Duration::from_secs(5)).unwrap()
+/// The script and its native twin, which must agree.
+fn adapter(name: &str) -> Differential {
+    Differential::shipped(name)
 }
 
 fn fixture(dir: &str, file: &str) -> String {
@@ -110,7 +106,7 @@ fn golden(provider: &str, model: &str) {
     let mut events = Vec::new();
     parser.feed(sse.as_bytes(), &mut events).unwrap();
     parser.finish(&mut events);
-    let mut state = Dynamic::from_map(Map::new());
+    let mut state = a.stream_state();
     let mut out = Vec::new();
     for ev in &events {
         out.extend(

@@ -4,6 +4,8 @@
 pub mod adapter;
 #[cfg(test)]
 mod anthropic_tests;
+#[cfg(test)]
+pub(crate) mod differential;
 pub mod engine;
 #[cfg(test)]
 mod gemini_tests;
@@ -11,13 +13,14 @@ mod gemini_tests;
 mod golden_tests;
 pub mod memory;
 pub mod models;
+pub mod native;
 pub mod plans;
 pub mod scorer;
 
 use std::fmt;
 use std::sync::Arc;
 
-pub use adapter::{Adapter, ChunkOut, HookCtx, RequestPlan, ScriptError};
+pub use adapter::{Adapter, ChunkOut, HookCtx, RequestPlan, ScriptError, StreamState};
 
 use crate::upstream::Upstream;
 

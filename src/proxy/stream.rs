@@ -10,7 +10,7 @@ use http::{HeaderName, HeaderValue};
 use pingora::connectors::http::Connector;
 use pingora::http::ResponseHeader;
 use pingora_proxy::Session;
-use rhai::{Dynamic, Map};
+use rhai::Map;
 use serde_json::{json, Value};
 
 use super::ctx::{RequestCtx, Usage};
@@ -19,7 +19,7 @@ use super::hostile::{self, Hostile};
 use super::respond::{common_headers, response_parts, set};
 use crate::error::redact;
 use crate::metrics::metrics;
-use crate::provider::{Adapter, ChunkOut};
+use crate::provider::{Adapter, ChunkOut, StreamState};
 use crate::transform::sse::{SseEvent, SseParser};
 
 use super::sink::Sink;
@@ -58,7 +58,7 @@ struct Progress {
     saw_finish: bool,
     usage: Option<Usage>,
     /// The adapter script's per-stream state (`this`).
-    state: Dynamic,
+    state: StreamState,
     sink: Sink,
     collector: Option<Collector>,
 }
@@ -143,7 +143,7 @@ impl Relay<'_> {
             errored: false,
             saw_finish: false,
             usage: None,
-            state: Dynamic::from_map(Map::new()),
+            state: self.adapter.stream_state(),
             sink,
             collector: self.collect.then(Collector::default),
         };

@@ -1,0 +1,154 @@
+//! Test support: an adapter that runs every hook through both a script and
+//! its native twin ([`super::native`]) and requires the same outcome, so
+//! that every test written against a script also checks its twin.
+//!
+//! Outputs must be equal; a refusal must have the same status and message;
+//! a failure must be a failure on both sides (the messages may differ: the
+//! script's names a line). The twin's result is returned, as the gateway
+//! uses it.
+
+use std::fmt::Debug;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rhai::Map;
+use serde_json::Value;
+
+use super::adapter::{Adapter, ChunkOut, RequestPlan, ScriptError, StreamState};
+use super::engine::{build_engine, ScriptLimits};
+
+/// A shipped script (`scripts/providers/<name>.rhai`) and its twin.
+pub struct Differential {
+    native: Adapter,
+    script: Adapter,
+}
+
+/// One stream's state on both sides.
+pub struct DiffState {
+    native: StreamState,
+    script: StreamState,
+}
+
+impl Differential {
+    /// Loads `scripts/providers/<name>.rhai` with the default limits.
+    pub fn shipped(name: &str) -> Self {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scripts/providers")
+            .join(format!("{name}.rhai"));
+        let source = std::fs::read_to_string(&path).expect("read the shipped script");
+        let compile = || {
+            Adapter::compile(
+                name,
+                &path,
+                &source,
+                Arc::new(build_engine(&ScriptLimits::default())),
+                Duration::from_secs(5),
+            )
+            .expect("the shipped script compiles")
+        };
+        Self {
+            native: compile(),
+            script: compile().script_only(),
+        }
+    }
+
+    /// The twin's name; `None` when the script has none (both sides then
+    /// run the script).
+    pub fn native(&self) -> Option<&'static str> {
+        self.native.native()
+    }
+
+    /// The adapter the gateway would use.
+    pub fn adapter(&self) -> &Adapter {
+        &self.native
+    }
+
+    pub fn request(&self, ctx: &Map) -> Result<RequestPlan, ScriptError> {
+        self.native.request(ctx)
+    }
+
+    pub fn capabilities(&self) -> Result<std::collections::BTreeMap<String, bool>, ScriptError> {
+        self.native.capabilities()
+    }
+
+    pub fn transform_request(
+        &self,
+        body: &Value,
+        ctx: &Map,
+    ) -> Result<Option<Value>, ScriptError> {
+        same(
+            "transform_request",
+            self.native.transform_request(body, ctx),
+            self.script.transform_request(body, ctx),
+        )
+    }
+
+    pub fn transform_response(&self, body: Value, ctx: &Map) -> Result<Value, ScriptError> {
+        same(
+            "transform_response",
+            self.native.transform_response(body.clone(), ctx),
+            self.script.transform_response(body, ctx),
+        )
+    }
+
+    pub fn stream_state(&self) -> DiffState {
+        DiffState {
+            native: self.native.stream_state(),
+            script: self.script.stream_state(),
+        }
+    }
+
+    pub fn transform_chunk(
+        &self,
+        state: &mut DiffState,
+        event: &str,
+        data: &str,
+        ctx: &Map,
+    ) -> Result<Vec<ChunkOut>, ScriptError> {
+        same(
+            "transform_chunk",
+            self.native
+                .transform_chunk(&mut state.native, event, data, ctx),
+            self.script
+                .transform_chunk(&mut state.script, event, data, ctx),
+        )
+    }
+
+    pub fn finish_stream(
+        &self,
+        state: &mut DiffState,
+        ctx: &Map,
+    ) -> Result<Vec<ChunkOut>, ScriptError> {
+        same(
+            "finish_stream",
+            self.native.finish_stream(&mut state.native, ctx),
+            self.script.finish_stream(&mut state.script, ctx),
+        )
+    }
+}
+
+/// The twin's outcome, after checking that the script's is the same.
+fn same<T: PartialEq + Debug>(
+    hook: &str,
+    native: Result<T, ScriptError>,
+    script: Result<T, ScriptError>,
+) -> Result<T, ScriptError> {
+    match (&native, &script) {
+        (Ok(n), Ok(s)) => assert_eq!(n, s, "{hook}: the native twin and the script differ"),
+        (
+            Err(ScriptError::Rejected { status, message }),
+            Err(ScriptError::Rejected {
+                status: s_status,
+                message: s_message,
+            }),
+        ) => assert_eq!(
+            (status, message),
+            (s_status, s_message),
+            "{hook}: the native twin and the script refuse differently"
+        ),
+        (Err(ScriptError::Runtime { .. }), Err(ScriptError::Runtime { .. })) => {}
+        _ => panic!("{hook}: native twin {native:?}, script {script:?}"),
+    }
+    native
+}
