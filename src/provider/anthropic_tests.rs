@@ -1,31 +1,16 @@
 //! Tests of the Anthropic Messages adapter, `scripts/providers/anthropic.rhai`,
-//! run on the real script file with the gateway's engine.
-
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+//! run on the real script file with the gateway's engine and, through
+//! [`Differential`], on its native twin, which must agree.
 
 use rhai::{Dynamic, Map};
 use serde_json::{json, Value};
 
-use super::adapter::{Adapter, ChunkOut, StreamState, ScriptError};
-use super::engine::{build_engine, ScriptLimits};
+use super::adapter::{ChunkOut, ScriptError};
+use super::differential::{DiffState, Differential};
 
-const SCRIPT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/scripts/providers/anthropic.rhai"
-);
-
-fn adapter() -> Adapter {
-    let source = std::fs::read_to_string(SCRIPT).expect("read the anthropic script");
-    Adapter::compile(
-        "anthropic",
-        Path::new(SCRIPT),
-        &source,
-        Arc::new(build_engine(&ScriptLimits::default())),
-        Duration::from_secs(5),
-    )
-    .expect("the anthropic script compiles")
+/// The shipped script and its native twin, which must agree on every call.
+fn adapter() -> Differential {
+    Differential::shipped("anthropic")
 }
 
 /// `ctx` as `script_ctx()` in src/proxy/forward.rs builds it.
@@ -79,6 +64,11 @@ fn to_anthropic_with(body: Value, ctx: &Map) -> Value {
 
 fn to_anthropic(body: Value) -> Value {
     to_anthropic_with(body, &ctx())
+}
+
+#[test]
+fn anthropic_twin_is_used() {
+    assert_eq!(Differential::shipped("anthropic").native(), Some("anthropic"));
 }
 
 /// The status and message of a request the script refuses.
@@ -776,8 +766,8 @@ fn every_stop_reason_is_mapped() {
 
 /// One stream: the adapter, its per-stream state and ctx.
 struct Stream {
-    adapter: Adapter,
-    state: StreamState,
+    adapter: Differential,
+    state: DiffState,
     ctx: Map,
 }
 
