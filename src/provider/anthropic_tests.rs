@@ -2,6 +2,8 @@
 //! run on the real script file with the gateway's engine and, through
 //! [`Differential`], on its native twin, which must agree.
 
+use std::path::Path;
+
 use rhai::{Dynamic, Map};
 use serde_json::{json, Value};
 
@@ -68,7 +70,24 @@ fn to_anthropic(body: Value) -> Value {
 
 #[test]
 fn anthropic_twin_is_used() {
-    assert_eq!(Differential::shipped("anthropic").native(), Some("anthropic"));
+    let a = Differential::shipped("anthropic");
+    assert_eq!(a.native(), Some("anthropic"));
+    assert_eq!(a.adapter().native(), Some("anthropic"));
+}
+
+#[test]
+fn capabilities_are_chat_with_tools_vision_json_and_reasoning_but_no_embeddings() {
+    let caps = adapter().capabilities().unwrap();
+    let on: Vec<&str> = caps
+        .iter()
+        .filter(|(_, v)| **v)
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(
+        on,
+        ["chat", "json", "reasoning", "stream", "tools", "vision"]
+    );
+    assert_eq!(caps.get("embeddings"), Some(&false));
 }
 
 /// The status and message of a request the script refuses.
@@ -1189,4 +1208,65 @@ fn unknown_response_format_is_refused_not_dropped() {
     let (status, message) = rejected(chat(json!({"response_format": {"type": "grammar"}})));
     assert_eq!(status, 400);
     assert!(message.contains("grammar"), "{message}");
+}
+
+mod sweep;
+
+/// A rough speed figure (not run in CI: `cargo test --lib -- --ignored
+/// anthropic_twin_speed --nocapture`, in a release build for real numbers).
+#[test]
+#[ignore]
+fn anthropic_twin_speed() {
+    use std::time::Instant;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/providers/anthropic.rhai");
+    let source = std::fs::read_to_string(&path).unwrap();
+    let compile = || {
+        super::adapter::Adapter::compile(
+            "anthropic",
+            &path,
+            &source,
+            std::sync::Arc::new(super::engine::build_engine(&Default::default())),
+            std::time::Duration::from_secs(5),
+        )
+        .unwrap()
+    };
+    let (native, script) = (compile(), compile().script_only());
+    assert_eq!(native.native(), Some("anthropic"));
+    let ctx = ctx_full("chat", true, Some("k"), json!({}));
+    let delta = json!({"type": "content_block_delta", "index": 0,
+                       "delta": {"type": "text_delta", "text": "Hello, world"}})
+    .to_string();
+    let body = serde_json::from_str::<Value>(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/anthropic/hub_request.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let response = serde_json::from_str::<Value>(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/anthropic/adapter_response.anthropic.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    for (name, a) in [("native", &native), ("script", &script)] {
+        let mut state = a.stream_state();
+        let n = 20_000;
+        let t = Instant::now();
+        for _ in 0..n {
+            a.transform_chunk(&mut state, "content_block_delta", &delta, &ctx)
+                .unwrap();
+        }
+        let per_event = t.elapsed() / n;
+        let n = 2_000;
+        let t = Instant::now();
+        for _ in 0..n {
+            a.transform_request(&body, &ctx).unwrap();
+            a.transform_response(response.clone(), &ctx).unwrap();
+        }
+        let per_request = t.elapsed() / n;
+        eprintln!("{name}: {per_event:?} per text delta, {per_request:?} per request + response");
+    }
 }

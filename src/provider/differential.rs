@@ -73,11 +73,7 @@ impl Differential {
         self.native.capabilities()
     }
 
-    pub fn transform_request(
-        &self,
-        body: &Value,
-        ctx: &Map,
-    ) -> Result<Option<Value>, ScriptError> {
+    pub fn transform_request(&self, body: &Value, ctx: &Map) -> Result<Option<Value>, ScriptError> {
         same(
             "transform_request",
             self.native.transform_request(body, ctx),
@@ -185,7 +181,10 @@ impl Volatile for Value {
             v.and_then(Value::as_str)
                 .and_then(|id| id.strip_prefix("chatcmpl-"))
                 .is_some_and(|hex| {
-                    hex.len() == 24 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                    hex.len() == 24
+                        && hex
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
                 })
         };
         if made_up(n.get("id")) && made_up(s.get("id")) {

@@ -102,8 +102,9 @@ fn clamp_temperature(t: &Value) -> Result<Value, NativeError> {
     if !is_number(t) {
         return Err(reject("temperature must be a number"));
     }
+    // An i64 compares as the f64 it converts to: the same answer here.
     let x = t.as_f64().unwrap_or(0.0);
-    Ok(if x > 1.0 && t.as_i64().map_or(true, |i| i > 1) {
+    Ok(if x > 1.0 {
         Value::from(1.0)
     } else if x < 0.0 {
         Value::from(0.0)
@@ -135,7 +136,9 @@ fn output_format(format: &Value) -> Result<Option<Value>, NativeError> {
                     "response_format.json_schema.schema is required for Anthropic",
                 ));
             }
-            Ok(Some(json!({ "type": "json_schema", "schema": norm(schema) })))
+            Ok(Some(
+                json!({ "type": "json_schema", "schema": norm(schema) }),
+            ))
         }
         _ => Err(reject(format!(
             "response_format type '{}' is not supported by Anthropic",
@@ -220,10 +223,7 @@ fn tool_choice_mode(mode: &Value) -> Result<Value, NativeError> {
         Some("auto") => Ok(json!({ "type": "auto" })),
         Some("required") => Ok(json!({ "type": "any" })),
         Some("none") => Ok(json!({ "type": "none" })),
-        _ => Err(reject(format!(
-            "unknown tool_choice '{}'",
-            display(mode)?
-        ))),
+        _ => Err(reject(format!("unknown tool_choice '{}'", display(mode)?))),
     }
 }
 

@@ -16,8 +16,7 @@ use serde_json::{json, Value};
 use super::object_only::ObjectOnly;
 use super::response::{finish_reason, openai_usage};
 use super::rhai_value::{
-    as_int, chatcmpl_id, ctx_value, display, empty_map, failed, is, norm_owned, or, prop,
-    unix_time,
+    as_int, chatcmpl_id, ctx_value, display, empty_map, failed, is, norm_owned, or, prop, unix_time,
 };
 use super::{ChunkOut, NativeError, StreamTranslator};
 
@@ -275,7 +274,11 @@ impl AnthropicStream {
 
     /// message_delta: the stop reason, and usage that is cumulative (the
     /// latest value wins; max() guards against a zero from a lax upstream).
-    fn on_message_delta(&mut self, data: &Value, out: &mut Vec<ChunkOut>) -> Result<(), NativeError> {
+    fn on_message_delta(
+        &mut self,
+        data: &Value,
+        out: &mut Vec<ChunkOut>,
+    ) -> Result<(), NativeError> {
         let usage = or(prop(data, "usage")?, empty_map());
         let Value::Object(usage) = usage else {
             return Err(failed("usage.keys() of a value that is not a map"));
@@ -336,4 +339,41 @@ fn stream_error(data: &Value) -> Result<Value, NativeError> {
     Ok(json!({
         "error": { "message": message, "type": kind, "param": null, "code": kind },
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast(data: &str) -> Option<Fast<'_>> {
+        serde_json::from_str::<ObjectOnly<Fast>>(data)
+            .ok()
+            .map(|f| f.0)
+    }
+
+    #[test]
+    fn text_deltas_take_the_borrowed_path() {
+        let data =
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#;
+        let f = fast(data).expect("a plain text delta parses as Fast");
+        assert!(matches!(
+            f.delta.as_ref().and_then(|d| d.0.text.as_ref()),
+            Some(Cow::Borrowed("Hi"))
+        ));
+        assert_eq!(f.index, Some(0));
+    }
+
+    #[test]
+    fn anything_unusual_takes_the_general_path() {
+        for data in [
+            r#"{"type":"content_block_delta","index":0,"delta":["text_delta","Hi"]}"#,
+            r#"["content_block_delta",0]"#,
+            r#"{"type":"content_block_delta","index":0.0,"delta":{}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":1}}"#,
+            r#"{"type":"content_block_delta","index":0,"extra":1e400,"delta":{}}"#,
+            r#"{"type":"content_block_delta","type":"ping"}"#,
+        ] {
+            assert!(fast(data).is_none(), "{data}");
+        }
+    }
 }
