@@ -322,7 +322,9 @@ impl Adapter {
         }
         let hook = "transform_request";
         if let Some(native) = self.native.and_then(|n| n.transform_request) {
-            return native(body, ctx).map(Some).map_err(|e| self.native_error(hook, e));
+            return native(body, ctx)
+                .map(Some)
+                .map_err(|e| self.native_error(hook, e));
         }
         let body = rhai::serde::to_dynamic(body).map_err(|e| self.runtime(hook, &e))?;
         let out = self.call(hook, None, (body, Dynamic::from_map(ctx.clone())))?;
