@@ -1,11 +1,15 @@
-//! Test support: an adapter that runs every hook through both a script and
-//! its native twin ([`super::native`]) and requires the same outcome, so
+//! Test support (unit tests and the fuzz targets): an adapter that runs
+//! every hook through both a script and its native twin
+//! ([`super::native`]) and panics unless both have the same outcome, so
 //! that every test written against a script also checks its twin.
 //!
 //! Outputs must be equal; a refusal must have the same status and message;
 //! a failure must be a failure on both sides (the messages may differ: the
 //! script's names a line). The twin's result is returned, as the gateway
 //! uses it.
+
+// Test support whose job is to panic on a disagreement; never on a request path.
+#![allow(clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 use std::sync::Arc;
@@ -50,6 +54,11 @@ impl Differential {
             native: compile(),
             script: compile().script_only(),
         }
+    }
+
+    /// The adapter's name.
+    pub fn name(&self) -> &str {
+        self.script.name()
     }
 
     /// The twin's name; `None` when the script has none (both sides then
