@@ -72,7 +72,6 @@ fn to_anthropic(body: Value) -> Value {
 fn anthropic_twin_is_used() {
     let a = Differential::shipped("anthropic");
     assert_eq!(a.native(), Some("anthropic"));
-    assert_eq!(a.adapter().native(), Some("anthropic"));
 }
 
 #[test]

@@ -18,6 +18,8 @@ use serde_json::Value;
 
 use super::ChunkOut;
 
+mod azure_openai;
+
 /// Why a native hook refused or failed, as the script would have.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NativeError {
@@ -69,7 +71,7 @@ impl std::fmt::Debug for Native {
 }
 
 /// Every twin, with the source it translates.
-static TWINS: &[&Native] = &[&anthropic::NATIVE];
+static TWINS: &[&Native] = &[&anthropic::NATIVE, &azure_openai::NATIVE];
 
 /// The twin of `source`, when it is exactly a shipped script.
 pub fn twin_of(source: &str) -> Option<&'static Native> {
