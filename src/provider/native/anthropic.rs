@@ -5,10 +5,10 @@
 //! `request(ctx)` and `capabilities()` stay in the script.
 
 mod messages;
-mod object_only;
 mod request;
 mod response;
 mod rhai_value;
+mod shapes;
 mod stream;
 
 use super::{ChunkOut, Native, NativeError, StreamTranslator};

@@ -6,18 +6,17 @@
 //! those (another type, a field of an unexpected type, invalid JSON) takes
 //! the general path, a `serde_json::Value` read as the script reads it.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use rhai::Map;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::object_only::ObjectOnly;
 use super::response::{finish_reason, openai_usage};
 use super::rhai_value::{
     as_int, chatcmpl_id, ctx_value, display, empty_map, failed, is, norm_owned, or, prop, unix_time,
 };
+use super::shapes::{ObjectOnly, Text};
 use super::{ChunkOut, NativeError, StreamTranslator};
 
 /// The script's `this`.
@@ -45,7 +44,7 @@ pub(super) struct AnthropicStream {
 #[serde(deny_unknown_fields)]
 struct Fast<'a> {
     #[serde(borrow, rename = "type", default)]
-    kind: Option<Cow<'a, str>>,
+    kind: Option<Text<'a>>,
     #[serde(default)]
     index: Option<i64>,
     #[serde(borrow, default)]
@@ -56,13 +55,13 @@ struct Fast<'a> {
 #[serde(deny_unknown_fields)]
 struct FastDelta<'a> {
     #[serde(borrow, rename = "type", default)]
-    kind: Option<Cow<'a, str>>,
+    kind: Option<Text<'a>>,
     #[serde(borrow, default)]
-    text: Option<Cow<'a, str>>,
+    text: Option<Text<'a>>,
     #[serde(borrow, default)]
-    thinking: Option<Cow<'a, str>>,
+    thinking: Option<Text<'a>>,
     #[serde(borrow, default)]
-    partial_json: Option<Cow<'a, str>>,
+    partial_json: Option<Text<'a>>,
 }
 
 impl StreamTranslator for AnthropicStream {
@@ -189,7 +188,7 @@ impl AnthropicStream {
         let Some(ObjectOnly(delta)) = &data.delta else {
             return;
         };
-        let text_chunk = |key: &str, text: &Option<Cow<str>>| match text.as_deref() {
+        let text_chunk = |key: &str, text: &Option<Text>| match text.as_deref() {
             Some("") => None,
             text => Some(json!({ key: text })),
         };
@@ -343,6 +342,8 @@ fn stream_error(data: &Value) -> Result<Value, NativeError> {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
     use super::*;
 
     fn fast(data: &str) -> Option<Fast<'_>> {
@@ -357,10 +358,21 @@ mod tests {
             r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#;
         let f = fast(data).expect("a plain text delta parses as Fast");
         assert!(matches!(
-            f.delta.as_ref().and_then(|d| d.0.text.as_ref()),
+            f.delta
+                .as_ref()
+                .and_then(|d| d.0.text.as_ref())
+                .map(|t| &t.0),
             Some(Cow::Borrowed("Hi"))
         ));
         assert_eq!(f.index, Some(0));
+    }
+
+    #[test]
+    fn escaped_text_is_read_owned_on_the_same_path() {
+        let data = r#"{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"a\n\u00e9"}}"#;
+        let f = fast(data).expect("escapes parse");
+        let text = f.delta.as_ref().and_then(|d| d.0.text.as_deref());
+        assert_eq!(text, Some("a\n\u{e9}"));
     }
 
     #[test]
