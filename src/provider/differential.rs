@@ -156,10 +156,14 @@ fn same<T: Comparable + std::fmt::Debug>(
     native
 }
 
-/// What two outputs are compared on. The one difference allowed: Rhai's
-/// integers are i64, so a script turns a whole number above `i64::MAX`
-/// into a float; the twin keeps it exact. Both sides are compared with
-/// such numbers as floats.
+/// What two outputs are compared on. The differences allowed:
+/// - Rhai's integers are i64, so a script turns a whole number above
+///   `i64::MAX` into a float; the twin keeps it exact. Both sides are
+///   compared with such numbers as floats.
+/// - `random_id()` differs between two calls: an id of the shape it makes
+///   (`chatcmpl-` or `call_` and 24 hex digits) is compared on its prefix.
+/// - `unix_time()` may tick between the two calls: a `created` within a
+///   minute of now is compared as 0.
 trait Comparable {
     fn compared(&self) -> Vec<Value>;
 }
@@ -189,6 +193,7 @@ impl Comparable for Vec<ChunkOut> {
 
 fn rhai_numbers(v: &Value) -> Value {
     match v {
+        Value::String(s) => Value::String(random_ids(s)),
         Value::Number(n) if n.is_u64() && !n.is_i64() => n
             .as_f64()
             .and_then(serde_json::Number::from_f64)
@@ -196,9 +201,26 @@ fn rhai_numbers(v: &Value) -> Value {
         Value::Array(a) => Value::Array(a.iter().map(rhai_numbers).collect()),
         Value::Object(o) => Value::Object(
             o.iter()
-                .map(|(k, v)| (k.clone(), rhai_numbers(v)))
+                .map(|(k, v)| match v.as_i64() {
+                    Some(t) if k == "created" && (t - super::engine::unix_time()).abs() < 60 => {
+                        (k.clone(), Value::from(0))
+                    }
+                    _ => (k.clone(), rhai_numbers(v)),
+                })
                 .collect(),
         ),
         other => other.clone(),
     }
+}
+
+/// `s` with a `random_id()` suffix replaced by `<random>`.
+fn random_ids(s: &str) -> String {
+    for prefix in ["chatcmpl-", "call_"] {
+        if let Some(rest) = s.strip_prefix(prefix) {
+            if rest.len() == 24 && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                return format!("{prefix}<random>");
+            }
+        }
+    }
+    s.to_string()
 }
