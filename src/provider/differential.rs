@@ -46,7 +46,10 @@ impl Differential {
                 &path,
                 &source,
                 Arc::new(build_engine(&ScriptLimits::default())),
-                Duration::from_secs(5),
+                // Generous: a debug build on a busy machine runs the long
+                // conversations of the tests for seconds; the operation
+                // limit still stops a runaway script.
+                Duration::from_secs(60),
             )
             .expect("the shipped script compiles")
         };
