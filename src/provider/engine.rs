@@ -50,6 +50,25 @@ impl Default for ScriptLimits {
     }
 }
 
+/// Scripts' `unix_time()`: seconds since the epoch (0 if the clock is
+/// before it). Native twins use the same.
+pub fn unix_time() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Scripts' `random_id()`: 24 random lowercase hex digits. Native twins
+/// use the same.
+pub fn random_id() -> String {
+    use rand::Rng;
+    let n: u128 = rand::thread_rng().gen();
+    let mut id = format!("{n:032x}");
+    id.truncate(24);
+    id
+}
+
 /// Stack a hook call may use below the frame that started it. Hooks run on
 /// the proxy's worker threads (2 MiB stacks); a recursive script stays well
 /// inside them whatever its call depth and expression nesting (each Rhai
@@ -162,17 +181,8 @@ fn register_helpers(engine: &mut Engine) {
             Ok(v.to_string())
         },
     );
-    engine.register_fn("unix_time", || -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
-    });
-    engine.register_fn("random_id", || -> String {
-        use rand::Rng;
-        let n: u128 = rand::thread_rng().gen();
-        format!("{n:032x}")[..24].to_string()
-    });
+    engine.register_fn("unix_time", unix_time);
+    engine.register_fn("random_id", random_id);
     // OpenAI's `encoding_format: "base64"` embeddings: little-endian f32s, base64.
     engine.register_fn(
         "f32_base64",

@@ -13,6 +13,7 @@ use rhai::{Dynamic, Engine, Map, Scope, AST};
 use serde_json::Value;
 
 use super::NativeError;
+use crate::provider::engine;
 
 /// Rhai's `()`: a missing or null field.
 pub(super) static UNIT: Value = Value::Null;
@@ -171,18 +172,13 @@ pub(super) fn ctx_value(ctx: &Map, key: &str) -> Result<Value, NativeError> {
 
 /// `unix_time()`.
 pub(super) fn unix_time() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    engine::unix_time()
 }
 
-/// `` `chatcmpl-${random_id()}` ``: 24 random hex digits.
+/// `` `chatcmpl-${random_id()}` ``.
 pub(super) fn chatcmpl_id() -> String {
-    use rand::Rng;
-    let n: u128 = rand::thread_rng().gen();
-    let mut id = format!("chatcmpl-{n:032x}");
-    id.truncate("chatcmpl-".len() + 24);
+    let mut id = String::from("chatcmpl-");
+    id.push_str(&engine::random_id());
     id
 }
 
@@ -194,7 +190,7 @@ fn to_dynamic(v: &Value) -> Result<Dynamic, NativeError> {
 fn fallback(name: &str, args: impl rhai::FuncArgs) -> Result<Dynamic, NativeError> {
     static FALLBACK: OnceLock<Option<(Engine, AST)>> = OnceLock::new();
     let compiled = FALLBACK.get_or_init(|| {
-        let engine = super::super::super::engine::build_engine(&Default::default());
+        let engine = engine::build_engine(&Default::default());
         let ast = engine
             .compile("fn show(x) { `${x}` }\nfn add(a, b) { a + b }")
             .ok()?;
