@@ -162,17 +162,8 @@ fn register_helpers(engine: &mut Engine) {
             Ok(v.to_string())
         },
     );
-    engine.register_fn("unix_time", || -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
-    });
-    engine.register_fn("random_id", || -> String {
-        use rand::Rng;
-        let n: u128 = rand::thread_rng().gen();
-        format!("{n:032x}")[..24].to_string()
-    });
+    engine.register_fn("unix_time", unix_time);
+    engine.register_fn("random_id", random_id);
     // OpenAI's `encoding_format: "base64"` embeddings: little-endian f32s, base64.
     engine.register_fn(
         "f32_base64",
@@ -188,6 +179,78 @@ fn register_helpers(engine: &mut Engine) {
             Ok(base64_encode(&bytes))
         },
     );
+}
+
+/// `unix_time()`: seconds since the Unix epoch (scripts and their native
+/// twins share it).
+pub(crate) fn unix_time() -> i64 {
+    #[cfg(test)]
+    if let Some(time) = pin::time() {
+        return time;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// `random_id()`: 24 random lowercase hex digits.
+pub(crate) fn random_id() -> String {
+    #[cfg(test)]
+    if let Some(n) = pin::next_random() {
+        return hex24(n);
+    }
+    use rand::Rng;
+    hex24(rand::thread_rng().gen())
+}
+
+fn hex24(n: u128) -> String {
+    let mut s = format!("{n:032x}");
+    s.truncate(24);
+    s
+}
+
+/// Test support: the clock and the ids of one hook call made repeatable, so
+/// that a script and its twin, run one after the other on the same input,
+/// must give the very same output (see `provider::differential`).
+#[cfg(test)]
+pub(crate) mod pin {
+    use std::cell::Cell;
+
+    thread_local! {
+        static PIN: Cell<Option<(i64, u64)>> = const { Cell::new(None) };
+    }
+
+    /// Runs `f` with `unix_time()` returning `time` and `random_id()`
+    /// drawing a sequence determined by `seed`.
+    pub(crate) fn with<T>(time: i64, seed: u64, f: impl FnOnce() -> T) -> T {
+        let before = PIN.with(|p| p.replace(Some((time, seed))));
+        let out = f();
+        PIN.with(|p| p.set(before));
+        out
+    }
+
+    pub(super) fn time() -> Option<i64> {
+        PIN.with(|p| p.get().map(|(t, _)| t))
+    }
+
+    /// The next number of the pinned sequence (splitmix64).
+    pub(super) fn next_random() -> Option<u128> {
+        PIN.with(|p| {
+            let (time, seed) = p.get()?;
+            let mut state = seed;
+            let mut next = || {
+                state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                let mut z = state;
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                z ^ (z >> 31)
+            };
+            let n = (u128::from(next()) << 64) | u128::from(next());
+            p.set(Some((time, state)));
+            Some(n)
+        })
+    }
 }
 
 /// Standard base64 with padding.

@@ -3,30 +3,21 @@
 //! `tests/fixtures/gemini/`.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
 
 use rhai::{Dynamic, Map};
 use serde_json::{json, Value};
 
-use super::adapter::{Adapter, ChunkOut, StreamState, ScriptError};
-use super::engine::{build_engine, ScriptLimits};
+use super::adapter::{ChunkOut, ScriptError};
+use super::differential::{DiffState, Differential};
 use crate::transform::sse::SseParser;
 
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/providers/gemini.rhai");
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gemini");
 const MODEL: &str = "gemini-2.5-flash";
 
-fn adapter() -> Adapter {
-    let source = std::fs::read_to_string(SCRIPT).expect("read the gemini script");
-    Adapter::compile(
-        "gemini",
-        Path::new(SCRIPT),
-        &source,
-        Arc::new(build_engine(&ScriptLimits::default())),
-        Duration::from_secs(5),
-    )
-    .unwrap_or_else(|e| panic!("the gemini script compiles: {e}"))
+/// The shipped script and its native twin: every call runs both and
+/// requires the same outcome.
+fn adapter() -> Differential {
+    Differential::shipped("gemini")
 }
 
 /// `ctx` as `script_ctx()` in src/proxy/forward.rs builds it (plus
@@ -949,8 +940,8 @@ fn base64_std(bytes: &[u8]) -> String {
 
 /// One stream: the adapter, its per-stream state and ctx.
 struct Stream {
-    adapter: Adapter,
-    state: StreamState,
+    adapter: Differential,
+    state: DiffState,
     ctx: Map,
 }
 
@@ -1315,4 +1306,11 @@ fn golden_stream_fixture() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(got, want);
+}
+
+// ───────────────────────────── native twin ─────────────────────────────
+
+#[test]
+fn gemini_twin_is_used() {
+    assert_eq!(Differential::shipped("gemini").native(), Some("gemini"));
 }

@@ -11,6 +11,8 @@
 //!
 //! A twin may cover only some hooks; the script runs the others.
 
+mod gemini;
+
 use rhai::Map;
 use serde_json::Value;
 
@@ -67,7 +69,7 @@ impl std::fmt::Debug for Native {
 }
 
 /// Every twin, with the source it translates.
-static TWINS: &[&Native] = &[];
+static TWINS: &[&Native] = &[&gemini::NATIVE];
 
 /// The twin of `source`, when it is exactly a shipped script.
 pub fn twin_of(source: &str) -> Option<&'static Native> {
