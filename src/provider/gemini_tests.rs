@@ -1314,3 +1314,278 @@ fn golden_stream_fixture() {
 fn gemini_twin_is_used() {
     assert_eq!(Differential::shipped("gemini").native(), Some("gemini"));
 }
+
+// ───────────────────────── differential sweep ─────────────────────────
+//
+// Many variations of every fixture and of the bodies and events above —
+// each with one field removed or set to null, to another type, to a huge,
+// negative or fractional number, to an empty string, array or map — go
+// through `Differential`, which panics when the twin and the script
+// disagree. The panics are collected so that one run shows every corner.
+
+/// What a field is set to in the sweep.
+fn odd_values() -> Vec<Value> {
+    vec![
+        Value::Null,
+        json!(""),
+        json!("  "),
+        json!("x"),
+        json!("STOP"),
+        json!("IMAGE_SAFETY"),
+        json!("RESOURCE_EXHAUSTED"),
+        json!(0),
+        json!(1),
+        json!(-1),
+        json!(i64::MAX),
+        json!(u64::MAX),
+        json!(1.5),
+        json!(-0.0),
+        json!(1e300),
+        json!(true),
+        json!(false),
+        json!([]),
+        json!([1, "a", null]),
+        json!([{}]),
+        json!({}),
+        json!({"a": 1}),
+    ]
+}
+
+/// `v` with the value at `path` replaced (`Some`) or removed (`None`).
+fn mutated(v: &Value, path: &[PathStep], with: Option<&Value>) -> Value {
+    let mut out = v.clone();
+    let Some((last, parents)) = path.split_last() else {
+        return with.cloned().unwrap_or(Value::Null);
+    };
+    let mut at = &mut out;
+    for step in parents {
+        at = match step {
+            PathStep::Key(k) => &mut at[k.as_str()],
+            PathStep::Index(i) => &mut at[*i],
+        };
+    }
+    match (last, with, at) {
+        (PathStep::Key(k), Some(w), at) => at[k.as_str()] = w.clone(),
+        (PathStep::Index(i), Some(w), at) => at[*i] = w.clone(),
+        (PathStep::Key(k), None, Value::Object(map)) => {
+            map.remove(k);
+        }
+        (PathStep::Index(i), None, Value::Array(items)) => {
+            items.remove(*i);
+        }
+        _ => {}
+    }
+    out
+}
+
+#[derive(Clone)]
+enum PathStep {
+    Key(String),
+    Index(usize),
+}
+
+/// Every path inside `v` (the root included).
+fn paths(v: &Value, prefix: &mut Vec<PathStep>, out: &mut Vec<Vec<PathStep>>) {
+    out.push(prefix.clone());
+    match v {
+        Value::Object(map) => {
+            for (k, item) in map {
+                prefix.push(PathStep::Key(k.clone()));
+                paths(item, prefix, out);
+                prefix.pop();
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                prefix.push(PathStep::Index(i));
+                paths(item, prefix, out);
+                prefix.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every one-field variation of `v`.
+fn variations(v: &Value) -> Vec<Value> {
+    let mut all = Vec::new();
+    paths(v, &mut Vec::new(), &mut all);
+    let odd = odd_values();
+    let mut out = Vec::new();
+    for path in &all {
+        if !path.is_empty() {
+            out.push(mutated(v, path, None));
+        }
+        for w in &odd {
+            out.push(mutated(v, path, Some(w)));
+        }
+    }
+    out
+}
+
+/// Runs every case, collecting the disagreements; panics with them.
+fn sweep<T>(what: &str, cases: &[T], run: impl Fn(&T)) -> usize {
+    let mut failures = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(case)));
+        if let Err(e) = outcome {
+            let message = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            failures.push(format!("{what} case {i}: {message}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} {what} cases disagree:\n{}",
+        failures.len(),
+        cases.len(),
+        failures[..failures.len().min(8)].join("\n")
+    );
+    cases.len()
+}
+
+/// The streams of the tests above and of the fixture, as event lists.
+fn sample_streams() -> Vec<Vec<Value>> {
+    let sse = file("adapter_stream.gemini.sse");
+    let fixture: Vec<Value> = sse
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(|d| serde_json::from_str(d.trim()).unwrap())
+        .collect();
+    let usage = json!({"promptTokenCount": 7, "candidatesTokenCount": 3, "thoughtsTokenCount": 2,
+        "cachedContentTokenCount": 1, "toolUsePromptTokenCount": 4, "totalTokenCount": 10});
+    vec![
+        fixture,
+        vec![
+            gemini_chunk(
+                json!([{"text": "Pondering", "thought": true}, {"text": "Hel"}]),
+                None,
+                json!({"promptTokenCount": 7}),
+            ),
+            gemini_chunk(
+                json!([
+                    {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "U0lH"},
+                    {"functionCall": {"id": "fc-9", "name": "get_time", "args": {"tz": "CET"}}}
+                ]),
+                Some("STOP"),
+                usage.clone(),
+            ),
+        ],
+        vec![json!({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
+            "usageMetadata": usage.clone(), "responseId": "r-42", "modelVersion": "m"})],
+        vec![
+            json!({"candidates": [
+                {"index": 0, "content": {"role": "model", "parts": [{"text": "A"}]}, "finishReason": "STOP"},
+                {"index": 1, "content": {"role": "model", "parts": [{"text": "B"}]}}
+            ], "responseId": "r-42"}),
+            json!({"candidates": [{"index": 1, "content": {"role": "model", "parts": [{"text": "!"}]},
+                "finishReason": "MAX_TOKENS"}], "usageMetadata": {"promptTokenCount": 1, "totalTokenCount": 3}}),
+        ],
+        vec![
+            gemini_chunk(json!([{"text": "a"}]), None, json!({})),
+            json!({"error": {"code": 429, "message": "Quota", "status": "RESOURCE_EXHAUSTED"}}),
+        ],
+    ]
+}
+
+/// Feeds `events` (raw data) through one differential stream, then ends it.
+fn replay(d: &Differential, ctx: &Map, events: &[String]) {
+    let mut state = d.stream_state();
+    for data in events {
+        let _ = d.transform_chunk(&mut state, "", data, ctx);
+    }
+    let _ = d.finish_stream(&mut state, ctx);
+}
+
+#[test]
+fn differential_sweep_of_stream_events() {
+    let d = adapter();
+    let ctx = Ctx {
+        stream: true,
+        ..Ctx::default()
+    }
+    .build();
+    let mut cases: Vec<Vec<String>> = Vec::new();
+    for stream in sample_streams() {
+        let texts: Vec<String> = stream.iter().map(Value::to_string).collect();
+        for (k, event) in stream.iter().enumerate() {
+            for variant in variations(event) {
+                let mut events = texts.clone();
+                events[k] = variant.to_string();
+                cases.push(events);
+            }
+        }
+    }
+    // Data that is not a JSON object, and a broken event mid-stream.
+    let first = sample_streams()[0][0].to_string();
+    for raw in [
+        "", "  ", "null", "[]", "[1]", "\"\"", "\" \"", "\"text\"", "5", "1.5", "true", "{",
+        "{}", "not json", "1e400", "{\"candidates\": \"\"}", "{\"candidates\": \"abc\"}",
+        "{\"candidates\": {}}", "{\"candidates\": 3}", "{\"error\": \"boom\"}", "{\"error\": 5}",
+        "{\"error\": {\"status\": 5}}", "{\"error\": {\"status\": null, \"message\": [1]}}",
+        "{\"a\": 1e400}", "{\"responseId\": \"\\ud800\"}", "{\"responseId\": \"\\ud83d\\ude00\"}",
+        "{\"candidates\": [], \"candidates\": [{\"index\": 2}]}",
+    ] {
+        cases.push(vec![raw.to_string()]);
+        cases.push(vec![first.clone(), raw.to_string(), first.clone()]);
+    }
+    let n = sweep("stream", &cases, |events| replay(&d, &ctx, events));
+    eprintln!("{n} stream cases");
+}
+
+/// The response bodies of the tests above and of the fixture.
+fn sample_responses() -> Vec<Value> {
+    vec![
+        json_file("adapter_response.gemini.json"),
+        json!({"candidates": [{"index": 0, "finishReason": "MAX_TOKENS", "content": {"role": "model", "parts": [
+            {"text": "Let me think…", "thought": true}, {"text": "Hello"},
+            {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "c2ln"},
+            {"functionCall": {"name": "ping"}}]}}],
+            "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "thoughtsTokenCount": 20,
+                "cachedContentTokenCount": 4, "toolUsePromptTokenCount": 2}}),
+        json!({"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 8},
+            "modelVersion": "gemini-2.5-flash"}),
+        json!({"candidates": [
+            {"index": 0, "finishReason": "STOP", "content": {"role": "model", "parts": [{"text": "A"}]}},
+            {"finishReason": "IMAGE_SAFETY", "content": {"role": "model", "parts": [{"text": "B"}]}}
+        ], "responseId": ""}),
+    ]
+}
+
+fn sample_embeddings() -> Vec<Value> {
+    vec![
+        json!({"embeddings": [{"values": [0.25, -1.5, 0]}, {"values": [1.0, 2.0, 3.5]}],
+               "usageMetadata": {"promptTokenCount": 3}}),
+        json!({"embedding": {"values": [0.5]}}),
+    ]
+}
+
+#[test]
+fn differential_sweep_of_responses() {
+    let d = adapter();
+    let chat = ctx();
+    let mut no_model = ctx();
+    no_model.remove("model");
+    let mut cases: Vec<(Value, &Map)> = Vec::new();
+    for body in sample_responses() {
+        for variant in variations(&body) {
+            cases.push((variant.clone(), &chat));
+        }
+        cases.push((body, &no_model));
+    }
+    let embeddings = [None, Some("base64"), Some("float")].map(embeddings_ctx);
+    for body in sample_embeddings() {
+        for variant in variations(&body) {
+            for ctx in &embeddings {
+                cases.push((variant.clone(), ctx));
+            }
+        }
+    }
+    let n = sweep("response", &cases, |(body, ctx)| {
+        let _ = d.transform_response(body.clone(), ctx);
+    });
+    eprintln!("{n} response cases");
+}

@@ -416,3 +416,82 @@ impl<'de> Deserialize<'de> for Key<'de> {
         d.deserialize_str(KeyVisitor)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::engine::{build_engine, ScriptLimits};
+    use rhai::{Dynamic, Scope};
+    use serde_json::json;
+
+    fn samples() -> Vec<Value> {
+        vec![
+            Value::Null,
+            json!(true),
+            json!(false),
+            json!(0),
+            json!(5),
+            json!(-3),
+            json!(i64::MAX),
+            json!(i64::MIN),
+            json!(u64::MAX),
+            json!(1.5),
+            json!(-0.0),
+            json!(2.0),
+            json!(1e300),
+            json!(-1e300),
+            json!(1.7e308),
+            json!(1e13),
+            json!(1.1e13),
+            json!(1e-13),
+            json!(1e-14),
+            json!(0.1),
+            json!(123456789.125),
+            json!(""),
+            json!("ab"),
+            json!("q\"u\\o\nte\u{1}é"),
+            json!([]),
+            json!([1, "a", null, 1.0, [true], {"k": "v"}]),
+            json!({}),
+            json!({"b": 1, "a": [null], "\"k\"": "x"}),
+        ]
+    }
+
+    fn eval(script: &str, a: &Value, b: &Value) -> Result<Dynamic, String> {
+        let engine = build_engine(&ScriptLimits::default());
+        let mut scope = Scope::new();
+        scope.push("a", rhai::serde::to_dynamic(a).unwrap());
+        scope.push("b", rhai::serde::to_dynamic(b).unwrap());
+        engine
+            .eval_with_scope::<Dynamic>(&mut scope, script)
+            .map_err(|e| e.to_string())
+    }
+
+    /// `${x}`, `type_of(x)` and `x.len()` agree with Rhai's.
+    #[test]
+    fn display_and_type_match_rhai() {
+        for v in samples() {
+            let j = J::from_value(&v);
+            let got = eval("`${a}`", &v, &Value::Null).unwrap().to_string();
+            assert_eq!(j.display(), got, "{v}");
+            let ty = eval("type_of(a)", &v, &Value::Null).unwrap().to_string();
+            assert_eq!(j.type_name(), ty, "{v}");
+            let len = eval("a.len()", &v, &Value::Null).map(|d| d.as_int().unwrap());
+            assert_eq!(j.len().ok().map(|n| n as i64), len.ok(), "{v}");
+        }
+    }
+
+    /// `a + b` agrees with Rhai's on every pair (failures on both sides).
+    #[test]
+    fn addition_matches_rhai() {
+        let samples = samples();
+        for a in &samples {
+            for b in &samples {
+                let got = add(&J::from_value(a), &J::from_value(b)).map(|j| j.to_value());
+                let want = eval("a + b", a, b)
+                    .map(|d| rhai::serde::from_dynamic::<Value>(&d).unwrap());
+                assert_eq!(got.ok(), want.ok(), "{a} + {b}");
+            }
+        }
+    }
+}
