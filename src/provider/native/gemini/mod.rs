@@ -1,11 +1,14 @@
-//! The native twin of `scripts/providers/gemini.rhai`: Gemini's answers and
-//! stream events translated to OpenAI's format as the script does it,
-//! branch for branch, odd inputs included (see `value` for the Rhai
-//! semantics this takes on).
+//! The native twin of `scripts/providers/gemini.rhai`: OpenAI requests to
+//! Gemini's format and Gemini's answers and stream events back, as the
+//! script does it, branch for branch, odd inputs included (see `value` for
+//! the Rhai semantics this takes on).
 
 mod answer;
+mod messages;
+mod request;
 mod response;
 mod stream;
+mod tools;
 mod value;
 
 use super::Native;
@@ -14,7 +17,7 @@ use super::Native;
 pub static NATIVE: Native = Native {
     name: "gemini",
     source: include_str!("../../../../scripts/providers/gemini.rhai"),
-    transform_request: None,
+    transform_request: Some(request::transform_request),
     transform_response: Some(response::transform_response),
     stream: Some(stream::start),
 };

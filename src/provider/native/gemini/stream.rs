@@ -78,7 +78,7 @@ impl StreamTranslator for GeminiStream {
         }
         let usage = data.get("usageMetadata");
         if let J::Obj(_) = usage {
-            self.usage = Some(owned(usage));
+            self.usage = Some(usage.clone().into_owned());
         }
         let mut chunks = Vec::new();
         let candidates = data.get("candidates").or(&EMPTY_ARRAY);
@@ -249,22 +249,4 @@ fn stream_error(error: &J) -> Result<Value, NativeError> {
         m => m.to_value(),
     };
     Ok(json!({"error": {"message": message, "type": kind, "param": null, "code": code}}))
-}
-
-/// A value kept past its event.
-fn owned(v: &J) -> J<'static> {
-    match v {
-        J::Null => J::Null,
-        J::Bool(b) => J::Bool(*b),
-        J::Int(n) => J::Int(*n),
-        J::Float(f) => J::Float(*f),
-        J::Str(s) => J::Str(s.to_string().into()),
-        J::Arr(items) => J::Arr(items.iter().map(owned).collect()),
-        J::Obj(fields) => J::Obj(
-            fields
-                .iter()
-                .map(|(k, v)| (k.to_string().into(), owned(v)))
-                .collect(),
-        ),
-    }
 }

@@ -145,6 +145,24 @@ impl<'a> J<'a> {
         out
     }
 
+    /// The same value, owning its strings.
+    pub(super) fn into_owned(self) -> J<'static> {
+        match self {
+            J::Null => J::Null,
+            J::Bool(b) => J::Bool(b),
+            J::Int(n) => J::Int(n),
+            J::Float(f) => J::Float(f),
+            J::Str(s) => J::Str(Cow::Owned(s.into_owned())),
+            J::Arr(items) => J::Arr(items.into_iter().map(J::into_owned).collect()),
+            J::Obj(fields) => J::Obj(
+                fields
+                    .into_iter()
+                    .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                    .collect(),
+            ),
+        }
+    }
+
     /// Borrows a JSON body.
     pub(super) fn from_value(v: &'a Value) -> J<'a> {
         match v {
