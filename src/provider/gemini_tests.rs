@@ -1589,3 +1589,151 @@ fn differential_sweep_of_responses() {
     });
     eprintln!("{n} response cases");
 }
+
+/// Chat requests of the tests above and of the fixture.
+fn sample_requests() -> Vec<Value> {
+    vec![
+        json_file("adapter_request.openai.json"),
+        json!({"model": MODEL, "messages": [
+            {"role": "developer", "content": [{"type": "text", "text": "Answer in French."}]},
+            {"role": "user", "content": [
+                {"type": "text", "text": "Compare"},
+                {"type": "image_url", "image_url": {"url": "https://example.com/a/cat.JPG?size=large#top"}},
+                {"type": "image_url", "image_url": "http://example.com/dog.webp"},
+                {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "mp3"}},
+                {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0="}}]},
+            {"role": "assistant", "content": [{"type": "refusal", "refusal": "No."}, {"type": "text", "text": "ok"}],
+             "tool_calls": [
+                {"id": "fc-77", "type": "function", "function": {"name": "get_time", "arguments": {"tz": "CET"}}},
+                {"id": "toolu_9.ts.c2ln", "type": "function", "function": {"name": "lookup", "arguments": " "}}]},
+            {"role": "tool", "tool_call_id": "toolu_9.ts.c2ln", "content": [{"type": "text", "text": "[20, 21]"}]},
+            {"role": "user", "content": "and?"},
+            {"role": "tool", "tool_call_id": "fc-77", "content": "{\"time\": \"14:05\"}"},
+            {"role": "tool", "tool_call_id": "call_x", "name": "orphan", "content": null}
+        ],
+        "tools": [
+            {"type": "function", "function": {"name": "get_time", "description": "Time",
+                "parameters": {"type": ["object", "null"], "title": "T", "properties": {
+                    "tz": {"type": "string", "format": "date-time", "const": "CET", "default": "x"},
+                    "when": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}]},
+                    "tags": {"type": "array", "items": {"type": "string", "oneOf": [{"type": "string"}]}}},
+                "required": ["tz"], "additionalProperties": false}}},
+            {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}},
+            {"type": "function", "function": {"name": "refd", "parameters": {"$defs": {"a": {"type": "string"}},
+                "type": "object", "properties": {"a": {"$ref": "#/$defs/a"}}}}}
+        ],
+        "tool_choice": {"type": "allowed_tools", "allowed_tools": {"mode": "required",
+            "tools": [{"type": "function", "function": {"name": "get_time"}}, {"name": "refd"}]}},
+        "response_format": {"type": "json_object"},
+        "reasoning_effort": "minimal",
+        "max_tokens": 5, "stop": "END", "n": 1, "seed": 3, "presence_penalty": 0.5, "frequency_penalty": 0}),
+        json!({"model": MODEL, "messages": [{"role": "user", "content": "Hi"}],
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object",
+                "properties": {"x": {"type": "string"}}}}}],
+            "tool_choice": {"type": "function", "function": {"name": "f"}},
+            "response_format": {"type": "text"}, "reasoning_effort": "high"}),
+    ]
+}
+
+#[test]
+fn differential_sweep_of_requests() {
+    let d = adapter();
+    let options = [
+        json!({}),
+        json!({"tool_schema": "json_schema", "include_thoughts": true, "safety_settings": [{"category": "X"}]}),
+    ];
+    let contexts: Vec<Map> = options
+        .iter()
+        .map(|o| {
+            Ctx {
+                options: o.clone(),
+                ..Ctx::default()
+            }
+            .build()
+        })
+        .collect();
+    let mut cases: Vec<(Value, &Map)> = Vec::new();
+    for body in sample_requests() {
+        for variant in variations(&body) {
+            cases.push((variant, &contexts[0]));
+        }
+        cases.push((body, &contexts[1]));
+    }
+    let embeddings = [
+        json!({"model": MODEL, "input": ["a", "b"], "dimensions": 8, "encoding_format": "base64"}),
+        json!({"model": MODEL, "input": "one", "encoding_format": "float"}),
+    ];
+    let mut embeddings_ctx = Ctx {
+        endpoint: "embeddings",
+        options: json!({"task_type": "RETRIEVAL_QUERY"}),
+        ..Ctx::default()
+    }
+    .build();
+    let plain_embeddings_ctx = Ctx {
+        endpoint: "embeddings",
+        ..Ctx::default()
+    }
+    .build();
+    for body in &embeddings {
+        for variant in variations(body) {
+            cases.push((variant.clone(), &plain_embeddings_ctx));
+        }
+    }
+    let n = sweep("request", &cases, |(body, ctx)| {
+        let _ = d.transform_request(body, ctx);
+    });
+    // Odd model names in ctx.
+    for model in ["models/gemini-2.5-flash", "models/", "", "bad/name", "gémini", "a b"] {
+        embeddings_ctx.insert("model".into(), Dynamic::from(model.to_string()));
+        let _ = d.transform_request(&embeddings[0], &embeddings_ctx);
+    }
+    embeddings_ctx.remove("model");
+    let _ = d.transform_request(&embeddings[0], &embeddings_ctx);
+    eprintln!("{n} request cases");
+}
+
+/// A tool whose schema nests `n` levels of `kind` around a nullable type.
+fn nested_schema_request(kind: &str, n: usize) -> Value {
+    let mut schema = json!({"type": ["string", "null"]});
+    for _ in 0..n {
+        schema = match kind {
+            "items" => json!({"items": schema}),
+            "properties" => json!({"properties": {"p": schema}}),
+            _ => json!({"anyOf": [schema]}),
+        };
+    }
+    let schema = json!({"type": "object", "properties": {"x": schema}});
+    chat(json!({"tools": [{"type": "function", "function": {"name": "f", "parameters": schema}}]}))
+}
+
+/// Nested schemas: the twin recurses as the script does, and stops where
+/// Rhai's call depth (64 levels) stops the script. In a debug build the
+/// script's stack budget stops it much earlier (about 12 levels), so the
+/// differential check covers shallow nesting and the limit itself is
+/// checked on the twin alone, from Rhai's level accounting.
+#[test]
+fn nested_schemas_stop_at_the_script_call_depth() {
+    let d = adapter();
+    for kind in ["items", "properties", "anyOf"] {
+        for n in 0..5 {
+            d.transform_request(&nested_schema_request(kind, n), &ctx())
+                .unwrap_or_else(|e| panic!("{kind} {n}: {e}"));
+        }
+    }
+    let twin = d.adapter();
+    // The innermost schema is at depth n + 1 (2n + 1 through anyOf, whose
+    // closure takes a level too); its type filter's closure two levels
+    // further, and the first gemini_schema is at level 3: 3 + (n + 1) + 2
+    // must stay within 64.
+    for (kind, last_ok) in [("items", 58), ("properties", 58), ("anyOf", 29)] {
+        assert!(
+            twin.transform_request(&nested_schema_request(kind, last_ok), &ctx())
+                .is_ok(),
+            "{kind} {last_ok}"
+        );
+        match twin.transform_request(&nested_schema_request(kind, last_ok + 1), &ctx()) {
+            Err(ScriptError::Runtime { .. }) => {}
+            other => panic!("{kind} {}: {other:?}", last_ok + 1),
+        }
+    }
+}

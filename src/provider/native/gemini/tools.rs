@@ -9,9 +9,12 @@ use super::answer::{EMPTY_ARRAY, EMPTY_MAP};
 use super::value::{fail, reject, J};
 use crate::provider::native::NativeError;
 
-/// Script call levels `gemini_schema` may nest before Rhai stops it
-/// (`max_call_depth`: 64 levels, three taken by the hooks that lead here).
-const SCHEMA_DEPTH: usize = 61;
+/// How deep script calls may nest below the first `gemini_schema`: Rhai
+/// refuses a call above level 64 (the default `max_call_depth`), and
+/// `transform_request`, `function_declarations` and the first
+/// `gemini_schema` take levels 1 to 3. Each nested schema is one level
+/// down, `schema_type` one more, the closures of `filter` and `map` one.
+const SCHEMA_DEPTH: usize = 62;
 
 /// The tool names a `{type:"allowed_tools"}` tool_choice permits, or None
 /// for all.
