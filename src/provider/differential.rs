@@ -76,11 +76,7 @@ impl Differential {
         self.native.capabilities()
     }
 
-    pub fn transform_request(
-        &self,
-        body: &Value,
-        ctx: &Map,
-    ) -> Result<Option<Value>, ScriptError> {
+    pub fn transform_request(&self, body: &Value, ctx: &Map) -> Result<Option<Value>, ScriptError> {
         let (native, script) = twice(
             || self.native.transform_request(body, ctx),
             || self.script.transform_request(body, ctx),

@@ -1474,8 +1474,10 @@ fn sample_streams() -> Vec<Vec<Value>> {
                 usage.clone(),
             ),
         ],
-        vec![json!({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
-            "usageMetadata": usage.clone(), "responseId": "r-42", "modelVersion": "m"})],
+        vec![
+            json!({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
+            "usageMetadata": usage.clone(), "responseId": "r-42", "modelVersion": "m"}),
+        ],
         vec![
             json!({"candidates": [
                 {"index": 0, "content": {"role": "model", "parts": [{"text": "A"}]}, "finishReason": "STOP"},
@@ -1522,11 +1524,32 @@ fn differential_sweep_of_stream_events() {
     // Data that is not a JSON object, and a broken event mid-stream.
     let first = sample_streams()[0][0].to_string();
     for raw in [
-        "", "  ", "null", "[]", "[1]", "\"\"", "\" \"", "\"text\"", "5", "1.5", "true", "{",
-        "{}", "not json", "1e400", "{\"candidates\": \"\"}", "{\"candidates\": \"abc\"}",
-        "{\"candidates\": {}}", "{\"candidates\": 3}", "{\"error\": \"boom\"}", "{\"error\": 5}",
-        "{\"error\": {\"status\": 5}}", "{\"error\": {\"status\": null, \"message\": [1]}}",
-        "{\"a\": 1e400}", "{\"responseId\": \"\\ud800\"}", "{\"responseId\": \"\\ud83d\\ude00\"}",
+        "",
+        "  ",
+        "null",
+        "[]",
+        "[1]",
+        "\"\"",
+        "\" \"",
+        "\"text\"",
+        "5",
+        "1.5",
+        "true",
+        "{",
+        "{}",
+        "not json",
+        "1e400",
+        "{\"candidates\": \"\"}",
+        "{\"candidates\": \"abc\"}",
+        "{\"candidates\": {}}",
+        "{\"candidates\": 3}",
+        "{\"error\": \"boom\"}",
+        "{\"error\": 5}",
+        "{\"error\": {\"status\": 5}}",
+        "{\"error\": {\"status\": null, \"message\": [1]}}",
+        "{\"a\": 1e400}",
+        "{\"responseId\": \"\\ud800\"}",
+        "{\"responseId\": \"\\ud83d\\ude00\"}",
         "{\"candidates\": [], \"candidates\": [{\"index\": 2}]}",
     ] {
         cases.push(vec![raw.to_string()]);
@@ -1683,7 +1706,14 @@ fn differential_sweep_of_requests() {
         let _ = d.transform_request(body, ctx);
     });
     // Odd model names in ctx.
-    for model in ["models/gemini-2.5-flash", "models/", "", "bad/name", "gémini", "a b"] {
+    for model in [
+        "models/gemini-2.5-flash",
+        "models/",
+        "",
+        "bad/name",
+        "gémini",
+        "a b",
+    ] {
         embeddings_ctx.insert("model".into(), Dynamic::from(model.to_string()));
         let _ = d.transform_request(&embeddings[0], &embeddings_ctx);
     }

@@ -53,10 +53,7 @@ pub(super) fn read_parts(parts: &J) -> Result<Parts, NativeError> {
 }
 
 /// A functionCall part -> an OpenAI tool call (`arguments` a JSON string).
-fn openai_tool_call(
-    part: &J,
-    call: &J,
-) -> Result<serde_json::Map<String, Value>, NativeError> {
+fn openai_tool_call(part: &J, call: &J) -> Result<serde_json::Map<String, Value>, NativeError> {
     let id = openai_call_id(part, call)?;
     let arguments = call.get("args").or(&EMPTY_MAP).to_value().to_string();
     let mut out = serde_json::Map::new();
@@ -144,7 +141,10 @@ pub(super) fn openai_usage(u: &J) -> Result<Value, NativeError> {
 /// `ctx.<name> == text`.
 pub(super) fn ctx_is(ctx: &Map, name: &str, text: &str) -> bool {
     ctx.get(name)
-        .and_then(|v| v.read_lock::<rhai::ImmutableString>().map(|s| s.as_str() == text))
+        .and_then(|v| {
+            v.read_lock::<rhai::ImmutableString>()
+                .map(|s| s.as_str() == text)
+        })
         .unwrap_or(false)
 }
 
@@ -163,4 +163,3 @@ pub(super) fn to_json(v: &Dynamic) -> Result<Value, NativeError> {
     }
     rhai::serde::from_dynamic(v).map_err(|e| fail(e.to_string()))
 }
-

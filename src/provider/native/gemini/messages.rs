@@ -346,7 +346,10 @@ fn function_call_part(tool_call: &J) -> Result<Value, NativeError> {
     let mut part = Object::new();
     part.insert("functionCall".into(), Value::Object(call));
     if let Some(signature) = signature {
-        part.insert("thoughtSignature".into(), Value::String(signature.to_string()));
+        part.insert(
+            "thoughtSignature".into(),
+            Value::String(signature.to_string()),
+        );
     }
     Ok(Value::Object(part))
 }

@@ -202,9 +202,8 @@ fn embedding_inputs<'j>(input: &'j J) -> Result<Vec<&'j str>, NativeError> {
     items
         .iter()
         .map(|item| {
-            item.as_str().ok_or_else(|| {
-                reject("Gemini embeds text only: token-id inputs are not supported")
-            })
+            item.as_str()
+                .ok_or_else(|| reject("Gemini embeds text only: token-id inputs are not supported"))
         })
         .collect()
 }
@@ -219,9 +218,7 @@ fn model_id(model: &J) -> Result<String, NativeError> {
     }
     let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_';
     if !id.chars().all(plain) {
-        return Err(reject(format!(
-            "'{text}' is not a valid Gemini model name"
-        )));
+        return Err(reject(format!("'{text}' is not a valid Gemini model name")));
     }
     Ok(id.to_string())
 }

@@ -85,7 +85,13 @@ impl StreamTranslator for GeminiStream {
         for (i, candidate) in candidates.items()?.iter().enumerate() {
             self.on_candidate(candidate, i as i64, &mut chunks)?;
         }
-        if candidates.len()? == 0 && !data.get("promptFeedback").or(&EMPTY_MAP).prop("blockReason")?.is_null() {
+        if candidates.len()? == 0
+            && !data
+                .get("promptFeedback")
+                .or(&EMPTY_MAP)
+                .prop("blockReason")?
+                .is_null()
+        {
             self.on_blocked_prompt(&mut chunks);
         }
         out.extend(chunks.into_iter().map(ChunkOut::Json));
@@ -226,7 +232,9 @@ fn stream_error(error: &J) -> Result<Value, NativeError> {
     let internal = J::Str("INTERNAL".into());
     let status = error.get("status").or(&internal);
     let kind = match status.as_str() {
-        Some("INVALID_ARGUMENT" | "FAILED_PRECONDITION" | "OUT_OF_RANGE") => "invalid_request_error",
+        Some("INVALID_ARGUMENT" | "FAILED_PRECONDITION" | "OUT_OF_RANGE") => {
+            "invalid_request_error"
+        }
         Some("UNAUTHENTICATED") => "authentication_error",
         Some("PERMISSION_DENIED") => "permission_error",
         Some("NOT_FOUND") => "not_found_error",

@@ -18,7 +18,9 @@ const SCHEMA_DEPTH: usize = 62;
 
 /// The tool names a `{type:"allowed_tools"}` tool_choice permits, or None
 /// for all.
-pub(super) fn allowed_tool_names<'j>(choice: &'j J<'j>) -> Result<Option<Vec<&'j J<'j>>>, NativeError> {
+pub(super) fn allowed_tool_names<'j>(
+    choice: &'j J<'j>,
+) -> Result<Option<Vec<&'j J<'j>>>, NativeError> {
     if !matches!(choice, J::Obj(_)) || !choice.prop("type")?.is_str("allowed_tools") {
         return Ok(None);
     }
@@ -107,11 +109,12 @@ fn gemini_schema<'j>(schema: &J<'j>, depth: usize) -> Result<J<'j>, NativeError>
         return Ok(schema.clone());
     }
     let mut out: Vec<(Cow<'j, str>, J<'j>)> = Vec::new();
-    let set = |out: &mut Vec<(Cow<'j, str>, J<'j>)>, key: &str, value: J<'j>| {
-        match out.iter_mut().find(|(k, _)| k == key) {
-            Some((_, v)) => *v = value,
-            None => out.push((Cow::Owned(key.to_string()), value)),
-        }
+    let set = |out: &mut Vec<(Cow<'j, str>, J<'j>)>, key: &str, value: J<'j>| match out
+        .iter_mut()
+        .find(|(k, _)| k == key)
+    {
+        Some((_, v)) => *v = value,
+        None => out.push((Cow::Owned(key.to_string()), value)),
     };
     for (key, value) in schema.entries() {
         match key {
@@ -155,7 +158,10 @@ fn gemini_schema<'j>(schema: &J<'j>, depth: usize) -> Result<J<'j>, NativeError>
                             if depth + 2 >= SCHEMA_DEPTH {
                                 return Err(fail("Stack overflow in function calls"));
                             }
-                            keys.push((Cow::Owned(name.to_string()), J::Str(Cow::Owned(name.to_string()))));
+                            keys.push((
+                                Cow::Owned(name.to_string()),
+                                J::Str(Cow::Owned(name.to_string())),
+                            ));
                         }
                         J::Obj(keys)
                     }

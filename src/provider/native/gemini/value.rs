@@ -506,8 +506,8 @@ mod tests {
         for a in &samples {
             for b in &samples {
                 let got = add(&J::from_value(a), &J::from_value(b)).map(|j| j.to_value());
-                let want = eval("a + b", a, b)
-                    .map(|d| rhai::serde::from_dynamic::<Value>(&d).unwrap());
+                let want =
+                    eval("a + b", a, b).map(|d| rhai::serde::from_dynamic::<Value>(&d).unwrap());
                 assert_eq!(got.ok(), want.ok(), "{a} + {b}");
             }
         }
