@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion};
-use rhai::{Dynamic, Map};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use rhai::Map;
 use serde_json::json;
 use switchyard::config::Config;
 use switchyard::provider::engine::{build_engine, ScriptLimits};
@@ -18,6 +18,7 @@ use switchyard::routing::tokens::{self, Tokenizer};
 use switchyard::transform::sse::SseParser;
 
 const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/providers");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
 fn openai_stream(chunks: usize) -> Vec<u8> {
     let mut out = Vec::new();
@@ -84,13 +85,13 @@ fn adapter(name: &str) -> Adapter {
     Adapter::compile(name, &path, &src, engine, Duration::from_secs(1)).expect("compile")
 }
 
-fn script_ctx() -> Map {
+fn script_ctx(model: &str, stream: bool) -> Map {
     HookCtx {
         endpoint: "chat",
-        model: "claude-sonnet-4",
-        stream: true,
-        include_usage: false,
-        provider: "anthropic",
+        model,
+        stream,
+        include_usage: true,
+        provider: "bench",
         api_key: Some("k"),
         options: &Map::new(),
         encoding_format: None,
@@ -98,46 +99,84 @@ fn script_ctx() -> Map {
     .to_map()
 }
 
+fn fixture(dir: &str, file: &str) -> Option<String> {
+    std::fs::read_to_string(Path::new(FIXTURES).join(dir).join(file)).ok()
+}
+
+/// The hooks of each shipped adapter on its golden fixtures: the script in
+/// Rhai, and its native twin where it has one (what the gateway runs).
+/// Streams report time per event (criterion's throughput).
 fn adapters(c: &mut Criterion) {
-    let ctx = script_ctx();
-    let request = json!({"model": "claude-sonnet-4", "stream": true, "temperature": 0.5, "messages": [
-        {"role": "system", "content": "You are terse."},
-        {"role": "user", "content": "Hello there, how are you today?"},
-        {"role": "assistant", "content": "Fine."},
-        {"role": "user", "content": "Tell me about the weather in Paris."}]});
     let openai = adapter("openai");
+    let ctx = script_ctx("claude-sonnet-4", false);
     c.bench_function("openai_request_hook", |b| {
         b.iter(|| black_box(openai.request(&ctx).is_ok()))
     });
-    let anthropic = adapter("anthropic");
-    c.bench_function("anthropic_request_hook_and_transform", |b| {
-        b.iter(|| {
-            let plan = anthropic.request(&ctx).is_ok();
-            black_box((plan, anthropic.transform_request(&request, &ctx).is_ok()))
-        })
-    });
-    let start = r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4","content":[],"stop_reason":null,"usage":{"input_tokens":12,"output_tokens":1}}}"#;
-    let delta =
-        r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"tok1 "}}"#;
-    c.bench_function("anthropic_stream_event_text_delta", |b| {
-        let mut state = anthropic.stream_state();
-        anthropic
-            .transform_chunk(&mut state, "message_start", start, &ctx)
-            .ok();
-        b.iter(|| {
-            black_box(
-                anthropic
-                    .transform_chunk(&mut state, "content_block_delta", black_box(delta), &ctx)
-                    .is_ok(),
-            )
-        })
-    });
-    let response = json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4",
-        "content": [{"type": "text", "text": "Hello! It is sunny."}], "stop_reason": "end_turn",
-        "usage": {"input_tokens": 12, "output_tokens": 6}});
-    c.bench_function("anthropic_transform_response", |b| {
-        b.iter(|| black_box(anthropic.transform_response(response.clone(), &ctx).is_ok()))
-    });
+    for (name, dir, model) in [
+        ("anthropic", "anthropic", "claude-sonnet-4"),
+        ("gemini", "gemini", "gemini-2.5-flash"),
+        ("azure-openai", "azure", "gpt-4o"),
+    ] {
+        let twin = adapter(name);
+        let script = adapter(name).script_only();
+        let mut runs = vec![("script", &script)];
+        let mut group = c.benchmark_group(format!("adapter_{name}"));
+        let once = script_ctx(model, false);
+        let streamed = script_ctx(model, true);
+        let request = fixture(dir, "adapter_request.openai.json")
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+        if let Some(request) = request {
+            if twin.runs_natively("transform_request") {
+                runs.push(("native", &twin));
+            }
+            for (label, a) in &runs {
+                group.bench_function(format!("transform_request_{label}"), |b| {
+                    b.iter(|| black_box(a.transform_request(&request, &once).is_ok()))
+                });
+            }
+            runs.truncate(1);
+        }
+        let response = fixture(dir, &format!("adapter_response.{dir}.json"))
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+        if let Some(response) = response {
+            if twin.runs_natively("transform_response") {
+                runs.push(("native", &twin));
+            }
+            for (label, a) in &runs {
+                group.bench_function(format!("transform_response_{label}"), |b| {
+                    b.iter(|| black_box(a.transform_response(response.clone(), &once).is_ok()))
+                });
+            }
+            runs.truncate(1);
+        }
+        let sse = fixture(dir, &format!("adapter_stream.{dir}.sse"))
+            .or_else(|| fixture(dir, "chat_stream.sse"))
+            .unwrap_or_default();
+        let mut events = Vec::new();
+        let mut parser = SseParser::new(1 << 20);
+        if parser.feed(sse.as_bytes(), &mut events).is_ok() && !events.is_empty() {
+            parser.finish(&mut events);
+            if twin.runs_natively("transform_chunk") {
+                runs.push(("native", &twin));
+            }
+            group.throughput(Throughput::Elements(events.len() as u64));
+            for (label, a) in &runs {
+                group.bench_function(format!("stream_per_event_{label}"), |b| {
+                    b.iter(|| {
+                        let mut state = a.stream_state();
+                        for ev in &events {
+                            black_box(
+                                a.transform_chunk(&mut state, &ev.event, &ev.data, &streamed)
+                                    .is_ok(),
+                            );
+                        }
+                        black_box(a.finish_stream(&mut state, &streamed).is_ok())
+                    })
+                });
+            }
+        }
+        group.finish();
+    }
 }
 
 /// A chat of about `bytes` bytes: alternating prose and code turns.

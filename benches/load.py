@@ -251,6 +251,13 @@ def run(args):
                 samples, errors = asyncio.run(ttfb_async(row["url"], row["body"], row["headers"], args.ttfb_n))
                 ttfb[mode].append((row["name"], pct(samples, 50), pct(samples, 99), errors))
     report(args, results, ttfb, conc, modes)
+    if args.strict:
+        failed = [f"{mode} c={c} {r['name']}: {r['requests']} requests, {r['errors']} errors"
+                  for (mode, c), rows in results.items() for r in rows if r["errors"] or not r["requests"]]
+        failed += [f"{mode} TTFB {name}: {errors} errors" for mode, rows in ttfb.items()
+                   for name, _, _, errors in rows if errors]
+        if failed:
+            sys.exit("load.py: --strict: rows with failures:\n  " + "\n  ".join(failed))
 
 
 def report(args, results, ttfb, conc, modes):
@@ -362,6 +369,9 @@ async def streams_async(args):
     if args.out:
         with open(args.out, "a") as f:
             f.write("\n" + text)
+    if args.strict and (errors or n_open < args.n or len(done) < args.n):
+        sys.exit(f"load.py: --strict: {n_open} of {args.n} streams open at once, "
+                 f"{len(done)} completed, {len(errors)} errors")
 
 
 def main():
@@ -376,6 +386,7 @@ def main():
     r.add_argument("--ttfb-n", type=int, default=500)
     r.add_argument("--load-before", default="?")
     r.add_argument("--out")
+    r.add_argument("--strict", action="store_true", help="exit 1 if any row had errors (CI's smoke run)")
     s = sub.add_parser("streams")
     s.add_argument("--name", default="switchyard")
     s.add_argument("--url", required=True)
@@ -386,6 +397,7 @@ def main():
     s.add_argument("--max-secs", type=float, default=50.0)
     s.add_argument("--settle", type=float, default=3.0)
     s.add_argument("--out")
+    s.add_argument("--strict", action="store_true", help="exit 1 unless every stream opened and completed")
     args = p.parse_args()
     if args.cmd == "run":
         if args.loadgen == "wrk" and not shutil.which("wrk"):

@@ -13,19 +13,21 @@
 #   bash benches/load.sh [--secs 5] [--conc 1,16,64,256]
 #                        [--modes pass,translate,stream-pass,stream-translate]
 #                        [--loadgen wrk|oha] [--streams 10000] [--no-streams]
-#                        [--alt-gateway PATH [--alt-name NAME]] [--out FILE]
+#                        [--alt-gateway PATH [--alt-name NAME]] [--out FILE] [--debug]
 #
 # --alt-gateway adds rows for a second switchyard binary (e.g. one built with
 # another allocator) next to the first. --streams N (default 10000) holds N
 # slow streams open through the gateway afterwards and reports RSS per open
 # stream and after they close; --streams 0 or --no-streams skips it.
 # --out defaults to $CARGO_TARGET_DIR/load-results.md (target/ by default).
+# --debug uses debug builds (what `cargo test` built): CI's smoke run, which
+# proves the harness works; its figures mean nothing.
 # Everything runs on 127.0.0.1; everything started is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 secs=5 conc=1,16,64,256 modes=pass,translate,stream-pass,stream-translate
-loadgen=${LOADGEN:-} streams=10000 alt="" alt_name="switchyard (alt binary)" out=""
+loadgen=${LOADGEN:-} streams=10000 alt="" alt_name="switchyard (alt binary)" out="" profile=release
 while [ $# -gt 0 ]; do
   case "$1" in
     --secs) secs=$2; shift 2 ;;
@@ -37,15 +39,22 @@ while [ $# -gt 0 ]; do
     --alt-gateway) alt=$(realpath "$2"); shift 2 ;;
     --alt-name) alt_name=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n "2,23p" "$0"; exit 0 ;;
+    --debug) profile=debug; shift ;;
+    -h|--help) sed -n "2,25p" "$0"; exit 0 ;;
     *) echo "load.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 target=${CARGO_TARGET_DIR:-target}
 out=${out:-$target/load-results.md}
 
-echo "load.sh: building release binaries (the first release build takes several minutes)" >&2
-cargo build --release --bin switchyard --bin mock-provider --example bare_proxy >&2
+bin=$target/$profile
+strict=""; [ "$profile" = debug ] && strict=--strict
+if [ "$profile" = release ]; then
+  echo "load.sh: building release binaries (the first release build takes several minutes)" >&2
+  cargo build --release --bin switchyard --bin mock-provider --example bare_proxy >&2
+else
+  cargo build --bin switchyard --bin mock-provider --example bare_proxy >&2
+fi
 
 # The load generator: oha (crates.io) if present or installable, else wrk (Debian).
 if [ -z "$loadgen" ]; then
@@ -57,7 +66,8 @@ if [ -z "$loadgen" ]; then
   fi
 fi
 if [ "$loadgen" = wrk ] && ! command -v wrk >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+  as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+  as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 echo "load.sh: load generator: $loadgen" >&2
 
@@ -84,14 +94,14 @@ wait_http() { # url
 }
 
 # 1. the mock provider: 20-chunk replies, no delay
-"$target/release/mock-provider" --listen 127.0.0.1:0 --chunks 20 >"$tmp/mock.out" &
+"$bin/mock-provider" --listen 127.0.0.1:0 --chunks 20 >"$tmp/mock.out" &
 pids+=($!); mock_pid=$!
 wait_line "$tmp/mock.out" "listening on"
 mock=$(sed -n 's/^listening on //p' "$tmp/mock.out")
 
 # 2. the floor
 floor_port=$(free_port)
-"$target/release/examples/bare_proxy" --listen "127.0.0.1:$floor_port" --upstream "$mock" >"$tmp/floor.out" 2>&1 &
+"$bin/examples/bare_proxy" --listen "127.0.0.1:$floor_port" --upstream "$mock" >"$tmp/floor.out" 2>&1 &
 pids+=($!); floor_pid=$!
 wait_http "http://127.0.0.1:$floor_port/"
 
@@ -130,7 +140,7 @@ fi
 
 # 4. Switchyard: bare (no auth, no ledger), and with auth + rate limit + ledger
 mkdir -p "$tmp/scripts" && cp -r scripts/providers "$tmp/scripts/"
-key_out=$("$target/release/switchyard" key new --name bench)
+key_out=$("$bin/switchyard" key new --name bench)
 vkey=$(grep -o 'sk-sy-[A-Za-z0-9]*' <<<"$key_out" | head -1 || true)
 vhash=$(grep -o 'sha256:[0-9a-f]*' <<<"$key_out" | head -1 || true)
 if [ -z "$vkey" ] || [ -z "$vhash" ]; then echo "load.sh: cannot read 'switchyard key new' output:" >&2; echo "$key_out" >&2; exit 1; fi
@@ -157,9 +167,9 @@ start_gw() { # name binary extra-yaml -> sets gw_pid gw_port
   gw_pid=$!; pids+=($gw_pid)
   wait_http "http://127.0.0.1:$gw_port/health"
 }
-start_gw gw "$target/release/switchyard" "ledger: { enabled: false }"
+start_gw gw "$bin/switchyard" "ledger: { enabled: false }"
 gw_pid_main=$gw_pid gw_port_main=$gw_port
-start_gw gwauth "$target/release/switchyard" "auth:
+start_gw gwauth "$bin/switchyard" "auth:
   keys:
     - { name: bench, key_hash: \"$vhash\", rpm: 100000000, tpm: 100000000000 }
 ledger: { url: sqlite:usage.db }"
@@ -212,12 +222,12 @@ PY
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "load.sh: load average now $load (above 1.5, other work shares the 2 cores; figures are noisier)" >&2
 python3 benches/load.py run --targets "$tmp/targets.json" --secs "$secs" --conc "$conc" --modes "$modes" \
-  --loadgen "$loadgen" --load-before "$load" --out "$out"
+  --loadgen "$loadgen" --load-before "$load" --out "$out" $strict
 
 if [ "$streams" -gt 0 ]; then
   # a second mock that sends one chunk every 4 s (3 chunks + role + [DONE]: ~16 s per stream),
   # and fresh proxies in front of it, so each baseline RSS is the proxy's own
-  "$target/release/mock-provider" --listen 127.0.0.1:0 --chunks 3 --chunk-delay-ms 4000 >"$tmp/slow.out" &
+  "$bin/mock-provider" --listen 127.0.0.1:0 --chunks 3 --chunk-delay-ms 4000 >"$tmp/slow.out" &
   pids+=($!)
   wait_line "$tmp/slow.out" "listening on"
   slow=$(sed -n 's/^listening on //p' "$tmp/slow.out")
@@ -226,10 +236,10 @@ if [ "$streams" -gt 0 ]; then
     for _ in 1 2 3; do curl -s -m 30 -o /dev/null "$2" -H 'content-type: application/json' \
       -d "{\"model\":\"$4\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"; done
     echo "load.sh: holding $streams slow streams open through $1 (bounded, about 30 s)" >&2
-    python3 benches/load.py streams --name "$1" --url "$2" --pid "$3" --model "$4" --n "$streams" --out "$out"
+    python3 benches/load.py streams --name "$1" --url "$2" --pid "$3" --model "$4" --n "$streams" --out "$out" $strict
   }
   fast=$mock; mock=$slow
-  start_gw gwslow "$target/release/switchyard" "ledger: { enabled: false }"
+  start_gw gwslow "$bin/switchyard" "ledger: { enabled: false }"
   hold switchyard "http://127.0.0.1:$gw_port/v1/chat/completions" "$gw_pid" pass
   kill -INT "$gw_pid"
   if [ -n "$alt" ]; then
@@ -239,7 +249,7 @@ if [ "$streams" -gt 0 ]; then
   fi
   mock=$fast
   slow_floor_port=$(free_port)
-  "$target/release/examples/bare_proxy" --listen "127.0.0.1:$slow_floor_port" --upstream "$slow" >"$tmp/slowfloor.out" 2>&1 &
+  "$bin/examples/bare_proxy" --listen "127.0.0.1:$slow_floor_port" --upstream "$slow" >"$tmp/slowfloor.out" 2>&1 &
   pids+=($!); slow_floor_pid=$!
   wait_http "http://127.0.0.1:$slow_floor_port/"
   hold "floor (bare Pingora)" "http://127.0.0.1:$slow_floor_port/v1/chat/completions" "$slow_floor_pid" gpt-4o-mini

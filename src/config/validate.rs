@@ -346,13 +346,8 @@ impl Adapters {
             col: 0,
             message: format!("cannot read adapter script: {e}"),
         })?;
-        let mut adapter = Adapter::compile(
-            name,
-            &path,
-            &text,
-            self.engine.clone(),
-            self.limits.timeout,
-        )?;
+        let mut adapter =
+            Adapter::compile(name, &path, &text, self.engine.clone(), self.limits.timeout)?;
         if !self.limits.native {
             adapter = adapter.script_only();
         }

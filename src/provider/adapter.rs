@@ -250,6 +250,16 @@ impl Adapter {
         self.native.map(|n| n.name)
     }
 
+    /// True when `hook` runs in the native twin rather than in Rhai.
+    pub fn runs_natively(&self, hook: &str) -> bool {
+        self.native.is_some_and(|n| match hook {
+            "transform_request" => n.transform_request.is_some(),
+            "transform_response" => n.transform_response.is_some(),
+            "transform_chunk" | "finish_stream" => n.stream.is_some(),
+            _ => false,
+        })
+    }
+
     /// A new stream's state, for [`Self::transform_chunk`].
     pub fn stream_state(&self) -> StreamState {
         match self.native.and_then(|n| n.stream) {
@@ -322,7 +332,9 @@ impl Adapter {
         }
         let hook = "transform_request";
         if let Some(native) = self.native.and_then(|n| n.transform_request) {
-            return native(body, ctx).map(Some).map_err(|e| self.native_error(hook, e));
+            return native(body, ctx)
+                .map(Some)
+                .map_err(|e| self.native_error(hook, e));
         }
         let body = rhai::serde::to_dynamic(body).map_err(|e| self.runtime(hook, &e))?;
         let out = self.call(hook, None, (body, Dynamic::from_map(ctx.clone())))?;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rhai::{Dynamic, Map};
 use serde_json::{json, Value};
 
-use super::adapter::{Adapter, ChunkOut, StreamState, ScriptError};
+use super::adapter::{Adapter, ChunkOut, ScriptError, StreamState};
 use super::engine::{build_engine, ScriptLimits};
 
 const SCRIPT: &str = concat!(

@@ -11,12 +11,13 @@
 //!
 //! A twin may cover only some hooks; the script runs the others.
 
-mod gemini;
-
 use rhai::Map;
 use serde_json::Value;
 
 use super::ChunkOut;
+
+mod azure_openai;
+mod gemini;
 
 /// Why a native hook refused or failed, as the script would have.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,7 +70,7 @@ impl std::fmt::Debug for Native {
 }
 
 /// Every twin, with the source it translates.
-static TWINS: &[&Native] = &[&gemini::NATIVE];
+static TWINS: &[&Native] = &[&azure_openai::NATIVE, &gemini::NATIVE];
 
 /// The twin of `source`, when it is exactly a shipped script.
 pub fn twin_of(source: &str) -> Option<&'static Native> {
