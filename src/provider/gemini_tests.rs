@@ -1490,6 +1490,19 @@ fn sample_streams() -> Vec<Vec<Value>> {
             gemini_chunk(json!([{"text": "a"}]), None, json!({})),
             json!({"error": {"code": 429, "message": "Quota", "status": "RESOURCE_EXHAUSTED"}}),
         ],
+        // Indexes that share a choice ("0" and 0), fractional ones, a
+        // finishReason after the finish, a block after candidates.
+        vec![
+            json!({"candidates": [
+                {"index": "0", "content": {"parts": [{"text": "x", "thought": false}]}},
+                {"index": 0, "content": {"parts": [{"functionCall": {"name": "f", "id": ""}}]}},
+                {"index": 1.5, "finishReason": "STOP"}
+            ], "modelVersion": null}),
+            json!({"candidates": [{"index": 0, "finishReason": "MAX_TOKENS"},
+                                  {"index": 0, "finishReason": "SAFETY"}],
+                   "usageMetadata": {"totalTokenCount": null, "promptTokenCount": 2.5}}),
+            json!({"promptFeedback": {"blockReason": "OTHER"}, "candidates": []}),
+        ],
     ]
 }
 
@@ -1554,6 +1567,13 @@ fn differential_sweep_of_stream_events() {
     ] {
         cases.push(vec![raw.to_string()]);
         cases.push(vec![first.clone(), raw.to_string(), first.clone()]);
+    }
+    for stream in sample_streams() {
+        let mut state = d.stream_state();
+        for event in &stream {
+            d.transform_chunk(&mut state, "", &event.to_string(), &ctx)
+                .unwrap_or_else(|e| panic!("{event}: {e}"));
+        }
     }
     let n = sweep("stream", &cases, |events| replay(&d, &ctx, events));
     eprintln!("{n} stream cases");
@@ -1650,6 +1670,20 @@ fn sample_requests() -> Vec<Value> {
         "response_format": {"type": "json_object"},
         "reasoning_effort": "minimal",
         "max_tokens": 5, "stop": "END", "n": 1, "seed": 3, "presence_penalty": 0.5, "frequency_penalty": 0}),
+        // Duplicate call ids, results out of order around other parts.
+        json!({"model": MODEL, "messages": [
+            {"role": "assistant", "tool_calls": [
+                {"id": "a", "function": {"name": "f", "arguments": "{}"}},
+                {"id": "a", "function": {"name": "g", "arguments": ""}},
+                {"id": "b.ts.", "function": {"name": "h", "arguments": "{\"x\": 1e2}"}}]},
+            {"role": "tool", "tool_call_id": "b.ts.", "content": " {\"n\": 18446744073709551615} "},
+            {"role": "user", "content": [{"type": "text", "text": ""}, {"type": "text", "text": "go"}]},
+            {"role": "tool", "tool_call_id": "a", "content": [{"type": "text", "text": "{"}, {"type": "text", "text": "}"}]},
+            {"role": "assistant", "content": ""},
+            {"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": "data:Image/PNG;BASE64,AAA,B"}},
+                {"type": "image_url", "image_url": {"url": "HTTPS://x.example/p.HEIF#a.png"}}]}
+        ], "tool_choice": "none", "tools": [], "stop": [], "response_format": {"type": "json_schema"}}),
         json!({"model": MODEL, "messages": [{"role": "user", "content": "Hi"}],
             "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object",
                 "properties": {"x": {"type": "string"}}}}}],
@@ -1658,9 +1692,64 @@ fn sample_requests() -> Vec<Value> {
     ]
 }
 
+/// Requests the script refuses, each for one reason.
+fn refused_requests() -> Vec<Value> {
+    let user = |content: Value| chat(json!({"messages": [{"role": "user", "content": content}]}));
+    let image = |url: &str| user(json!([{"type": "image_url", "image_url": {"url": url}}]));
+    vec![
+        image("data:,x"),
+        image("data:;base64,x"),
+        image("data:image/png,x"),
+        image("data:image/png;base64"),
+        image("ftp://x/y.png"),
+        image("https://x/y"),
+        image("https://x/y.tiff?a=b.png"),
+        image("hTTp://x/ÿ.d/ÿ"),
+        user(json!([{"type": "input_audio", "input_audio": {"data": "x", "format": "ogg"}}])),
+        user(json!([{"type": "file", "file": {"file_id": "f-1"}}])),
+        user(json!([{"type": "video", "video": {}}])),
+        chat(json!({"messages": [{"role": "system", "content": "only"}]})),
+        chat(json!({"messages": [{"role": "critic", "content": "x"}]})),
+        chat(json!({"messages": [{"role": "system", "content": [{"type": "image_url"}]}]})),
+        chat(json!({"messages": [{"role": "assistant", "tool_calls": [
+            {"id": "c", "function": {"name": "f", "arguments": "{nope"}}]}]})),
+        chat(json!({"messages": [{"role": "assistant", "tool_calls": [
+            {"id": "c", "function": {"name": "f", "arguments": "[1]"}}]}]})),
+        chat(json!({"messages": [{"role": "tool", "tool_call_id": "x", "content": "y"}]})),
+        chat(
+            json!({"messages": [{"role": "tool", "tool_call_id": "x", "content": [{"type": "image_url"}]}]}),
+        ),
+        chat(json!({"tools": [{"type": "custom", "custom": {"name": "c"}}]})),
+        chat(
+            json!({"tools": [{"type": "function", "function": {"name": "f"}}],
+            "tool_choice": {"type": "custom"}}),
+        ),
+        chat(
+            json!({"tools": [{"type": "function", "function": {"name": "f"}}],
+            "tool_choice": {"type": "function", "function": {}}}),
+        ),
+        chat(
+            json!({"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "any"}),
+        ),
+        chat(json!({"response_format": {"type": "yaml"}})),
+        chat(json!({"response_format": "json"})),
+        chat(json!({"reasoning_effort": "max"})),
+    ]
+}
+
 #[test]
 fn differential_sweep_of_requests() {
     let d = adapter();
+    for body in sample_requests() {
+        d.transform_request(&body, &ctx())
+            .unwrap_or_else(|e| panic!("{body}: {e}"));
+    }
+    for body in refused_requests() {
+        match d.transform_request(&body, &ctx()) {
+            Err(ScriptError::Rejected { .. }) => {}
+            other => panic!("{body}: {other:?}"),
+        }
+    }
     let options = [
         json!({}),
         json!({"tool_schema": "json_schema", "include_thoughts": true, "safety_settings": [{"category": "X"}]}),
@@ -1782,5 +1871,48 @@ fn nested_schemas_stop_at_the_script_call_depth() {
             Err(ScriptError::Runtime { .. }) => {}
             other => panic!("{kind} {}: {other:?}", last_ok + 1),
         }
+    }
+}
+
+/// Rough cost of the twin against the script (run with `--ignored`; a
+/// debug build's figures only compare the two).
+#[test]
+#[ignore]
+fn twin_timing() {
+    let twin = twin_only();
+    let script = twin_only().script_only();
+    let ctx = Ctx {
+        stream: true,
+        ..Ctx::default()
+    }
+    .build();
+    let events: Vec<String> = sample_streams()
+        .into_iter()
+        .take(2)
+        .flatten()
+        .map(|e| e.to_string())
+        .collect();
+    let request = json_file("adapter_request.openai.json");
+    let response = json_file("adapter_response.gemini.json");
+    for (name, adapter) in [("twin", &twin), ("script", &script)] {
+        let rounds = 200;
+        let started = std::time::Instant::now();
+        for _ in 0..rounds {
+            let mut state = adapter.stream_state();
+            for data in &events {
+                adapter.transform_chunk(&mut state, "", data, &ctx).unwrap();
+            }
+            adapter.finish_stream(&mut state, &ctx).unwrap();
+        }
+        let per_event = started.elapsed() / (rounds * events.len() as u32);
+        let started = std::time::Instant::now();
+        for _ in 0..rounds {
+            adapter.transform_request(&request, &ctx).unwrap();
+            adapter.transform_response(response.clone(), &ctx).unwrap();
+        }
+        let per_exchange = started.elapsed() / rounds;
+        eprintln!(
+            "{name}: {per_event:?} per stream event, {per_exchange:?} per request + response"
+        );
     }
 }
