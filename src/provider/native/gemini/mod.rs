@@ -4,7 +4,9 @@
 //! the Rhai semantics this takes on).
 
 mod answer;
+mod media;
 mod messages;
+mod parse;
 mod request;
 mod response;
 mod stream;
