@@ -4,12 +4,12 @@
 //! must pass beyond "no panic".
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use rhai::{Dynamic, Map};
 use serde_json::Value;
-use switchyard::provider::engine::{build_engine, ScriptLimits};
-use switchyard::provider::{Adapter, ChunkOut, ScriptError};
+use switchyard::provider::differential::Differential;
+use switchyard::provider::{ChunkOut, ScriptError};
 use switchyard::transform::sse::{SseEvent, SseParser};
 
 /// The repository root (the fuzz crate lives in `fuzz/`).
@@ -21,16 +21,11 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// `scripts/providers/<name>.rhai`, compiled once for this process (a fuzz
-/// process runs one target, hence one adapter).
-pub fn adapter(name: &str) -> &'static Adapter {
-    static ONE: OnceLock<Adapter> = OnceLock::new();
-    let a = ONE.get_or_init(|| {
-        let path = repo_root().join(format!("scripts/providers/{name}.rhai"));
-        let src = std::fs::read_to_string(&path).expect("shipped adapter script");
-        let limits = ScriptLimits::default();
-        let engine = Arc::new(build_engine(&limits));
-        Adapter::compile(name, &path, &src, engine, limits.timeout).expect("adapter compiles")
-    });
+/// process runs one target, hence one adapter), with its native twin: each
+/// hook runs through both, which must agree (a disagreement panics).
+pub fn adapter(name: &str) -> &'static Differential {
+    static ONE: OnceLock<Differential> = OnceLock::new();
+    let a = ONE.get_or_init(|| Differential::shipped(name));
     assert_eq!(a.name(), name, "one adapter per fuzz process");
     a
 }

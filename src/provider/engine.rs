@@ -50,6 +50,28 @@ impl Default for ScriptLimits {
     }
 }
 
+/// Scripts' `unix_time()`: seconds since the epoch (0 if the clock is
+/// before it). Native twins use the same.
+pub fn unix_time() -> i64 {
+    if let Some(time) = pin::time() {
+        return time;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Scripts' `random_id()`: 24 random lowercase hex digits. Native twins
+/// use the same.
+pub fn random_id() -> String {
+    use rand::Rng;
+    let n: u128 = pin::next_random().unwrap_or_else(|| rand::thread_rng().gen());
+    let mut id = format!("{n:032x}");
+    id.truncate(24);
+    id
+}
+
 /// Stack a hook call may use below the frame that started it. Hooks run on
 /// the proxy's worker threads (2 MiB stacks); a recursive script stays well
 /// inside them whatever its call depth and expression nesting (each Rhai
@@ -181,40 +203,13 @@ fn register_helpers(engine: &mut Engine) {
     );
 }
 
-/// `unix_time()`: seconds since the Unix epoch (scripts and their native
-/// twins share it).
-pub(crate) fn unix_time() -> i64 {
-    #[cfg(test)]
-    if let Some(time) = pin::time() {
-        return time;
-    }
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// `random_id()`: 24 random lowercase hex digits.
-pub(crate) fn random_id() -> String {
-    #[cfg(test)]
-    if let Some(n) = pin::next_random() {
-        return hex24(n);
-    }
-    use rand::Rng;
-    hex24(rand::thread_rng().gen())
-}
-
-fn hex24(n: u128) -> String {
-    let mut s = format!("{n:032x}");
-    s.truncate(24);
-    s
-}
-
-/// Test support: the clock and the ids of one hook call made repeatable, so
-/// that a script and its twin, run one after the other on the same input,
-/// must give the very same output (see `provider::differential`).
-#[cfg(test)]
-pub(crate) mod pin {
+/// Test support (unit tests and the fuzz targets): the clock and the ids of
+/// one hook call made repeatable, so that a script and its twin, run one
+/// after the other on the same input, must give the very same output (see
+/// `provider::differential`). Unpinned — always, in the gateway — it costs
+/// a thread-local read per `unix_time()` or `random_id()`.
+#[doc(hidden)]
+pub mod pin {
     use std::cell::Cell;
 
     thread_local! {
@@ -223,7 +218,7 @@ pub(crate) mod pin {
 
     /// Runs `f` with `unix_time()` returning `time` and `random_id()`
     /// drawing a sequence determined by `seed`.
-    pub(crate) fn with<T>(time: i64, seed: u64, f: impl FnOnce() -> T) -> T {
+    pub fn with<T>(time: i64, seed: u64, f: impl FnOnce() -> T) -> T {
         let before = PIN.with(|p| p.replace(Some((time, seed))));
         let out = f();
         PIN.with(|p| p.set(before));

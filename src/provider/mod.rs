@@ -4,8 +4,8 @@
 pub mod adapter;
 #[cfg(test)]
 mod anthropic_tests;
-#[cfg(test)]
-pub(crate) mod differential;
+#[doc(hidden)]
+pub mod differential;
 pub mod engine;
 #[cfg(test)]
 mod gemini_tests;
