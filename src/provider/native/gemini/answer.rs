@@ -117,6 +117,16 @@ pub(super) fn finish_reason(reason: &J, has_calls: bool) -> Result<&'static str,
     })
 }
 
+/// The usageMetadata fields [`openai_usage`] reads.
+pub(super) const USAGE_FIELDS: [&str; 6] = [
+    "promptTokenCount",
+    "toolUsePromptTokenCount",
+    "thoughtsTokenCount",
+    "candidatesTokenCount",
+    "totalTokenCount",
+    "cachedContentTokenCount",
+];
+
 /// Gemini usageMetadata (a map) -> OpenAI usage, with the script's
 /// arithmetic on whatever the fields hold.
 pub(super) fn openai_usage(u: &J) -> Result<Value, NativeError> {

@@ -8,7 +8,7 @@ use rhai::Map;
 use serde_json::{json, Value};
 
 use super::answer::{candidate_parts, ctx_value, finish_reason, openai_usage, response_id};
-use super::answer::{EMPTY_ARRAY, EMPTY_MAP};
+use super::answer::{EMPTY_ARRAY, EMPTY_MAP, USAGE_FIELDS};
 use super::value::{fail, J};
 use crate::provider::adapter::ChunkOut;
 use crate::provider::engine::unix_time;
@@ -19,7 +19,8 @@ use crate::provider::native::{NativeError, StreamTranslator};
 pub(super) struct GeminiStream {
     /// `this.id`, `this.model`, `this.created`: set by the first event.
     head: Option<Head>,
-    /// `this.usage`: the latest usageMetadata map.
+    /// `this.usage`: the latest usageMetadata map (only the fields
+    /// `openai_usage` reads).
     usage: Option<J<'static>>,
     /// `this.choices`: by candidate index as text.
     choices: BTreeMap<String, Choice>,
@@ -78,7 +79,7 @@ impl StreamTranslator for GeminiStream {
         }
         let usage = data.get("usageMetadata");
         if let J::Obj(_) = usage {
-            self.usage = Some(usage.clone().into_owned());
+            self.usage = Some(usage_fields(usage));
         }
         let mut chunks = Vec::new();
         let candidates = data.get("candidates").or(&EMPTY_ARRAY);
@@ -257,4 +258,15 @@ fn stream_error(error: &J) -> Result<Value, NativeError> {
         m => m.to_value(),
     };
     Ok(json!({"error": {"message": message, "type": kind, "param": null, "code": code}}))
+}
+
+/// The usageMetadata fields `openai_usage` reads, kept past the event.
+fn usage_fields(usage: &J) -> J<'static> {
+    J::Obj(
+        USAGE_FIELDS
+            .iter()
+            .map(|&name| (name.into(), usage.get(name).clone().into_owned()))
+            .filter(|(_, v)| !v.is_null())
+            .collect(),
+    )
 }
