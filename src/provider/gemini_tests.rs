@@ -1423,6 +1423,90 @@ fn variations(v: &Value) -> Vec<Value> {
     out
 }
 
+/// Values that mean something to the script somewhere, for the random
+/// multi-field variations.
+fn plausible_values() -> Vec<Value> {
+    [
+        "text",
+        "image_url",
+        "input_audio",
+        "file",
+        "refusal",
+        "function",
+        "allowed_tools",
+        "json_schema",
+        "json_object",
+        "user",
+        "assistant",
+        "tool",
+        "system",
+        "developer",
+        "auto",
+        "none",
+        "required",
+        "high",
+        "minimal",
+        "wav",
+        "mp3",
+        "STOP",
+        "MAX_TOKENS",
+        "SAFETY",
+        "data:image/png;base64,AA",
+        "data:,x",
+        "https://a.example/b.PNG?x#y",
+        "call_1.ts.c2ln",
+        "fc-1.ts.",
+        "{\"a\": 1}",
+        " {} ",
+        "[1]",
+        "object",
+        "null",
+        "$ref",
+        "embeddings",
+        "base64",
+        "float",
+    ]
+    .iter()
+    .map(|s| json!(s))
+    .chain([
+        json!({"type": "text", "text": "t"}),
+        json!({"name": "f", "arguments": "{}"}),
+        json!({"functionCall": {"name": "f", "args": {"a": [1]}}, "thoughtSignature": "s"}),
+        json!({"text": "x", "thought": true}),
+        json!([{"type": ["string", "null"]}]),
+        json!({"type": "object", "properties": {"p": {"type": "string"}}}),
+    ])
+    .collect()
+}
+
+/// `count` variations of `v` with two to four fields replaced or removed
+/// at random (a fixed seed: the same cases every run).
+fn random_variations(v: &Value, count: usize, seed: u64) -> Vec<Value> {
+    let mut all = Vec::new();
+    paths(v, &mut Vec::new(), &mut all);
+    let values: Vec<Value> = odd_values().into_iter().chain(plausible_values()).collect();
+    let mut state = seed;
+    let mut next = move |n: usize| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((state >> 33) as usize) % n.max(1)
+    };
+    (0..count)
+        .map(|_| {
+            let mut out = v.clone();
+            for _ in 0..2 + next(3) {
+                let mut now = Vec::new();
+                paths(&out, &mut Vec::new(), &mut now);
+                let path = &now[next(now.len())];
+                let with = next(values.len() + 1);
+                out = mutated(&out, path, values.get(with));
+            }
+            out
+        })
+        .collect()
+}
+
 /// Runs every case, collecting the disagreements; panics with them.
 fn sweep<T>(what: &str, cases: &[T], run: impl Fn(&T)) -> usize {
     let mut failures = Vec::new();
@@ -1534,6 +1618,16 @@ fn differential_sweep_of_stream_events() {
             }
         }
     }
+    for (s, stream) in sample_streams().iter().enumerate() {
+        let texts: Vec<String> = stream.iter().map(Value::to_string).collect();
+        for (k, event) in stream.iter().enumerate() {
+            for variant in random_variations(event, 150, (s * 31 + k) as u64) {
+                let mut events = texts.clone();
+                events[k] = variant.to_string();
+                cases.push(events);
+            }
+        }
+    }
     // Data that is not a JSON object, and a broken event mid-stream.
     let first = sample_streams()[0][0].to_string();
     for raw in [
@@ -1613,9 +1707,12 @@ fn differential_sweep_of_responses() {
     let mut no_model = ctx();
     no_model.remove("model");
     let mut cases: Vec<(Value, &Map)> = Vec::new();
-    for body in sample_responses() {
+    for (i, body) in sample_responses().into_iter().enumerate() {
         for variant in variations(&body) {
             cases.push((variant.clone(), &chat));
+        }
+        for variant in random_variations(&body, 400, i as u64) {
+            cases.push((variant, &chat));
         }
         cases.push((body, &no_model));
     }
@@ -1765,9 +1862,13 @@ fn differential_sweep_of_requests() {
         })
         .collect();
     let mut cases: Vec<(Value, &Map)> = Vec::new();
-    for body in sample_requests() {
+    for (i, body) in sample_requests().into_iter().enumerate() {
         for variant in variations(&body) {
             cases.push((variant, &contexts[0]));
+        }
+        for variant in random_variations(&body, 600, i as u64) {
+            cases.push((variant.clone(), &contexts[0]));
+            cases.push((variant, &contexts[1]));
         }
         cases.push((body, &contexts[1]));
     }
