@@ -7,6 +7,11 @@
 //! a failure must be a failure on both sides (the messages may differ: the
 //! script's names a line). The twin's result is returned, as the gateway
 //! uses it.
+//!
+//! Both sides of one call see the same clock and the same `random_id()`
+//! sequence (`engine::pin`): a minted id or a `created` time must be the
+//! one the script would have made, not merely look like it (an id such as
+//! Gemini's `call_<random>.ts.<signature>` has no fixed shape to mask).
 
 // Test support whose job is to panic on a disagreement; never on a request path.
 #![allow(clippy::expect_used, clippy::panic)]
@@ -19,7 +24,7 @@ use rhai::Map;
 use serde_json::Value;
 
 use super::adapter::{Adapter, ChunkOut, RequestPlan, ScriptError, StreamState};
-use super::engine::{build_engine, ScriptLimits};
+use super::engine::{build_engine, pin, ScriptLimits};
 
 /// A shipped script (`scripts/providers/<name>.rhai`) and its twin.
 pub struct Differential {
@@ -79,19 +84,19 @@ impl Differential {
     }
 
     pub fn transform_request(&self, body: &Value, ctx: &Map) -> Result<Option<Value>, ScriptError> {
-        same(
-            "transform_request",
-            self.native.transform_request(body, ctx),
-            self.script.transform_request(body, ctx),
-        )
+        let (native, script) = twice(
+            || self.native.transform_request(body, ctx),
+            || self.script.transform_request(body, ctx),
+        );
+        same("transform_request", native, script)
     }
 
     pub fn transform_response(&self, body: Value, ctx: &Map) -> Result<Value, ScriptError> {
-        same(
-            "transform_response",
-            self.native.transform_response(body.clone(), ctx),
-            self.script.transform_response(body, ctx),
-        )
+        let (native, script) = twice(
+            || self.native.transform_response(body.clone(), ctx),
+            || self.script.transform_response(body.clone(), ctx),
+        );
+        same("transform_response", native, script)
     }
 
     pub fn stream_state(&self) -> DiffState {
@@ -108,13 +113,17 @@ impl Differential {
         data: &str,
         ctx: &Map,
     ) -> Result<Vec<ChunkOut>, ScriptError> {
-        same(
-            "transform_chunk",
-            self.native
-                .transform_chunk(&mut state.native, event, data, ctx),
-            self.script
-                .transform_chunk(&mut state.script, event, data, ctx),
-        )
+        let (native, script) = twice(
+            || {
+                self.native
+                    .transform_chunk(&mut state.native, event, data, ctx)
+            },
+            || {
+                self.script
+                    .transform_chunk(&mut state.script, event, data, ctx)
+            },
+        );
+        same("transform_chunk", native, script)
     }
 
     pub fn finish_stream(
@@ -122,12 +131,19 @@ impl Differential {
         state: &mut DiffState,
         ctx: &Map,
     ) -> Result<Vec<ChunkOut>, ScriptError> {
-        same(
-            "finish_stream",
-            self.native.finish_stream(&mut state.native, ctx),
-            self.script.finish_stream(&mut state.script, ctx),
-        )
+        let (native, script) = twice(
+            || self.native.finish_stream(&mut state.native, ctx),
+            || self.script.finish_stream(&mut state.script, ctx),
+        );
+        same("finish_stream", native, script)
     }
+}
+
+/// Runs both sides with the same pinned clock and id sequence.
+fn twice<T>(native: impl FnOnce() -> T, script: impl FnOnce() -> T) -> (T, T) {
+    let time = super::engine::unix_time();
+    let seed = rand::random::<u64>();
+    (pin::with(time, seed, native), pin::with(time, seed, script))
 }
 
 /// The twin's outcome, after checking that the script's is the same.

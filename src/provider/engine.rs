@@ -53,6 +53,9 @@ impl Default for ScriptLimits {
 /// Scripts' `unix_time()`: seconds since the epoch (0 if the clock is
 /// before it). Native twins use the same.
 pub fn unix_time() -> i64 {
+    if let Some(time) = pin::time() {
+        return time;
+    }
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -63,7 +66,7 @@ pub fn unix_time() -> i64 {
 /// use the same.
 pub fn random_id() -> String {
     use rand::Rng;
-    let n: u128 = rand::thread_rng().gen();
+    let n: u128 = pin::next_random().unwrap_or_else(|| rand::thread_rng().gen());
     let mut id = format!("{n:032x}");
     id.truncate(24);
     id
@@ -198,6 +201,51 @@ fn register_helpers(engine: &mut Engine) {
             Ok(base64_encode(&bytes))
         },
     );
+}
+
+/// Test support (unit tests and the fuzz targets): the clock and the ids of
+/// one hook call made repeatable, so that a script and its twin, run one
+/// after the other on the same input, must give the very same output (see
+/// `provider::differential`). Unpinned — always, in the gateway — it costs
+/// a thread-local read per `unix_time()` or `random_id()`.
+#[doc(hidden)]
+pub mod pin {
+    use std::cell::Cell;
+
+    thread_local! {
+        static PIN: Cell<Option<(i64, u64)>> = const { Cell::new(None) };
+    }
+
+    /// Runs `f` with `unix_time()` returning `time` and `random_id()`
+    /// drawing a sequence determined by `seed`.
+    pub fn with<T>(time: i64, seed: u64, f: impl FnOnce() -> T) -> T {
+        let before = PIN.with(|p| p.replace(Some((time, seed))));
+        let out = f();
+        PIN.with(|p| p.set(before));
+        out
+    }
+
+    pub(super) fn time() -> Option<i64> {
+        PIN.with(|p| p.get().map(|(t, _)| t))
+    }
+
+    /// The next number of the pinned sequence (splitmix64).
+    pub(super) fn next_random() -> Option<u128> {
+        PIN.with(|p| {
+            let (time, seed) = p.get()?;
+            let mut state = seed;
+            let mut next = || {
+                state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                let mut z = state;
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                z ^ (z >> 31)
+            };
+            let n = (u128::from(next()) << 64) | u128::from(next());
+            p.set(Some((time, state)));
+            Some(n)
+        })
+    }
 }
 
 /// Standard base64 with padding.

@@ -3,30 +3,21 @@
 //! `tests/fixtures/gemini/`.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
 
 use rhai::{Dynamic, Map};
 use serde_json::{json, Value};
 
-use super::adapter::{Adapter, ChunkOut, ScriptError, StreamState};
-use super::engine::{build_engine, ScriptLimits};
+use super::adapter::{ChunkOut, ScriptError};
+use super::differential::{DiffState, Differential};
 use crate::transform::sse::SseParser;
 
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/providers/gemini.rhai");
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gemini");
 const MODEL: &str = "gemini-2.5-flash";
 
-fn adapter() -> Adapter {
-    let source = std::fs::read_to_string(SCRIPT).expect("read the gemini script");
-    Adapter::compile(
-        "gemini",
-        Path::new(SCRIPT),
-        &source,
-        Arc::new(build_engine(&ScriptLimits::default())),
-        Duration::from_secs(5),
-    )
-    .unwrap_or_else(|e| panic!("the gemini script compiles: {e}"))
+/// The shipped script and its native twin: every call runs both and
+/// requires the same outcome.
+fn adapter() -> Differential {
+    Differential::shipped("gemini")
 }
 
 /// `ctx` as `script_ctx()` in src/proxy/forward.rs builds it (plus
@@ -949,8 +940,8 @@ fn base64_std(bytes: &[u8]) -> String {
 
 /// One stream: the adapter, its per-stream state and ctx.
 struct Stream {
-    adapter: Adapter,
-    state: StreamState,
+    adapter: Differential,
+    state: DiffState,
     ctx: Map,
 }
 
@@ -1315,4 +1306,714 @@ fn golden_stream_fixture() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(got, want);
+}
+
+// ───────────────────────────── native twin ─────────────────────────────
+
+#[test]
+fn gemini_twin_is_used() {
+    assert_eq!(Differential::shipped("gemini").native(), Some("gemini"));
+}
+
+// ───────────────────────── differential sweep ─────────────────────────
+//
+// Many variations of every fixture and of the bodies and events above —
+// each with one field removed or set to null, to another type, to a huge,
+// negative or fractional number, to an empty string, array or map — go
+// through `Differential`, which panics when the twin and the script
+// disagree. The panics are collected so that one run shows every corner.
+
+/// What a field is set to in the sweep.
+fn odd_values() -> Vec<Value> {
+    vec![
+        Value::Null,
+        json!(""),
+        json!("  "),
+        json!("x"),
+        json!("STOP"),
+        json!("IMAGE_SAFETY"),
+        json!("RESOURCE_EXHAUSTED"),
+        json!(0),
+        json!(1),
+        json!(-1),
+        json!(i64::MAX),
+        json!(u64::MAX),
+        json!(1.5),
+        json!(-0.0),
+        json!(1e300),
+        json!(true),
+        json!(false),
+        json!([]),
+        json!([1, "a", null]),
+        json!([{}]),
+        json!({}),
+        json!({"a": 1}),
+    ]
+}
+
+/// `v` with the value at `path` replaced (`Some`) or removed (`None`).
+fn mutated(v: &Value, path: &[PathStep], with: Option<&Value>) -> Value {
+    let mut out = v.clone();
+    let Some((last, parents)) = path.split_last() else {
+        return with.cloned().unwrap_or(Value::Null);
+    };
+    let mut at = &mut out;
+    for step in parents {
+        at = match step {
+            PathStep::Key(k) => &mut at[k.as_str()],
+            PathStep::Index(i) => &mut at[*i],
+        };
+    }
+    match (last, with, at) {
+        (PathStep::Key(k), Some(w), at) => at[k.as_str()] = w.clone(),
+        (PathStep::Index(i), Some(w), at) => at[*i] = w.clone(),
+        (PathStep::Key(k), None, Value::Object(map)) => {
+            map.remove(k);
+        }
+        (PathStep::Index(i), None, Value::Array(items)) => {
+            items.remove(*i);
+        }
+        _ => {}
+    }
+    out
+}
+
+#[derive(Clone)]
+enum PathStep {
+    Key(String),
+    Index(usize),
+}
+
+/// Every path inside `v` (the root included).
+fn paths(v: &Value, prefix: &mut Vec<PathStep>, out: &mut Vec<Vec<PathStep>>) {
+    out.push(prefix.clone());
+    match v {
+        Value::Object(map) => {
+            for (k, item) in map {
+                prefix.push(PathStep::Key(k.clone()));
+                paths(item, prefix, out);
+                prefix.pop();
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                prefix.push(PathStep::Index(i));
+                paths(item, prefix, out);
+                prefix.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every one-field variation of `v`.
+fn variations(v: &Value) -> Vec<Value> {
+    let mut all = Vec::new();
+    paths(v, &mut Vec::new(), &mut all);
+    let odd = odd_values();
+    let mut out = Vec::new();
+    for path in &all {
+        if !path.is_empty() {
+            out.push(mutated(v, path, None));
+        }
+        for w in &odd {
+            out.push(mutated(v, path, Some(w)));
+        }
+    }
+    out
+}
+
+/// Values that mean something to the script somewhere, for the random
+/// multi-field variations.
+fn plausible_values() -> Vec<Value> {
+    [
+        "text",
+        "image_url",
+        "input_audio",
+        "file",
+        "refusal",
+        "function",
+        "allowed_tools",
+        "json_schema",
+        "json_object",
+        "user",
+        "assistant",
+        "tool",
+        "system",
+        "developer",
+        "auto",
+        "none",
+        "required",
+        "high",
+        "minimal",
+        "wav",
+        "mp3",
+        "STOP",
+        "MAX_TOKENS",
+        "SAFETY",
+        "data:image/png;base64,AA",
+        "data:,x",
+        "https://a.example/b.PNG?x#y",
+        "call_1.ts.c2ln",
+        "fc-1.ts.",
+        "{\"a\": 1}",
+        " {} ",
+        "[1]",
+        "object",
+        "null",
+        "$ref",
+        "embeddings",
+        "base64",
+        "float",
+    ]
+    .iter()
+    .map(|s| json!(s))
+    .chain([
+        json!({"type": "text", "text": "t"}),
+        json!({"name": "f", "arguments": "{}"}),
+        json!({"functionCall": {"name": "f", "args": {"a": [1]}}, "thoughtSignature": "s"}),
+        json!({"text": "x", "thought": true}),
+        json!([{"type": ["string", "null"]}]),
+        json!({"type": "object", "properties": {"p": {"type": "string"}}}),
+    ])
+    .collect()
+}
+
+/// `count` variations of `v` with two to four fields replaced or removed
+/// at random (a fixed seed: the same cases every run).
+fn random_variations(v: &Value, count: usize, seed: u64) -> Vec<Value> {
+    let mut all = Vec::new();
+    paths(v, &mut Vec::new(), &mut all);
+    let values: Vec<Value> = odd_values().into_iter().chain(plausible_values()).collect();
+    let mut state = seed;
+    let mut next = move |n: usize| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((state >> 33) as usize) % n.max(1)
+    };
+    (0..count)
+        .map(|_| {
+            let mut out = v.clone();
+            for _ in 0..2 + next(3) {
+                let mut now = Vec::new();
+                paths(&out, &mut Vec::new(), &mut now);
+                let path = &now[next(now.len())];
+                let with = next(values.len() + 1);
+                out = mutated(&out, path, values.get(with));
+            }
+            out
+        })
+        .collect()
+}
+
+/// Runs every case, collecting the disagreements; panics with them.
+fn sweep<T>(what: &str, cases: &[T], run: impl Fn(&T)) -> usize {
+    let mut failures = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(case)));
+        if let Err(e) = outcome {
+            let message = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            failures.push(format!("{what} case {i}: {message}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} {what} cases disagree:\n{}",
+        failures.len(),
+        cases.len(),
+        failures[..failures.len().min(8)].join("\n")
+    );
+    cases.len()
+}
+
+/// The streams of the tests above and of the fixture, as event lists.
+fn sample_streams() -> Vec<Vec<Value>> {
+    let sse = file("adapter_stream.gemini.sse");
+    let fixture: Vec<Value> = sse
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(|d| serde_json::from_str(d.trim()).unwrap())
+        .collect();
+    let usage = json!({"promptTokenCount": 7, "candidatesTokenCount": 3, "thoughtsTokenCount": 2,
+        "cachedContentTokenCount": 1, "toolUsePromptTokenCount": 4, "totalTokenCount": 10});
+    vec![
+        fixture,
+        vec![
+            gemini_chunk(
+                json!([{"text": "Pondering", "thought": true}, {"text": "Hel"}]),
+                None,
+                json!({"promptTokenCount": 7}),
+            ),
+            gemini_chunk(
+                json!([
+                    {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "U0lH"},
+                    {"functionCall": {"id": "fc-9", "name": "get_time", "args": {"tz": "CET"}}}
+                ]),
+                Some("STOP"),
+                usage.clone(),
+            ),
+        ],
+        vec![
+            json!({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
+            "usageMetadata": usage.clone(), "responseId": "r-42", "modelVersion": "m"}),
+        ],
+        vec![
+            json!({"candidates": [
+                {"index": 0, "content": {"role": "model", "parts": [{"text": "A"}]}, "finishReason": "STOP"},
+                {"index": 1, "content": {"role": "model", "parts": [{"text": "B"}]}}
+            ], "responseId": "r-42"}),
+            json!({"candidates": [{"index": 1, "content": {"role": "model", "parts": [{"text": "!"}]},
+                "finishReason": "MAX_TOKENS"}], "usageMetadata": {"promptTokenCount": 1, "totalTokenCount": 3}}),
+        ],
+        vec![
+            gemini_chunk(json!([{"text": "a"}]), None, json!({})),
+            json!({"error": {"code": 429, "message": "Quota", "status": "RESOURCE_EXHAUSTED"}}),
+        ],
+        // Indexes that share a choice ("0" and 0), fractional ones, a
+        // finishReason after the finish, a block after candidates.
+        vec![
+            json!({"candidates": [
+                {"index": "0", "content": {"parts": [{"text": "x", "thought": false}]}},
+                {"index": 0, "content": {"parts": [{"functionCall": {"name": "f", "id": ""}}]}},
+                {"index": 1.5, "finishReason": "STOP"}
+            ], "modelVersion": null}),
+            json!({"candidates": [{"index": 0, "finishReason": "MAX_TOKENS"},
+                                  {"index": 0, "finishReason": "SAFETY"}],
+                   "usageMetadata": {"totalTokenCount": null, "promptTokenCount": 2.5}}),
+            json!({"promptFeedback": {"blockReason": "OTHER"}, "candidates": []}),
+        ],
+    ]
+}
+
+/// Feeds `events` (raw data) through one differential stream, then ends it.
+fn replay(d: &Differential, ctx: &Map, events: &[String]) {
+    let mut state = d.stream_state();
+    for data in events {
+        let _ = d.transform_chunk(&mut state, "", data, ctx);
+    }
+    let _ = d.finish_stream(&mut state, ctx);
+}
+
+#[test]
+fn differential_sweep_of_stream_events() {
+    let d = adapter();
+    let ctx = Ctx {
+        stream: true,
+        ..Ctx::default()
+    }
+    .build();
+    let mut cases: Vec<Vec<String>> = Vec::new();
+    for stream in sample_streams() {
+        let texts: Vec<String> = stream.iter().map(Value::to_string).collect();
+        for (k, event) in stream.iter().enumerate() {
+            for variant in variations(event) {
+                let mut events = texts.clone();
+                events[k] = variant.to_string();
+                cases.push(events);
+            }
+        }
+    }
+    for (s, stream) in sample_streams().iter().enumerate() {
+        let texts: Vec<String> = stream.iter().map(Value::to_string).collect();
+        for (k, event) in stream.iter().enumerate() {
+            for variant in random_variations(event, 150, (s * 31 + k) as u64) {
+                let mut events = texts.clone();
+                events[k] = variant.to_string();
+                cases.push(events);
+            }
+        }
+    }
+    // Data that is not a JSON object, and a broken event mid-stream.
+    let first = sample_streams()[0][0].to_string();
+    for raw in [
+        "",
+        "  ",
+        "null",
+        "[]",
+        "[1]",
+        "\"\"",
+        "\" \"",
+        "\"text\"",
+        "5",
+        "1.5",
+        "true",
+        "{",
+        "{}",
+        "not json",
+        "1e400",
+        "{\"candidates\": \"\"}",
+        "{\"candidates\": \"abc\"}",
+        "{\"candidates\": {}}",
+        "{\"candidates\": 3}",
+        "{\"error\": \"boom\"}",
+        "{\"error\": 5}",
+        "{\"error\": {\"status\": 5}}",
+        "{\"error\": {\"status\": null, \"message\": [1]}}",
+        "{\"a\": 1e400}",
+        "{\"responseId\": \"\\ud800\"}",
+        "{\"responseId\": \"\\ud83d\\ude00\"}",
+        "{\"candidates\": [], \"candidates\": [{\"index\": 2}]}",
+    ] {
+        cases.push(vec![raw.to_string()]);
+        cases.push(vec![first.clone(), raw.to_string(), first.clone()]);
+    }
+    for stream in sample_streams() {
+        let mut state = d.stream_state();
+        for event in &stream {
+            d.transform_chunk(&mut state, "", &event.to_string(), &ctx)
+                .unwrap_or_else(|e| panic!("{event}: {e}"));
+        }
+    }
+    let n = sweep("stream", &cases, |events| replay(&d, &ctx, events));
+    eprintln!("{n} stream cases");
+}
+
+/// The response bodies of the tests above and of the fixture.
+fn sample_responses() -> Vec<Value> {
+    vec![
+        json_file("adapter_response.gemini.json"),
+        json!({"candidates": [{"index": 0, "finishReason": "MAX_TOKENS", "content": {"role": "model", "parts": [
+            {"text": "Let me think…", "thought": true}, {"text": "Hello"},
+            {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "c2ln"},
+            {"functionCall": {"name": "ping"}}]}}],
+            "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "thoughtsTokenCount": 20,
+                "cachedContentTokenCount": 4, "toolUsePromptTokenCount": 2}}),
+        json!({"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 8},
+            "modelVersion": "gemini-2.5-flash"}),
+        json!({"candidates": [
+            {"index": 0, "finishReason": "STOP", "content": {"role": "model", "parts": [{"text": "A"}]}},
+            {"finishReason": "IMAGE_SAFETY", "content": {"role": "model", "parts": [{"text": "B"}]}}
+        ], "responseId": ""}),
+    ]
+}
+
+fn sample_embeddings() -> Vec<Value> {
+    vec![
+        json!({"embeddings": [{"values": [0.25, -1.5, 0]}, {"values": [1.0, 2.0, 3.5]}],
+               "usageMetadata": {"promptTokenCount": 3}}),
+        json!({"embedding": {"values": [0.5]}}),
+    ]
+}
+
+#[test]
+fn differential_sweep_of_responses() {
+    let d = adapter();
+    let chat = ctx();
+    let mut no_model = ctx();
+    no_model.remove("model");
+    let mut cases: Vec<(Value, &Map)> = Vec::new();
+    for (i, body) in sample_responses().into_iter().enumerate() {
+        for variant in variations(&body) {
+            cases.push((variant.clone(), &chat));
+        }
+        for variant in random_variations(&body, 400, i as u64) {
+            cases.push((variant, &chat));
+        }
+        cases.push((body, &no_model));
+    }
+    let embeddings = [None, Some("base64"), Some("float")].map(embeddings_ctx);
+    for body in sample_embeddings() {
+        for variant in variations(&body) {
+            for ctx in &embeddings {
+                cases.push((variant.clone(), ctx));
+            }
+        }
+    }
+    let n = sweep("response", &cases, |(body, ctx)| {
+        let _ = d.transform_response(body.clone(), ctx);
+    });
+    eprintln!("{n} response cases");
+}
+
+/// Chat requests of the tests above and of the fixture.
+fn sample_requests() -> Vec<Value> {
+    vec![
+        json_file("adapter_request.openai.json"),
+        json!({"model": MODEL, "messages": [
+            {"role": "developer", "content": [{"type": "text", "text": "Answer in French."}]},
+            {"role": "user", "content": [
+                {"type": "text", "text": "Compare"},
+                {"type": "image_url", "image_url": {"url": "https://example.com/a/cat.JPG?size=large#top"}},
+                {"type": "image_url", "image_url": "http://example.com/dog.webp"},
+                {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "mp3"}},
+                {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0="}}]},
+            {"role": "assistant", "content": [{"type": "refusal", "refusal": "No."}, {"type": "text", "text": "ok"}],
+             "tool_calls": [
+                {"id": "fc-77", "type": "function", "function": {"name": "get_time", "arguments": {"tz": "CET"}}},
+                {"id": "toolu_9.ts.c2ln", "type": "function", "function": {"name": "lookup", "arguments": " "}}]},
+            {"role": "tool", "tool_call_id": "toolu_9.ts.c2ln", "content": [{"type": "text", "text": "[20, 21]"}]},
+            {"role": "user", "content": "and?"},
+            {"role": "tool", "tool_call_id": "fc-77", "content": "{\"time\": \"14:05\"}"},
+            {"role": "tool", "tool_call_id": "call_x", "name": "orphan", "content": null}
+        ],
+        "tools": [
+            {"type": "function", "function": {"name": "get_time", "description": "Time",
+                "parameters": {"type": ["object", "null"], "title": "T", "properties": {
+                    "tz": {"type": "string", "format": "date-time", "const": "CET", "default": "x"},
+                    "when": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}]},
+                    "tags": {"type": "array", "items": {"type": "string", "oneOf": [{"type": "string"}]}}},
+                "required": ["tz"], "additionalProperties": false}}},
+            {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}},
+            {"type": "function", "function": {"name": "refd", "parameters": {"$defs": {"a": {"type": "string"}},
+                "type": "object", "properties": {"a": {"$ref": "#/$defs/a"}}}}}
+        ],
+        "tool_choice": {"type": "allowed_tools", "allowed_tools": {"mode": "required",
+            "tools": [{"type": "function", "function": {"name": "get_time"}}, {"name": "refd"}]}},
+        "response_format": {"type": "json_object"},
+        "reasoning_effort": "minimal",
+        "max_tokens": 5, "stop": "END", "n": 1, "seed": 3, "presence_penalty": 0.5, "frequency_penalty": 0}),
+        // Duplicate call ids, results out of order around other parts.
+        json!({"model": MODEL, "messages": [
+            {"role": "assistant", "tool_calls": [
+                {"id": "a", "function": {"name": "f", "arguments": "{}"}},
+                {"id": "a", "function": {"name": "g", "arguments": ""}},
+                {"id": "b.ts.", "function": {"name": "h", "arguments": "{\"x\": 1e2}"}}]},
+            {"role": "tool", "tool_call_id": "b.ts.", "content": " {\"n\": 18446744073709551615} "},
+            {"role": "user", "content": [{"type": "text", "text": ""}, {"type": "text", "text": "go"}]},
+            {"role": "tool", "tool_call_id": "a", "content": [{"type": "text", "text": "{"}, {"type": "text", "text": "}"}]},
+            {"role": "assistant", "content": ""},
+            {"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": "data:Image/PNG;BASE64,AAA,B"}},
+                {"type": "image_url", "image_url": {"url": "HTTPS://x.example/p.HEIF#a.png"}}]}
+        ], "tool_choice": "none", "tools": [], "stop": [], "response_format": {"type": "json_schema"}}),
+        json!({"model": MODEL, "messages": [{"role": "user", "content": "Hi"}],
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object",
+                "properties": {"x": {"type": "string"}}}}}],
+            "tool_choice": {"type": "function", "function": {"name": "f"}},
+            "response_format": {"type": "text"}, "reasoning_effort": "high"}),
+    ]
+}
+
+/// Requests the script refuses, each for one reason.
+fn refused_requests() -> Vec<Value> {
+    let user = |content: Value| chat(json!({"messages": [{"role": "user", "content": content}]}));
+    let image = |url: &str| user(json!([{"type": "image_url", "image_url": {"url": url}}]));
+    vec![
+        image("data:,x"),
+        image("data:;base64,x"),
+        image("data:image/png,x"),
+        image("data:image/png;base64"),
+        image("ftp://x/y.png"),
+        image("https://x/y"),
+        image("https://x/y.tiff?a=b.png"),
+        image("hTTp://x/ÿ.d/ÿ"),
+        user(json!([{"type": "input_audio", "input_audio": {"data": "x", "format": "ogg"}}])),
+        user(json!([{"type": "file", "file": {"file_id": "f-1"}}])),
+        user(json!([{"type": "video", "video": {}}])),
+        chat(json!({"messages": [{"role": "system", "content": "only"}]})),
+        chat(json!({"messages": [{"role": "critic", "content": "x"}]})),
+        chat(json!({"messages": [{"role": "system", "content": [{"type": "image_url"}]}]})),
+        chat(json!({"messages": [{"role": "assistant", "tool_calls": [
+            {"id": "c", "function": {"name": "f", "arguments": "{nope"}}]}]})),
+        chat(json!({"messages": [{"role": "assistant", "tool_calls": [
+            {"id": "c", "function": {"name": "f", "arguments": "[1]"}}]}]})),
+        chat(json!({"messages": [{"role": "tool", "tool_call_id": "x", "content": "y"}]})),
+        chat(
+            json!({"messages": [{"role": "tool", "tool_call_id": "x", "content": [{"type": "image_url"}]}]}),
+        ),
+        chat(json!({"tools": [{"type": "custom", "custom": {"name": "c"}}]})),
+        chat(
+            json!({"tools": [{"type": "function", "function": {"name": "f"}}],
+            "tool_choice": {"type": "custom"}}),
+        ),
+        chat(
+            json!({"tools": [{"type": "function", "function": {"name": "f"}}],
+            "tool_choice": {"type": "function", "function": {}}}),
+        ),
+        chat(
+            json!({"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "any"}),
+        ),
+        chat(json!({"response_format": {"type": "yaml"}})),
+        chat(json!({"response_format": "json"})),
+        chat(json!({"reasoning_effort": "max"})),
+    ]
+}
+
+#[test]
+fn differential_sweep_of_requests() {
+    let d = adapter();
+    for body in sample_requests() {
+        d.transform_request(&body, &ctx())
+            .unwrap_or_else(|e| panic!("{body}: {e}"));
+    }
+    for body in refused_requests() {
+        match d.transform_request(&body, &ctx()) {
+            Err(ScriptError::Rejected { .. }) => {}
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+    let options = [
+        json!({}),
+        json!({"tool_schema": "json_schema", "include_thoughts": true, "safety_settings": [{"category": "X"}]}),
+    ];
+    let contexts: Vec<Map> = options
+        .iter()
+        .map(|o| {
+            Ctx {
+                options: o.clone(),
+                ..Ctx::default()
+            }
+            .build()
+        })
+        .collect();
+    let mut cases: Vec<(Value, &Map)> = Vec::new();
+    for (i, body) in sample_requests().into_iter().enumerate() {
+        for variant in variations(&body) {
+            cases.push((variant, &contexts[0]));
+        }
+        for variant in random_variations(&body, 600, i as u64) {
+            cases.push((variant.clone(), &contexts[0]));
+            cases.push((variant, &contexts[1]));
+        }
+        cases.push((body, &contexts[1]));
+    }
+    let embeddings = [
+        json!({"model": MODEL, "input": ["a", "b"], "dimensions": 8, "encoding_format": "base64"}),
+        json!({"model": MODEL, "input": "one", "encoding_format": "float"}),
+    ];
+    let mut embeddings_ctx = Ctx {
+        endpoint: "embeddings",
+        options: json!({"task_type": "RETRIEVAL_QUERY"}),
+        ..Ctx::default()
+    }
+    .build();
+    let plain_embeddings_ctx = Ctx {
+        endpoint: "embeddings",
+        ..Ctx::default()
+    }
+    .build();
+    for body in &embeddings {
+        for variant in variations(body) {
+            cases.push((variant.clone(), &plain_embeddings_ctx));
+        }
+    }
+    let n = sweep("request", &cases, |(body, ctx)| {
+        let _ = d.transform_request(body, ctx);
+    });
+    // Odd model names in ctx.
+    for model in [
+        "models/gemini-2.5-flash",
+        "models/",
+        "",
+        "bad/name",
+        "gémini",
+        "a b",
+    ] {
+        embeddings_ctx.insert("model".into(), Dynamic::from(model.to_string()));
+        let _ = d.transform_request(&embeddings[0], &embeddings_ctx);
+    }
+    embeddings_ctx.remove("model");
+    let _ = d.transform_request(&embeddings[0], &embeddings_ctx);
+    eprintln!("{n} request cases");
+}
+
+/// The shipped script with its twin, alone (no differential check).
+fn twin_only() -> super::adapter::Adapter {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/providers/gemini.rhai");
+    let source = std::fs::read_to_string(&path).unwrap();
+    let engine = super::engine::build_engine(&super::engine::ScriptLimits::default());
+    let adapter = super::adapter::Adapter::compile(
+        "gemini",
+        &path,
+        &source,
+        std::sync::Arc::new(engine),
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    assert_eq!(adapter.native(), Some("gemini"));
+    adapter
+}
+
+/// A tool whose schema nests `n` levels of `kind` around a nullable type.
+fn nested_schema_request(kind: &str, n: usize) -> Value {
+    let mut schema = json!({"type": ["string", "null"]});
+    for _ in 0..n {
+        schema = match kind {
+            "items" => json!({"items": schema}),
+            "properties" => json!({"properties": {"p": schema}}),
+            _ => json!({"anyOf": [schema]}),
+        };
+    }
+    let schema = json!({"type": "object", "properties": {"x": schema}});
+    chat(json!({"tools": [{"type": "function", "function": {"name": "f", "parameters": schema}}]}))
+}
+
+/// Nested schemas: the twin recurses as the script does, and stops where
+/// Rhai's call depth (64 levels) stops the script. In a debug build the
+/// script's stack budget stops it much earlier (about 12 levels), so the
+/// differential check covers shallow nesting and the limit itself is
+/// checked on the twin alone, from Rhai's level accounting.
+#[test]
+fn nested_schemas_stop_at_the_script_call_depth() {
+    let d = adapter();
+    for kind in ["items", "properties", "anyOf"] {
+        for n in 0..5 {
+            d.transform_request(&nested_schema_request(kind, n), &ctx())
+                .unwrap_or_else(|e| panic!("{kind} {n}: {e}"));
+        }
+    }
+    let twin = twin_only();
+    // The innermost schema is at depth n + 1 (2n + 1 through anyOf, whose
+    // closure takes a level too); its type filter's closure two levels
+    // further, and the first gemini_schema is at level 3: 3 + (n + 1) + 2
+    // must stay within 64.
+    for (kind, last_ok) in [("items", 58), ("properties", 58), ("anyOf", 29)] {
+        assert!(
+            twin.transform_request(&nested_schema_request(kind, last_ok), &ctx())
+                .is_ok(),
+            "{kind} {last_ok}"
+        );
+        match twin.transform_request(&nested_schema_request(kind, last_ok + 1), &ctx()) {
+            Err(ScriptError::Runtime { .. }) => {}
+            other => panic!("{kind} {}: {other:?}", last_ok + 1),
+        }
+    }
+}
+
+/// Rough cost of the twin against the script (run with `--ignored`; a
+/// debug build's figures only compare the two).
+#[test]
+#[ignore]
+fn twin_timing() {
+    let twin = twin_only();
+    let script = twin_only().script_only();
+    let ctx = Ctx {
+        stream: true,
+        ..Ctx::default()
+    }
+    .build();
+    let events: Vec<String> = sample_streams()
+        .into_iter()
+        .take(2)
+        .flatten()
+        .map(|e| e.to_string())
+        .collect();
+    let request = json_file("adapter_request.openai.json");
+    let response = json_file("adapter_response.gemini.json");
+    for (name, adapter) in [("twin", &twin), ("script", &script)] {
+        let rounds = 200;
+        let started = std::time::Instant::now();
+        for _ in 0..rounds {
+            let mut state = adapter.stream_state();
+            for data in &events {
+                adapter.transform_chunk(&mut state, "", data, &ctx).unwrap();
+            }
+            adapter.finish_stream(&mut state, &ctx).unwrap();
+        }
+        let per_event = started.elapsed() / (rounds * events.len() as u32);
+        let started = std::time::Instant::now();
+        for _ in 0..rounds {
+            adapter.transform_request(&request, &ctx).unwrap();
+            adapter.transform_response(response.clone(), &ctx).unwrap();
+        }
+        let per_exchange = started.elapsed() / rounds;
+        eprintln!(
+            "{name}: {per_event:?} per stream event, {per_exchange:?} per request + response"
+        );
+    }
 }

@@ -19,6 +19,7 @@ use serde_json::Value;
 use super::ChunkOut;
 
 mod azure_openai;
+mod gemini;
 
 /// Why a native hook refused or failed, as the script would have.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +72,7 @@ impl std::fmt::Debug for Native {
 }
 
 /// Every twin, with the source it translates.
-static TWINS: &[&Native] = &[&anthropic::NATIVE, &azure_openai::NATIVE];
+static TWINS: &[&Native] = &[&anthropic::NATIVE, &azure_openai::NATIVE, &gemini::NATIVE];
 
 /// The twin of `source`, when it is exactly a shipped script.
 pub fn twin_of(source: &str) -> Option<&'static Native> {
