@@ -11,13 +11,12 @@
 //!
 //! A twin may cover only some hooks; the script runs the others.
 
-mod anthropic;
-
 use rhai::Map;
 use serde_json::Value;
 
 use super::ChunkOut;
 
+mod anthropic;
 mod azure_openai;
 mod gemini;
 
