@@ -260,6 +260,19 @@ impl Adapter {
         })
     }
 
+    /// The hooks that run in the native twin (the admin API shows them).
+    pub fn native_hooks(&self) -> Vec<&'static str> {
+        [
+            "transform_request",
+            "transform_response",
+            "transform_chunk",
+            "finish_stream",
+        ]
+        .into_iter()
+        .filter(|h| self.runs_natively(h))
+        .collect()
+    }
+
     /// A new stream's state, for [`Self::transform_chunk`].
     pub fn stream_state(&self) -> StreamState {
         match self.native.and_then(|n| n.stream) {

@@ -210,41 +210,32 @@ fn register_helpers(engine: &mut Engine) {
 /// a thread-local read per `unix_time()` or `random_id()`.
 #[doc(hidden)]
 pub mod pin {
-    use std::cell::Cell;
+    use std::cell::RefCell;
+
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
 
     thread_local! {
-        static PIN: Cell<Option<(i64, u64)>> = const { Cell::new(None) };
+        static PIN: RefCell<Option<(i64, StdRng)>> = const { RefCell::new(None) };
     }
 
     /// Runs `f` with `unix_time()` returning `time` and `random_id()`
     /// drawing a sequence determined by `seed`.
     pub fn with<T>(time: i64, seed: u64, f: impl FnOnce() -> T) -> T {
-        let before = PIN.with(|p| p.replace(Some((time, seed))));
+        let pinned = Some((time, StdRng::seed_from_u64(seed)));
+        let before = PIN.with(|p| p.replace(pinned));
         let out = f();
-        PIN.with(|p| p.set(before));
+        PIN.with(|p| p.replace(before));
         out
     }
 
     pub(super) fn time() -> Option<i64> {
-        PIN.with(|p| p.get().map(|(t, _)| t))
+        PIN.with(|p| p.borrow().as_ref().map(|(t, _)| *t))
     }
 
-    /// The next number of the pinned sequence (splitmix64).
+    /// The next number of the pinned sequence.
     pub(super) fn next_random() -> Option<u128> {
-        PIN.with(|p| {
-            let (time, seed) = p.get()?;
-            let mut state = seed;
-            let mut next = || {
-                state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-                let mut z = state;
-                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-                z ^ (z >> 31)
-            };
-            let n = (u128::from(next()) << 64) | u128::from(next());
-            p.set(Some((time, state)));
-            Some(n)
-        })
+        PIN.with(|p| p.borrow_mut().as_mut().map(|(_, rng)| rng.gen()))
     }
 }
 
