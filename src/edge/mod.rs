@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
+use bytes::BytesMut;
 use pingora::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::{Stream, ALPN};
@@ -239,7 +240,11 @@ where
             if *shutdown.borrow() {
                 session.set_keepalive(None);
             }
-            session.set_pipelined_prefix(buf);
+            // Pingora keeps the prefix as the request's header buffer for as
+            // long as the request lives (a stream: minutes). The head was
+            // read in 8 KiB steps; an exact-size copy of the few hundred
+            // bytes read keeps ~7 KiB less per open request.
+            session.set_pipelined_prefix(BytesMut::from(&buf[..]));
             let Some(reused) = self.app.process_new_http(session, shutdown).await else {
                 return;
             };
