@@ -17,6 +17,9 @@
 //! `reuse: false` — for a head that must be built anew each time, such as a
 //! signature over the current time.
 //!
+//! A shipped script, unedited, runs its translation hooks through its native
+//! twin ([`super::native`]): the same outputs at a fraction of the cost.
+//!
 //! A missing optional hook passes data through unchanged. A script rejects a
 //! request with `throw #{ status: 400, message: "…" }`; any other error is a
 //! script failure reported with the script's path and line.
