@@ -8,6 +8,7 @@ use rhai::{Dynamic, Map};
 use serde_json::{json, Value};
 
 use super::adapter::{ChunkOut, ScriptError};
+use super::differential::mutate::{mutated, paths};
 use super::differential::{DiffState, Differential};
 use crate::transform::sse::SseParser;
 
@@ -1351,73 +1352,14 @@ fn odd_values() -> Vec<Value> {
     ]
 }
 
-/// `v` with the value at `path` replaced (`Some`) or removed (`None`).
-fn mutated(v: &Value, path: &[PathStep], with: Option<&Value>) -> Value {
-    let mut out = v.clone();
-    let Some((last, parents)) = path.split_last() else {
-        return with.cloned().unwrap_or(Value::Null);
-    };
-    let mut at = &mut out;
-    for step in parents {
-        at = match step {
-            PathStep::Key(k) => &mut at[k.as_str()],
-            PathStep::Index(i) => &mut at[*i],
-        };
-    }
-    match (last, with, at) {
-        (PathStep::Key(k), Some(w), at) => at[k.as_str()] = w.clone(),
-        (PathStep::Index(i), Some(w), at) => at[*i] = w.clone(),
-        (PathStep::Key(k), None, Value::Object(map)) => {
-            map.remove(k);
-        }
-        (PathStep::Index(i), None, Value::Array(items)) => {
-            items.remove(*i);
-        }
-        _ => {}
-    }
-    out
-}
-
-#[derive(Clone)]
-enum PathStep {
-    Key(String),
-    Index(usize),
-}
-
-/// Every path inside `v` (the root included).
-fn paths(v: &Value, prefix: &mut Vec<PathStep>, out: &mut Vec<Vec<PathStep>>) {
-    out.push(prefix.clone());
-    match v {
-        Value::Object(map) => {
-            for (k, item) in map {
-                prefix.push(PathStep::Key(k.clone()));
-                paths(item, prefix, out);
-                prefix.pop();
-            }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                prefix.push(PathStep::Index(i));
-                paths(item, prefix, out);
-                prefix.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
 /// Every one-field variation of `v`.
 fn variations(v: &Value) -> Vec<Value> {
-    let mut all = Vec::new();
-    paths(v, &mut Vec::new(), &mut all);
     let odd = odd_values();
     let mut out = Vec::new();
-    for path in &all {
-        if !path.is_empty() {
-            out.push(mutated(v, path, None));
-        }
+    for path in &paths(v) {
+        out.extend(mutated(v, path, None));
         for w in &odd {
-            out.push(mutated(v, path, Some(w)));
+            out.extend(mutated(v, path, Some(w)));
         }
     }
     out
@@ -1482,8 +1424,6 @@ fn plausible_values() -> Vec<Value> {
 /// `count` variations of `v` with two to four fields replaced or removed
 /// at random (a fixed seed: the same cases every run).
 fn random_variations(v: &Value, count: usize, seed: u64) -> Vec<Value> {
-    let mut all = Vec::new();
-    paths(v, &mut Vec::new(), &mut all);
     let values: Vec<Value> = odd_values().into_iter().chain(plausible_values()).collect();
     let mut state = seed;
     let mut next = move |n: usize| {
@@ -1496,11 +1436,11 @@ fn random_variations(v: &Value, count: usize, seed: u64) -> Vec<Value> {
         .map(|_| {
             let mut out = v.clone();
             for _ in 0..2 + next(3) {
-                let mut now = Vec::new();
-                paths(&out, &mut Vec::new(), &mut now);
+                let now = paths(&out);
                 let path = &now[next(now.len())];
                 let with = next(values.len() + 1);
-                out = mutated(&out, path, values.get(with));
+                // Removing the root leaves nothing: `null`.
+                out = mutated(&out, path, values.get(with)).unwrap_or(Value::Null);
             }
             out
         })

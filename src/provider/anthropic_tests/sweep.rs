@@ -10,6 +10,7 @@ use std::path::Path;
 use rhai::{Dynamic, Map};
 use serde_json::{json, Value};
 
+use super::super::differential::mutate::{get, mutated, paths, Step};
 use super::super::differential::Differential;
 use super::ctx_full;
 use crate::transform::sse::SseParser;
@@ -168,72 +169,13 @@ const SWITCHED: &[&str] = &[
     "name",
 ];
 
-#[derive(Clone, Debug)]
-enum Step {
-    Key(String),
-    Index(usize),
-}
-
-/// The path to every node of `v`, the root included.
-fn paths(v: &Value, at: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
-    out.push(at.clone());
-    match v {
-        Value::Object(m) => {
-            for (k, child) in m {
-                at.push(Step::Key(k.clone()));
-                paths(child, at, out);
-                at.pop();
-            }
-        }
-        Value::Array(a) => {
-            for (i, child) in a.iter().enumerate() {
-                at.push(Step::Index(i));
-                paths(child, at, out);
-                at.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
-fn node<'v>(v: &'v mut Value, path: &[Step]) -> &'v mut Value {
-    path.iter().fold(v, |v, step| match step {
-        Step::Key(k) => &mut v[k.as_str()],
-        Step::Index(i) => &mut v[*i],
-    })
-}
-
-/// `v` with the node at `path` replaced by `with`, or removed (`None`).
-fn mutated(v: &Value, path: &[Step], with: Option<&Value>) -> Option<Value> {
-    let mut out = v.clone();
-    match (with, path.split_last()) {
-        (Some(w), _) => *node(&mut out, path) = w.clone(),
-        (None, Some((last, parent))) => match (node(&mut out, parent), last) {
-            (Value::Object(m), Step::Key(k)) => {
-                m.remove(k);
-            }
-            (Value::Array(a), Step::Index(i)) => {
-                a.remove(*i);
-            }
-            _ => return None,
-        },
-        (None, None) => return None,
-    }
-    Some(out)
-}
-
 /// Every one-field variation of `v` (and `v` itself).
 fn variations(v: &Value) -> Vec<Value> {
     let odd = odd_values();
     let words = words();
-    let mut all = Vec::new();
-    paths(v, &mut Vec::new(), &mut all);
     let mut out = vec![v.clone()];
-    for path in &all {
-        let current = {
-            let mut copy = v.clone();
-            node(&mut copy, path).clone()
-        };
+    for path in &paths(v) {
+        let current = get(v, path);
         out.extend(mutated(v, path, None));
         for w in &odd {
             out.extend(mutated(v, path, Some(w)));
