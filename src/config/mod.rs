@@ -50,6 +50,9 @@ pub struct Settings {
     pub header_timeout: Duration,
     /// From the end of the head to the end of the request body.
     pub body_timeout: Duration,
+    /// Longest one write to a client may stay blocked because the client
+    /// reads nothing (nginx's `send_timeout`); then the connection is cut.
+    pub send_timeout: Duration,
     /// Client connections open at once (read per new connection).
     pub max_connections: usize,
     /// Streaming responses relayed at once.
@@ -74,6 +77,7 @@ impl Default for Settings {
             max_header_size: 64 * 1024,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(30),
             max_connections: 4096,
             max_streams: 1024,
             script_limits: ScriptLimits::default(),

@@ -68,6 +68,8 @@ pub struct RawServer {
     pub header_timeout: Option<Scalar>,
     /// Time a client has to send a request's whole body.
     pub body_timeout: Option<Scalar>,
+    /// Longest a write to a client may stay blocked (the client not reading).
+    pub send_timeout: Option<Scalar>,
     /// Client connections open at once; more are answered 503.
     pub max_connections: Option<usize>,
     /// Streaming responses relayed at once; more are answered 503.

@@ -200,6 +200,7 @@ fn settings(raw: &RawServer, cx: &mut Ctx) -> Settings {
         ("stream_timeout", &raw.stream_timeout, &mut s.stream_timeout),
         ("header_timeout", &raw.header_timeout, &mut s.header_timeout),
         ("body_timeout", &raw.body_timeout, &mut s.body_timeout),
+        ("send_timeout", &raw.send_timeout, &mut s.send_timeout),
     ];
     for (name, value, slot) in durations {
         if let Some(v) = value {

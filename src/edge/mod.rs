@@ -57,17 +57,21 @@ pub enum Rejection {
     BodyTimeout,
     /// `server.max_streams` streams relayed already (503).
     TooManyStreams,
+    /// A response write stayed blocked — the client read nothing — past
+    /// `server.send_timeout` or a stream's timeout: the connection is cut.
+    SendTimeout,
 }
 
 impl Rejection {
     /// Every reason.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::TooManyConnections,
         Self::HeaderTooLarge,
         Self::HeaderTimeout,
         Self::BodyTooLarge,
         Self::BodyTimeout,
         Self::TooManyStreams,
+        Self::SendTimeout,
     ];
 
     /// The metric label.
@@ -79,6 +83,7 @@ impl Rejection {
             Self::BodyTooLarge => "body_too_large",
             Self::BodyTimeout => "body_timeout",
             Self::TooManyStreams => "too_many_streams",
+            Self::SendTimeout => "send_timeout",
         }
     }
 

@@ -97,6 +97,9 @@ pub struct RequestCtx {
     pub cache: Option<&'static str>,
     /// Headers every response to this request carries (rate-limit state).
     pub extra_headers: Vec<(&'static str, String)>,
+    /// The longest one write to the client may stay blocked
+    /// (`server.send_timeout` of the request's config).
+    pub send_timeout: Duration,
     _in_flight: Option<InFlight>,
 }
 
@@ -123,6 +126,7 @@ impl RequestCtx {
             key: None,
             cache: None,
             extra_headers: Vec::new(),
+            send_timeout: Duration::from_secs(30),
             _in_flight: Some(InFlight::enter()),
         }
     }

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use pingora::connectors::http::Connector;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorType};
-use pingora_proxy::{ProxyHttp, Session};
+use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 
 pub use ctx::{RequestCtx, Usage};
 
@@ -53,6 +53,7 @@ impl Gateway {
         // One snapshot per request: a reload mid-request does not affect it.
         let cfg = self.config.load_full();
         ctx.config_version = cfg.version.clone();
+        ctx.send_timeout = cfg.settings.send_timeout;
         ctx.request_id = request_id(session);
         let method = session.req_header().method.clone();
         let path = session.req_header().uri.path().to_string();
@@ -151,12 +152,29 @@ impl ProxyHttp for Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> pingora::Result<bool> {
-        if let Err(e) = self.serve(session, ctx).await {
-            // The client went away or the response could not be written.
-            ctx.error.get_or_insert("downstream_write");
-            tracing::debug!(request_id = %ctx.request_id, error = %e, "response not delivered");
+        match self.serve(session, ctx).await {
+            Ok(()) => Ok(true),
+            Err(e) => Err(undelivered(ctx, e)),
         }
-        Ok(true)
+    }
+
+    /// Only an undelivered response reaches here ([`undelivered`]): nothing
+    /// more is written, and the connection is closed, not kept alive.
+    async fn fail_to_proxy(
+        &self,
+        _session: &mut Session,
+        _e: &Error,
+        _ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        FailToProxy {
+            error_code: 0,
+            can_reuse_downstream: false,
+        }
+    }
+
+    fn suppress_error_log(&self, _s: &Session, _ctx: &RequestCtx, _e: &Error) -> bool {
+        // Logged (at debug) and counted by `undelivered`.
+        true
     }
 
     async fn upstream_peer(
@@ -179,6 +197,23 @@ impl ProxyHttp for Gateway {
             }
         }
     }
+}
+
+/// A response that could not be written: the client went away, or it
+/// stopped reading and a write stayed blocked past `server.send_timeout`
+/// (or the stream's timeout), which is counted. The error goes back to
+/// Pingora so that it closes the connection: finishing the response would
+/// write again (a chunked body's end) to a client that does not read, and
+/// would make a cut stream look complete.
+fn undelivered(ctx: &mut RequestCtx, e: Box<Error>) -> Box<Error> {
+    if matches!(e.etype(), ErrorType::WriteTimedout) {
+        crate::edge::Rejection::SendTimeout.count();
+        ctx.error = Some("send_timeout");
+    } else {
+        ctx.error.get_or_insert("downstream_write");
+    }
+    tracing::debug!(request_id = %ctx.request_id, error = %e, "response not delivered");
+    e
 }
 
 /// A finished model request, for the usage ledger.

@@ -1,6 +1,9 @@
 //! Writing gateway-made responses: JSON bodies, OpenAI-style errors, and
 //! the headers every response carries (request id, config version, route).
 
+use std::future::Future;
+use std::time::Duration;
+
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -103,9 +106,27 @@ pub async fn write_body(
     }
     ctx.status = status;
     let head = ResponseHeader::from(parts);
-    session.write_response_header(Box::new(head), false).await?;
-    session.write_response_body(Some(body), true).await?;
-    Ok(())
+    let limit = ctx.send_timeout;
+    bounded(limit, session.write_response_header(Box::new(head), false)).await?;
+    bounded(limit, session.write_response_body(Some(body), true)).await
+}
+
+/// Runs one write to the client, failing with `WriteTimedout` when it is
+/// still blocked after `limit`: a client that stops reading fills its
+/// receive window and would otherwise hold the request — a stream's slot,
+/// its provider connection — for as long as it likes. Pingora's own write
+/// timeout covers body writes only, not the head nor a chunked body's end.
+pub async fn bounded<T>(
+    limit: Duration,
+    write: impl Future<Output = pingora::Result<T>>,
+) -> pingora::Result<T> {
+    match tokio::time::timeout(limit, write).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::explain(
+            ErrorType::WriteTimedout,
+            format!("the client read nothing for {limit:?}"),
+        )),
+    }
 }
 
 /// Writes a JSON value.

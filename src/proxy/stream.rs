@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::ctx::{RequestCtx, Usage};
 use super::forward::client_gone;
 use super::hostile::{self, Hostile};
-use super::respond::{common_headers, response_parts, set};
+use super::respond::{bounded, common_headers, response_parts, set};
 use crate::error::redact;
 use crate::metrics::metrics;
 use crate::provider::{Adapter, ChunkOut, StreamState};
@@ -28,6 +28,9 @@ use crate::upstream::call::Incoming;
 
 /// Tells nginx-style proxies in front not to buffer the stream.
 const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
+
+/// The time a write may take once the stream's own time is up.
+const LAST_WRITE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How one stream is relayed.
 pub struct Relay<'a> {
@@ -94,9 +97,9 @@ pub async fn write_whole(
     common_headers(h, ctx)?;
     ctx.status = 200;
     let head = ResponseHeader::from(parts);
-    session.write_response_header(Box::new(head), false).await?;
-    session.write_response_body(Some(body), true).await?;
-    Ok(())
+    let limit = ctx.send_timeout;
+    bounded(limit, session.write_response_header(Box::new(head), false)).await?;
+    bounded(limit, session.write_response_body(Some(body), true)).await
 }
 
 enum Step {
@@ -129,7 +132,18 @@ impl Relay<'_> {
         common_headers(h, ctx)?;
         ctx.status = 200;
         let head = ResponseHeader::from(parts);
-        session.write_response_header(Box::new(head), false).await?;
+        let expires = tokio::time::Instant::from_std(ctx.started + self.max_duration);
+        // Time blocked on a write counts against the stream's life too;
+        // past it, a last write (the timeout's error event) gets a moment.
+        let write_limit = |ctx: &RequestCtx| {
+            let left = expires.saturating_duration_since(tokio::time::Instant::now());
+            ctx.send_timeout.min(left.max(LAST_WRITE))
+        };
+        bounded(
+            write_limit(ctx),
+            session.write_response_header(Box::new(head), false),
+        )
+        .await?;
 
         let mut parser = SseParser::new(self.max_event);
         let sink = match format {
@@ -150,7 +164,7 @@ impl Relay<'_> {
         let mut events = Vec::new();
         // The bytes read while deciding on this provider come first.
         let mut first = Some(first);
-        let expiry = tokio::time::sleep(self.max_duration.saturating_sub(ctx.started.elapsed()));
+        let expiry = tokio::time::sleep_until(expires);
         tokio::pin!(expiry);
         loop {
             let step = match first.take() {
@@ -222,17 +236,18 @@ impl Relay<'_> {
             if ctx.ttft.is_none() && !out.is_empty() {
                 ctx.ttft = Some(ctx.started.elapsed());
             }
+            // A client that stops reading blocks this write: bounded by
+            // `server.send_timeout`, and by the stream's own timeout.
             if !out.is_empty() {
-                session
-                    .write_response_body(Some(Bytes::from(out)), false)
-                    .await?;
+                let write = session.write_response_body(Some(Bytes::from(out)), false);
+                bounded(write_limit(ctx), write).await?;
             }
             if finished {
                 break;
             }
         }
         ctx.usage = progress.usage;
-        session.write_response_body(None, true).await?;
+        bounded(write_limit(ctx), session.write_response_body(None, true)).await?;
         let complete = progress.done && !progress.errored;
         if complete {
             // Drain what is left (normally nothing) so the connection can be reused.

@@ -608,3 +608,90 @@ async fn client_gone_mid_stream_stops_the_upstream_and_frees_the_stream() {
     assert_eq!(stream_text(&events), mock_text(50));
     still_serves(&gw).await;
 }
+
+/// Opens a streaming request from a client that reads the response head and
+/// then nothing more, with a small receive buffer so that the gateway's
+/// writes block soon. Returns the connection, unread.
+async fn stalled_reader(gw: &Gateway) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut conn = socket.connect(gw.addr).await.unwrap();
+    let body = serde_json::to_vec(&chat("m", true)).unwrap();
+    conn.write_all(&post_head(body.len(), "")).await.unwrap();
+    conn.write_all(&body).await.unwrap();
+    let mut head = [0u8; 12];
+    tokio::time::timeout(BOUND, conn.read_exact(&mut head))
+        .await
+        .expect("a response head")
+        .unwrap();
+    assert_eq!(
+        &head,
+        b"HTTP/1.1 200",
+        "{:?}",
+        String::from_utf8_lossy(&head)
+    );
+    conn
+}
+
+/// A provider streaming as fast as it can: far more than socket buffers hold.
+fn firehose() -> MockConfig {
+    MockConfig {
+        chunks: 100_000,
+        ..MockConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn stalled_readers_are_cut_at_the_send_timeout_and_free_their_slots() {
+    // No stream timeout: only the send timeout can free the slots.
+    let (mock, gw) = setup(firehose(), "  max_streams: 4\n  send_timeout: 1s\n").await;
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        stalled.push(stalled_reader(&gw).await);
+    }
+    let cut = eventually(BOUND, || async {
+        rejections(&gw, "send_timeout").await >= 4.0
+            && metric(&gw, "gateway_streams_in_flight").await == 0.0
+    })
+    .await;
+    assert!(
+        cut,
+        "stalled readers still hold their stream slots:\n{}",
+        gw.logs()
+    );
+    let cancelled = eventually(BOUND, || async { mock.cancelled_streams() >= 4 }).await;
+    assert!(cancelled, "the provider's streams were not cancelled");
+    // Each stalled connection was closed, not finished: what it had not
+    // read yet, then the end.
+    for mut conn in stalled {
+        let rest = String::from_utf8_lossy(&read_until_closed(&mut conn).await).into_owned();
+        assert!(
+            !rest.contains("[DONE]"),
+            "a cut stream must not look complete"
+        );
+    }
+    mock.set_config(MockConfig::default());
+    let events = read_sse(gw.post("/v1/chat/completions", &chat("m", true)).await).await;
+    assert_eq!(stream_text(&events), mock_text(5), "a new client is served");
+}
+
+#[tokio::test]
+async fn the_stream_timeout_covers_time_blocked_on_writes() {
+    // The send timeout alone would wait a minute; the stream's life is 2 s.
+    let (mock, gw) = setup(
+        firehose(),
+        "  max_streams: 1\n  send_timeout: 60s\n  stream_timeout: 2s\n",
+    )
+    .await;
+    let _stalled = stalled_reader(&gw).await;
+    let freed = eventually(BOUND, || async {
+        metric(&gw, "gateway_streams_in_flight").await == 0.0
+    })
+    .await;
+    assert!(freed, "the stalled stream outlived its stream timeout");
+    assert!(rejections(&gw, "send_timeout").await >= 1.0);
+    assert!(eventually(BOUND, || async { mock.cancelled_streams() >= 1 }).await);
+    mock.set_config(MockConfig::default());
+    let events = read_sse(gw.post("/v1/chat/completions", &chat("m", true)).await).await;
+    assert_eq!(stream_text(&events), mock_text(5));
+}
