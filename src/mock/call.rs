@@ -57,6 +57,9 @@ impl Call {
         if let Some(Fault::Status { code, retry_after }) = cfg.fault {
             return Err(self.dialect.status_error(code, retry_after));
         }
+        if let Some(Fault::EchoKey { code }) = cfg.fault {
+            return Err(self.dialect.echo_key_error(code, &self.started.req));
+        }
         if random_error(cfg.seed, self.started.seq, cfg.error_rate) {
             return Err(self.dialect.status_error(cfg.error_status, None));
         }
@@ -150,6 +153,7 @@ impl Call {
             }
             Some(
                 Fault::Status { .. }
+                | Fault::EchoKey { .. }
                 | Fault::Hang
                 | Fault::ContextOverflow
                 | Fault::Late { .. }

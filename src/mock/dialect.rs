@@ -62,6 +62,32 @@ impl Dialect {
         response
     }
 
+    /// A `Fault::EchoKey` error: the credential `req` carried (or
+    /// `no-key`) in every string of the error body and in `retry-after`.
+    pub(crate) fn echo_key_error(self, code: u16, req: &RecordedRequest) -> Response {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let key = req
+            .header("authorization")
+            .map(|v| v.strip_prefix("Bearer ").unwrap_or(v))
+            .or_else(|| req.header("x-api-key"))
+            .unwrap_or("no-key");
+        let echo = format!("key {key} refused");
+        let body = match self {
+            Dialect::OpenAi => {
+                json!({ "error": openai_error_object(&echo, &echo, Some(&echo), Some(&echo)) })
+            }
+            Dialect::Anthropic => json!({
+                "type": echo,
+                "error": { "type": echo, "message": echo, "code": echo },
+            }),
+        };
+        let mut response = json_response(status, &body);
+        if let Ok(v) = HeaderValue::from_str(key) {
+            response.headers_mut().insert(RETRY_AFTER, v);
+        }
+        response
+    }
+
     /// The provider's error for a prompt longer than the context window.
     pub(crate) fn context_overflow(self) -> Response {
         match self {

@@ -16,7 +16,7 @@ use super::hostile;
 /// Text form (for `--fault`): `status:CODE[:RETRY_AFTER]`, `drop:N`,
 /// `error:N`, `malformed`, `hang`, `context`, and the hostile ones:
 /// `endless[:MS]`, `huge-event:BYTES`, `slow-header[:MS]`, `wrong-type`,
-/// `late:MS`, `bad-sse[:N]`. The body faults apply to the OpenAI and
+/// `late:MS`, `bad-sse[:N]`, `echo-key:CODE`. The body faults apply to the OpenAI and
 /// Anthropic endpoints; `slow-header` and `late` to every endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -90,12 +90,19 @@ pub enum Fault {
         /// Content events sent before the noise.
         after: Option<usize>,
     },
+    /// Answer `code` with an error that repeats the credential the request
+    /// carried in every field of the provider's error body and in
+    /// `retry-after`: a provider leaking its key back. Text: `echo-key:CODE`.
+    EchoKey {
+        /// HTTP status.
+        code: u16,
+    },
 }
 
 /// A `--fault` value that could not be parsed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid fault {0:?}: expected status:CODE[:RETRY_AFTER], drop:N, error:N, malformed, hang, context, endless[:MS], huge-event:BYTES, slow-header[:MS], wrong-type, late:MS or bad-sse[:N]"
+    "invalid fault {0:?}: expected status:CODE[:RETRY_AFTER], drop:N, error:N, malformed, hang, context, endless[:MS], huge-event:BYTES, slow-header[:MS], wrong-type,  late:MS, bad-sse[:N] or echo-key:CODE"
 )]
 pub struct ParseFaultError(String);
 
@@ -146,6 +153,9 @@ impl FromStr for Fault {
             ("late", [ms]) => Ok(Fault::Late {
                 after: Duration::from_millis(*ms),
             }),
+            ("echo-key", [code]) => Ok(Fault::EchoKey {
+                code: u16::try_from(*code).map_err(|_| invalid())?,
+            }),
             ("bad-sse", []) => Ok(Fault::BadSse { after: None }),
             ("bad-sse", [after]) => Ok(Fault::BadSse {
                 after: Some(count(*after)?),
@@ -179,6 +189,7 @@ impl fmt::Display for Fault {
             Fault::Late { after } => write!(f, "late:{}", after.as_millis()),
             Fault::BadSse { after: None } => f.write_str("bad-sse"),
             Fault::BadSse { after: Some(n) } => write!(f, "bad-sse:{n}"),
+            Fault::EchoKey { code } => write!(f, "echo-key:{code}"),
         }
     }
 }
@@ -229,6 +240,7 @@ pub(crate) fn shape_stream(
         }
         Some(
             Fault::Status { .. }
+            | Fault::EchoKey { .. }
             | Fault::Hang
             | Fault::ContextOverflow
             | Fault::Late { .. }

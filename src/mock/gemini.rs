@@ -207,6 +207,7 @@ impl GeminiCall {
             }
             Some(
                 Fault::Status { .. }
+                | Fault::EchoKey { .. }
                 | Fault::Hang
                 | Fault::ContextOverflow
                 | Fault::Endless { .. }
@@ -431,6 +432,7 @@ fn shape_stream(mut frames: Vec<Bytes>, fault: Option<&Fault>) -> (Vec<Bytes>, E
         // endpoints (and, for `late` and `slow-header`, by the connection).
         Some(
             Fault::Status { .. }
+            | Fault::EchoKey { .. }
             | Fault::Hang
             | Fault::ContextOverflow
             | Fault::Endless { .. }

@@ -815,10 +815,12 @@ pub fn upstream_error_from(
         400 if body.to_string().contains("API_KEY_INVALID") => 401,
         s => s,
     };
-    let message = redact(
-        &format!("{}: {message}", provider.name),
-        &provider.secrets(),
-    );
+    let secrets = provider.secrets();
+    let message = redact(&format!("{}: {message}", provider.name), &secrets);
+    // Every string of the provider's error that reaches the client is
+    // redacted: a provider may echo the key it was sent in any of them.
+    let code = code.map(|c| short_code(&redact(&c, &secrets)));
+    let retry_after = retry_after.as_deref().and_then(retry_after_secs);
     match status {
         // The gateway's own credentials were refused: the provider's fault,
         // not the client's (whose request may succeed elsewhere).
@@ -830,6 +832,33 @@ pub fn upstream_error_from(
             retry_after,
         },
     }
+}
+
+/// A provider's error code as passed on: at most 100 characters.
+fn short_code(code: &str) -> String {
+    match code.char_indices().nth(100) {
+        Some((i, _)) => code[..i].to_string(),
+        None => code.to_string(),
+    }
+}
+
+/// A provider's `Retry-After` as whole seconds (at most a day), when it is
+/// what RFC 9110 allows — a number of seconds or an HTTP date — and never
+/// the header's text itself, which a hostile provider could fill with
+/// anything. Fractional seconds, which some providers send, round up.
+pub fn retry_after_secs(value: &str) -> Option<String> {
+    const DAY: f64 = 86_400.0;
+    let value = value.trim();
+    let secs = match value.parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 => s,
+        Ok(_) => return None,
+        Err(_) => {
+            let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+            let ms = at.timestamp_millis() - chrono::Utc::now().timestamp_millis();
+            ms.max(0) as f64 / 1000.0
+        }
+    };
+    Some(format!("{}", secs.min(DAY).ceil() as u64))
 }
 
 fn call_error(e: CallError, provider: &Provider) -> GatewayError {
@@ -904,4 +933,33 @@ fn trim_leading_whitespace(b: &Bytes) -> &[u8] {
         .position(|c| !c.is_ascii_whitespace())
         .unwrap_or(b.len());
     &b[start..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_seconds_or_an_http_date_and_nothing_else() {
+        assert_eq!(retry_after_secs("7").as_deref(), Some("7"));
+        assert_eq!(retry_after_secs(" 1.2 ").as_deref(), Some("2"));
+        assert_eq!(retry_after_secs("999999999").as_deref(), Some("86400"));
+        assert_eq!(
+            retry_after_secs("Sun, 06 Nov 1994 08:49:37 GMT").as_deref(),
+            Some("0"),
+            "a date in the past: retry now"
+        );
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(90)).to_rfc2822();
+        let secs: u64 = retry_after_secs(&soon).unwrap().parse().unwrap();
+        assert!((88..=91).contains(&secs), "{secs}");
+        for bad in ["sk-live-key", "", "-3", "NaN", "inf", "7 days", "1e400"] {
+            assert_eq!(retry_after_secs(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn long_codes_are_cut() {
+        assert_eq!(short_code("rate_limit"), "rate_limit");
+        assert_eq!(short_code(&"x".repeat(500)).len(), 100);
+    }
 }

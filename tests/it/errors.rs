@@ -203,3 +203,74 @@ async fn provider_key_never_leaks() {
         );
     }
 }
+
+/// A provider that puts the key it was sent in every field of its error and
+/// in `retry-after`: none of it reaches the client, through either adapter
+/// format and either client dialect.
+#[tokio::test]
+async fn provider_errors_echoing_the_key_are_redacted_everywhere() {
+    const KEY: &str = "sk-echoed-provider-key-4242";
+    let openai = MockServer::start(MockConfig {
+        fault: Some(Fault::EchoKey { code: 429 }),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let anthropic = MockServer::start(MockConfig {
+        fault: Some(Fault::EchoKey { code: 400 }),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let yaml = format!(
+        "providers:\n{}{}routes:\n  - match: {{ model: o }}\n    targets: [{{ provider: o, model: x }}]\n  - match: {{ model: a }}\n    targets: [{{ provider: a, model: x }}]\n",
+        provider("o", "openai", &openai, Some(KEY)),
+        provider("a", "anthropic", &anthropic, Some(KEY)),
+    );
+    let gw = Gateway::start(&yaml).await;
+    let messages =
+        json!({"model": "a", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]});
+    let answers = [
+        gw.post("/v1/chat/completions", &chat("o", false)).await,
+        gw.post("/v1/chat/completions", &chat("a", false)).await,
+        gw.post("/v1/messages", &messages).await,
+        gw.post("/v1/chat/completions", &chat("o", true)).await,
+    ];
+    for r in answers {
+        let status = r.status().as_u16();
+        assert!(status == 429 || status == 400, "{status}");
+        let head = format!("{:?}", r.headers());
+        assert!(!head.contains(KEY), "the key in a header: {head}");
+        assert!(
+            r.headers().get("retry-after").is_none(),
+            "a retry-after that is not a number of seconds is dropped: {head}"
+        );
+        let body = r.text().await.unwrap();
+        assert!(!body.contains(KEY), "the key in the body: {body}");
+        assert!(body.contains("***"), "redacted, not dropped: {body}");
+    }
+    assert!(openai.hits() >= 1 && anthropic.hits() >= 1);
+    assert_eq!(
+        openai.last_request().unwrap().header("authorization"),
+        Some(&*format!("Bearer {KEY}"))
+    );
+}
+
+/// `retry-after` passes on as whole seconds: a number or an HTTP date.
+#[tokio::test]
+async fn provider_retry_after_passes_as_seconds() {
+    let (_mock, gw) = setup(
+        MockConfig {
+            fault: Some(Fault::Status {
+                code: 429,
+                retry_after: Some(7),
+            }),
+            ..MockConfig::default()
+        },
+        "  threads: 1\n",
+    )
+    .await;
+    let r = gw.post("/v1/chat/completions", &chat("m", false)).await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "7");
+}
