@@ -1,6 +1,7 @@
 //! The admin API, on its own listener and behind the admin key: config
 //! summary (secrets left out), providers and backends with their state,
-//! usage from the ledger, live stats, route explanations, and reload.
+//! usage from the ledger, live stats, route explanations, and reload; and
+//! `/metrics` for Prometheus (with the admin key or `admin.metrics_token`).
 //! Described in `docs/admin-openapi.yaml`. The dashboard page (static, no
 //! data) is served without the key; it calls the API with it.
 
@@ -59,6 +60,28 @@ impl Admin {
         let get = session.req_header().method == http::Method::GET;
         if let Some(asset) = dashboard::asset(session.req_header().uri.path()).filter(|_| get) {
             return serve_asset(session, asset).await;
+        }
+        if get && session.req_header().uri.path() == "/metrics" {
+            let token = settings.metrics_token.as_ref().map(|t| t.expose());
+            if !(authorized(session, settings.key.expose())
+                || token.is_some_and(|t| authorized(session, t)))
+            {
+                return reply(
+                    session,
+                    401,
+                    &problem("send the metrics token (or the admin key) as `Authorization: Bearer <token>`"),
+                )
+                .await;
+            }
+            crate::metrics::observe_backends(&cfg);
+            let body = Bytes::from(crate::metrics::render());
+            return write(
+                session,
+                200,
+                "text/plain; version=0.0.4; charset=utf-8",
+                body,
+            )
+            .await;
         }
         if !authorized(session, settings.key.expose()) {
             return reply(

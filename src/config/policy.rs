@@ -136,6 +136,9 @@ pub struct RawAdmin {
     pub listen: Option<String>,
     /// Bearer token for the admin API; usually `${SWITCHYARD_ADMIN_KEY}`.
     pub key: Option<String>,
+    /// Bearer token that reads `/metrics` on the admin listener and nothing
+    /// else (Prometheus's); usually `${SWITCHYARD_METRICS_TOKEN}`.
+    pub metrics_token: Option<String>,
 }
 
 // ---------------------------------------------------------- validated ----
@@ -241,6 +244,8 @@ pub struct LedgerSettings {
 pub struct AdminSettings {
     pub listen: SocketAddr,
     pub key: crate::provider::Secret,
+    /// Reads `/metrics` only; the admin key reads it too.
+    pub metrics_token: Option<crate::provider::Secret>,
 }
 
 /// Every top-level policy section, validated.
@@ -408,10 +413,28 @@ fn admin(raw: RawAdmin, r: &mut dyn Report) -> Option<AdminSettings> {
         );
         return None;
     };
+    let metrics_token = raw
+        .metrics_token
+        .as_deref()
+        .and_then(|t| expand("admin.metrics_token", t, r));
+    if metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+        r.issue(
+            "admin.metrics_token",
+            "the metrics token must be at least 16 characters".into(),
+        );
+    }
     match expand("admin.key", text, r) {
+        Some(k) if metrics_token.as_deref() == Some(k.as_str()) => {
+            r.issue(
+                "admin.metrics_token",
+                "must differ from the admin key: it is meant to read metrics only".into(),
+            );
+            None
+        }
         Some(k) if k.len() >= 16 => Some(AdminSettings {
             listen,
             key: crate::provider::Secret::new(k),
+            metrics_token: metrics_token.map(crate::provider::Secret::new),
         }),
         Some(_) => {
             r.issue(

@@ -1,14 +1,19 @@
 //! Endpoints the gateway answers itself: `/health`, `/ready`, `/metrics`
 //! and `/v1/models`.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use pingora_proxy::Session;
 use serde_json::json;
 
 use super::ctx::RequestCtx;
+use super::request::Dialect;
 use super::respond::{write_body, write_error, write_json};
+use crate::config::policy::VirtualKey;
 use crate::config::Config;
 use crate::error::GatewayError;
+use crate::policy::keys;
 
 /// `GET /health`: the process is alive.
 pub async fn health(s: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<()> {
@@ -31,8 +36,16 @@ pub async fn ready(s: &mut Session, ctx: &mut RequestCtx, cfg: &Config) -> pingo
     write_json(s, ctx, if usable.is_empty() { 503 } else { 200 }, &body).await
 }
 
-/// `GET /metrics`: Prometheus text format.
+/// `GET /metrics`: Prometheus text format. With auth on it is not served
+/// here but on the admin listener (`admin.metrics_token`): its labels name
+/// keys, routes and providers.
 pub async fn metrics(s: &mut Session, ctx: &mut RequestCtx, cfg: &Config) -> pingora::Result<()> {
+    if cfg.policy.auth.enabled {
+        let err = GatewayError::NotFound(
+            "/metrics is served on the admin listener when auth is on (`admin.listen`, with `admin.metrics_token`)".into(),
+        );
+        return write_error(s, ctx, &err).await;
+    }
     crate::metrics::observe_backends(cfg);
     let body = Bytes::from(crate::metrics::render());
     write_body(
@@ -50,24 +63,59 @@ fn model_object(id: &str, owned_by: &str) -> serde_json::Value {
     json!({"id": id, "object": "model", "created": 0, "owned_by": owned_by})
 }
 
-/// `GET /v1/models`: route aliases and provider models.
+/// The caller of a model listing, when auth is on: a client key is needed
+/// (as `Authorization: Bearer` or `x-api-key`, so both SDKs list models).
+fn caller(s: &Session, cfg: &Config) -> Result<Option<Arc<VirtualKey>>, GatewayError> {
+    keys::authenticate(
+        &cfg.policy.auth,
+        &s.req_header().headers,
+        Dialect::Anthropic,
+    )
+}
+
+/// Whether `key` may use model `id` (any model when auth is off).
+fn visible(cfg: &Config, key: Option<&VirtualKey>, id: &str) -> bool {
+    key.is_none()
+        || cfg
+            .routes
+            .resolve(id)
+            .is_some_and(|route| keys::check_route(key, &route, id).is_ok())
+}
+
+/// `GET /v1/models`: route aliases and provider models — with auth on,
+/// those the caller's key may use.
 pub async fn models(s: &mut Session, ctx: &mut RequestCtx, cfg: &Config) -> pingora::Result<()> {
+    let key = match caller(s, cfg) {
+        Ok(k) => k,
+        Err(e) => return write_error(s, ctx, &e).await,
+    };
+    ctx.key = key.as_ref().map(|k| k.name.clone());
     let data: Vec<_> = cfg
         .routes
         .models()
         .iter()
+        .filter(|m| visible(cfg, key.as_deref(), &m.id))
         .map(|m| model_object(&m.id, &m.owned_by))
         .collect();
     write_json(s, ctx, 200, &json!({"object": "list", "data": data})).await
 }
 
-/// `GET /v1/models/{id}`: one model, or 404.
+/// `GET /v1/models/{id}`: one model, or 404 (also for a model the
+/// caller's key may not use).
 pub async fn model(
     s: &mut Session,
     ctx: &mut RequestCtx,
     cfg: &Config,
     id: &str,
 ) -> pingora::Result<()> {
+    let key = match caller(s, cfg) {
+        Ok(k) => k,
+        Err(e) => return write_error(s, ctx, &e).await,
+    };
+    ctx.key = key.as_ref().map(|k| k.name.clone());
+    if !visible(cfg, key.as_deref(), id) {
+        return write_error(s, ctx, &GatewayError::UnknownModel(id.to_string())).await;
+    }
     let found = cfg.routes.models().into_iter().find(|m| m.id == id);
     match found {
         Some(m) => write_json(s, ctx, 200, &model_object(&m.id, &m.owned_by)).await,

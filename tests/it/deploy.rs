@@ -84,6 +84,7 @@ fn every_deploy_yaml_file_parses() {
         "k8s/pdb.yaml",
         "k8s/config/routes.yaml",
         "prometheus/alerts.yml",
+        "prometheus/scrape.yml",
     ] {
         assert!(
             files.contains(&format!("deploy/{f}")),
@@ -213,6 +214,11 @@ fn the_configmap_mount_holds_every_script_and_a_valid_config() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .arg("check")
         .arg(mount.path().join("routes.yaml"))
+        .env("SWITCHYARD_ADMIN_KEY", "admin-key-from-the-secret-0123")
+        .env(
+            "SWITCHYARD_METRICS_TOKEN",
+            "metrics-token-from-the-secret-01",
+        )
         .env_remove("OPENAI_API_KEY")
         .env_remove("ANTHROPIC_API_KEY")
         .env_remove("GEMINI_API_KEY")
@@ -224,6 +230,56 @@ fn the_configmap_mount_holds_every_script_and_a_valid_config() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Prometheus scrapes `/metrics` where the gateway serves it: on the admin
+/// listener's port, with the metrics token.
+#[test]
+fn prometheus_scrapes_the_admin_listener_with_the_metrics_token() {
+    let routes = documents("deploy/k8s/config/routes.yaml").remove(0);
+    let admin = &routes["admin"];
+    let port = admin["listen"]
+        .as_str()
+        .and_then(|l| l.rsplit(':').next())
+        .expect("admin.listen");
+    assert_eq!(admin["metrics_token"], "${SWITCHYARD_METRICS_TOKEN}");
+    let d = manifest("Deployment");
+    let pod = &d["spec"]["template"];
+    let annotations = &pod["metadata"]["annotations"];
+    assert_eq!(annotations["prometheus.io/port"], port);
+    assert_eq!(annotations["prometheus.io/path"], "/metrics");
+    let c = &pod["spec"]["containers"][0];
+    let ports: Vec<String> = c["ports"]
+        .as_sequence()
+        .expect("ports")
+        .iter()
+        .map(|p| p["containerPort"].as_u64().unwrap().to_string())
+        .collect();
+    assert!(ports.contains(&port.to_string()), "{ports:?}");
+    let env: Vec<&str> = c["env"]
+        .as_sequence()
+        .expect("env")
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    for name in ["SWITCHYARD_ADMIN_KEY", "SWITCHYARD_METRICS_TOKEN"] {
+        assert!(env.contains(&name), "{name} not in {env:?}");
+    }
+    // The admin port stays out of the Service.
+    let svc = manifest("Service");
+    let exposed: Vec<u64> = svc["spec"]["ports"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["port"].as_u64())
+        .collect();
+    assert!(!exposed.contains(&port.parse().unwrap()), "{exposed:?}");
+    let scrape = documents("deploy/prometheus/scrape.yml").remove(0);
+    let job = &scrape["scrape_configs"][0];
+    assert_eq!(job["authorization"]["type"], "Bearer");
+    assert!(job["authorization"]["credentials_file"].is_string());
+    let relabel = serde_yaml::to_string(&job["relabel_configs"]).unwrap();
+    assert!(relabel.contains("__meta_kubernetes_pod_annotation_prometheus_io_port"));
 }
 
 #[test]

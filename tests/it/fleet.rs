@@ -23,11 +23,11 @@ fn prefix() -> String {
 }
 
 fn fleet_yaml(mock: &MockServer, state: &str, key_extra: &str, route_extra: &str) -> String {
-    format!(
+    admin_yaml() + format!(
         "state:\n{state}auth:\n  keys:\n{}providers:\n{}    models:\n      up: {{ input_per_mtok: 1000000, output_per_mtok: 1000000 }}\nroutes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p, model: up }}]\n{route_extra}",
         key_entry("team-a", KEY_A, key_extra),
         provider("p", "openai", mock, None),
-    )
+    ).as_str()
 }
 
 fn shared_state(prefix: &str) -> String {

@@ -203,12 +203,12 @@ async fn gateway_with_policy_traffic() -> (Gateway, MockServer) {
     .unwrap();
     let key = "sk-sy-observability-0000000000000000000000";
     let free = "sk-sy-observability-free-00000000000000000";
-    let yaml = format!(
+    let yaml = admin_yaml() + format!(
         "state: {{ redis: \"redis://127.0.0.1:1\" }}\nauth:\n  keys:\n    - {{ name: k, key_hash: \"{}\", budget: {{ daily: 0.000001 }} }}\n    - {{ name: free, key_hash: \"{}\" }}\nproviders:\n{}    models: {{ x: {{ input_per_mtok: 2.5, output_per_mtok: 10 }} }}\nroutes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p, model: x }}]\n    limits: {{ rpm: 2 }}\n    cache: true\n",
         switchyard::auth::hash_key(key),
         switchyard::auth::hash_key(free),
         provider("p", "openai", &mock, None),
-    );
+    ).as_str();
     let gw = Gateway::start(&yaml).await;
     let send_as = |key: &'static str, body: Value| {
         let gw = &gw;

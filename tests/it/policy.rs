@@ -142,11 +142,13 @@ async fn a_key_uses_only_its_allowed_routes_and_models() {
 #[tokio::test]
 async fn rpm_limit_answers_429_with_openai_rate_limit_headers() {
     let mock = MockServer::start(MockConfig::default()).await.unwrap();
-    let yaml = format!(
-        "auth:\n  keys:\n{}{}",
-        key_entry("team-a", KEY_A, "rpm: 3"),
-        one_provider(&mock, "")
-    );
+    let yaml = admin_yaml()
+        + format!(
+            "auth:\n  keys:\n{}{}",
+            key_entry("team-a", KEY_A, "rpm: 3"),
+            one_provider(&mock, "")
+        )
+        .as_str();
     let gw = Gateway::start(&yaml).await;
     let mut remaining = Vec::new();
     for _ in 0..3 {
@@ -298,12 +300,12 @@ async fn a_spent_budget_answers_insufficient_quota_and_survives_a_restart() {
 }
 
 fn cached_route(mock: &MockServer, cache: &str) -> String {
-    format!(
+    admin_yaml() + format!(
         "auth:\n  keys:\n{}{}providers:\n{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p, model: up }}]\n    cache: {cache}\n",
         key_entry("team-a", KEY_A, ""),
         key_entry("team-b", KEY_B, ""),
         provider("p", "openai", mock, None)
-    )
+    ).as_str()
 }
 
 fn deterministic(stream: bool) -> Value {
@@ -477,4 +479,133 @@ async fn a_streamed_answer_is_cached_for_both_kinds_of_client() {
     assert_eq!(header(&r, "x-switchyard-cache"), "hit");
     assert_eq!(stream_text(&read_sse(r).await), mock_text(5));
     assert_eq!(mock.hits(), 1);
+}
+
+/// With auth on, listing models needs a client key and shows only what the
+/// key may use; `/metrics` moves to the admin listener (the metrics token
+/// or the admin key); `/health` and `/ready` stay open for probes.
+#[tokio::test]
+async fn with_auth_on_models_need_a_key_and_metrics_are_on_the_admin_listener() {
+    const METRICS_TOKEN: &str = "metrics-token-0123456789abcdef";
+    let big = MockServer::start(MockConfig::default()).await.unwrap();
+    let small = MockServer::start(MockConfig::default()).await.unwrap();
+    let yaml = format!(
+        "{}  metrics_token: {METRICS_TOKEN}\nauth:\n  keys:\n{}{}providers:\n{}    models: {{ big-model: {{}} }}\n{}    models: {{ small-model: {{}} }}\nroutes:\n  - name: smart\n    match: {{ model: smart }}\n    targets: [{{ provider: small, model: small-model }}]\n  - name: secret\n    match: {{ model: secret }}\n    targets: [{{ provider: big, model: big-model }}]\n",
+        admin_yaml(),
+        key_entry("intern", KEY_A, "routes: [smart]"),
+        key_entry("lead", KEY_B, ""),
+        provider("big", "openai", &big, None),
+        provider("small", "openai", &small, None),
+    );
+    let gw = Gateway::start(&yaml).await;
+    let get = |path: &str, key: Option<&str>| {
+        let mut req = gw.client.get(gw.url(path));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        req.send()
+    };
+    let ids = |v: &Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for path in ["/v1/models", "/v1/models/smart", "/models"] {
+        let r = get(path, None).await.unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+        let r = get(path, Some("sk-sy-not-a-key-000000000000"))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+    }
+    let lead: Value = get("/v1/models", Some(KEY_B))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut all = ids(&lead);
+    all.sort();
+    assert_eq!(all, ["big-model", "secret", "small-model", "smart"]);
+    let intern: Value = get("/v1/models", Some(KEY_A))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut mine = ids(&intern);
+    mine.sort();
+    // `small-model` by name is a direct route to its provider, which the
+    // intern's `routes: [smart]` does not include.
+    assert_eq!(mine, ["smart"], "only what the key may use");
+    let r = call(&gw, Some(KEY_A), &chat("small-model", false)).await;
+    assert_eq!(r.status(), 403, "and indeed it may not call it");
+    assert_eq!(
+        get("/v1/models/smart", Some(KEY_A)).await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        get("/v1/models/secret", Some(KEY_A))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        get("/v1/models/secret", Some(KEY_B))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // The Anthropic SDK lists models with `x-api-key`.
+    let r = gw
+        .client
+        .get(gw.url("/v1/models"))
+        .header("x-api-key", KEY_A)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    for probe in ["/health", "/ready"] {
+        assert_eq!(get(probe, None).await.unwrap().status(), 200, "{probe}");
+    }
+    let r = get("/metrics", None).await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = get("/metrics", Some(KEY_B)).await.unwrap();
+    assert_eq!(r.status(), 404, "a client key does not read metrics");
+
+    let (admin, admin_key) = gw.admin.clone().unwrap();
+    let scrape = |token: Option<&str>, path: &str| {
+        let mut req = gw.client.get(format!("http://{admin}{path}"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    assert_eq!(scrape(None, "/metrics").await.unwrap().status(), 401);
+    assert_eq!(scrape(Some(KEY_B), "/metrics").await.unwrap().status(), 401);
+    let text = scrape(Some(METRICS_TOKEN), "/metrics").await.unwrap();
+    assert_eq!(text.status(), 200);
+    assert!(text
+        .text()
+        .await
+        .unwrap()
+        .contains("gateway_requests_total"));
+    assert_eq!(
+        scrape(Some(&admin_key), "/metrics").await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        scrape(Some(METRICS_TOKEN), "/admin/config")
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "the metrics token reads metrics only"
+    );
 }

@@ -40,6 +40,8 @@ pub fn copy_scripts(dest: &Path) {
 pub struct Gateway {
     child: Child,
     pub addr: SocketAddr,
+    /// The admin listener and key, when the config has `admin:`.
+    pub admin: Option<(SocketAddr, String)>,
     pub dir: tempfile::TempDir,
     pub client: reqwest::Client,
     logs: Arc<Mutex<String>>,
@@ -140,6 +142,7 @@ impl Gateway {
             let gw = Gateway {
                 child,
                 addr,
+                admin: admin_of(&config),
                 dir,
                 client,
                 logs,
@@ -268,9 +271,23 @@ impl Gateway {
         eventually(timeout, || async { self.version().await != old }).await
     }
 
-    /// The `/metrics` text.
+    /// The `/metrics` text: from the API listener, or — with auth on, where
+    /// it is served only there — from the admin listener.
     pub async fn metrics(&self) -> String {
-        self.get("/metrics").await.text().await.expect("metrics")
+        let api = self.get("/metrics").await;
+        let Some((addr, key)) = self.admin.as_ref().filter(|_| api.status() == 404) else {
+            return api.text().await.expect("metrics");
+        };
+        self.client
+            .get(format!("http://{addr}/metrics"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .expect("metrics from the admin listener")
+            .text()
+            .await
+            .expect("metrics")
     }
 
     /// Sends a signal to the gateway process.
@@ -290,6 +307,28 @@ impl Gateway {
             .and_then(Result::ok)
             .and_then(|s| s.code())
     }
+}
+
+/// The admin key configs written by [`admin_yaml`] use.
+pub const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
+
+/// An `admin:` section on a free port, with [`ADMIN_KEY`]: where `/metrics`
+/// is served when auth is on.
+pub fn admin_yaml() -> String {
+    format!(
+        "admin:\n  listen: 127.0.0.1:{}\n  key: {ADMIN_KEY}\n",
+        free_port()
+    )
+}
+
+/// `admin.listen` and `admin.key` of a config file, when both are literal.
+fn admin_of(config: &Path) -> Option<(SocketAddr, String)> {
+    let text = std::fs::read_to_string(config).ok()?;
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
+    let admin = yaml.get("admin")?;
+    let listen = admin.get("listen")?.as_str()?.parse().ok()?;
+    let key = admin.get("key")?.as_str()?.to_string();
+    Some((listen, key))
 }
 
 /// Collects a child's stderr lines as they come.
