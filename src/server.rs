@@ -22,7 +22,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use crate::admin::Admin;
 use crate::config::watch::{Reloader, WatchService};
 use crate::config::Config;
-use crate::edge::Edge;
+use crate::edge::{Edge, Listener};
 use crate::metrics::{metrics, set_config_version};
 use crate::policy::Policies;
 use crate::proxy::Gateway;
@@ -89,15 +89,21 @@ pub fn run(path: PathBuf, cfg: Config, upgrade: bool) -> Result<(), String> {
     );
     let mut service = Service::new(
         "switchyard api".to_string(),
-        Edge::new(proxy, state.clone()),
+        Edge::new(proxy, state.clone(), Listener::Api),
     );
     service.add_listener(client_listener(listen.to_string()));
     server.add_service(service);
     let reloader = Arc::new(Reloader::new(path, state.clone()));
     if let Some(admin) = &admin {
-        let mut service = pingora_proxy::http_proxy_service(
+        // Behind the same head, body and send limits as the API listener,
+        // with a connection cap of its own.
+        let proxy = pingora_proxy::http_proxy(
             &server.configuration,
             Admin::new(state.clone(), policies.clone(), reloader.clone()),
+        );
+        let mut service = Service::new(
+            "switchyard admin".to_string(),
+            Edge::new(proxy, state.clone(), Listener::Admin),
         );
         service.add_listener(client_listener(admin.listen.to_string()));
         server.add_service(service);

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use pingora::http::ResponseHeader;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorType};
-use pingora_proxy::{ProxyHttp, Session};
+use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -26,6 +26,7 @@ use crate::config::Config;
 use crate::ledger::{GroupBy, UsageQuery};
 use crate::policy::Policies;
 use crate::proxy::request::{self, Endpoint};
+use crate::proxy::respond::bounded;
 
 /// Largest request body the admin API reads.
 const MAX_BODY: usize = 4 << 20;
@@ -54,6 +55,8 @@ impl Admin {
 
     async fn serve(&self, session: &mut Session) -> pingora::Result<()> {
         let cfg = self.config.load_full();
+        // Read back by `write_with`, which bounds each write with it.
+        session.set_write_timeout(Some(cfg.settings.send_timeout));
         let Some(settings) = &cfg.policy.admin else {
             return reply(session, 404, &problem("the admin API is not configured")).await;
         };
@@ -237,7 +240,7 @@ async fn explain(session: &mut Session, cfg: &Config, query: &str) -> pingora::R
     } else {
         Endpoint::Chat
     };
-    let body = request::read_body(session, MAX_BODY)
+    let body = request::read_body_within(session, MAX_BODY, cfg.settings.body_timeout)
         .await
         .and_then(|b| request::json(&b));
     let result = body.and_then(|b| crate::routing::explain::explain(cfg, endpoint, b));
@@ -296,9 +299,13 @@ async fn write_with(
     for (name, value) in extra {
         h.insert_header(*name, *value)?;
     }
-    session.write_response_header(Box::new(h), false).await?;
-    session.write_response_body(Some(body), true).await
+    let limit = session.get_write_timeout().unwrap_or(DEFAULT_SEND_TIMEOUT);
+    bounded(limit, session.write_response_header(Box::new(h), false)).await?;
+    bounded(limit, session.write_response_body(Some(body), true)).await
 }
+
+/// Bounds writes when no config set the session's write timeout.
+const DEFAULT_SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[async_trait]
 impl ProxyHttp for Admin {
@@ -307,10 +314,28 @@ impl ProxyHttp for Admin {
     fn new_ctx(&self) {}
 
     async fn request_filter(&self, session: &mut Session, _ctx: &mut ()) -> pingora::Result<bool> {
-        if let Err(e) = self.serve(session).await {
-            tracing::debug!(error = %e, "admin response not delivered");
+        match self.serve(session).await {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                if matches!(e.etype(), ErrorType::WriteTimedout) {
+                    crate::edge::Rejection::SendTimeout.count();
+                }
+                tracing::debug!(error = %e, "admin response not delivered");
+                // Pingora closes the connection instead of finishing it.
+                Err(e)
+            }
         }
-        Ok(true)
+    }
+
+    async fn fail_to_proxy(&self, _s: &mut Session, _e: &Error, _ctx: &mut ()) -> FailToProxy {
+        FailToProxy {
+            error_code: 0,
+            can_reuse_downstream: false,
+        }
+    }
+
+    fn suppress_error_log(&self, _s: &Session, _ctx: &(), _e: &Error) -> bool {
+        true
     }
 
     async fn upstream_peer(

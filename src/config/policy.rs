@@ -139,6 +139,8 @@ pub struct RawAdmin {
     /// Bearer token that reads `/metrics` on the admin listener and nothing
     /// else (Prometheus's); usually `${SWITCHYARD_METRICS_TOKEN}`.
     pub metrics_token: Option<String>,
+    /// Connections open at once on the admin listener; more are answered 503.
+    pub max_connections: Option<usize>,
 }
 
 // ---------------------------------------------------------- validated ----
@@ -246,7 +248,12 @@ pub struct AdminSettings {
     pub key: crate::provider::Secret,
     /// Reads `/metrics` only; the admin key reads it too.
     pub metrics_token: Option<crate::provider::Secret>,
+    /// Connections open at once on the admin listener.
+    pub max_connections: usize,
 }
+
+/// The admin listener's default connection cap.
+pub const ADMIN_MAX_CONNECTIONS: usize = 64;
 
 /// Every top-level policy section, validated.
 #[derive(Debug)]
@@ -413,6 +420,14 @@ fn admin(raw: RawAdmin, r: &mut dyn Report) -> Option<AdminSettings> {
         );
         return None;
     };
+    let max_connections = match raw.max_connections {
+        Some(0) => {
+            r.issue("admin.max_connections", "must be at least 1".into());
+            ADMIN_MAX_CONNECTIONS
+        }
+        Some(n) => n,
+        None => ADMIN_MAX_CONNECTIONS,
+    };
     let metrics_token = raw
         .metrics_token
         .as_deref()
@@ -435,6 +450,7 @@ fn admin(raw: RawAdmin, r: &mut dyn Report) -> Option<AdminSettings> {
             listen,
             key: crate::provider::Secret::new(k),
             metrics_token: metrics_token.map(crate::provider::Secret::new),
+            max_connections,
         }),
         Some(_) => {
             r.issue(

@@ -1,4 +1,4 @@
-//! The edge: each client connection of the API listener before Pingora's
+//! The edge: each client connection of the API and admin listeners before Pingora's
 //! HTTP/1 parser sees it. Pingora 0.9 has no setting for the request head's
 //! size (fixed at 1 MiB), its read time (60 s per read, so a client sending
 //! a byte every few seconds is never dropped) or the number of open
@@ -37,6 +37,9 @@ const KEEPALIVE: Duration = Duration::from_secs(60);
 
 /// Client connections open on the API listener.
 pub static CONNECTIONS: Slots = Slots::new();
+/// Connections open on the admin listener: counted apart, so that a flood
+/// on one listener cannot lock the other out.
+pub static ADMIN_CONNECTIONS: Slots = Slots::new();
 /// Streaming responses being relayed.
 pub static STREAMS: Slots = Slots::new();
 
@@ -107,17 +110,49 @@ pub fn admit_stream(max: usize) -> Result<Slot, GatewayError> {
     })
 }
 
-/// The API listener's service: `app` (Pingora's HTTP proxy) behind the
+/// Which listener an [`Edge`] guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// The API: `server.max_connections`.
+    Api,
+    /// The admin API and `/metrics`: `admin.max_connections`.
+    Admin,
+}
+
+impl Listener {
+    fn slots(self) -> &'static Slots {
+        match self {
+            Self::Api => &CONNECTIONS,
+            Self::Admin => &ADMIN_CONNECTIONS,
+        }
+    }
+
+    fn max_connections(self, cfg: &Config) -> usize {
+        match self {
+            Self::Api => cfg.settings.max_connections,
+            Self::Admin => cfg
+                .policy
+                .admin
+                .as_ref()
+                .map_or(crate::config::policy::ADMIN_MAX_CONNECTIONS, |a| {
+                    a.max_connections
+                }),
+        }
+    }
+}
+
+/// A listener's service: `app` (Pingora's HTTP proxy) behind the
 /// connection and request-head limits of the config `config` holds when a
 /// connection arrives (a reload applies to new connections).
 pub struct Edge<A> {
     app: Arc<A>,
     config: Arc<ArcSwap<Config>>,
+    listener: Listener,
 }
 
 impl<A> Edge<A> {
-    /// Wraps `app`.
-    pub fn new(app: A, config: Arc<ArcSwap<Config>>) -> Self {
+    /// Wraps `app`, serving `listener`.
+    pub fn new(app: A, config: Arc<ArcSwap<Config>>, listener: Listener) -> Self {
         // Every reason is exported from the start (at 0), so rates work.
         for r in Rejection::ALL {
             metrics().client_rejections.with_label_values(&[r.label()]);
@@ -125,6 +160,7 @@ impl<A> Edge<A> {
         Self {
             app: Arc::new(app),
             config,
+            listener,
         }
     }
 }
@@ -169,9 +205,9 @@ where
                 max_size: s.max_header_size,
                 timeout: s.header_timeout,
             };
-            (limits, s.max_connections)
+            (limits, self.listener.max_connections(&cfg))
         };
-        let Some(_slot) = CONNECTIONS.try_take(max_connections) else {
+        let Some(_slot) = self.listener.slots().try_take(max_connections) else {
             Rejection::TooManyConnections.count();
             let err = GatewayError::Overloaded(format!(
                 "The gateway has its maximum of {max_connections} client connections open; retry shortly"
@@ -179,7 +215,7 @@ where
             reply::reject(stream, &err).await;
             return None;
         };
-        let _open = Open::enter();
+        let _open = (self.listener == Listener::Api).then(Open::enter);
         self.serve(stream, &limits, shutdown).await;
         None
     }

@@ -695,3 +695,105 @@ async fn the_stream_timeout_covers_time_blocked_on_writes() {
     let events = read_sse(gw.post("/v1/chat/completions", &chat("m", true)).await).await;
     assert_eq!(stream_text(&events), mock_text(5));
 }
+
+/// The admin listener has the API listener's head and body timeouts and a
+/// connection cap of its own (`admin.max_connections`): a flood of it does
+/// not take the API's connections, nor the reverse.
+#[tokio::test]
+async fn the_admin_listener_has_the_edge_limits() {
+    // Held connections must outlast a slow machine's pauses: 3 s.
+    let server = "  header_timeout: 3s\n  body_timeout: 1s\n";
+    let mock = MockServer::start(MockConfig::default()).await.unwrap();
+    let yaml = format!(
+        "{}  max_connections: 3\nserver:\n{server}providers:\n{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p, model: x }}]\n",
+        admin_yaml(),
+        provider("p", "openai", &mock, None)
+    );
+    let gw = Gateway::start(&yaml).await;
+    let (admin, key) = gw.admin.clone().unwrap();
+
+    // A head trickling in a byte every 500 ms is cut at the head timeout.
+    let conn = TcpStream::connect(admin).await.unwrap();
+    let (mut rd, mut wr) = conn.into_split();
+    let trickle = tokio::spawn(async move {
+        for b in b"GET /admin/config HTTP/1.1\r\nHost: a\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaa" {
+            if wr.write_all(&[*b]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    let started = std::time::Instant::now();
+    let mut resp = Vec::new();
+    let read = tokio::time::timeout(BOUND, rd.read_to_end(&mut resp)).await;
+    trickle.abort();
+    assert!(read.is_ok(), "the slow admin head was not cut off");
+    assert_eq!(
+        status_of(&resp),
+        Some(408),
+        "{}",
+        String::from_utf8_lossy(&resp)
+    );
+    assert!(started.elapsed() < Duration::from_secs(8));
+
+    // A body trickling in is cut at the body timeout.
+    let mut conn = TcpStream::connect(admin).await.unwrap();
+    conn.write_all(
+        format!("POST /admin/route/explain HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {key}\r\nContent-Length: 1000\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let (mut rd, mut wr) = conn.into_split();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..300 {
+            if wr.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let mut resp = Vec::new();
+    let read = tokio::time::timeout(BOUND, rd.read_to_end(&mut resp)).await;
+    trickle.abort();
+    assert!(read.is_ok(), "the slow admin body was not cut off");
+    assert_eq!(
+        status_of(&resp),
+        Some(408),
+        "{}",
+        String::from_utf8_lossy(&resp)
+    );
+
+    // Its own connection cap: three held, the fourth refused, while the
+    // API listener still serves.
+    let held = [
+        hold_open(admin).await,
+        hold_open(admin).await,
+        hold_open(admin).await,
+    ];
+    let refused = exchange(admin, &get("/dashboard")).await;
+    assert_eq!(
+        status_of(&refused),
+        Some(503),
+        "{}",
+        String::from_utf8_lossy(&refused)
+    );
+    still_serves(&gw).await;
+    drop(held);
+    let free = eventually(BOUND, || async {
+        status_of(&exchange(admin, &get("/dashboard")).await) == Some(200)
+    })
+    .await;
+    assert!(free, "the admin connections did not give their slots back");
+    assert!(rejections(&gw, "too_many_connections").await >= 1.0);
+}
+
+/// A connection that sent the start of a head and waits: held open (until
+/// the head timeout) without being answered.
+async fn hold_open(addr: SocketAddr) -> TcpStream {
+    let mut conn = TcpStream::connect(addr).await.unwrap();
+    conn.write_all(b"GET /dashboard HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    conn
+}
