@@ -240,5 +240,30 @@ fn token_estimates(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, sse, routing, adapters, token_estimates);
+/// The log redactor on an access-log line (every request writes one at
+/// `info`) and on a Pingora trace dump of a request head.
+fn log_redaction(c: &mut Criterion) {
+    use switchyard::logging::Redactor;
+    let r = Redactor::new([
+        "sk-live-provider-key-0123456789",
+        "admin-key-0123456789abcdef",
+    ]);
+    let access = "2026-12-06T13:10:00.000000Z  INFO access: request request_id=req_2ad6abee9d735607300bd4c3 endpoint=chat route=smart provider=openai model=gpt-4o-mini status=200 stream=false attempts=openai:200 latency_ms=312 ttft_ms=None prompt_tokens=25 completion_tokens=5 cost_usd=0.0000067 key=team-a cache=None error=None config_version=aecf9946f4aa\n";
+    let head = "2026-12-06T13:10:00.000000Z TRACE pingora_core::apps::http_app: RequestHeader { base: Parts { method: POST, uri: /v1/chat/completions, version: HTTP/1.1, headers: {\"host\": \"127.0.0.1:8080\", \"authorization\": \"Bearer sk-sy-6vQ0m0aaaaBBBBccccDDDDeeeeFFFF00001111222\", \"content-type\": \"application/json\", \"content-length\": \"123\"} } }\n";
+    let mut g = c.benchmark_group("log_redaction");
+    g.bench_function("access_line", |b| b.iter(|| r.redact(access.as_bytes())));
+    g.bench_function("request_head_dump", |b| {
+        b.iter(|| r.redact(head.as_bytes()))
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    sse,
+    routing,
+    adapters,
+    token_estimates,
+    log_redaction
+);
 criterion_main!(benches);

@@ -38,6 +38,7 @@ pub mod dialect;
 pub mod edge;
 pub mod error;
 pub mod ledger;
+pub mod logging;
 pub mod matrix;
 pub mod metrics;
 pub mod mock;

@@ -126,10 +126,12 @@ fn init_logging(format: LogFormat) {
             tracing_subscriber::EnvFilter::new("info,pingora_core=warn,pingora_proxy=warn")
         });
     use std::io::IsTerminal;
+    // Every line goes through the redactor: at debug and trace, Pingora
+    // prints whole request heads.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_writer(switchyard::logging::RedactedStderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -32,6 +32,7 @@ use crate::proxy::Gateway;
 /// `upgrade`, the listening sockets are taken over from the running gateway
 /// once it gets SIGQUIT (the process exits if none arrive within ~5 s).
 pub fn run(path: PathBuf, cfg: Config, upgrade: bool) -> Result<(), String> {
+    crate::logging::set_secrets(cfg.log_secrets().iter().map(String::as_str));
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }

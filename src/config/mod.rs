@@ -131,4 +131,35 @@ impl Config {
     pub fn secrets(&self) -> Vec<&str> {
         self.providers.values().flat_map(|p| p.secrets()).collect()
     }
+
+    /// Every secret this config holds — the providers', the admin key and
+    /// metrics token, the passwords of the Redis and PostgreSQL URLs (as
+    /// written and decoded) — for the log redactor.
+    pub fn log_secrets(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.secrets().into_iter().map(str::to_string).collect();
+        if let Some(admin) = &self.policy.admin {
+            out.push(admin.key.expose().to_string());
+            out.extend(admin.metrics_token.iter().map(|t| t.expose().to_string()));
+        }
+        let urls = [
+            self.policy.state.redis.as_deref(),
+            self.policy.ledger.url.as_deref(),
+        ];
+        for url in urls.into_iter().flatten() {
+            if let Some(password) = url::Url::parse(url)
+                .ok()
+                .and_then(|u| u.password().map(str::to_string))
+            {
+                if let Ok(decoded) = url::form_urlencoded::parse(format!("p={password}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .ok_or(())
+                {
+                    out.push(decoded);
+                }
+                out.push(password);
+            }
+        }
+        out
+    }
 }

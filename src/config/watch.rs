@@ -65,6 +65,10 @@ impl Reloader {
                     tracing::info!(version = %cfg.version, previous = %current.version, "config reloaded");
                 }
                 set_config_version(&cfg.version);
+                // Requests still in flight may log the old secrets.
+                let mut secrets = cfg.log_secrets();
+                secrets.extend(current.log_secrets());
+                crate::logging::set_secrets(secrets.iter().map(String::as_str));
                 self.state.store(cfg.clone());
                 m.config_reloads.with_label_values(&["success"]).inc();
                 Ok(cfg)
