@@ -81,9 +81,9 @@ pub enum GatewayError {
     #[error("{0}")]
     ClientTimeout(String),
     /// The request head (request line and headers) exceeds the configured
-    /// limit (bytes).
-    #[error("Request headers are larger than the limit of {limit} bytes")]
-    HeadersTooLarge { limit: usize },
+    /// limit (bytes), or has more header fields than the parser takes.
+    #[error("{0}")]
+    HeadersTooLarge(String),
     /// The gateway is at one of its capacity limits (connections, streams);
     /// retrying shortly is safe.
     #[error("{0}")]
@@ -91,6 +91,13 @@ pub enum GatewayError {
 }
 
 impl GatewayError {
+    /// A 431 for a head over `limit` bytes.
+    pub fn head_too_large(limit: usize) -> Self {
+        Self::HeadersTooLarge(format!(
+            "Request headers are larger than the limit of {limit} bytes"
+        ))
+    }
+
     /// A 400 with a message and no `param`.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::BadRequest {
@@ -116,7 +123,7 @@ impl GatewayError {
             Self::RateLimited { .. } | Self::QuotaExceeded(_) => 429,
             Self::StateUnavailable(_) => 503,
             Self::ClientTimeout(_) => 408,
-            Self::HeadersTooLarge { .. } => 431,
+            Self::HeadersTooLarge(_) => 431,
             Self::Overloaded(_) => 503,
         }
     }
@@ -164,7 +171,7 @@ impl GatewayError {
             Self::QuotaExceeded(_) => Some("insufficient_quota"),
             Self::StateUnavailable(_) => Some("state_unavailable"),
             Self::ClientTimeout(_) => Some("request_timeout"),
-            Self::HeadersTooLarge { .. } => Some("request_headers_too_large"),
+            Self::HeadersTooLarge(_) => Some("request_headers_too_large"),
             Self::Overloaded(_) => Some("server_overloaded"),
         }
     }
@@ -190,7 +197,7 @@ impl GatewayError {
             Self::QuotaExceeded(_) => "quota_exceeded",
             Self::StateUnavailable(_) => "state_unavailable",
             Self::ClientTimeout(_) => "client_timeout",
-            Self::HeadersTooLarge { .. } => "headers_too_large",
+            Self::HeadersTooLarge(_) => "headers_too_large",
             Self::Overloaded(_) => "overloaded",
         }
     }
@@ -227,7 +234,7 @@ impl GatewayError {
             | Self::UnknownModel(_)
             | Self::NotFound(_)
             | Self::PayloadTooLarge { .. }
-            | Self::HeadersTooLarge { .. }
+            | Self::HeadersTooLarge(_)
             | Self::ClientTimeout(_)
             | Self::Rejected { .. } => false,
         }
@@ -249,7 +256,7 @@ impl GatewayError {
             Self::UnknownModel(_)
             | Self::NotFound(_)
             | Self::PayloadTooLarge { .. }
-            | Self::HeadersTooLarge { .. }
+            | Self::HeadersTooLarge(_)
             | Self::ClientTimeout(_) => 0,
         }
     }

@@ -92,6 +92,7 @@ pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIss
     let scripts_dir = base_dir.join(raw.scripts.as_deref().unwrap_or(DEFAULT_SCRIPTS));
     let engine = Arc::new(build_engine(&settings.script_limits));
     let mut adapters = Adapters {
+        base: base_dir.clone(),
         dir: scripts_dir,
         engine,
         limits: settings.script_limits.clone(),
@@ -130,6 +131,7 @@ pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIss
         engine: adapters.engine.clone(),
         timeout: adapters.limits.timeout,
         texts: Vec::new(),
+        base: base_dir.clone(),
     };
     let routes = routes(raw.routes, &providers, &broken, &mut scoring, &mut cx);
     if !cx.issues.is_empty() {
@@ -307,6 +309,8 @@ fn client_limits(raw: &RawServer, s: &mut Settings, cx: &mut Ctx) {
 
 /// Adapter scripts compiled so far, by adapter name.
 struct Adapters {
+    /// The config's folder: script paths are shown relative to it.
+    base: PathBuf,
     dir: PathBuf,
     engine: Arc<rhai::Engine>,
     limits: ScriptLimits,
@@ -341,14 +345,20 @@ impl Adapters {
             return Ok(a.clone());
         }
         let path = self.dir.join(format!("{name}.rhai"));
+        let shown = shown(&path, &self.base);
         let text = std::fs::read_to_string(&path).map_err(|e| ScriptError::Compile {
-            path: path.clone(),
+            path: shown.clone(),
             line: 0,
             col: 0,
             message: format!("cannot read adapter script: {e}"),
         })?;
-        let mut adapter =
-            Adapter::compile(name, &path, &text, self.engine.clone(), self.limits.timeout)?;
+        let mut adapter = Adapter::compile(
+            name,
+            &shown,
+            &text,
+            self.engine.clone(),
+            self.limits.timeout,
+        )?;
         if !self.limits.native {
             adapter = adapter.script_only();
         }
@@ -356,6 +366,16 @@ impl Adapters {
         self.compiled
             .insert(name.to_string(), (adapter.clone(), text));
         Ok(adapter)
+    }
+}
+
+/// A script's path as messages show it: relative to the config's folder,
+/// so that no error — a client's 502 included — names the host's layout.
+/// A script outside that folder is shown by its name.
+fn shown(path: &Path, base: &Path) -> PathBuf {
+    match path.strip_prefix(base) {
+        Ok(relative) => relative.to_path_buf(),
+        Err(_) => path.file_name().map(PathBuf::from).unwrap_or_default(),
     }
 }
 
@@ -744,6 +764,8 @@ struct Scoring {
     timeout: Duration,
     /// Name and text of every script compiled (part of the version).
     texts: Vec<(String, String)>,
+    /// The config's folder: script paths are shown relative to it.
+    base: PathBuf,
 }
 
 impl Scoring {
@@ -756,17 +778,18 @@ impl Scoring {
             return None;
         }
         let path = self.dir.join(format!("{name}.rhai"));
+        let shown = shown(&path, &self.base);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) => {
                 cx.issue(
                     at,
-                    format!("cannot read scoring script {}: {e}", path.display()),
+                    format!("cannot read scoring script {}: {e}", shown.display()),
                 );
                 return None;
             }
         };
-        match Scorer::compile(name, &path, &text, self.engine.clone(), self.timeout) {
+        match Scorer::compile(name, &shown, &text, self.engine.clone(), self.timeout) {
             Ok(s) => {
                 self.texts.push((name.to_string(), text));
                 Some(Arc::new(s))

@@ -15,6 +15,10 @@ use tokio::time::{timeout_at, Instant};
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 8 * 1024;
 
+/// Header fields Pingora's parser takes (its `MAX_HEADERS`); more would be
+/// its 400, where a head too large is a 431.
+pub const MAX_HEADERS: usize = 256;
+
 /// The limits on a request head.
 #[derive(Debug, Clone)]
 pub struct HeadLimits {
@@ -115,6 +119,46 @@ impl HeadEnd {
     }
 }
 
+/// What is wrong with a complete head, found before Pingora parses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// More than [`MAX_HEADERS`] header fields (431).
+    TooManyHeaders,
+    /// An HTTP/1.1 request without a `Host` field, or with more than one
+    /// (RFC 9112 §3.2: 400).
+    BadHost,
+}
+
+/// Checks a complete head (`head` ends with its empty line; body bytes
+/// may follow): the number of header fields, and `Host` for HTTP/1.1.
+/// Malformed heads pass here and get Pingora's 400.
+pub fn check(buf: &[u8]) -> Result<(), Problem> {
+    let mut lines = buf
+        .split(|b| *b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .skip_while(|l| l.is_empty());
+    let Some(request_line) = lines.next() else {
+        return Ok(());
+    };
+    let mut fields = 0;
+    let mut hosts = 0;
+    for line in lines.take_while(|l| !l.is_empty()) {
+        fields += 1;
+        if fields > MAX_HEADERS {
+            return Err(Problem::TooManyHeaders);
+        }
+        let name = line.split(|b| *b == b':').next().unwrap_or_default();
+        if name.eq_ignore_ascii_case(b"host") {
+            hosts += 1;
+        }
+    }
+    let http11 = request_line.ends_with(b"HTTP/1.1");
+    if http11 && hosts != 1 {
+        return Err(Problem::BadHost);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +174,41 @@ mod tests {
         assert_eq!(whole(b"GET / HTTP/1.1\r\nHost: x\r\n"), None);
         assert_eq!(whole(b"\r\n\r\nGET / HTTP/1.1\r\n\r\n"), Some(22));
         assert_eq!(whole(b"\r\n\r\n"), None, "only empty lines: no head yet");
+    }
+
+    #[test]
+    fn http11_needs_exactly_one_host() {
+        assert_eq!(check(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"), Ok(()));
+        assert_eq!(check(b"GET / HTTP/1.1\r\nhOsT: a\r\n\r\nbody"), Ok(()));
+        assert_eq!(
+            check(b"GET / HTTP/1.1\r\nX: y\r\n\r\n"),
+            Err(Problem::BadHost)
+        );
+        assert_eq!(
+            check(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+            Err(Problem::BadHost)
+        );
+        // A Host-like name is not Host; HTTP/1.0 needs none.
+        assert_eq!(
+            check(b"GET / HTTP/1.1\r\nHostname: a\r\n\r\n"),
+            Err(Problem::BadHost)
+        );
+        assert_eq!(check(b"GET / HTTP/1.0\r\n\r\n"), Ok(()));
+        assert_eq!(check(b"\r\nGET / HTTP/1.1\nHost: a\n\n"), Ok(()));
+    }
+
+    #[test]
+    fn more_than_256_fields_are_too_many() {
+        let head = |n: usize| {
+            let mut h = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+            for i in 1..n {
+                h.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+            }
+            h.extend_from_slice(b"\r\n");
+            h
+        };
+        assert_eq!(check(&head(MAX_HEADERS)), Ok(()));
+        assert_eq!(check(&head(MAX_HEADERS + 1)), Err(Problem::TooManyHeaders));
     }
 
     #[test]

@@ -63,11 +63,13 @@ pub enum Rejection {
     /// A response write stayed blocked — the client read nothing — past
     /// `server.send_timeout` or a stream's timeout: the connection is cut.
     SendTimeout,
+    /// An HTTP/1.1 head without a `Host` field, or with several (400).
+    BadHost,
 }
 
 impl Rejection {
     /// Every reason.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::TooManyConnections,
         Self::HeaderTooLarge,
         Self::HeaderTimeout,
@@ -75,6 +77,7 @@ impl Rejection {
         Self::BodyTimeout,
         Self::TooManyStreams,
         Self::SendTimeout,
+        Self::BadHost,
     ];
 
     /// The metric label.
@@ -87,6 +90,7 @@ impl Rejection {
             Self::BodyTimeout => "body_timeout",
             Self::TooManyStreams => "too_many_streams",
             Self::SendTimeout => "send_timeout",
+            Self::BadHost => "bad_host",
         }
     }
 
@@ -245,7 +249,10 @@ where
                 _ = stopping(shutdown.clone()) => return,
             };
             let buf = match head {
-                Head::Complete(buf) => buf,
+                Head::Complete(buf) => match head::check(&buf) {
+                    Ok(()) => buf,
+                    Err(problem) => return reply::reject(stream, &refuse(problem)).await,
+                },
                 Head::Closed => return,
                 Head::Idle => {
                     // A new connection that never sent a byte; a kept-alive
@@ -265,9 +272,7 @@ where
                 }
                 Head::TooLarge => {
                     Rejection::HeaderTooLarge.count();
-                    let err = GatewayError::HeadersTooLarge {
-                        limit: limits.max_size,
-                    };
+                    let err = GatewayError::head_too_large(limits.max_size);
                     return reply::reject(stream, &err).await;
                 }
             };
@@ -292,6 +297,25 @@ where
             let (next, settings) = reused.consume();
             stream = next;
             kept = Some(settings);
+        }
+    }
+}
+
+/// The answer to a head [`head::check`] refused, counted.
+fn refuse(problem: head::Problem) -> GatewayError {
+    match problem {
+        head::Problem::TooManyHeaders => {
+            Rejection::HeaderTooLarge.count();
+            GatewayError::HeadersTooLarge(format!(
+                "Request has more than {} header fields",
+                head::MAX_HEADERS
+            ))
+        }
+        head::Problem::BadHost => {
+            Rejection::BadHost.count();
+            GatewayError::bad_request(
+                "An HTTP/1.1 request needs exactly one Host header (RFC 9112 §3.2)",
+            )
         }
     }
 }

@@ -84,8 +84,7 @@ mod tests {
         let (_, body) = text.split_once("\r\n\r\n").unwrap();
         let v: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(v["error"]["type"], "service_unavailable");
-        let text =
-            String::from_utf8(response(&GatewayError::HeadersTooLarge { limit: 8 })).unwrap();
+        let text = String::from_utf8(response(&GatewayError::head_too_large(8))).unwrap();
         assert!(
             text.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
             "{text}"

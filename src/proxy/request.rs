@@ -124,7 +124,11 @@ pub fn parse(endpoint: Endpoint, bytes: &[u8]) -> Result<ClientRequest, GatewayE
     Ok(req)
 }
 
-/// Parses `bytes` as JSON.
+/// The deepest nesting a JSON body may have, its outermost object counted
+/// as level 1: serde_json's recursion limit, which protects the stack.
+pub const MAX_JSON_DEPTH: usize = 127;
+
+/// Parses `bytes` as JSON (nested at most [`MAX_JSON_DEPTH`] levels).
 pub fn json(bytes: &[u8]) -> Result<Value, GatewayError> {
     if bytes.is_empty() {
         return Err(GatewayError::bad_request(
@@ -291,6 +295,24 @@ mod tests {
         )
         .unwrap();
         assert!(ok.stream && ok.include_usage);
+    }
+
+    /// README's promise: a body nested up to [`MAX_JSON_DEPTH`] levels,
+    /// the outermost object counted, is read; one level more is a 400.
+    #[test]
+    fn json_nesting_is_read_up_to_the_documented_depth() {
+        let nested = |levels: usize| {
+            // The body object, `messages`, a message: 3 levels, then arrays.
+            let inner = levels - 3;
+            format!(
+                r#"{{"model":"m","messages":[{{"role":"user","content":{}{}}}]}}"#,
+                "[".repeat(inner),
+                "]".repeat(inner)
+            )
+        };
+        assert!(json(nested(MAX_JSON_DEPTH).as_bytes()).is_ok());
+        let e = json(nested(MAX_JSON_DEPTH + 1).as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("recursion limit"), "{e}");
     }
 
     #[test]

@@ -273,6 +273,82 @@ async fn deeply_nested_json_is_400() {
     still_serves(&gw).await;
 }
 
+/// The documented depth: 127 levels, the outermost object counted, pass
+/// through to the provider; 128 are a 400 that never reaches it.
+#[tokio::test]
+async fn json_nested_127_levels_is_served_and_128_is_400() {
+    let (mock, gw) = setup(MockConfig::default(), "").await;
+    let nested = |levels: usize| {
+        let inner = levels - 3; // the body, `messages`, the message
+        format!(
+            r#"{{"model":"m","messages":[{{"role":"user","content":{}{}}}]}}"#,
+            "[".repeat(inner),
+            "]".repeat(inner)
+        )
+    };
+    let r = gw.post_raw("/v1/chat/completions", nested(127)).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(mock.hits(), 1);
+    let r = gw.post_raw("/v1/chat/completions", nested(128)).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(mock.hits(), 1);
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request without `Host`, or with two, is a
+/// 400; HTTP/1.0 needs none. More than 256 header fields is a 431 (the
+/// parser's own limit), like a head too large, not a 400.
+#[tokio::test]
+async fn host_is_required_and_too_many_fields_are_431() {
+    let (mock, gw) = setup(MockConfig::default(), "").await;
+    for head in [
+        &b"GET /health HTTP/1.1\r\nConnection: close\r\n\r\n"[..],
+        b"GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n",
+    ] {
+        let resp = exchange(gw.addr, head).await;
+        assert_eq!(
+            status_of(&resp),
+            Some(400),
+            "{}",
+            String::from_utf8_lossy(&resp)
+        );
+        assert_eq!(body_of(&resp)["error"]["type"], "invalid_request_error");
+    }
+    let resp = exchange(gw.addr, b"GET /health HTTP/1.0\r\n\r\n").await;
+    assert_eq!(
+        &resp[..12],
+        b"HTTP/1.1 200",
+        "{}",
+        String::from_utf8_lossy(&resp)
+    );
+    assert!(rejections(&gw, "bad_host").await >= 2.0);
+
+    let with_fields = |n: usize| {
+        let mut h = String::from("GET /health HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n");
+        for i in 2..n {
+            h.push_str(&format!("X-F{i}: v\r\n"));
+        }
+        h.push_str("\r\n");
+        h.into_bytes()
+    };
+    let resp = exchange(gw.addr, &with_fields(256)).await;
+    assert_eq!(
+        status_of(&resp),
+        Some(200),
+        "{}",
+        String::from_utf8_lossy(&resp)
+    );
+    let resp = exchange(gw.addr, &with_fields(257)).await;
+    assert_eq!(
+        status_of(&resp),
+        Some(431),
+        "{}",
+        String::from_utf8_lossy(&resp)
+    );
+    assert_eq!(body_of(&resp)["error"]["code"], "request_headers_too_large");
+    assert_eq!(mock.hits(), 0);
+    still_serves(&gw).await;
+}
+
 #[tokio::test]
 async fn invalid_utf8_is_400() {
     let (mock, gw) = setup(MockConfig::default(), "").await;
@@ -766,11 +842,7 @@ async fn the_admin_listener_has_the_edge_limits() {
 
     // Its own connection cap: three held, the fourth refused, while the
     // API listener still serves.
-    let held = [
-        hold_open(admin).await,
-        hold_open(admin).await,
-        hold_open(admin).await,
-    ];
+    let held = [hold(admin).await, hold(admin).await, hold(admin).await];
     let refused = exchange(admin, &get("/dashboard")).await;
     assert_eq!(
         status_of(&refused),
@@ -786,14 +858,4 @@ async fn the_admin_listener_has_the_edge_limits() {
     .await;
     assert!(free, "the admin connections did not give their slots back");
     assert!(rejections(&gw, "too_many_connections").await >= 1.0);
-}
-
-/// A connection that sent the start of a head and waits: held open (until
-/// the head timeout) without being answered.
-async fn hold_open(addr: SocketAddr) -> TcpStream {
-    let mut conn = TcpStream::connect(addr).await.unwrap();
-    conn.write_all(b"GET /dashboard HTTP/1.1\r\n")
-        .await
-        .unwrap();
-    conn
 }
