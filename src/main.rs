@@ -30,6 +30,10 @@ struct Cli {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
+    /// Where the gateway writes: a relative SQLite ledger path and
+    /// `server.upgrade_sock` are taken from here. Default: the config's folder.
+    #[arg(long, env = "SWITCHYARD_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -138,8 +142,8 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-fn load_or_report(path: &std::path::Path) -> Option<Config> {
-    match Config::load(path) {
+fn load_or_report(path: &std::path::Path, data_dir: Option<&std::path::Path>) -> Option<Config> {
+    match Config::load_in(path, data_dir) {
         Ok(cfg) => Some(cfg),
         Err(issues) => {
             for issue in &issues {
@@ -155,9 +159,14 @@ fn load_or_report(path: &std::path::Path) -> Option<Config> {
     }
 }
 
-fn explain(config: &std::path::Path, request: &std::path::Path, embeddings: bool) -> ExitCode {
+fn explain(
+    config: &std::path::Path,
+    data_dir: Option<&std::path::Path>,
+    request: &std::path::Path,
+    embeddings: bool,
+) -> ExitCode {
     use switchyard::proxy::request::Endpoint;
-    let Some(cfg) = load_or_report(config) else {
+    let Some(cfg) = load_or_report(config, data_dir) else {
         return ExitCode::FAILURE;
     };
     let body = match std::fs::read(request)
@@ -272,8 +281,9 @@ fn new_key(name: Option<String>) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    let data_dir = cli.data_dir.as_deref();
     match cli.command {
-        Command::Check { config } => match load_or_report(&config) {
+        Command::Check { config } => match load_or_report(&config, data_dir) {
             Some(cfg) => {
                 for w in &cfg.warnings {
                     println!("warning: {w}");
@@ -289,7 +299,7 @@ fn main() -> ExitCode {
             }
             None => ExitCode::FAILURE,
         },
-        Command::Run { config, upgrade } => match load_or_report(&config) {
+        Command::Run { config, upgrade } => match load_or_report(&config, data_dir) {
             Some(cfg) => started(switchyard::server::run(config, cfg, upgrade)),
             None => ExitCode::FAILURE,
         },
@@ -297,7 +307,7 @@ fn main() -> ExitCode {
             config,
             request,
             embeddings,
-        } => explain(&config, &request, embeddings),
+        } => explain(&config, data_dir, &request, embeddings),
         Command::Providers { scripts } => match switchyard::matrix::support_matrix(&scripts) {
             Ok(table) => {
                 print!("{table}");
@@ -326,7 +336,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match load_or_report(&path) {
+            match load_or_report(&path, data_dir) {
                 Some(cfg) => started(switchyard::server::run(path, cfg, false)),
                 None => ExitCode::FAILURE,
             }

@@ -90,6 +90,10 @@ impl Default for Settings {
 #[derive(Debug)]
 pub struct Config {
     pub path: PathBuf,
+    /// Where the gateway writes (`--data-dir`, `SWITCHYARD_DATA_DIR`;
+    /// default the config's folder): a relative SQLite ledger path and
+    /// `server.upgrade_sock` are taken from here.
+    pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub settings: Settings,
     /// Directory the adapter scripts are read from.
@@ -109,10 +113,17 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads, parses and validates `path`, collecting every problem.
+    /// Reads, parses and validates `path`, collecting every problem; the
+    /// data directory is the config's folder.
     pub fn load(path: &Path) -> Result<Self, Vec<ConfigIssue>> {
+        Self::load_in(path, None)
+    }
+
+    /// [`Config::load`] with the data directory `data_dir` (`None`: the
+    /// config's folder).
+    pub fn load_in(path: &Path, data_dir: Option<&Path>) -> Result<Self, Vec<ConfigIssue>> {
         let (raw, source, mut issues) = load::load_file(path)?;
-        match validate::validate(raw, &source) {
+        match validate::validate_in(raw, &source, data_dir) {
             Ok(cfg) if issues.is_empty() => Ok(cfg),
             Ok(_) => Err(issues),
             Err(more) => {

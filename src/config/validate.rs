@@ -60,8 +60,20 @@ impl Report for Ctx<'_> {
     }
 }
 
-/// Validates `raw` (parsed from `source`) into a [`Config`].
+/// Validates `raw` (parsed from `source`) into a [`Config`] whose data
+/// directory is the config's folder.
 pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIssue>> {
+    validate_in(raw, source, None)
+}
+
+/// Validates `raw` into a [`Config`] that writes in `data_dir` (default:
+/// the config's folder): relative SQLite ledger and upgrade socket paths
+/// are taken from there.
+pub fn validate_in(
+    raw: RawConfig,
+    source: &Source,
+    data_dir: Option<&Path>,
+) -> Result<Config, Vec<ConfigIssue>> {
     let mut cx = Ctx {
         source,
         issues: Vec::new(),
@@ -83,10 +95,11 @@ pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIss
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
+    let data_dir = data_dir.map_or_else(|| base_dir.clone(), Path::to_path_buf);
     settings.upgrade_sock = upgrade::upgrade_sock(
         raw.server.upgrade_sock.as_deref(),
         listen,
-        &base_dir,
+        &data_dir,
         &mut cx,
     );
     let scripts_dir = base_dir.join(raw.scripts.as_deref().unwrap_or(DEFAULT_SCRIPTS));
@@ -145,6 +158,7 @@ pub fn validate(raw: RawConfig, source: &Source) -> Result<Config, Vec<ConfigIss
     );
     Ok(Config {
         path: source.path.clone(),
+        data_dir,
         listen,
         settings,
         scripts_dir: adapters.dir.clone(),

@@ -38,7 +38,9 @@ impl Reloader {
     /// Loads and swaps in the config; on failure the current one stays.
     pub fn reload(&self) -> Result<Arc<Config>, Vec<ConfigIssue>> {
         let m = metrics();
-        match Config::load(&self.path) {
+        // The data directory is fixed for the process's life.
+        let data_dir = self.state.load().data_dir.clone();
+        match Config::load_in(&self.path, Some(&data_dir)) {
             Ok(cfg) => {
                 let current = self.state.load();
                 if cfg.listen != current.listen {

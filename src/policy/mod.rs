@@ -11,7 +11,6 @@ pub mod collect;
 pub mod keys;
 pub mod limits;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::policy::{LedgerSettings, OnError, StateSettings};
@@ -46,16 +45,23 @@ impl Policies {
                 StateStore::redis(url, fail, &p.state.prefix).map_err(|e| format!("state: {e}"))?
             }
         };
-        let base = cfg.path.parent().unwrap_or(Path::new("."));
         let ledger = match &p.ledger.url {
             None => None,
             Some(url) => {
-                let target = LedgerTarget::parse(url, base).map_err(|e| format!("ledger: {e}"))?;
+                let target =
+                    LedgerTarget::parse(url, &cfg.data_dir).map_err(|e| format!("ledger: {e}"))?;
                 let opts = LedgerOptions {
                     flush_interval: p.ledger.flush_interval,
                     ..LedgerOptions::default()
                 };
-                Some(Ledger::open(&target, opts).map_err(|e| format!("ledger: {e}"))?)
+                let hint = match &target {
+                    LedgerTarget::Sqlite(_) => format!(
+                        " (the data directory is {}: give a writable one with --data-dir or SWITCHYARD_DATA_DIR)",
+                        cfg.data_dir.display()
+                    ),
+                    LedgerTarget::Postgres(_) => String::new(),
+                };
+                Some(Ledger::open(&target, opts).map_err(|e| format!("ledger: {e}{hint}"))?)
             }
         };
         Ok(Self {

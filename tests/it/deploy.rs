@@ -132,9 +132,20 @@ fn the_deployment_drains_probes_and_runs_locked_down() {
         .expect("config mount");
     assert_eq!(config["mountPath"], "/etc/switchyard");
     assert!(config["subPath"].is_null());
-    assert!(read("deploy/Dockerfile").contains(
-        r#"ENTRYPOINT ["switchyard", "run", "--config", "/etc/switchyard/routes.yaml"]"#
+    let dockerfile = read("deploy/Dockerfile");
+    assert!(dockerfile.contains(
+        r#"ENTRYPOINT ["/usr/local/bin/switchyard", "run", "--config", "/etc/switchyard/routes.yaml"]"#
     ));
+    // It writes only in its data directory: the image's, the pod's data
+    // volume, the same path.
+    assert!(dockerfile.contains("ENV SWITCHYARD_DATA_DIR=/var/lib/switchyard"));
+    assert!(dockerfile.contains("USER 10001:10001"));
+    let data = mounts
+        .iter()
+        .find(|m| m["name"] == "data")
+        .expect("data mount");
+    assert_eq!(data["mountPath"], "/var/lib/switchyard");
+    assert_eq!(config["readOnly"], true);
     // Secrets and fleet state come in through the environment.
     let env: Vec<&str> = c["env"]
         .as_sequence()
@@ -142,7 +153,12 @@ fn the_deployment_drains_probes_and_runs_locked_down() {
         .iter()
         .filter_map(|e| e["name"].as_str())
         .collect();
-    for name in ["OPENAI_API_KEY", "SWITCHYARD_REDIS_URL", "DATABASE_URL"] {
+    for name in [
+        "OPENAI_API_KEY",
+        "SWITCHYARD_REDIS_URL",
+        "DATABASE_URL",
+        "SWITCHYARD_DATA_DIR",
+    ] {
         assert!(env.contains(&name), "{name} not in {env:?}");
     }
     let hpa = manifest("HorizontalPodAutoscaler");
@@ -294,6 +310,8 @@ fn the_systemd_unit_reloads_on_hup_and_outlasts_the_drain() {
     assert_eq!(value("KillSignal"), "SIGTERM");
     assert_eq!(value("ExecReload"), "/bin/kill -HUP $MAINPID");
     assert_eq!(value("DynamicUser"), "yes");
+    assert_eq!(value("StateDirectory"), "switchyard");
+    assert!(unit.contains("Environment=SWITCHYARD_DATA_DIR=/var/lib/switchyard"));
     assert!(value("ExecStart").ends_with("run --config /etc/switchyard/routes.yaml"));
     let stop: u64 = value("TimeoutStopSec").parse().expect("seconds");
     // The shipped routes.yaml's drain, which the unit runs by default.

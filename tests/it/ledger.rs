@@ -202,3 +202,127 @@ async fn kill_9_under_load_loses_at_most_the_flush_interval() {
     assert!(!must.is_empty());
     assert!(missing.is_empty(), "lost records: {missing:?}");
 }
+
+/// The gateway's own user, as the container runs it: not root, so that a
+/// read-only folder is read-only to it. Under root (CI), `setpriv` drops to
+/// `nobody`.
+fn as_unprivileged(bin: &Path) -> tokio::process::Command {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false);
+    if root {
+        let mut cmd = tokio::process::Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin);
+        cmd
+    } else {
+        tokio::process::Command::new(bin)
+    }
+}
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The container's layout: the config (and scripts) in a read-only folder,
+/// the gateway unprivileged. With `SWITCHYARD_DATA_DIR` it writes its ledger
+/// there — the default `sqlite:switchyard-usage.db` included — and nothing
+/// in the config's folder; without it, it refuses to start and says why.
+#[tokio::test]
+async fn the_ledger_goes_to_the_data_directory_when_the_config_is_read_only() {
+    let mock = MockServer::start(MockConfig::default()).await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    chmod(root.path(), 0o755);
+    let conf = root.path().join("conf");
+    copy_scripts(&conf.join("scripts"));
+    let port = free_port();
+    // No `ledger:` section: the default ledger, a relative SQLite path.
+    std::fs::write(
+        conf.join("routes.yaml"),
+        format!(
+            "listen: 127.0.0.1:{port}\nproviders:\n{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p, model: x }}]\n",
+            provider("p", "openai", &mock, None)
+        ),
+    )
+    .unwrap();
+    for dir in [conf.join("scripts/providers"), conf.join("scripts/scoring")] {
+        for f in std::fs::read_dir(&dir).unwrap() {
+            chmod(&f.unwrap().path(), 0o444);
+        }
+        chmod(&dir, 0o555);
+    }
+    chmod(&conf.join("scripts"), 0o555);
+    chmod(&conf.join("routes.yaml"), 0o444);
+    chmod(&conf, 0o555);
+    let data = root.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    chmod(&data, 0o777);
+    let bin = Path::new(env!("CARGO_BIN_EXE_switchyard"));
+    let config = conf.join("routes.yaml");
+
+    // Without a data directory: a clear refusal at start.
+    let out = as_unprivileged(bin)
+        .args(["run", "--config"])
+        .arg(&config)
+        .env_remove("SWITCHYARD_DATA_DIR")
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("SWITCHYARD_DATA_DIR"), "{said}");
+
+    let mut child = as_unprivileged(bin)
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("SWITCHYARD_DATA_DIR", &data)
+        .env("SWITCHYARD_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}");
+    let up = eventually(Duration::from_secs(30), || async {
+        client.get(format!("{url}/health")).send().await.is_ok()
+    })
+    .await;
+    assert!(up, "the gateway did not start");
+    for i in 0..3 {
+        let r = client
+            .post(format!("{url}/v1/chat/completions"))
+            .header("x-request-id", format!("ro-{i}"))
+            .json(&chat("m", false))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let db = data.join("switchyard-usage.db");
+    let written = eventually(Duration::from_secs(10), || async {
+        db.exists() && sqlite_rows(&db, "ro-").len() == 3
+    })
+    .await;
+    let _ = child.kill().await;
+    assert!(written, "the ledger rows did not reach {}", db.display());
+    let in_conf: Vec<_> = std::fs::read_dir(&conf)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        in_conf.len(),
+        2,
+        "only routes.yaml and scripts/: {in_conf:?}"
+    );
+    for dir in [
+        conf.clone(),
+        conf.join("scripts"),
+        conf.join("scripts/providers"),
+        conf.join("scripts/scoring"),
+    ] {
+        chmod(&dir, 0o755);
+    }
+}

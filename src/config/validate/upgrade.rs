@@ -22,8 +22,8 @@ pub fn default_upgrade_sock(listen: SocketAddr) -> PathBuf {
     ))
 }
 
-/// The configured path (relative to the config file's directory) or the
-/// default; an issue when it is empty or too long for a socket address.
+/// The configured path (relative to the data directory) or the default;
+/// an issue when it is empty or too long for a socket address.
 pub(super) fn upgrade_sock(
     raw: Option<&str>,
     listen: SocketAddr,
