@@ -1,6 +1,6 @@
 //! Micro-benchmarks of the request path's CPU work: SSE parsing, route
-//! resolution over 1,000 routes, adapter transforms, config loading, prompt
-//! token estimates.
+//! resolution over 1,000 routes, adapter transforms, script hooks and
+//! patches, config loading, prompt token estimates, log redaction.
 //! `cargo bench --bench core` prints the time per operation.
 
 use std::hint::black_box;
@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rhai::Map;
 use serde_json::json;
+use switchyard::adapter::script::engine::{build_engine, ScriptLimits};
+use switchyard::adapter::script::{Patch, ScriptAdapter};
+use switchyard::adapter::{Adapter, Ctx, Origin, Wire};
 use switchyard::config::Config;
-use switchyard::provider::engine::{build_engine, ScriptLimits};
-use switchyard::provider::{Adapter, HookCtx};
 use switchyard::routing::tokens::{self, Tokenizer};
+use switchyard::transform::ndjson::NdjsonParser;
 use switchyard::transform::sse::SseParser;
 
 const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/providers");
@@ -78,105 +79,176 @@ fn routing(c: &mut Criterion) {
     });
 }
 
-fn adapter(name: &str) -> Adapter {
-    let path = Path::new(SCRIPTS).join(format!("{name}.rhai"));
-    let src = std::fs::read_to_string(&path).expect("script");
+/// The adapter `name` as a provider would hold it: built in, or the
+/// script of that name in `scripts/providers/`; with `patch` after it.
+fn adapter(name: &str, patch: Option<&str>) -> Adapter {
     let engine = Arc::new(build_engine(&ScriptLimits::default()));
-    Adapter::compile(name, &path, &src, engine, Duration::from_secs(1)).expect("compile")
+    let timeout = Duration::from_secs(1);
+    let (wire, origin): (Arc<dyn Wire>, Origin) = match switchyard::adapter::builtin(name) {
+        Some(w) => (w, Origin::BuiltIn),
+        None => {
+            let text = match switchyard::adapter::interim_script(name) {
+                Some(t) => t.to_string(),
+                None => std::fs::read_to_string(Path::new(SCRIPTS).join(format!("{name}.rhai")))
+                    .expect("script"),
+            };
+            let path = Path::new(name);
+            let s = ScriptAdapter::compile(name, path, &text, engine.clone(), timeout)
+                .expect("compile");
+            (Arc::new(s), Origin::Script(path.to_path_buf()))
+        }
+    };
+    let patch = patch.map(|src| {
+        Arc::new(Patch::compile("p", Path::new("p.rhai"), src, engine, timeout).expect("patch"))
+    });
+    Adapter::new(wire, origin, patch)
 }
 
-fn script_ctx(model: &str, stream: bool) -> Map {
-    HookCtx {
+fn ctx(model: &str, stream: bool) -> Arc<Ctx> {
+    Arc::new(Ctx {
         endpoint: "chat",
-        model,
+        model: model.to_string(),
         stream,
         include_usage: true,
-        provider: "bench",
-        api_key: Some("k"),
-        options: &Map::new(),
-        encoding_format: None,
-    }
-    .to_map()
+        provider: "bench".into(),
+        api_key: Some("k".into()),
+        ..Ctx::default()
+    })
 }
 
 fn fixture(dir: &str, file: &str) -> Option<String> {
     std::fs::read_to_string(Path::new(FIXTURES).join(dir).join(file)).ok()
 }
 
-/// The hooks of each shipped adapter on its golden fixtures: the script in
-/// Rhai, and its native twin where it has one (what the gateway runs).
-/// Streams report time per event (criterion's throughput).
+/// The stream events of a provider transcript (SSE or NDJSON).
+fn transcript(dir: &str) -> Vec<switchyard::transform::sse::SseEvent> {
+    let mut events = Vec::new();
+    if let Some(sse) = fixture(dir, &format!("adapter_stream.{dir}.sse"))
+        .or_else(|| fixture(dir, "chat_stream.sse"))
+    {
+        let mut parser = SseParser::new(1 << 20);
+        if parser.feed(sse.as_bytes(), &mut events).is_ok() {
+            parser.finish(&mut events);
+        }
+    } else if let Some(nd) = fixture(dir, &format!("adapter_stream.{dir}.ndjson")) {
+        let mut parser = NdjsonParser::new(1 << 20);
+        if parser.feed(nd.as_bytes(), &mut events).is_ok() {
+            parser.finish(&mut events);
+        }
+    }
+    events
+}
+
+/// Each shipped adapter's request, response and per-event stream work on
+/// its golden fixtures (criterion's throughput gives the time per event).
 fn adapters(c: &mut Criterion) {
-    let openai = adapter("openai");
-    let ctx = script_ctx("claude-sonnet-4", false);
-    c.bench_function("openai_request_hook", |b| {
-        b.iter(|| black_box(openai.request(&ctx).is_ok()))
+    let openai = adapter("openai", None);
+    let once = ctx("gpt-4o", false);
+    c.bench_function("openai_plan", |b| {
+        b.iter(|| black_box(openai.plan(&once).is_ok()))
     });
     for (name, dir, model) in [
         ("anthropic", "anthropic", "claude-sonnet-4"),
         ("gemini", "gemini", "gemini-2.5-flash"),
         ("azure-openai", "azure", "gpt-4o"),
+        ("cohere", "cohere", "command-a-03-2025"),
+        ("ollama", "ollama", "llama3.2"),
     ] {
-        let twin = adapter(name);
-        let script = adapter(name).script_only();
-        let mut runs = vec![("script", &script)];
+        if switchyard::adapter::builtin(name).is_none()
+            && switchyard::adapter::interim_script(name).is_none()
+            && !Path::new(SCRIPTS).join(format!("{name}.rhai")).is_file()
+        {
+            continue;
+        }
+        let a = adapter(name, None);
         let mut group = c.benchmark_group(format!("adapter_{name}"));
-        let once = script_ctx(model, false);
-        let streamed = script_ctx(model, true);
+        let once = ctx(model, false);
+        let streamed = ctx(model, true);
         let request = fixture(dir, "adapter_request.openai.json")
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
         if let Some(request) = request {
-            if twin.runs_natively("transform_request") {
-                runs.push(("native", &twin));
-            }
-            for (label, a) in &runs {
-                group.bench_function(format!("transform_request_{label}"), |b| {
-                    b.iter(|| black_box(a.transform_request(&request, &once).is_ok()))
-                });
-            }
-            runs.truncate(1);
+            group.bench_function("request", |b| {
+                b.iter(|| black_box(a.request(&request, &once).is_ok()))
+            });
         }
         let response = fixture(dir, &format!("adapter_response.{dir}.json"))
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
         if let Some(response) = response {
-            if twin.runs_natively("transform_response") {
-                runs.push(("native", &twin));
-            }
-            for (label, a) in &runs {
-                group.bench_function(format!("transform_response_{label}"), |b| {
-                    b.iter(|| black_box(a.transform_response(response.clone(), &once).is_ok()))
-                });
-            }
-            runs.truncate(1);
+            group.bench_function("response", |b| {
+                b.iter(|| black_box(a.response(response.clone(), &once).is_ok()))
+            });
         }
-        let sse = fixture(dir, &format!("adapter_stream.{dir}.sse"))
-            .or_else(|| fixture(dir, "chat_stream.sse"))
-            .unwrap_or_default();
-        let mut events = Vec::new();
-        let mut parser = SseParser::new(1 << 20);
-        if parser.feed(sse.as_bytes(), &mut events).is_ok() && !events.is_empty() {
-            parser.finish(&mut events);
-            if twin.runs_natively("transform_chunk") {
-                runs.push(("native", &twin));
-            }
+        let events = transcript(dir);
+        if !events.is_empty() {
             group.throughput(Throughput::Elements(events.len() as u64));
-            for (label, a) in &runs {
-                group.bench_function(format!("stream_per_event_{label}"), |b| {
-                    b.iter(|| {
-                        let mut state = a.stream_state();
-                        for ev in &events {
-                            black_box(
-                                a.transform_chunk(&mut state, &ev.event, &ev.data, &streamed)
-                                    .is_ok(),
-                            );
-                        }
-                        black_box(a.finish_stream(&mut state, &streamed).is_ok())
-                    })
-                });
-            }
+            group.bench_function("stream_per_event", |b| {
+                b.iter(|| {
+                    let mut state = a.stream(&streamed);
+                    let mut out = Vec::new();
+                    for ev in &events {
+                        black_box(state.event(&ev.event, &ev.data, &mut out).is_ok());
+                        out.clear();
+                    }
+                    black_box(state.finish(&mut out).is_ok())
+                })
+            });
         }
         group.finish();
     }
+}
+
+/// What script hooks cost: a no-op adapter hook and a one-field patch per
+/// request (on the golden request and on a ~100 KB conversation), and per
+/// stream event (a no-op and a one-field `patch_chunk` over OpenAI events).
+fn script_hooks(c: &mut Criterion) {
+    let mut group = c.benchmark_group("script_hooks");
+    let once = ctx("gpt-4o", false);
+    let streamed = ctx("gpt-4o", true);
+    let engine = Arc::new(build_engine(&ScriptLimits::default()));
+    let noop_adapter = ScriptAdapter::compile(
+        "noop",
+        Path::new("noop.rhai"),
+        "fn request(ctx) { #{ path: \"/v1/chat/completions\" } }\nfn transform_request(body, ctx) { body }\nfn transform_chunk(event, ctx) { event.data }",
+        engine,
+        Duration::from_secs(1),
+    )
+    .expect("noop");
+    let noop = Adapter::new(
+        Arc::new(noop_adapter),
+        Origin::Script("noop.rhai".into()),
+        None,
+    );
+    let patched = adapter("openai", Some("fn patch_request(body, ctx) { body.model = \"renamed\"; }\nfn patch_chunk(chunk, ctx) { chunk.model = \"renamed\"; }"));
+    let small: serde_json::Value = fixture("anthropic", "adapter_request.openai.json")
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .expect("request fixture");
+    let large = conversation(100_000);
+    for (size, body) in [("golden", &small), ("100KB", &large)] {
+        group.bench_function(format!("noop_adapter_request_{size}"), |b| {
+            b.iter(|| black_box(noop.request(body, &once).is_ok()))
+        });
+        group.bench_function(format!("one_field_patch_request_{size}"), |b| {
+            b.iter(|| black_box(patched.request(body, &once).is_ok()))
+        });
+    }
+    let stream = openai_stream(20);
+    let mut events = Vec::new();
+    let mut parser = SseParser::new(1 << 20);
+    parser.feed(&stream, &mut events).expect("events");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    for (label, a) in [("noop_adapter", &noop), ("one_field_patch", &patched)] {
+        group.bench_function(format!("{label}_per_event"), |b| {
+            b.iter(|| {
+                let mut state = a.stream(&streamed);
+                let mut out = Vec::new();
+                for ev in &events {
+                    black_box(state.event(&ev.event, &ev.data, &mut out).is_ok());
+                    out.clear();
+                }
+            })
+        });
+    }
+    group.finish();
 }
 
 /// A chat of about `bytes` bytes: alternating prose and code turns.
@@ -263,6 +335,7 @@ criterion_group!(
     sse,
     routing,
     adapters,
+    script_hooks,
     token_estimates,
     log_redaction
 );

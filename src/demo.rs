@@ -1,6 +1,6 @@
 //! `switchyard demo`: the gateway with mock providers behind it, so that a
 //! newcomer without API keys sees streaming, translation and failover at
-//! once. Everything it needs (scripts, config) is written to a temp dir.
+//! once. Its config is written to a temp dir; the adapters are built in.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,9 +9,6 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::mock::{Fault, MockConfig, MockServer};
-
-const OPENAI_SCRIPT: &str = include_str!("../scripts/providers/openai.rhai");
-const ANTHROPIC_SCRIPT: &str = include_str!("../scripts/providers/anthropic.rhai");
 
 /// The mock providers' addresses: a failing OpenAI-format one, a healthy
 /// OpenAI-format one, and an Anthropic-format one that streams slowly.
@@ -113,16 +110,12 @@ routes:
     )
 }
 
-/// Writes the demo config and scripts, starts the mocks, and returns the
-/// config path to run the gateway on.
+/// Writes the demo config, starts the mocks, and returns the config path
+/// to run the gateway on.
 pub fn prepare(listen: SocketAddr) -> anyhow::Result<PathBuf> {
     let mocks = start_mocks()?;
     let dir = std::env::temp_dir().join(format!("switchyard-demo-{}", std::process::id()));
-    let scripts = dir.join("scripts/providers");
-    std::fs::create_dir_all(&scripts)
-        .with_context(|| format!("cannot create {}", scripts.display()))?;
-    std::fs::write(scripts.join("openai.rhai"), OPENAI_SCRIPT)?;
-    std::fs::write(scripts.join("anthropic.rhai"), ANTHROPIC_SCRIPT)?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join("routes.yaml");
     std::fs::write(&path, routes_yaml(listen, &mocks))?;
     println!(

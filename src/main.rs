@@ -20,8 +20,8 @@ use switchyard::config::Config;
 /// Wrapped to count each thread's allocations for the script memory budget
 /// (`server.scripts.max_memory`; one thread-local add per call).
 #[global_allocator]
-static GLOBAL: switchyard::provider::memory::CountingAlloc<mimalloc::MiMalloc> =
-    switchyard::provider::memory::CountingAlloc(mimalloc::MiMalloc);
+static GLOBAL: switchyard::adapter::script::memory::CountingAlloc<mimalloc::MiMalloc> =
+    switchyard::adapter::script::memory::CountingAlloc(mimalloc::MiMalloc);
 
 /// An AI gateway: one OpenAI-compatible API in front of many LLM providers.
 #[derive(Parser)]

@@ -11,9 +11,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::adapter::script::engine::{build_engine, ScriptLimits};
+use crate::adapter::script::ScriptAdapter;
+use crate::adapter::Wire;
 use crate::config::catalog::Catalog;
-use crate::provider::engine::{build_engine, ScriptLimits};
-use crate::provider::{Adapter, CAPABILITIES};
+use crate::provider::CAPABILITIES;
 
 /// The column title of a capability.
 fn title(capability: &str) -> &str {
@@ -127,18 +129,26 @@ pub fn preset_capabilities(scripts_dir: &Path) -> Result<Vec<PresetRow>, String>
     }
 }
 
-/// Compiles `<scripts_dir>/<adapter>.rhai` and runs its `capabilities()`.
+/// What adapter `adapter` declares: a built-in's, or the `capabilities()`
+/// of `<scripts_dir>/<adapter>.rhai`.
 fn adapter_capabilities(scripts_dir: &Path, adapter: &str) -> Result<Capabilities, String> {
-    let path = scripts_dir.join(format!("{adapter}.rhai"));
-    let source = std::fs::read_to_string(&path)
-        .map_err(|e| format!("adapter `{adapter}`: cannot read {}: {e}", path.display()))?;
+    if let Some(wire) = crate::adapter::builtin(adapter) {
+        return Ok(wire.capabilities());
+    }
     let limits = ScriptLimits::default();
     let engine = Arc::new(build_engine(&limits));
-    let compiled = Adapter::compile(adapter, &path, &source, engine, limits.timeout)
+    let (path, source) = match crate::adapter::interim_script(adapter) {
+        Some(text) => (Path::new(adapter).to_path_buf(), text.to_string()),
+        None => {
+            let path = scripts_dir.join(format!("{adapter}.rhai"));
+            let source = std::fs::read_to_string(&path)
+                .map_err(|e| format!("adapter `{adapter}`: cannot read {}: {e}", path.display()))?;
+            (path, source)
+        }
+    };
+    let compiled = ScriptAdapter::compile(adapter, &path, &source, engine, limits.timeout)
         .map_err(|e| format!("adapter `{adapter}`: {e}"))?;
-    compiled
-        .capabilities()
-        .map_err(|e| format!("adapter `{adapter}`: {e}"))
+    Ok(compiled.capabilities())
 }
 
 #[cfg(test)]
@@ -193,15 +203,20 @@ mod tests {
             "| provider | preset | category | adapter | chat | stream | tools | vision | JSON mode | embeddings | reasoning |"
         );
         assert_eq!(lines[1], "|---|---|---|---|:-:|:-:|:-:|:-:|:-:|:-:|:-:|");
+        // The folder's presets come after the built-in catalog's.
+        let row = |preset: &str| *lines.iter().find(|l| l.contains(preset)).unwrap();
         assert_eq!(
-            lines[2],
+            row("`p1`"),
             "| First | `p1` | local | a | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | – |"
         );
         assert_eq!(
-            lines[3],
+            row("`p2`"),
             "| Second | `p2` | china | a | ✓ | ✓ | ✓ | – | ✓ | ✓ | ✓ |"
         );
-        assert_eq!(lines.len(), 4);
+        assert!(
+            row("`anthropic`").contains("| anthropic |"),
+            "built-in presets too"
+        );
     }
 
     #[test]
@@ -218,9 +233,11 @@ mod tests {
             "p: { name: P, adapter: a, base_url: http://x, category: local, capabilities: { tools: false } }\n",
         );
         let table = support_matrix(dir.path()).unwrap();
-        assert_eq!(
-            table.lines().nth(2),
-            Some("| P | `p` | local | a | ✓ | ✓ | – | ✓ | ✓ | ✓ | ✓ |")
+        assert!(
+            table
+                .lines()
+                .any(|l| l == "| P | `p` | local | a | ✓ | ✓ | – | ✓ | ✓ | ✓ | ✓ |"),
+            "{table}"
         );
     }
 
@@ -260,10 +277,9 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_catalog_is_an_error() {
+    fn an_empty_folder_gives_the_built_in_catalog() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(support_matrix(dir.path())
-            .unwrap_err()
-            .contains("no presets"));
+        let table = support_matrix(dir.path()).unwrap();
+        assert_eq!(table, support_matrix(Path::new(SCRIPTS)).unwrap());
     }
 }

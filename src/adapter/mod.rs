@@ -15,7 +15,11 @@
 //!   chunks after its adapter.
 
 pub mod anthropic;
+pub mod azure;
+pub mod chain;
 pub mod gemini;
+pub mod openai;
+pub mod script;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -86,7 +90,7 @@ pub enum Framing {
 /// What an attempt's hooks see: the request's shape, the target and its
 /// credentials. Built once per attempt; a script adapter converts it to a
 /// Rhai map once, not per call.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Ctx {
     /// `chat` or `embeddings`.
     pub endpoint: &'static str,
@@ -103,9 +107,17 @@ pub struct Ctx {
     pub options: Arc<serde_json::Map<String, Value>>,
     /// The request's `encoding_format` (embeddings), for response transforms.
     pub encoding_format: Option<String>,
+    /// Its Rhai form, built by the first script hook that needs it
+    /// (leave it empty: `OnceLock::new()`).
+    pub script: std::sync::OnceLock<rhai::Dynamic>,
 }
 
 impl Ctx {
+    /// `ctx` as scripts see it, built once and shared by every call.
+    pub fn script_map(&self) -> rhai::Dynamic {
+        self.script.get_or_init(|| script::ctx_map(self)).clone()
+    }
+
     /// `options.<name>` as text, when it is a string.
     pub fn option_str(&self, name: &str) -> Option<&str> {
         self.options.get(name).and_then(Value::as_str)
@@ -137,6 +149,30 @@ impl RequestPlan {
     }
 }
 
+/// The built-in adapters, by name.
+pub const BUILT_IN: &[&str] = &["openai", "azure-openai", "anthropic", "gemini"];
+
+pub use chain::{Adapter, Origin, StreamState};
+
+/// The built-in adapter `name`, if there is one.
+pub fn builtin(name: &str) -> Option<Arc<dyn Wire>> {
+    match name {
+        "openai" => Some(Arc::new(openai::OpenAi)),
+        "azure-openai" => Some(Arc::new(azure::Azure)),
+        _ => None,
+    }
+}
+
+/// Interim, while the Rust adapters of these formats are being merged:
+/// their former scripts, compiled as script adapters.
+pub fn interim_script(name: &str) -> Option<&'static str> {
+    match name {
+        "anthropic" => Some(include_str!("../../scripts/providers/anthropic.rhai")),
+        "gemini" => Some(include_str!("../../scripts/providers/gemini.rhai")),
+        _ => None,
+    }
+}
+
 /// What an adapter declares it supports, by capability name (see
 /// [`crate::provider::CAPABILITIES`]).
 pub type Capabilities = BTreeMap<String, bool>;
@@ -146,8 +182,12 @@ pub type Capabilities = BTreeMap<String, bool>;
 pub trait StreamTranslator: Send {
     /// One upstream event: its `event:` name (empty for none, and for
     /// NDJSON) and its `data:` text. Chunks for the client go to `out`.
-    fn event(&mut self, event: &str, data: &str, out: &mut Vec<ChunkOut>)
-        -> Result<(), AdapterError>;
+    fn event(
+        &mut self,
+        event: &str,
+        data: &str,
+        out: &mut Vec<ChunkOut>,
+    ) -> Result<(), AdapterError>;
 
     /// The upstream stream ended; what completes it goes to `out` (nothing:
     /// the relay reports a truncation unless `[DONE]` or a finish came).
@@ -184,5 +224,11 @@ pub trait Wire: Send + Sync {
     /// How the provider frames its stream.
     fn framing(&self) -> Framing {
         Framing::Sse
+    }
+
+    /// Checks a provider's `options` at load, so that a wrong one is a
+    /// config error with its line rather than a failure per request.
+    fn check_options(&self, _options: &serde_json::Map<String, Value>) -> Result<(), String> {
+        Ok(())
     }
 }

@@ -19,8 +19,8 @@ pub fn config(cfg: &Config, policies: &Policies) -> Value {
             json!({
                 "name": p.name,
                 "adapter": p.adapter.name(),
-                // Hooks run by the script's native twin (a shipped script, unedited).
-                "native_hooks": p.adapter.native_hooks(),
+                // Built in or a script (its path), and its patch's hooks.
+                "adapter_detail": p.adapter.describe(),
                 "base_url": base_url(&p.upstream),
                 "has_api_key": p.api_key.is_some(),
                 // Header values may be credentials: names only.

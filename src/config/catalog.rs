@@ -1,7 +1,10 @@
 //! The provider catalog: named presets (base URL, adapter, auth style,
-//! default models and prices) in `catalog.yaml` beside the adapter scripts,
-//! so that `groq: { preset: groq, api_key: "${GROQ_API_KEY}" }` is a whole
-//! provider entry.
+//! default models and prices), so that
+//! `groq: { preset: groq, api_key: "${GROQ_API_KEY}" }` is a whole provider
+//! entry. The shipped catalog (`scripts/providers/catalog.yaml`) is built
+//! into the binary, so presets work from a routes.yaml in any folder; a
+//! `catalog.yaml` in the config's scripts folder adds presets and replaces
+//! shipped ones of the same name.
 
 use std::path::{Path, PathBuf};
 
@@ -23,21 +26,28 @@ pub struct Catalog {
     pub text: String,
 }
 
+/// The shipped catalog, built in.
+pub const BUILT_IN: &str = include_str!("../../scripts/providers/catalog.yaml");
+
 impl Catalog {
-    /// Loads `<scripts_dir>/catalog.yaml`; an absent file is an empty catalog.
+    /// The built-in catalog with `<scripts_dir>/catalog.yaml`, if there is
+    /// one, over it (preset by preset).
     pub fn load(scripts_dir: &Path) -> Result<Self, Vec<ConfigIssue>> {
+        let builtin = Path::new("(built-in) catalog.yaml");
+        let (mut presets, source) =
+            load::parse_named(builtin, BUILT_IN.to_string(), "the provider catalog")?;
+        let mut text = source.text;
         let path = scripts_dir.join(CATALOG_FILE);
-        if !path.is_file() {
-            return Ok(Self {
-                path,
-                ..Self::default()
-            });
+        if path.is_file() {
+            let (own, source) = load::load_catalog(&path)?;
+            presets.extend(own);
+            text.push('\0');
+            text.push_str(&source.text);
         }
-        let (presets, source) = load::load_catalog(&path)?;
         Ok(Self {
             path,
             presets,
-            text: source.text,
+            text,
         })
     }
 
@@ -49,8 +59,7 @@ impl Catalog {
         let Some(preset) = self.presets.get(&name) else {
             let known: Vec<&str> = self.presets.keys().map(String::as_str).collect();
             return Err(format!(
-                "unknown preset `{name}` (the catalog {} has: {})",
-                self.path.display(),
+                "unknown preset `{name}` (the catalog has: {})",
                 known.join(", ")
             ));
         };

@@ -7,8 +7,7 @@
 use std::path::Path;
 use std::sync::Once;
 
-use rhai::{Dynamic, Map};
-
+use crate::adapter::Ctx;
 use crate::config::raw::RawPreset;
 use crate::config::Config;
 use crate::provider::Provider;
@@ -167,7 +166,8 @@ fn catalog() -> indexmap::IndexMap<String, RawPreset> {
 }
 
 fn adapter_exists(adapter: &str) -> bool {
-    Path::new(SCRIPTS).join(format!("{adapter}.rhai")).is_file()
+    crate::adapter::BUILT_IN.contains(&adapter)
+        || Path::new(SCRIPTS).join(format!("{adapter}.rhai")).is_file()
 }
 
 fn expected(preset: &str) -> (&'static str, Auth) {
@@ -190,31 +190,27 @@ fn load(yaml: &str) -> Config {
     })
 }
 
-/// The ctx a request's adapter hooks get (as `forward.rs` builds it).
-fn script_ctx(provider: &Provider, endpoint: &str, model: &str) -> Map {
-    let mut m = Map::new();
-    m.insert("endpoint".into(), Dynamic::from(endpoint.to_string()));
-    m.insert("model".into(), Dynamic::from(model.to_string()));
-    m.insert("stream".into(), Dynamic::from(false));
-    m.insert("include_usage".into(), Dynamic::from(false));
-    m.insert("provider".into(), Dynamic::from(provider.name.clone()));
-    let key = provider.api_key.as_ref().map(|k| k.expose().to_string());
-    m.insert(
-        "api_key".into(),
-        key.map(Dynamic::from).unwrap_or(Dynamic::UNIT),
-    );
-    m.insert(
-        "options".into(),
-        Dynamic::from_map(provider.options.clone()),
-    );
-    m
+/// The ctx a request's adapter hooks get (as `attempt.rs` builds it).
+fn adapter_ctx(provider: &Provider, endpoint: &'static str, model: &str) -> Ctx {
+    Ctx {
+        endpoint,
+        model: model.to_string(),
+        provider: provider.name.clone(),
+        api_key: provider.api_key.as_ref().map(|k| k.expose().to_string()),
+        options: provider.options.clone(),
+        ..Ctx::default()
+    }
 }
 
 /// The URL and headers the provider's adapter builds for `endpoint`.
-fn outgoing(provider: &Provider, endpoint: &str, model: &str) -> (String, Vec<(String, String)>) {
+fn outgoing(
+    provider: &Provider,
+    endpoint: &'static str,
+    model: &str,
+) -> (String, Vec<(String, String)>) {
     let plan = provider
         .adapter
-        .request(&script_ctx(provider, endpoint, model))
+        .plan(&adapter_ctx(provider, endpoint, model))
         .unwrap_or_else(|e| panic!("{}: request(ctx) failed: {e}", provider.name));
     let up = &provider.upstream;
     let scheme = if up.tls { "https" } else { "http" };
@@ -379,8 +375,7 @@ fn openai_auth_styles_from_options() {
         \x20 b: { adapter: openai, base_url: http://h/v1, api_key: k }\n\
         \x20 h: { adapter: openai, base_url: http://h/v1, api_key: k, options: { auth: \"header:X-Api-Key\" } }\n\
         \x20 n: { adapter: openai, base_url: http://h/v1, api_key: k, options: { auth: none } }\n\
-        \x20 o: { preset: groq, api_key: k, options: { auth: \"header:api-key\", organization: org-1, project: proj-1 } }\n\
-        \x20 bad: { adapter: openai, base_url: http://h/v1, api_key: k, options: { auth: basic } }\n";
+        \x20 o: { preset: groq, api_key: k, options: { auth: \"header:api-key\", organization: org-1, project: proj-1 } }\n";
     let cfg = load(yaml);
     let (_, h) = outgoing(&cfg.providers["b"], "chat", "m");
     assert_eq!(h, [("authorization".to_string(), "Bearer k".to_string())]);
@@ -395,14 +390,16 @@ fn openai_auth_styles_from_options() {
     assert_eq!(header(&h, "authorization"), None);
     assert_eq!(header(&h, "openai-organization"), Some("org-1"));
     assert_eq!(header(&h, "openai-project"), Some("proj-1"));
-    let bad = &cfg.providers["bad"];
-    let err = bad
-        .adapter
-        .request(&script_ctx(bad, "chat", "m"))
-        .unwrap_err();
+    // An unknown auth style is a config error, with its line.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("routes.yaml");
+    std::fs::write(&path, format!("scripts: {SCRIPTS}\nproviders:\n  bad: {{ adapter: openai, base_url: http://h/v1, api_key: k, options: {{ auth: basic }} }}\n")).unwrap();
+    let issues = Config::load(&path).unwrap_err();
     assert!(
-        err.to_string().contains("unknown auth style 'basic'"),
-        "{err}"
+        issues.iter().any(|i| i
+            .to_string()
+            .contains("providers.bad.options: unknown auth style 'basic'")),
+        "{issues:?}"
     );
 }
 
@@ -558,50 +555,4 @@ fn preset_models_are_served_and_listed() {
         models.contains_key("my-fine-tune"),
         "the provider's own models are kept"
     );
-}
-
-#[test]
-fn azure_stream_events_keep_deltas_and_drop_filter_annotations() {
-    use crate::provider::ChunkOut;
-    let cfg = load("providers:\n  az: { preset: azure-openai, api_key: k }\n");
-    let az = &cfg.providers["az"];
-    let ctx = script_ctx(az, "chat", "gpt-4o");
-    let mut state = az.adapter.stream_state();
-    let mut run = |data: &str| az.adapter.transform_chunk(&mut state, "", data, &ctx);
-    let prompt_filter = r#"{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0}]}"#;
-    assert_eq!(run(prompt_filter).unwrap(), []);
-    let delta = r#"{"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hi"},"content_filter_results":{}}]}"#;
-    let kept = run(delta).unwrap();
-    assert_eq!(kept, [ChunkOut::Json(serde_json::from_str(delta).unwrap())]);
-    let async_filter =
-        r#"{"choices":[{"index":0,"content_filter_offsets":{},"finish_reason":null}],"id":""}"#;
-    assert_eq!(run(async_filter).unwrap(), []);
-    // Two choices, one without a delta: only that one goes.
-    let mixed = r#"{"id":"c1","choices":[{"index":0,"delta":{"content":"a"}},{"index":1,"content_filter_results":{}}]}"#;
-    let out = run(mixed).unwrap();
-    let ChunkOut::Json(v) = &out[0] else {
-        panic!("{out:?}")
-    };
-    assert_eq!(v["choices"].as_array().unwrap().len(), 1);
-    let usage = r#"{"id":"c1","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}"#;
-    assert_eq!(run(usage).unwrap().len(), 1, "the usage chunk is kept");
-    let error = r#"{"error":{"message":"filtered","code":"content_filter"}}"#;
-    assert_eq!(run(error).unwrap().len(), 1, "in-band errors are kept");
-    assert_eq!(run("[DONE]").unwrap(), [ChunkOut::Raw("[DONE]".into())]);
-    let err = run("<html>busy</html>").unwrap_err();
-    assert!(err.to_string().contains("not JSON"), "{err}");
-
-    // A stream cut after its finish_reason is completed; one cut before is not.
-    let mut finished = az.adapter.stream_state();
-    let last = r#"{"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#;
-    az.adapter
-        .transform_chunk(&mut finished, "", last, &ctx)
-        .unwrap();
-    let end = az.adapter.finish_stream(&mut finished, &ctx).unwrap();
-    assert_eq!(end, [ChunkOut::Raw("[DONE]".into())]);
-    let mut cut = az.adapter.stream_state();
-    az.adapter
-        .transform_chunk(&mut cut, "", delta, &ctx)
-        .unwrap();
-    assert_eq!(az.adapter.finish_stream(&mut cut, &ctx).unwrap(), []);
 }

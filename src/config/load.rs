@@ -325,6 +325,15 @@ pub fn load_named<T: DeserializeOwned>(
             message: format!("cannot read {what}: {e}"),
         }]
     })?;
+    parse_named(path, text, what)
+}
+
+/// [`load_named`] on `text` already read (`path` names it in messages).
+pub fn parse_named<T: DeserializeOwned>(
+    path: &Path,
+    text: String,
+    what: &str,
+) -> Result<(IndexMap<String, T>, Source), Vec<ConfigIssue>> {
     let source = Source::new(path, text).map_err(|e| vec![e])?;
     let value: Value = serde_yaml::from_str(&source.text)
         .map_err(|e| vec![source.issue("", format!("invalid YAML: {e}"))])?;

@@ -24,7 +24,7 @@ use indexmap::IndexMap;
 
 pub use load::{ConfigIssue, Source};
 
-use crate::provider::engine::ScriptLimits;
+use crate::adapter::script::engine::ScriptLimits;
 use crate::provider::Provider;
 use crate::routing::RouteTable;
 

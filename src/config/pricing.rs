@@ -1,7 +1,9 @@
-//! The pricing catalog: `pricing.yaml` beside the adapter scripts (and the
-//! provider catalog), list prices, context windows and quality tiers of
+//! The pricing catalog: list prices, context windows and quality tiers of
 //! common models. It fills what routes.yaml and the presets leave out for
-//! any model a provider serves (see [`crate::provider::models`]).
+//! any model a provider serves (see [`crate::provider::models`]). The
+//! shipped one (`scripts/providers/pricing.yaml`) is built into the binary;
+//! a `pricing.yaml` in the config's scripts folder adds models and replaces
+//! shipped ones of the same name.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,18 +27,28 @@ pub struct Pricing {
     pub text: String,
 }
 
+/// The shipped pricing catalog, built in.
+pub const BUILT_IN: &str = include_str!("../../scripts/providers/pricing.yaml");
+
 impl Pricing {
-    /// Loads `<scripts_dir>/pricing.yaml`; an absent file is an empty
-    /// catalog. Fails with every malformed entry or out-of-range value.
+    /// The built-in catalog with `<scripts_dir>/pricing.yaml`, if there is
+    /// one, over it (model by model). Fails with every malformed entry or
+    /// out-of-range value.
     pub fn load(scripts_dir: &Path) -> Result<Self, Vec<ConfigIssue>> {
+        let what = "the pricing catalog";
+        let builtin = Path::new("(built-in) pricing.yaml");
+        let (mut raw, source) =
+            load::parse_named::<Option<RawModel>>(builtin, BUILT_IN.to_string(), what)?;
+        let mut text = source.text.clone();
         let path = scripts_dir.join(PRICING_FILE);
-        if !path.is_file() {
-            return Ok(Self {
-                path,
-                ..Self::default()
-            });
+        let mut source = source;
+        if path.is_file() {
+            let (own, own_source) = load::load_named::<Option<RawModel>>(&path, what)?;
+            raw.extend(own);
+            text.push('\0');
+            text.push_str(&own_source.text);
+            source = own_source;
         }
-        let (raw, source) = load::load_named::<Option<RawModel>>(&path, "the pricing catalog")?;
         let mut issues = Vec::new();
         let mut models = IndexMap::new();
         for (name, m) in raw {
@@ -60,7 +72,7 @@ impl Pricing {
         Ok(Self {
             path,
             list: Arc::new(PriceList::new(models)),
-            text: source.text,
+            text,
         })
     }
 }

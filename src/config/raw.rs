@@ -100,7 +100,8 @@ pub struct RawScriptLimits {
     pub max_map_size: Option<usize>,
     /// Memory a hook call may hold, e.g. `256MiB`.
     pub max_memory: Option<Scalar>,
-    /// Run the shipped scripts' hooks natively (default true).
+    /// No longer used (the shipped formats are built in); accepted with a
+    /// warning.
     pub native: Option<bool>,
 }
 
@@ -111,8 +112,11 @@ pub struct RawProvider {
     /// A preset from the provider catalog (`scripts/providers/catalog.yaml`)
     /// that supplies the fields below; fields given here override it.
     pub preset: Option<String>,
-    /// Adapter script name: `scripts/providers/<adapter>.rhai`.
+    /// The adapter: a built-in one (`openai`, `azure-openai`, `anthropic`,
+    /// `gemini`) or a script `scripts/providers/<adapter>.rhai`.
     pub adapter: Option<String>,
+    /// A patch script `scripts/patches/<patch>.rhai` run after the adapter.
+    pub patch: Option<String>,
     /// Base URL, e.g. `https://api.openai.com/v1`.
     pub base_url: Option<String>,
     /// API key; usually `${ENV_VAR}` or an `enc:v1:` value. Omit for
@@ -125,7 +129,7 @@ pub struct RawProvider {
     /// Models this provider serves, with optional metadata.
     #[serde(default)]
     pub models: IndexMap<String, Option<RawModel>>,
-    /// Free-form options handed to the adapter script as `ctx.options`.
+    /// Free-form options handed to the adapter as `ctx.options`.
     pub options: Option<serde_yaml::Value>,
     /// Set to false to keep the entry but never use it.
     pub enabled: Option<bool>,

@@ -3,7 +3,7 @@
 //! cross-reference. Collects every problem, each with the line it comes
 //! from, before failing.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,14 +19,16 @@ use super::pricing::{self, Pricing};
 use super::raw::{RawConfig, RawProvider, RawRoute, RawServer, RawTimeouts};
 use super::values;
 use super::{Config, Settings};
-use crate::provider::engine::{build_engine, ScriptLimits};
+use crate::adapter::script::engine::{build_engine, ScriptLimits};
+use crate::adapter::{Adapter, Capabilities};
 use crate::provider::models::{Models, PriceList};
 use crate::provider::scorer::Scorer;
-use crate::provider::{Adapter, Provider, ScriptError, Secret, CAPABILITIES};
+use crate::provider::{Provider, Secret, CAPABILITIES};
 use crate::routing::strategy::{Strategy, Weights};
 use crate::routing::{HedgeAfter, Route, RoutePolicy, RouteTable, Target};
 use crate::secrets::{MasterKey, SecretError};
 use crate::upstream::{Timeouts, Upstream};
+use adapters::{shown, AdapterProblem, Adapters};
 use expand::Unresolved;
 pub use upgrade::default_upgrade_sock;
 
@@ -104,13 +106,12 @@ pub fn validate_in(
     );
     let scripts_dir = base_dir.join(raw.scripts.as_deref().unwrap_or(DEFAULT_SCRIPTS));
     let engine = Arc::new(build_engine(&settings.script_limits));
-    let mut adapters = Adapters {
-        base: base_dir.clone(),
-        dir: scripts_dir,
+    let mut adapters = Adapters::new(
+        base_dir.clone(),
+        scripts_dir,
         engine,
-        limits: settings.script_limits.clone(),
-        compiled: BTreeMap::new(),
-    };
+        settings.script_limits.clone(),
+    );
     let catalog = Catalog::load(&adapters.dir).unwrap_or_else(|issues| {
         cx.issues.extend(issues);
         Catalog::default()
@@ -237,8 +238,10 @@ fn settings(raw: &RawServer, cx: &mut Ctx) -> Settings {
     if let Some(n) = limits.max_operations {
         l.max_operations = n;
     }
-    if let Some(native) = limits.native {
-        l.native = native;
+    if limits.native.is_some() {
+        cx.warnings.push(
+            "server.scripts.native is no longer used: the shipped formats are built in".into(),
+        );
     }
     // Rhai takes 0 as "no limit", so 0 is refused rather than passed on.
     let counts = [
@@ -321,76 +324,63 @@ fn client_limits(raw: &RawServer, s: &mut Settings, cx: &mut Ctx) {
     }
 }
 
-/// Adapter scripts compiled so far, by adapter name.
-struct Adapters {
-    /// The config's folder: script paths are shown relative to it.
-    base: PathBuf,
-    dir: PathBuf,
-    engine: Arc<rhai::Engine>,
-    limits: ScriptLimits,
-    compiled: BTreeMap<String, (Arc<Adapter>, String)>,
-}
-
-impl Adapters {
-    fn exists(&self, name: &str) -> bool {
-        self.dir.join(format!("{name}.rhai")).is_file()
-    }
-
-    /// Adapter names found in the scripts directory.
-    fn available(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| {
-                let p = e.path();
-                if p.extension()? != "rhai" {
-                    return None;
-                }
-                Some(p.file_stem()?.to_string_lossy().into_owned())
-            })
-            .collect();
-        names.sort();
-        names
-    }
-
-    fn get(&mut self, name: &str) -> Result<Arc<Adapter>, ScriptError> {
-        if let Some((a, _)) = self.compiled.get(name) {
-            return Ok(a.clone());
+/// The adapter (and patch) a provider names; issues for what does not
+/// resolve or compile.
+fn adapter(
+    provider: &str,
+    name: &str,
+    patch: Option<&str>,
+    adapters: &mut Adapters,
+    cx: &mut Ctx,
+) -> Option<Adapter> {
+    let at = |field: &str| format!("providers.{provider}.{field}");
+    let base = adapters.base.clone();
+    let report = |field: &str, problem: AdapterProblem, cx: &mut Ctx| match problem {
+        AdapterProblem::Missing(message) => cx.issue(&at(field), message),
+        AdapterProblem::Compile(e) => {
+            cx.issues.push(ConfigIssue {
+                file: base.join(&e.path),
+                line: e.line,
+                col: e.col,
+                path: String::new(),
+                message: e.message,
+            });
+            // Point at the provider too, so the user sees who named it.
+            cx.issue(&at(field), format!("{field} `{name}` failed to compile"));
         }
-        let path = self.dir.join(format!("{name}.rhai"));
-        let shown = shown(&path, &self.base);
-        let text = std::fs::read_to_string(&path).map_err(|e| ScriptError::Compile {
-            path: shown.clone(),
-            line: 0,
-            col: 0,
-            message: format!("cannot read adapter script: {e}"),
-        })?;
-        let mut adapter = Adapter::compile(
-            name,
-            &shown,
-            &text,
-            self.engine.clone(),
-            self.limits.timeout,
-        )?;
-        if !self.limits.native {
-            adapter = adapter.script_only();
+    };
+    if !valid_name(name) {
+        cx.issue(
+            &at("adapter"),
+            "adapter names may use letters, digits, `-`, `_` and `.` only",
+        );
+        return None;
+    }
+    let (wire, origin) = match adapters.adapter(name) {
+        Ok(found) => found,
+        Err(problem) => {
+            report("adapter", problem, cx);
+            return None;
         }
-        let adapter = Arc::new(adapter);
-        self.compiled
-            .insert(name.to_string(), (adapter.clone(), text));
-        Ok(adapter)
-    }
-}
-
-/// A script's path as messages show it: relative to the config's folder,
-/// so that no error — a client's 502 included — names the host's layout.
-/// A script outside that folder is shown by its name.
-fn shown(path: &Path, base: &Path) -> PathBuf {
-    match path.strip_prefix(base) {
-        Ok(relative) => relative.to_path_buf(),
-        Err(_) => path.file_name().map(PathBuf::from).unwrap_or_default(),
-    }
+    };
+    let patch = match patch {
+        None => None,
+        Some(p) if !valid_name(p) => {
+            cx.issue(
+                &at("patch"),
+                "patch names may use letters, digits, `-`, `_` and `.` only",
+            );
+            return None;
+        }
+        Some(p) => match adapters.patch(p) {
+            Ok(patch) => Some(patch),
+            Err(problem) => {
+                report("patch", problem, cx);
+                return None;
+            }
+        },
+    };
+    Some(Adapter::new(wire, origin, patch))
 }
 
 fn provider(
@@ -461,75 +451,27 @@ fn provider(
         // Unset variable in the URL: the provider is disabled; keep a placeholder.
         None => Upstream::parse("http://127.0.0.1:9").ok(),
     };
-    let adapter = if valid_name(&adapter_name) && !adapters.exists(&adapter_name) {
-        let message = format!(
-            "no adapter script `{}` in {} (available: {})",
-            adapter_name,
-            adapters.dir.display(),
-            adapters.available().join(", ")
-        );
-        cx.issue(&at("adapter"), message);
-        None
-    } else if valid_name(&adapter_name) {
-        match adapters.get(&adapter_name) {
-            Ok(a) => Some(a),
-            Err(ScriptError::Compile {
-                path,
-                line,
-                col,
-                message,
-            }) => {
-                cx.issues.push(ConfigIssue {
-                    file: path,
-                    line,
-                    col,
-                    path: String::new(),
-                    message,
-                });
-                // Point at the provider too, so the user sees who named it.
-                cx.issue(
-                    &at("adapter"),
-                    format!("adapter `{adapter_name}` failed to compile"),
-                );
-                None
-            }
-            Err(e) => {
-                cx.issue(&at("adapter"), e.to_string());
-                None
-            }
-        }
-    } else {
-        cx.issue(
-            &at("adapter"),
-            "adapter names may use letters, digits, `-`, `_` and `.` only",
-        );
-        None
-    };
+    let adapter = adapter(name, &adapter_name, p.patch.as_deref(), adapters, cx);
     let options = match p.options.as_ref().map(serde_json::to_value) {
-        None | Some(Ok(serde_json::Value::Null)) => rhai::Map::new(),
-        Some(Ok(v @ serde_json::Value::Object(_))) => {
-            match rhai::serde::to_dynamic(&v).map(|d| d.try_cast::<rhai::Map>()) {
-                Ok(Some(m)) => m,
-                _ => {
-                    cx.issue(
-                        &at("options"),
-                        "options could not be converted for the script",
-                    );
-                    rhai::Map::new()
-                }
-            }
-        }
+        None | Some(Ok(serde_json::Value::Null)) => serde_json::Map::new(),
+        Some(Ok(serde_json::Value::Object(m))) => m,
         Some(_) => {
             cx.issue(&at("options"), "options must be a mapping");
-            rhai::Map::new()
+            serde_json::Map::new()
         }
     };
+    if let Some(a) = &adapter {
+        if let Err(e) = a.check_options(&options) {
+            cx.issue(&at("options"), e);
+        }
+    }
+    let options = Arc::new(options);
     let models = Models::new(models(name, &p.models, cx), prices.clone());
-    let capabilities = capabilities(name, adapter.as_deref(), &p.capabilities, cx);
+    let capabilities = capabilities(name, adapter.as_ref(), &p.capabilities, cx);
     let defaults = backends::Defaults {
         base_url: base_url.as_deref(),
         api_key: api_key.as_ref(),
-        adapter: adapter.as_deref(),
+        adapter: adapter.as_ref(),
         options: &options,
     };
     let backends = backends::backends(name, &p, &defaults, cx);
@@ -539,7 +481,7 @@ fn provider(
     }
     Some(Provider {
         name: name.to_string(),
-        adapter: adapter?,
+        adapter: Arc::new(adapter?),
         upstream: upstream?,
         api_key,
         headers,
@@ -721,15 +663,8 @@ fn capabilities(
     adapter: Option<&Adapter>,
     own: &IndexMap<String, bool>,
     cx: &mut Ctx,
-) -> BTreeMap<String, bool> {
-    let mut caps = match adapter.map(Adapter::capabilities) {
-        Some(Ok(c)) => c,
-        Some(Err(e)) => {
-            cx.issue(&format!("providers.{provider}.adapter"), e.to_string());
-            BTreeMap::new()
-        }
-        None => BTreeMap::new(),
-    };
+) -> Capabilities {
+    let mut caps = adapter.map(Adapter::capabilities).unwrap_or_default();
     for (k, v) in own {
         if !CAPABILITIES.contains(&k.as_str()) {
             cx.issue(
@@ -921,7 +856,7 @@ fn version(
         h.update([0]);
         h.update(text.as_bytes());
     }
-    for (name, (_, text)) in &adapters.compiled {
+    for (name, text) in adapters.texts() {
         h.update(name.as_bytes());
         h.update([0]);
         h.update(text.as_bytes());
@@ -933,6 +868,7 @@ fn version(
         .collect()
 }
 
+mod adapters;
 mod backends;
 mod expand;
 #[cfg(test)]

@@ -107,7 +107,8 @@ impl WatchService {
 struct Targets {
     config: PathBuf,
     scripts: PathBuf,
-    scoring: PathBuf,
+    /// The scoring scripts' and the patches' folders, beside `scripts`.
+    siblings: [PathBuf; 2],
     /// Symlinks met on the way from the config's directory to the config
     /// file and the script directories: in a Kubernetes ConfigMap volume,
     /// `routes.yaml`, `scripts` and `..data`, whose atomic replacement by
@@ -119,13 +120,11 @@ impl Targets {
     fn new(config: &Path, scripts: &Path) -> Self {
         let config = absolute(config);
         let scripts = absolute(scripts);
-        let scoring = scripts
-            .parent()
-            .map(|p| p.join("scoring"))
-            .unwrap_or_default();
+        let sibling = |name: &str| scripts.parent().map(|p| p.join(name)).unwrap_or_default();
+        let siblings = [sibling("scoring"), sibling("patches")];
         let mut links = Vec::new();
         if let Some(dir) = config.parent() {
-            for path in [&config, &scripts, &scoring] {
+            for path in [&config, &scripts, &siblings[0], &siblings[1]] {
                 if let Ok(rel) = path.strip_prefix(dir) {
                     links.extend(symlinks(dir, rel));
                 }
@@ -136,7 +135,7 @@ impl Targets {
         Self {
             config,
             scripts,
-            scoring,
+            siblings,
             links,
         }
     }
@@ -152,14 +151,14 @@ impl Targets {
         event.paths.iter().any(|p| {
             p.file_name() == config_name && p.parent() == self.config.parent()
                 || self.links.contains(p)
-                || (p.starts_with(&self.scripts) || p.starts_with(&self.scoring))
+                || (p.starts_with(&self.scripts) || self.siblings.iter().any(|s| p.starts_with(s)))
                     && p.extension().is_some_and(|e| e == "rhai" || e == "yaml")
         })
     }
 
     /// The directories to watch (non-recursively): the config's, the
-    /// scripts', the scoring scripts' if it exists, and each one holding a
-    /// symlink on the way.
+    /// scripts', the scoring scripts' and patches' if they exist, and each
+    /// one holding a symlink on the way.
     fn dirs(&self) -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> = self
             .config
@@ -167,10 +166,10 @@ impl Targets {
             .into_iter()
             .map(Path::to_path_buf)
             .collect();
-        dirs.push(self.scripts.clone());
-        if self.scoring.is_dir() {
-            dirs.push(self.scoring.clone());
+        if self.scripts.is_dir() {
+            dirs.push(self.scripts.clone());
         }
+        dirs.extend(self.siblings.iter().filter(|s| s.is_dir()).cloned());
         dirs.extend(
             self.links
                 .iter()

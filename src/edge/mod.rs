@@ -244,9 +244,17 @@ where
         let mut kept: Option<Option<HttpPersistentSettings>> = None;
         loop {
             let wait = kept.as_ref().map(|_| KEEPALIVE);
-            let head = tokio::select! {
-                h = head::read(&mut stream, limits, wait) => h,
-                _ = stopping(shutdown.clone()) => return,
+            // A kept-alive connection waiting for its next request closes
+            // when shutdown begins; a new one was accepted to be answered
+            // (its request may be on the way), so its head is read (within
+            // the head timeout) and served, without keep-alive.
+            let head = if kept.is_some() {
+                tokio::select! {
+                    h = head::read(&mut stream, limits, wait) => h,
+                    _ = stopping(shutdown.clone()) => return,
+                }
+            } else {
+                head::read(&mut stream, limits, wait).await
             };
             let buf = match head {
                 Head::Complete(buf) => match head::check(&buf) {

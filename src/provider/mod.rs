@@ -1,27 +1,14 @@
-//! Providers: a named upstream with its adapter script, credentials and
-//! model metadata, as validated from `routes.yaml`.
+//! Providers: a named upstream with its adapter (see [`crate::adapter`]),
+//! credentials and model metadata, as validated from `routes.yaml`.
 
-pub mod adapter;
-#[cfg(test)]
-mod anthropic_tests;
-#[doc(hidden)]
-pub mod differential;
-pub mod engine;
-#[cfg(test)]
-mod gemini_tests;
-#[cfg(test)]
-mod golden_tests;
-pub mod memory;
 pub mod models;
-pub mod native;
 pub mod plans;
 pub mod scorer;
 
 use std::fmt;
 use std::sync::Arc;
 
-pub use adapter::{Adapter, ChunkOut, HookCtx, RequestPlan, ScriptError, StreamState};
-
+use crate::adapter::Adapter;
 use crate::upstream::Upstream;
 
 /// A credential. `Debug` and `Display` never print it.
@@ -73,8 +60,9 @@ pub struct Provider {
     pub headers: Vec<(String, String)>,
     /// Its listed models, and the pricing catalog for any other.
     pub models: models::Models,
-    /// `options:` from routes.yaml, handed to the script as `ctx.options`.
-    pub options: rhai::Map,
+    /// `options:` (the preset's, then routes.yaml's), handed to the adapter
+    /// as `ctx.options`.
+    pub options: Arc<serde_json::Map<String, serde_json::Value>>,
     /// Why the provider is not used (e.g. its key variable is unset).
     pub disabled: Option<String>,
     /// What it supports: the adapter's `capabilities()` with the preset's

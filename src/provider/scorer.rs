@@ -5,22 +5,19 @@
 //! model) from the request summary it gets. Compiled once per reload on
 //! the adapters' sandboxed engine.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rhai::{CallFnOptions, Dynamic, Engine, Map, Scope, AST};
+use rhai::{Dynamic, Engine, Map};
 
-use super::adapter::{compile_ast, ScriptError};
-use super::engine::DeadlineGuard;
+use crate::adapter::script::{CompileError, Script};
+use crate::adapter::AdapterError;
 
 /// A compiled scoring script.
 pub struct Scorer {
     name: String,
-    path: PathBuf,
-    ast: AST,
-    engine: Arc<Engine>,
-    timeout: Duration,
+    script: Script,
 }
 
 impl std::fmt::Debug for Scorer {
@@ -32,37 +29,22 @@ impl std::fmt::Debug for Scorer {
 }
 
 impl Scorer {
-    /// Compiles `source` (from `path`); it must define `score(candidate, request)`.
+    /// Compiles `source` (`path` as messages show it); it must define
+    /// `score(candidate, request)`.
     pub fn compile(
         name: &str,
         path: &Path,
         source: &str,
         engine: Arc<Engine>,
         timeout: Duration,
-    ) -> Result<Self, ScriptError> {
-        let err = |line: usize, col: usize, message: String| ScriptError::Compile {
-            path: path.to_path_buf(),
-            line,
-            col,
-            message,
-        };
-        let ast = compile_ast(&engine, path, source)?;
-        if !ast
-            .iter_functions()
-            .any(|f| f.name == "score" && f.params.len() == 2)
-        {
-            return Err(err(
-                0,
-                0,
-                "missing hook `fn score(candidate, request)`".to_string(),
-            ));
+    ) -> Result<Self, CompileError> {
+        let script = Script::compile(path, source, engine, timeout)?;
+        if script.arity("score") != Some(2) {
+            return Err(script.invalid("missing hook `fn score(candidate, request)`"));
         }
         Ok(Self {
             name: name.to_string(),
-            path: path.to_path_buf(),
-            ast,
-            engine,
-            timeout,
+            script,
         })
     }
 
@@ -72,38 +54,21 @@ impl Scorer {
     }
 
     /// Scores one candidate: `Some(score)` (lower first) or `None` (set aside).
-    pub fn score(&self, candidate: Map, request: &Map) -> Result<Option<f64>, ScriptError> {
-        let _deadline = DeadlineGuard::start(self.timeout);
-        let options = CallFnOptions::new().eval_ast(false).rewind_scope(false);
-        let out: Dynamic = self
-            .engine
-            .call_fn_with_options(
-                options,
-                &mut Scope::new(),
-                &self.ast,
-                "score",
-                (
-                    Dynamic::from_map(candidate),
-                    Dynamic::from_map(request.clone()),
-                ),
-            )
-            .map_err(|e| ScriptError::Runtime {
-                path: self.path.clone(),
-                hook: "score",
-                line: e.position().line(),
-                message: e.to_string(),
-            })?;
+    pub fn score(&self, candidate: Map, request: &Map) -> Result<Option<f64>, AdapterError> {
+        let args = (
+            Dynamic::from_map(candidate),
+            Dynamic::from_map(request.clone()),
+        );
+        let out = self.script.call("score", None, args)?;
         if out.is_unit() {
             return Ok(None);
         }
         out.as_float()
             .or_else(|_| out.as_int().map(|i| i as f64))
             .map(Some)
-            .map_err(|t| ScriptError::Runtime {
-                path: self.path.clone(),
-                hook: "score",
-                line: None,
-                message: format!("must return a number or (), not {t}"),
+            .map_err(|t| {
+                self.script
+                    .bad_output("score", format!("must return a number or (), not {t}"))
             })
     }
 }

@@ -19,13 +19,14 @@ use serde_json::Value;
 use super::ctx::Usage;
 use super::hostile::{self, Hostile};
 use super::request::{ClientRequest, Endpoint};
+use crate::adapter::{AdapterError, Ctx};
 use crate::config::policy::VirtualKey;
 use crate::config::Config;
 use crate::error::{redact, GatewayError};
 use crate::metrics::metrics;
 use crate::policy::limits;
 use crate::provider::plans::PlanKey;
-use crate::provider::{HookCtx, Provider, ScriptError, Secret};
+use crate::provider::Provider;
 use crate::routing::strategy::{Components, Demand};
 use crate::routing::{RoutePolicy, Target};
 use crate::state::StateStore;
@@ -83,7 +84,8 @@ pub struct Started<'t> {
     /// Counts the request in flight on the backend (least-connections).
     pub in_flight: InFlightGuard,
     pub model: String,
-    pub script_ctx: Map,
+    /// What the adapter's hooks see, for this attempt and its stream.
+    pub ctx: Arc<Ctx>,
     /// When the attempt began, and how long until its answer (or a
     /// stream's first bytes) arrived.
     pub began: Instant,
@@ -413,14 +415,9 @@ impl<'a> Shared<'a> {
         };
         let in_flight = provider.backends.in_flight(&backend.id);
         let model = target.model_for(&self.req.model).to_string();
-        // Built only when a hook will read it (the request head is usually reused).
-        let script_ctx = if provider.adapter.reads_ctx_after_request() {
-            self.script_ctx(provider, backend, &model)
-        } else {
-            Map::new()
-        };
+        let ctx = Arc::new(self.adapter_ctx(provider, backend, &model));
         let outgoing = self
-            .outgoing(provider, backend, &model, &script_ctx)
+            .outgoing(provider, backend, &ctx)
             .map_err(|e| fail("script", e))?;
         let timeouts = self.timeouts(provider);
         let attempt_deadline = self.attempt_deadline(&timeouts);
@@ -431,14 +428,7 @@ impl<'a> Shared<'a> {
         };
         let began = Instant::now();
         let result = self
-            .exchange(
-                provider,
-                &outgoing,
-                peer,
-                &script_ctx,
-                attempt_deadline,
-                &timeouts,
-            )
+            .exchange(provider, &outgoing, peer, &ctx, attempt_deadline, &timeouts)
             .await;
         let upstream_latency = |outcome: &str| {
             metrics()
@@ -467,7 +457,7 @@ impl<'a> Shared<'a> {
             permit,
             in_flight,
             model,
-            script_ctx,
+            ctx,
             began,
             first_byte: began.elapsed(),
             status,
@@ -483,7 +473,7 @@ impl<'a> Shared<'a> {
         provider: &Provider,
         outgoing: &Request<'_>,
         peer: PeerTimeouts,
-        script_ctx: &Map,
+        ctx: &Ctx,
         attempt_deadline: Instant,
         timeouts: &Timeouts,
     ) -> Result<(u16, Incoming, Answer), (String, GatewayError)> {
@@ -506,12 +496,13 @@ impl<'a> Shared<'a> {
                 .await
                 .map_err(labelled)?;
             let content_type = incoming.header_str("content-type");
-            hostile::check_stream_start(&provider.name, content_type, first.as_deref())
+            let framing = provider.adapter.framing();
+            hostile::check_stream_start(&provider.name, content_type, first.as_deref(), framing)
                 .map_err(labelled)?;
             Answer::Stream { first }
         } else {
             let (body, usage) = self
-                .complete(&mut incoming, provider, script_ctx, attempt_deadline)
+                .complete(&mut incoming, provider, ctx, attempt_deadline)
                 .await
                 .map_err(labelled)?;
             Answer::Complete { body, usage }
@@ -536,35 +527,34 @@ impl<'a> Shared<'a> {
             .max(Duration::from_millis(1))
     }
 
-    /// `ctx` as adapter scripts see it.
-    fn script_ctx(&self, provider: &Provider, backend: &Backend, model: &str) -> Map {
-        HookCtx {
+    /// What `provider`'s adapter sees of this attempt.
+    fn adapter_ctx(&self, provider: &Provider, backend: &Backend, model: &str) -> Ctx {
+        Ctx {
             endpoint: self.req.endpoint.name(),
-            model,
+            model: model.to_string(),
             stream: self.req.stream,
             include_usage: self.req.include_usage,
-            provider: &provider.name,
-            api_key: backend.api_key.as_ref().map(Secret::expose),
-            options: &provider.options,
-            encoding_format: self.encoding_format.as_deref(),
+            provider: provider.name.clone(),
+            api_key: backend.api_key.as_ref().map(|k| k.expose().to_string()),
+            options: provider.options.clone(),
+            encoding_format: self.encoding_format.clone(),
+            script: Default::default(),
         }
-        .to_map()
     }
 
-    /// The request head for `backend`: reused, or built by the adapter's
-    /// `request(ctx)` hook (with the provider's own headers over the
-    /// script's) and kept for reuse unless the script says not to.
+    /// The request head for `backend`: reused, or built by the adapter
+    /// (with the provider's own headers over the adapter's) and kept for
+    /// reuse unless the adapter says not to.
     fn head(
         &self,
         provider: &Provider,
         backend: &Backend,
-        model: &str,
-        script_ctx: &Map,
+        ctx: &Ctx,
     ) -> Result<Arc<RequestHead>, GatewayError> {
         let key = PlanKey {
             backend: &backend.id,
             endpoint: self.req.endpoint.name(),
-            model,
+            model: &ctx.model,
             stream: self.req.stream,
             include_usage: self.req.include_usage,
             encoding_format: self.encoding_format.as_deref(),
@@ -572,26 +562,19 @@ impl<'a> Shared<'a> {
         if let Some(head) = provider.plans.get(&key) {
             return Ok(head);
         }
-        let built;
-        let ctx = if script_ctx.is_empty() {
-            built = self.script_ctx(provider, backend, model);
-            &built
-        } else {
-            script_ctx
-        };
         let plan = provider
             .adapter
-            .request(ctx)
-            .map_err(|e| script_error(e, provider))?;
+            .plan(ctx)
+            .map_err(|e| adapter_error(e, provider))?;
         let mut headers = plan.headers;
         headers.extend(provider.headers.iter().cloned());
         let target = backend.upstream.target(&plan.path);
         let head =
             RequestHead::new(plan.method, &backend.upstream, &target, &headers).map_err(|e| {
                 GatewayError::BadGateway(format!(
-                    "provider `{}`: adapter {}: request(): {e}",
+                    "provider `{}`: adapter {}: request head: {e}",
                     provider.name,
-                    provider.adapter.path().display()
+                    provider.adapter.name()
                 ))
             })?;
         let head = Arc::new(head);
@@ -606,20 +589,18 @@ impl<'a> Shared<'a> {
         &self,
         provider: &Provider,
         backend: &'b Backend,
-        model: &str,
-        script_ctx: &Map,
+        ctx: &Ctx,
     ) -> Result<Request<'b>, GatewayError> {
-        let adapter = &provider.adapter;
-        let script_err = |e: ScriptError| script_error(e, provider);
-        let head = self.head(provider, backend, model, script_ctx)?;
+        let head = self.head(provider, backend, ctx)?;
         let body = {
             let mut hub = self.body.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(obj) = hub.as_object_mut() {
-                obj.insert("model".into(), Value::String(model.to_string()));
+                obj.insert("model".into(), Value::String(ctx.model.clone()));
             }
-            match adapter
-                .transform_request(&hub, script_ctx)
-                .map_err(script_err)?
+            match provider
+                .adapter
+                .request(&hub, ctx)
+                .map_err(|e| adapter_error(e, provider))?
             {
                 Some(v) => serde_json::to_vec(&v),
                 None => serde_json::to_vec(&*hub),
@@ -640,7 +621,7 @@ impl<'a> Shared<'a> {
         &self,
         incoming: &mut Incoming,
         provider: &Provider,
-        script_ctx: &Map,
+        ctx: &Ctx,
         deadline: Instant,
     ) -> Result<(Bytes, Option<Usage>), GatewayError> {
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -677,8 +658,8 @@ impl<'a> Shared<'a> {
         }
         let parsed: Value = serde_json::from_slice(text).map_err(not_json)?;
         let out = adapter
-            .transform_response(parsed, script_ctx)
-            .map_err(|e| script_error(e, provider))?;
+            .response(parsed, ctx)
+            .map_err(|e| adapter_error(e, provider))?;
         let usage = out.get("usage").and_then(Usage::from_json);
         let bytes = serde_json::to_vec(&out).map_err(|e| GatewayError::Internal(e.to_string()))?;
         Ok((Bytes::from(bytes), usage))
@@ -885,10 +866,12 @@ fn call_error(e: CallError, provider: &Provider) -> GatewayError {
     }
 }
 
-fn script_error(e: ScriptError, provider: &Provider) -> GatewayError {
+/// An adapter's refusal (the client's fault: a 4xx, no failover) or
+/// failure (a 502, counted), without the provider's secrets.
+pub fn adapter_error(e: AdapterError, provider: &Provider) -> GatewayError {
     let secrets = provider.secrets();
     match e {
-        ScriptError::Rejected { status, message } => GatewayError::Rejected {
+        AdapterError::Rejected { status, message } => GatewayError::Rejected {
             status,
             message: redact(&message, &secrets),
         },
@@ -898,7 +881,7 @@ fn script_error(e: ScriptError, provider: &Provider) -> GatewayError {
                 .with_label_values(&[provider.adapter.name()])
                 .inc();
             let text = redact(&other.to_string(), &secrets);
-            tracing::error!(provider = %provider.name, error = %text, "adapter script failed");
+            tracing::error!(provider = %provider.name, error = %text, "adapter failed");
             GatewayError::BadGateway(text)
         }
     }

@@ -726,7 +726,7 @@ async fn finish(
             let timeouts = shared.timeouts(provider);
             let relay = stream::Relay {
                 adapter: &provider.adapter,
-                script_ctx: &started.script_ctx,
+                ctx: &started.ctx,
                 include_usage: shared.req.include_usage,
                 idle_timeout: timeouts.idle.unwrap_or(Duration::from_secs(60)),
                 max_duration: timeouts.stream.unwrap_or(Duration::from_secs(1800)),

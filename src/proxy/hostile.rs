@@ -4,6 +4,7 @@
 //! goes to the client, so that failover is still possible — whether it is
 //! the JSON or the event stream that was asked for.
 
+use crate::adapter::Framing;
 use crate::error::GatewayError;
 use crate::metrics::metrics;
 
@@ -58,31 +59,43 @@ impl Hostile {
 }
 
 /// Checks the start of a 2xx answer to a streaming request: it must look
-/// like server-sent events. Lenient on the content type (some
-/// OpenAI-compatible servers omit or misstate it) as long as the body is
-/// events; otherwise a 502 naming what came instead, counted.
+/// like the stream the adapter reads (server-sent events, or NDJSON).
+/// Lenient on the content type (some OpenAI-compatible servers omit or
+/// misstate it) as long as the body is events; otherwise a 502 naming what
+/// came instead, counted.
 pub fn check_stream_start(
     provider: &str,
     content_type: Option<&str>,
     first: Option<&[u8]>,
+    framing: Framing,
 ) -> Result<(), GatewayError> {
     let Some(first) = first else {
         return Ok(());
     };
-    if may_be_sse(first) {
-        return Ok(());
-    }
+    let expected = match framing {
+        Framing::Sse if may_be_sse(first) => return Ok(()),
+        Framing::Ndjson if crate::transform::ndjson::may_be_ndjson(first) => return Ok(()),
+        Framing::Sse => "an event stream",
+        Framing::Ndjson => "newline-delimited JSON",
+    };
+    let streamy = |ct: &str| match framing {
+        Framing::Sse => is_event_stream(ct),
+        Framing::Ndjson => ct.to_ascii_lowercase().contains("ndjson"),
+    };
     let (kind, message) = match content_type {
-        Some(ct) if !is_event_stream(ct) => (
+        Some(ct) if !streamy(ct) => (
             Hostile::WrongContentType,
             format!(
-                "provider `{provider}` answered a streaming request with `{}` instead of an event stream",
+                "provider `{provider}` answered a streaming request with `{}` instead of {expected}",
                 short(ct)
             ),
         ),
         _ => (
             Hostile::InvalidSse,
-            format!("provider `{provider}` sent a stream that is not server-sent events"),
+            match framing {
+                Framing::Sse => format!("provider `{provider}` sent a stream that is not server-sent events"),
+                Framing::Ndjson => format!("provider `{provider}` sent a stream that is not newline-delimited JSON"),
+            },
         ),
     };
     kind.count(provider);
@@ -194,17 +207,30 @@ mod tests {
 
     #[test]
     fn a_stream_start_that_is_not_events_names_the_content_type() {
-        let html = check_stream_start("p", Some("text/html; charset=utf-8"), Some(b"<html>"));
+        let html = check_stream_start(
+            "p",
+            Some("text/html; charset=utf-8"),
+            Some(b"<html>"),
+            Framing::Sse,
+        );
         let msg = html.unwrap_err().to_string();
         assert!(msg.contains("`text/html; charset=utf-8`"), "{msg}");
-        let noise = check_stream_start("p", Some("text/event-stream"), Some(b"\x00\x01"));
+        let noise = check_stream_start(
+            "p",
+            Some("text/event-stream"),
+            Some(b"\x00\x01"),
+            Framing::Sse,
+        );
         assert!(noise
             .unwrap_err()
             .to_string()
             .contains("not server-sent events"));
         // Lenient when the body is events, whatever the header says.
-        assert!(check_stream_start("p", Some("text/plain"), Some(b"data: {}\n\n")).is_ok());
-        assert!(check_stream_start("p", None, None).is_ok());
+        assert!(
+            check_stream_start("p", Some("text/plain"), Some(b"data: {}\n\n"), Framing::Sse)
+                .is_ok()
+        );
+        assert!(check_stream_start("p", None, None, Framing::Sse).is_ok());
     }
 
     #[test]

@@ -10,17 +10,17 @@ use http::{HeaderName, HeaderValue};
 use pingora::connectors::http::Connector;
 use pingora::http::ResponseHeader;
 use pingora_proxy::Session;
-use rhai::Map;
 use serde_json::{json, Value};
 
 use super::ctx::{RequestCtx, Usage};
 use super::forward::client_gone;
 use super::hostile::{self, Hostile};
 use super::respond::{bounded, common_headers, response_parts, set};
+use crate::adapter::{Adapter, ChunkOut, Ctx, Framing, StreamState};
 use crate::error::redact;
 use crate::metrics::metrics;
-use crate::provider::{Adapter, ChunkOut, StreamState};
-use crate::transform::sse::{SseEvent, SseParser};
+use crate::transform::ndjson::NdjsonParser;
+use crate::transform::sse::{EventTooLarge, SseEvent, SseParser};
 
 use super::sink::Sink;
 use crate::policy::collect::Collector;
@@ -35,7 +35,8 @@ const LAST_WRITE: std::time::Duration = std::time::Duration::from_secs(1);
 /// How one stream is relayed.
 pub struct Relay<'a> {
     pub adapter: &'a Adapter,
-    pub script_ctx: &'a Map,
+    /// What the adapter's hooks see.
+    pub ctx: &'a std::sync::Arc<Ctx>,
     /// The client asked for the final usage chunk.
     pub include_usage: bool,
     pub idle_timeout: std::time::Duration,
@@ -60,7 +61,7 @@ struct Progress {
     errored: bool,
     saw_finish: bool,
     usage: Option<Usage>,
-    /// The adapter script's per-stream state (`this`).
+    /// The adapter's (and patch's) per-stream state.
     state: StreamState,
     sink: Sink,
     collector: Option<Collector>,
@@ -145,7 +146,7 @@ impl Relay<'_> {
         )
         .await?;
 
-        let mut parser = SseParser::new(self.max_event);
+        let mut parser = Parser::new(self.adapter.framing(), self.max_event);
         let sink = match format {
             ClientFormat::OpenAi => Sink::OpenAi,
             ClientFormat::Anthropic(model) => Sink::Anthropic(Box::new(
@@ -157,7 +158,7 @@ impl Relay<'_> {
             errored: false,
             saw_finish: false,
             usage: None,
-            state: self.adapter.stream_state(),
+            state: self.adapter.stream(self.ctx),
             sink,
             collector: self.collect.then(Collector::default),
         };
@@ -267,18 +268,14 @@ impl Relay<'_> {
         p: &mut Progress,
         ctx: &mut RequestCtx,
     ) {
+        let mut items = Vec::new();
         for ev in events.drain(..) {
             if p.done || p.errored {
                 continue;
             }
-            if self.adapter.translates_stream() {
-                match self.adapter.transform_chunk(
-                    &mut p.state,
-                    &ev.event,
-                    &ev.data,
-                    self.script_ctx,
-                ) {
-                    Ok(items) => items.into_iter().for_each(|c| self.emit(c, out, p, ctx)),
+            if p.state.translates() {
+                match p.state.event(&ev.event, &ev.data, &mut items) {
+                    Ok(()) => items.drain(..).for_each(|c| self.emit(c, out, p, ctx)),
                     Err(e) => {
                         metrics()
                             .script_errors
@@ -387,8 +384,9 @@ impl Relay<'_> {
         if p.done || p.errored {
             return;
         }
-        match self.adapter.finish_stream(&mut p.state, self.script_ctx) {
-            Ok(items) => items.into_iter().for_each(|c| self.emit(c, out, p, ctx)),
+        let mut items = Vec::new();
+        match p.state.finish(&mut items) {
+            Ok(()) => items.into_iter().for_each(|c| self.emit(c, out, p, ctx)),
             Err(e) => {
                 let msg = redact(&e.to_string(), &self.secrets);
                 return self.fail(out, p, ctx, "script", &msg);
@@ -397,7 +395,7 @@ impl Relay<'_> {
         if p.done || p.errored {
             return;
         }
-        if p.saw_finish && !self.adapter.translates_stream() {
+        if p.saw_finish && !p.state.has_translator() {
             // Some OpenAI-compatible servers end without `[DONE]`.
             p.done = true;
             p.sink.done(out);
@@ -454,6 +452,42 @@ impl EventPeek {
             .iter()
             .flatten()
             .any(|c| c.finish_reason.is_some())
+    }
+}
+
+/// The reader of the provider's stream framing.
+enum Parser {
+    Sse(SseParser),
+    Ndjson(NdjsonParser),
+}
+
+impl Parser {
+    fn new(framing: Framing, max_event: usize) -> Self {
+        match framing {
+            Framing::Sse => Self::Sse(SseParser::new(max_event)),
+            Framing::Ndjson => Self::Ndjson(NdjsonParser::new(max_event)),
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) -> Result<(), EventTooLarge> {
+        match self {
+            Self::Sse(p) => p.feed(bytes, out),
+            Self::Ndjson(p) => p.feed(bytes, out),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<SseEvent>) {
+        match self {
+            Self::Sse(p) => p.finish(out),
+            Self::Ndjson(p) => p.finish(out),
+        }
+    }
+
+    fn saw_junk(&self) -> bool {
+        match self {
+            Self::Sse(p) => p.saw_junk(),
+            Self::Ndjson(p) => p.saw_junk(),
+        }
     }
 }
 

@@ -1,3 +1,5 @@
-//! Response-side transforms: server-sent events in and out.
+//! Response-side transforms: server-sent events in and out, and
+//! newline-delimited JSON in.
 
+pub mod ndjson;
 pub mod sse;

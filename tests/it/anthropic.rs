@@ -197,38 +197,3 @@ async fn embeddings_are_refused_with_a_clear_400() {
         "{body}"
     );
 }
-
-/// The native twin runs only the shipped script: an edited anthropic.rhai
-/// is what translates, streams included.
-#[tokio::test]
-async fn an_edited_script_runs_instead_of_the_native_twin() {
-    let shipped = std::fs::read_to_string(scripts_dir().join("anthropic.rhai")).unwrap();
-    let edited = shipped.replace(r#"_ => "stop","#, r#"_ => "edited_stop","#);
-    assert_ne!(edited, shipped, "the script's finish_reason mapping moved");
-    let mock = MockServer::start(MockConfig {
-        api_key: Some("sk-ant-test".into()),
-        ..MockConfig::default()
-    })
-    .await
-    .unwrap();
-    let yaml = format!(
-        "providers:\n{}routes:\n  - match: {{ model: smart }}\n    targets: [{{ provider: claude, model: claude-sonnet-4 }}]\n",
-        provider("claude", "anthropic", &mock, Some("sk-ant-test"))
-    );
-    let gw = Gateway::start_with_scripts(&yaml, &[("anthropic", &edited)]).await;
-    let body: Value = gw
-        .post("/v1/chat/completions", &chat("smart", false))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(body["choices"][0]["finish_reason"], "edited_stop", "{body}");
-    let events = read_sse(gw.post("/v1/chat/completions", &chat("smart", true)).await).await;
-    let finish: Vec<Value> = events
-        .iter()
-        .filter_map(|e| e.json())
-        .filter_map(|c| c["choices"][0].get("finish_reason").cloned())
-        .filter(|f| !f.is_null())
-        .collect();
-    assert_eq!(finish, vec![json!("edited_stop")]);
-}

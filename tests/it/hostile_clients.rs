@@ -709,10 +709,14 @@ async fn stalled_reader(gw: &Gateway) -> TcpStream {
     conn
 }
 
-/// A provider streaming as fast as it can: far more than socket buffers hold.
+/// A provider streaming events as fast as it can, without end: the socket
+/// buffers towards a client that does not read fill within moments, and
+/// only cutting the stream ends it.
 fn firehose() -> MockConfig {
     MockConfig {
-        chunks: 100_000,
+        fault: Some(Fault::Endless {
+            every: Duration::ZERO,
+        }),
         ..MockConfig::default()
     }
 }

@@ -22,6 +22,7 @@ mod limits;
 mod messages;
 mod observability;
 mod openai;
+mod patches;
 mod plans;
 mod policy;
 mod pricing;

@@ -4,13 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rhai::Map;
-
 use super::expand::Unresolved;
 use super::Ctx;
+use crate::adapter::{Adapter, Ctx as HookCtx};
 use crate::config::raw::{RawBackend, RawBreaker, RawHealthCheck, RawProvider};
 use crate::config::values;
-use crate::provider::{Adapter, HookCtx, Secret};
+use crate::provider::Secret;
 use crate::routing::hash_key::HashKey;
 use crate::upstream::backend::{backend_id, balancer_for, breaker_for, Backend};
 use crate::upstream::balance::{Balancer, Member, Strategy};
@@ -32,7 +31,7 @@ pub struct Defaults<'a> {
     pub base_url: Option<&'a str>,
     pub api_key: Option<&'a Secret>,
     pub adapter: Option<&'a Adapter>,
-    pub options: &'a Map,
+    pub options: &'a Arc<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Validates the backend settings of provider `name`.
@@ -175,17 +174,14 @@ fn probe_headers(provider: &str, d: &Defaults, key: Option<&Secret>) -> Vec<(Str
     };
     let ctx = HookCtx {
         endpoint: "chat",
-        model: "health-check",
-        stream: false,
-        include_usage: false,
-        provider,
-        api_key: key.map(Secret::expose),
-        options: d.options,
-        encoding_format: None,
-    }
-    .to_map();
+        model: "health-check".into(),
+        provider: provider.to_string(),
+        api_key: key.map(|k| k.expose().to_string()),
+        options: d.options.clone(),
+        ..HookCtx::default()
+    };
     adapter
-        .request(&ctx)
+        .plan(&ctx)
         .map(|plan| plan.headers)
         .unwrap_or_default()
 }

@@ -50,7 +50,7 @@ fn broken_configs_are_reported_with_lines() {
         ("server:\n  scripts: { max_array_size: 0 }\n", "server.scripts.max_array_size: must be at least 1"),
         ("server:\n  scripts:\n    max_memory: lots\n", "4:17: server.scripts.max_memory: invalid size"),
         ("server:\n  scripts: { max_string_size: 0 }\n", "server.scripts.max_string_size: must be more than 0"),
-        ("providers:\n  p:\n    adapter: nope\n    base_url: http://x\n", "4:14: providers.p.adapter: no adapter script `nope`"),
+        ("providers:\n  p:\n    adapter: nope\n    base_url: http://x\n", "4:14: providers.p.adapter: no adapter `nope`: not built in"),
         ("providers:\n  p:\n    adapter: openai\n    base_url: ftp://x\n", "5:15: providers.p.base_url: base_url scheme must be http or https"),
         ("providers:\n  p:\n    adapter: openai\n    base_url: http://x\n    models:\n      m: { quality: 3 }\n", "providers.p.models.m.quality: quality must be between 0 and 1"),
         ("providers:\n  p:\n    adapter: openai\n    base_url: http://x\n    capabilities: { telepathy: true }\n", "providers.p.capabilities.telepathy: unknown capability `telepathy`"),

@@ -22,11 +22,11 @@ pub fn scripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/providers")
 }
 
-/// Copies the repo's adapter and scoring scripts to `dest/providers` and
-/// `dest/scoring`.
+/// Copies the repo's adapter, patch and scoring scripts to
+/// `dest/providers`, `dest/patches` and `dest/scoring`.
 pub fn copy_scripts(dest: &Path) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
-    for sub in ["providers", "scoring"] {
+    for sub in ["providers", "patches", "scoring"] {
         std::fs::create_dir_all(dest.join(sub)).expect("scripts dir");
         for entry in std::fs::read_dir(repo.join(sub)).expect("repo scripts") {
             let entry = entry.expect("entry");
@@ -76,7 +76,8 @@ impl Gateway {
         Self::start_with_scripts(yaml, &[]).await
     }
 
-    /// Like [`Gateway::start`], with extra adapter scripts `(name, source)`.
+    /// Like [`Gateway::start`], with extra scripts `(name, source)`: an
+    /// adapter, `scoring:<name>` or `patch:<name>`.
     pub async fn start_with_scripts(yaml: &str, scripts: &[(&str, &str)]) -> Gateway {
         Self::spawn(yaml, scripts, &[]).await
     }
@@ -91,10 +92,14 @@ impl Gateway {
         copy_scripts(&dir.path().join("scripts"));
         let sdir = dir.path().join("scripts/providers");
         let scoring = dir.path().join("scripts/scoring");
+        let patches = dir.path().join("scripts/patches");
         for (name, src) in scripts {
-            let path = match name.strip_prefix("scoring:") {
-                Some(n) => scoring.join(format!("{n}.rhai")),
-                None => sdir.join(format!("{name}.rhai")),
+            let path = if let Some(n) = name.strip_prefix("scoring:") {
+                scoring.join(format!("{n}.rhai"))
+            } else if let Some(n) = name.strip_prefix("patch:") {
+                patches.join(format!("{n}.rhai"))
+            } else {
+                sdir.join(format!("{name}.rhai"))
             };
             std::fs::write(path, src).expect("write script");
         }

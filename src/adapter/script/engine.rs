@@ -1,4 +1,5 @@
-//! The one Rhai engine every adapter script runs on: sandboxed (no file or
+//! The one Rhai engine every script runs on — adapters, patches, scoring:
+//! sandboxed (no file or
 //! module access, no `eval`), limited (operations, call depth, sizes, a
 //! wall-clock budget, a memory budget and a stack budget per hook call) and
 //! extended with the few helpers that adapters need (`json_parse`,
@@ -30,9 +31,6 @@ pub struct ScriptLimits {
     /// Bytes a call may hold allocated (counted by
     /// [`memory::CountingAlloc`], so only where that is the global allocator).
     pub max_memory: usize,
-    /// Shipped scripts run through their native twins
-    /// ([`super::native`]); false runs every hook in Rhai.
-    pub native: bool,
 }
 
 impl Default for ScriptLimits {
@@ -45,28 +43,24 @@ impl Default for ScriptLimits {
             max_array_size: 1_000_000,
             max_map_size: 1_000_000,
             max_memory: 256 * 1024 * 1024,
-            native: true,
         }
     }
 }
 
 /// Scripts' `unix_time()`: seconds since the epoch (0 if the clock is
-/// before it). Native twins use the same.
+/// before it). Built-in adapters use the same.
 pub fn unix_time() -> i64 {
-    if let Some(time) = pin::time() {
-        return time;
-    }
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
 
-/// Scripts' `random_id()`: 24 random lowercase hex digits. Native twins
-/// use the same.
+/// Scripts' `random_id()`: 24 random lowercase hex digits. Built-in
+/// adapters use the same.
 pub fn random_id() -> String {
     use rand::Rng;
-    let n: u128 = pin::next_random().unwrap_or_else(|| rand::thread_rng().gen());
+    let n: u128 = rand::thread_rng().gen();
     let mut id = format!("{n:032x}");
     id.truncate(24);
     id
@@ -104,10 +98,10 @@ fn stack_address() -> usize {
 
 /// Sets this thread's script budgets (time, memory, stack) for as long as
 /// it lives.
-pub(crate) struct DeadlineGuard(Option<Call>);
+pub struct DeadlineGuard(Option<Call>);
 
 impl DeadlineGuard {
-    pub(crate) fn start(budget: Duration) -> Self {
+    pub fn start(budget: Duration) -> Self {
         let call = Call {
             deadline: Instant::now().checked_add(budget),
             memory_base: memory::held(),
@@ -165,6 +159,7 @@ pub fn build_engine(limits: &ScriptLimits) -> Engine {
     engine.on_print(|s| tracing::debug!(target: "script", "{s}"));
     engine.on_debug(|s, src, pos| tracing::debug!(target: "script", source = src, %pos, "{s}"));
     register_helpers(&mut engine);
+    super::json::register(&mut engine);
     engine
 }
 
@@ -174,14 +169,13 @@ fn register_helpers(engine: &mut Engine) {
         |s: &str| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
             let v: serde_json::Value =
                 serde_json::from_str(s).map_err(|e| format!("json_parse: {e}"))?;
-            rhai::serde::to_dynamic(v)
+            Ok(super::convert::to_dynamic(v))
         },
     );
     engine.register_fn(
         "json_encode",
         |v: Dynamic| -> Result<String, Box<rhai::EvalAltResult>> {
-            let v: serde_json::Value = rhai::serde::from_dynamic(&v)?;
-            Ok(v.to_string())
+            Ok(super::convert::from_dynamic(&v)?.to_string())
         },
     );
     engine.register_fn("unix_time", unix_time);
@@ -201,42 +195,6 @@ fn register_helpers(engine: &mut Engine) {
             Ok(base64_encode(&bytes))
         },
     );
-}
-
-/// Test support (unit tests and the fuzz targets): the clock and the ids of
-/// one hook call made repeatable, so that a script and its twin, run one
-/// after the other on the same input, must give the very same output (see
-/// `provider::differential`). Unpinned — always, in the gateway — it costs
-/// a thread-local read per `unix_time()` or `random_id()`.
-#[doc(hidden)]
-pub mod pin {
-    use std::cell::RefCell;
-
-    use rand::rngs::StdRng;
-    use rand::{Rng, SeedableRng};
-
-    thread_local! {
-        static PIN: RefCell<Option<(i64, StdRng)>> = const { RefCell::new(None) };
-    }
-
-    /// Runs `f` with `unix_time()` returning `time` and `random_id()`
-    /// drawing a sequence determined by `seed`.
-    pub fn with<T>(time: i64, seed: u64, f: impl FnOnce() -> T) -> T {
-        let pinned = Some((time, StdRng::seed_from_u64(seed)));
-        let before = PIN.with(|p| p.replace(pinned));
-        let out = f();
-        PIN.with(|p| p.replace(before));
-        out
-    }
-
-    pub(super) fn time() -> Option<i64> {
-        PIN.with(|p| p.borrow().as_ref().map(|(t, _)| *t))
-    }
-
-    /// The next number of the pinned sequence.
-    pub(super) fn next_random() -> Option<u128> {
-        PIN.with(|p| p.borrow_mut().as_mut().map(|(_, rng)| rng.gen()))
-    }
 }
 
 /// Standard base64 with padding.
