@@ -32,6 +32,8 @@ mod hostile_fault_tests;
 mod ollama;
 mod openai;
 mod reply;
+#[cfg(test)]
+mod script_tests;
 mod slow_header;
 mod state;
 #[cfg(test)]
