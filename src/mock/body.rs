@@ -1,5 +1,6 @@
-//! Response bodies: SSE framing (wire-formats §7), pacing of stream events
-//! (`chunk_delay`, `split_events`), and bodies that end early on purpose.
+//! Response bodies: SSE framing (wire-formats §7) and NDJSON lines (Ollama),
+//! pacing of stream events (`chunk_delay`, `split_events`), and bodies that
+//! end early on purpose.
 
 use std::collections::VecDeque;
 use std::io;
@@ -55,6 +56,11 @@ pub(crate) fn sse_event(name: &str, value: &Value) -> Bytes {
     Bytes::from(format!("event: {name}\ndata: {value}\n\n"))
 }
 
+/// `<json>\n`: one line of a newline-delimited JSON stream (Ollama).
+pub(crate) fn ndjson_line(value: &Value) -> Bytes {
+    Bytes::from(format!("{value}\n"))
+}
+
 /// How a stream body ends after its last frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Ending {
@@ -81,6 +87,19 @@ pub(crate) fn sse_response(
     guard: InFlight,
     shutdown: Shutdown,
 ) -> Response {
+    stream_response(frames, ending, pace, guard, shutdown, "text/event-stream")
+}
+
+/// A `200` stream of `content_type` (SSE or NDJSON) that sends `frames`
+/// one write each.
+pub(crate) fn stream_response(
+    frames: Vec<Bytes>,
+    ending: Ending,
+    pace: Pace,
+    guard: InFlight,
+    shutdown: Shutdown,
+    content_type: &'static str,
+) -> Response {
     let pacer = Pacer {
         frames: frames.into(),
         second_half: None,
@@ -96,7 +115,7 @@ pub(crate) fn sse_response(
     });
     let mut response = Response::new(Body::from_stream(body));
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }

@@ -101,7 +101,8 @@ impl Call {
         format!("{prefix}{}", self.started.seq)
     }
 
-    /// Sends `frames` as an SSE stream, cut or corrupted by the fault.
+    /// Sends `frames` as the dialect's stream (SSE, or NDJSON for Ollama),
+    /// cut or corrupted by the fault.
     pub(crate) fn stream(self, frames: Vec<Frame>) -> Response {
         let Started {
             cfg,
@@ -121,7 +122,8 @@ impl Call {
             delay,
             split: cfg.split_events,
         };
-        body::sse_response(frames, ending, pace, guard, shutdown)
+        let content_type = self.dialect.stream_content_type();
+        body::stream_response(frames, ending, pace, guard, shutdown, content_type)
     }
 
     /// Sends `body` as a JSON response, unless the fault says otherwise.

@@ -1,5 +1,7 @@
-//! Provider dialects: how OpenAI and Anthropic check keys, shape error
-//! bodies (wire-formats §1.4, §2.4) and report errors inside a stream.
+//! Provider dialects: how OpenAI, Anthropic, Cohere (v2) and Ollama check
+//! keys, shape error bodies (wire-formats §1.4, §2.4; Cohere's
+//! `{"id","message"}`, Ollama's `{"error": "…"}`) and report errors inside
+//! a stream.
 
 use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderValue, StatusCode};
@@ -7,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use super::body::{sse_data, sse_event};
+use super::body::{ndjson_line, sse_data, sse_event};
 use super::state::RecordedRequest;
 
 /// Which provider's wire format an endpoint speaks.
@@ -15,14 +17,19 @@ use super::state::RecordedRequest;
 pub(crate) enum Dialect {
     OpenAi,
     Anthropic,
+    /// Cohere's native v2 API (`/v2/chat`, `/v2/embed`).
+    Cohere,
+    /// Ollama's native API (`/api/chat`, `/api/embed`); streams are NDJSON.
+    Ollama,
 }
 
 impl Dialect {
     /// Whether `req` carries `key` the way this provider expects it
-    /// (`Authorization: Bearer K` or `x-api-key: K`).
+    /// (`Authorization: Bearer K` or `x-api-key: K`; a local Ollama takes no
+    /// key, but ollama.com and authenticating proxies take a bearer token).
     pub(crate) fn authorized(self, req: &RecordedRequest, key: &str) -> bool {
         match self {
-            Dialect::OpenAi => {
+            Dialect::OpenAi | Dialect::Cohere | Dialect::Ollama => {
                 let bearer = req
                     .header("authorization")
                     .and_then(|v| v.strip_prefix("Bearer "));
@@ -43,6 +50,8 @@ impl Dialect {
                 Some("invalid_api_key"),
             ),
             Dialect::Anthropic => anthropic_error(StatusCode::UNAUTHORIZED, "invalid x-api-key"),
+            Dialect::Cohere => cohere_error(StatusCode::UNAUTHORIZED, "invalid api token"),
+            Dialect::Ollama => ollama_error(StatusCode::UNAUTHORIZED, "unauthorized"),
         }
     }
 
@@ -53,6 +62,8 @@ impl Dialect {
         let mut response = match self {
             Dialect::OpenAi => openai_status_error(status),
             Dialect::Anthropic => anthropic_error(status, anthropic_message(status)),
+            Dialect::Cohere => cohere_error(status, cohere_message(status)),
+            Dialect::Ollama => ollama_error(status, ollama_message(status)),
         };
         if let Some(secs) = retry_after {
             response
@@ -80,6 +91,8 @@ impl Dialect {
                 "type": echo,
                 "error": { "type": echo, "message": echo, "code": echo },
             }),
+            Dialect::Cohere => json!({ "id": echo, "message": echo }),
+            Dialect::Ollama => json!({ "error": echo }),
         };
         let mut response = json_response(status, &body);
         if let Ok(v) = HeaderValue::from_str(key) {
@@ -102,19 +115,29 @@ impl Dialect {
                 StatusCode::BAD_REQUEST,
                 "prompt is too long: 210000 tokens > 200000 maximum",
             ),
+            Dialect::Cohere => cohere_error(
+                StatusCode::BAD_REQUEST,
+                "invalid request: too many tokens: total number of tokens in the prompt cannot exceed 256000 - received 260000. Try using a shorter prompt or a model with a larger context length.",
+            ),
+            Dialect::Ollama => ollama_error(
+                StatusCode::BAD_REQUEST,
+                "the input length exceeds the context length",
+            ),
         }
     }
 
     /// The status a non-stream request gets for a stream-only fault
-    /// (`Fault::StreamError`): OpenAI 500, Anthropic 529 (overloaded).
+    /// (`Fault::StreamError`): Anthropic 529 (overloaded), the others 500.
     pub(crate) fn overloaded_status(self) -> u16 {
         match self {
-            Dialect::OpenAi => 500,
+            Dialect::OpenAi | Dialect::Cohere | Dialect::Ollama => 500,
             Dialect::Anthropic => 529,
         }
     }
 
-    /// The in-band error event sent after a 200 (wire-formats §1.3, §2.3).
+    /// The in-band error event sent after a 200 (wire-formats §1.3, §2.3;
+    /// Cohere ends the stream with a `message-end` whose delta carries the
+    /// `error` and finish_reason ERROR; Ollama sends an `{"error"}` line).
     pub(crate) fn stream_error_frame(self) -> Bytes {
         match self {
             Dialect::OpenAi => sse_data(&json!({ "error": openai_error_object(
@@ -123,6 +146,14 @@ impl Dialect {
                 "error",
                 &anthropic_error_body("overloaded_error", "Overloaded"),
             ),
+            Dialect::Cohere => sse_event(
+                "message-end",
+                &json!({"type": "message-end", "delta": {
+                    "error": "internal server error, this has been reported to our developers",
+                    "finish_reason": "ERROR"}}),
+            ),
+            Dialect::Ollama => ndjson_line(&json!({
+                "error": "an error was encountered while running the model"})),
         }
     }
 
@@ -133,6 +164,20 @@ impl Dialect {
             Dialect::Anthropic => Bytes::from_static(
                 b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":\n\n",
             ),
+            Dialect::Cohere => Bytes::from_static(
+                b"event: content-delta\ndata: {\"type\":\"content-delta\",\"index\":0,\"delta\":\n\n",
+            ),
+            Dialect::Ollama => Bytes::from_static(
+                b"{\"model\":\"mock\",\"message\":{\"role\":\"assistant\",\"content\":\n",
+            ),
+        }
+    }
+
+    /// The `content-type` of this provider's streams.
+    pub(crate) fn stream_content_type(self) -> &'static str {
+        match self {
+            Dialect::OpenAi | Dialect::Anthropic | Dialect::Cohere => "text/event-stream",
+            Dialect::Ollama => "application/x-ndjson",
         }
     }
 }
@@ -223,6 +268,34 @@ fn anthropic_message(status: StatusCode) -> &'static str {
         429 => "Number of requests has exceeded your rate limit (mock).",
         529 => "Overloaded",
         500..=599 => "Internal server error",
+        _ => "Mock fault.",
+    }
+}
+
+/// A Cohere error response: `{"id": "…", "message": "…"}`.
+pub(crate) fn cohere_error(status: StatusCode, message: &str) -> Response {
+    let body = json!({ "id": "mock-cohere-error", "message": message });
+    json_response(status, &body)
+}
+
+fn cohere_message(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        429 => "You are past the rate limit of this API key (mock). Please wait and try again.",
+        500..=599 => "internal server error, this has been reported to our developers",
+        _ => "Mock fault.",
+    }
+}
+
+/// An Ollama error response: `{"error": "…"}`.
+pub(crate) fn ollama_error(status: StatusCode, message: &str) -> Response {
+    json_response(status, &json!({ "error": message }))
+}
+
+fn ollama_message(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        404 => "model not found, try pulling it first",
+        429 => "too many requests (mock)",
+        500..=599 => "an error was encountered while running the model",
         _ => "Mock fault.",
     }
 }

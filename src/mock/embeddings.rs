@@ -120,8 +120,9 @@ fn one_input(item: &Value) -> Option<Input> {
     }
 }
 
-/// A unit vector derived from `key` with FNV-1a, one seed per dimension.
-fn embed(key: &[u8]) -> [f32; DIMENSIONS] {
+/// A unit vector derived from `key` with FNV-1a, one seed per dimension
+/// (the Cohere and Ollama mocks embed with it too).
+pub(crate) fn embed(key: &[u8]) -> [f32; DIMENSIONS] {
     let mut vector = [0f32; DIMENSIONS];
     for (dim, x) in (0u64..).zip(vector.iter_mut()) {
         let hash = fnv1a(key, dim);

@@ -31,7 +31,8 @@ fn padding(len: usize) -> impl Iterator<Item = Bytes> {
     std::iter::repeat_n(piece.clone(), full).chain((rest > 0).then(|| piece.slice(..rest)))
 }
 
-/// One SSE content event of about `bytes` bytes in `dialect`, in pieces.
+/// One content event (SSE, or an NDJSON line for Ollama) of about `bytes`
+/// bytes in `dialect`, in pieces.
 pub(crate) fn huge_event(dialect: Dialect, bytes: usize) -> Vec<Bytes> {
     let (head, tail): (&'static [u8], &'static [u8]) = match dialect {
         Dialect::OpenAi => (
@@ -41,6 +42,14 @@ pub(crate) fn huge_event(dialect: Dialect, bytes: usize) -> Vec<Bytes> {
         Dialect::Anthropic => (
             b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"",
             b"\"}}\n\n",
+        ),
+        Dialect::Cohere => (
+            b"event: content-delta\ndata: {\"type\":\"content-delta\",\"index\":0,\"delta\":{\"message\":{\"content\":{\"text\":\"",
+            b"\"}}}}\n\n",
+        ),
+        Dialect::Ollama => (
+            b"{\"model\":\"mock\",\"message\":{\"role\":\"assistant\",\"content\":\"",
+            b"\"},\"done\":false}\n",
         ),
     };
     let pad = bytes.saturating_sub(head.len() + tail.len());

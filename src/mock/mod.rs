@@ -1,19 +1,25 @@
-//! Mock LLM provider: an in-process HTTP server that speaks OpenAI's and
-//! Anthropic's wire formats (see `shared/notes/wire-formats.md` §1, §2, §7).
+//! Mock LLM provider: an in-process HTTP server that speaks OpenAI's,
+//! Anthropic's, Gemini's, Cohere's (v2) and Ollama's wire formats (see
+//! `shared/notes/wire-formats.md` §1, §2, §4, §7, and the modules below).
 //!
 //! Tests, benchmarks and `switchyard demo` start it on `127.0.0.1:0` and point
 //! the gateway at [`MockServer::url`]. The flow of one request:
 //! `state` (record, count, snapshot the config) → `call` (latency, hang, auth,
-//! status fault) → `openai` / `anthropic` / `embeddings` (validate, build the
-//! reply) → `faults` (cut or corrupt the reply) → `body` (pace and send it).
+//! status fault) → `openai` / `anthropic` / `cohere` / `ollama` /
+//! `embeddings` (validate, build the reply) → `faults` (cut or corrupt the
+//! reply) → `body` (pace and send it). Gemini's endpoints take the same
+//! steps in `gemini`.
 //!
 //! Endpoints: `POST /v1/chat/completions`, `POST /v1/embeddings`,
-//! `GET /v1/models` (each also without the `/v1` prefix) and
-//! `POST /v1/messages` (Anthropic).
+//! `GET /v1/models` (each also without the `/v1` prefix),
+//! `POST /v1/messages` (Anthropic), `POST /v1beta/models/{model}:{method}`
+//! (Gemini), `POST /v2/chat` and `/v2/embed` (Cohere), `POST /api/chat`
+//! (NDJSON streams) and `/api/embed` (Ollama).
 
 mod anthropic;
 mod body;
 mod call;
+mod cohere;
 mod dialect;
 mod embeddings;
 #[cfg(test)]
@@ -23,8 +29,11 @@ mod gemini;
 mod hostile;
 #[cfg(test)]
 mod hostile_fault_tests;
+mod ollama;
 mod openai;
 mod reply;
+#[cfg(test)]
+mod script_tests;
 mod slow_header;
 mod state;
 #[cfg(test)]
@@ -235,6 +244,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/models", get(openai::models))
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1beta/models/{*rest}", post(gemini::models))
+        .route("/v2/chat", post(cohere::chat))
+        .route("/v2/embed", post(cohere::embed))
+        .route("/api/chat", post(ollama::chat))
+        .route("/api/embed", post(ollama::embed))
         .fallback(fallback)
         .with_state(shared)
 }

@@ -28,6 +28,7 @@ mod policy;
 mod pricing;
 mod reload;
 mod resilience;
+mod script_adapters;
 mod scripts_contained;
 mod sdk;
 mod shutdown;

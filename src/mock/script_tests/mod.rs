@@ -1,0 +1,222 @@
+//! The script adapters of providers the gateway does not build in —
+//! `scripts/providers/cohere.rhai` (Cohere's v2 API) and `ollama.rhai`
+//! (Ollama's native API) — run over their golden fixtures in
+//! `tests/fixtures/<provider>/` the way `provider::golden_tests` runs the
+//! shipped ones: `adapter_request.openai.json` must become
+//! `adapter_request.<provider>.json`, `adapter_response.<provider>.json`
+//! must become `adapter_response.openai.json`, and the provider's stream
+//! transcript (`adapter_stream.cohere.sse`; `adapter_stream.ollama.ndjson`,
+//! each line an event named "") must become the chunks of
+//! `adapter_stream.openai.jsonl`. They live beside the mock because the
+//! translated requests must also pass the mock's validation of that
+//! provider: the fixtures, the scripts and the mocks agree on the wire.
+//!
+//! Expected JSON is a subset (extra fields such as `created` are allowed),
+//! except the top-level request keys, which must match exactly.
+
+mod cohere;
+mod ollama;
+
+use std::path::{Path, PathBuf};
+
+use rhai::{Dynamic, Map};
+use serde_json::Value;
+
+use crate::provider::differential::{DiffState, Differential};
+use crate::provider::{ChunkOut, ScriptError};
+use crate::transform::sse::SseParser;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+/// A shipped script (through the differential harness: both sides run the
+/// script when it has no native twin).
+fn adapter(name: &str) -> Differential {
+    Differential::shipped(name)
+}
+
+fn fixture(dir: &str, file: &str) -> String {
+    let path = root().join("tests/fixtures").join(dir).join(file);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn json_fixture(dir: &str, file: &str) -> Value {
+    serde_json::from_str(&fixture(dir, file)).unwrap()
+}
+
+/// The `ctx` hooks get, for `endpoint`.
+fn ctx_for(endpoint: &str, model: &str, stream: bool, options: Map) -> Map {
+    let mut m = Map::new();
+    m.insert("endpoint".into(), Dynamic::from(endpoint.to_string()));
+    m.insert("model".into(), Dynamic::from(model.to_string()));
+    m.insert("stream".into(), Dynamic::from(stream));
+    m.insert("include_usage".into(), Dynamic::from(true));
+    m.insert("provider".into(), Dynamic::from("golden"));
+    m.insert("api_key".into(), Dynamic::from("k"));
+    m.insert("options".into(), Dynamic::from_map(options));
+    m.insert("encoding_format".into(), Dynamic::UNIT);
+    m
+}
+
+/// A chat `ctx` without options.
+fn ctx(model: &str, stream: bool) -> Map {
+    ctx_for("chat", model, stream, Map::new())
+}
+
+/// `options:` as routes.yaml would give them, from JSON.
+fn options(json: Value) -> Map {
+    rhai::serde::to_dynamic(json)
+        .ok()
+        .and_then(|d| d.try_cast::<Map>())
+        .unwrap_or_default()
+}
+
+/// `expected` ⊆ `actual`, with a path to the first difference.
+fn subset(actual: &Value, expected: &Value, at: &str) -> Result<(), String> {
+    match (actual, expected) {
+        (Value::Object(a), Value::Object(e)) => {
+            for (k, ev) in e {
+                let av = a.get(k).ok_or_else(|| format!("{at}.{k}: missing"))?;
+                subset(av, ev, &format!("{at}.{k}"))?;
+            }
+            Ok(())
+        }
+        (Value::Array(a), Value::Array(e)) if a.len() == e.len() => a
+            .iter()
+            .zip(e)
+            .enumerate()
+            .try_for_each(|(i, (av, ev))| subset(av, ev, &format!("{at}[{i}]"))),
+        (Value::Number(a), Value::Number(e)) if a.as_f64() == e.as_f64() => Ok(()),
+        (a, e) if a == e => Ok(()),
+        (a, e) => Err(format!("{at}: expected {e}, got {a}")),
+    }
+}
+
+fn check(actual: &Value, expected: &Value) {
+    if let Err(e) = subset(actual, expected, "$") {
+        panic!("{e}\nactual: {actual:#}");
+    }
+}
+
+fn keys(v: &Value) -> Vec<String> {
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Chunks as JSON, `[DONE]` as the string "[DONE]".
+fn as_json(out: Vec<ChunkOut>) -> Vec<Value> {
+    out.into_iter()
+        .map(|c| match c {
+            ChunkOut::Json(v) => v,
+            ChunkOut::Raw(s) => Value::String(s),
+        })
+        .collect()
+}
+
+/// Runs `(event, data)` pairs through the stream hooks, then finish_stream.
+fn run_stream(a: &Differential, events: &[(String, String)], ctx: &Map) -> Vec<Value> {
+    let mut state: DiffState = a.stream_state();
+    let mut out = Vec::new();
+    for (event, data) in events {
+        out.extend(a.transform_chunk(&mut state, event, data, ctx).unwrap());
+    }
+    out.extend(a.finish_stream(&mut state, ctx).unwrap());
+    as_json(out)
+}
+
+/// The events of an SSE transcript.
+fn sse_events(text: &str) -> Vec<(String, String)> {
+    let mut parser = SseParser::new(1 << 20);
+    let mut events = Vec::new();
+    parser.feed(text.as_bytes(), &mut events).unwrap();
+    parser.finish(&mut events);
+    events.into_iter().map(|e| (e.event, e.data)).collect()
+}
+
+/// The events of an NDJSON transcript: each line, named "".
+fn ndjson_events(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(|line| (String::new(), line.to_string()))
+        .collect()
+}
+
+/// The refusal a hook answered, as `(status, message)`.
+fn refusal<T: std::fmt::Debug>(result: Result<T, ScriptError>) -> (u16, String) {
+    match result {
+        Err(ScriptError::Rejected { status, message }) => (status, message),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// Request, response and stream fixtures of `provider`, whose stream
+/// transcript is `stream_file` split into events by `events`; the
+/// translated request.
+fn golden(
+    provider: &str,
+    model: &str,
+    stream_file: &str,
+    events: fn(&str) -> Vec<(String, String)>,
+) -> Value {
+    let a = adapter(provider);
+    // Request: OpenAI → provider; top-level keys exactly.
+    let req = json_fixture(provider, "adapter_request.openai.json");
+    let want = json_fixture(provider, &format!("adapter_request.{provider}.json"));
+    let got = a
+        .transform_request(&req, &ctx(model, false))
+        .unwrap()
+        .unwrap();
+    check(&got, &want);
+    assert_eq!(keys(&got), keys(&want), "top-level request keys");
+    let sent = got;
+
+    // Response: provider → OpenAI.
+    let resp = json_fixture(provider, &format!("adapter_response.{provider}.json"));
+    let want = json_fixture(provider, "adapter_response.openai.json");
+    check(
+        &a.transform_response(resp, &ctx(model, false)).unwrap(),
+        &want,
+    );
+
+    // Stream: provider transcript → OpenAI chunks, one id for all of them.
+    let transcript = fixture(provider, stream_file);
+    let got = run_stream(&a, &events(&transcript), &ctx(model, true));
+    let want: Vec<Value> = fixture(provider, "adapter_stream.openai.jsonl")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    check(&Value::Array(got.clone()), &Value::Array(want));
+    let mut ids: Vec<&Value> = got.iter().filter_map(|c| c.get("id")).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "one id for the whole stream: {ids:?}");
+    assert_eq!(got.last(), Some(&Value::from("[DONE]")));
+    sent
+}
+
+#[test]
+fn cohere_script_matches_its_golden_fixtures_and_the_mock_accepts_its_request() {
+    let sent = golden(
+        "cohere",
+        "command-a-vision-07-2025",
+        "adapter_stream.cohere.sse",
+        sse_events,
+    );
+    let body = serde_json::to_vec(&sent).unwrap();
+    let chat = super::cohere::validate::chat(&body, 3).unwrap();
+    assert!(!chat.stream);
+}
+
+#[test]
+fn ollama_script_matches_its_golden_fixtures_and_the_mock_accepts_its_request() {
+    let sent = golden(
+        "ollama",
+        "qwen3-vl:8b",
+        "adapter_stream.ollama.ndjson",
+        ndjson_events,
+    );
+    let body = serde_json::to_vec(&sent).unwrap();
+    let chat = super::ollama::validate::chat(&body, 3).unwrap();
+    assert!(!chat.stream && chat.think);
+}
