@@ -90,7 +90,7 @@ pub enum Framing {
 /// What an attempt's hooks see: the request's shape, the target and its
 /// credentials. Built once per attempt; a script adapter converts it to a
 /// Rhai map once, not per call.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Ctx {
     /// `chat` or `embeddings`.
     pub endpoint: &'static str,
@@ -110,6 +110,24 @@ pub struct Ctx {
     /// Its Rhai form, built by the first script hook that needs it
     /// (leave it empty: `OnceLock::new()`).
     pub script: std::sync::OnceLock<rhai::Dynamic>,
+}
+
+/// A copy without the cached Rhai form (which the copy's edits would make
+/// stale).
+impl Clone for Ctx {
+    fn clone(&self) -> Self {
+        Self {
+            endpoint: self.endpoint,
+            model: self.model.clone(),
+            stream: self.stream,
+            include_usage: self.include_usage,
+            provider: self.provider.clone(),
+            api_key: self.api_key.clone(),
+            options: self.options.clone(),
+            encoding_format: self.encoding_format.clone(),
+            script: std::sync::OnceLock::new(),
+        }
+    }
 }
 
 impl Ctx {

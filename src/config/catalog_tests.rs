@@ -54,6 +54,7 @@ const EXPECTED: &[(&str, &str, Auth)] = &[
     ("cerebras", "https://api.cerebras.ai/v1/chat/completions", Auth::Bearer),
     ("deepinfra", "https://api.deepinfra.com/v1/openai/chat/completions", Auth::Bearer),
     ("cohere", "https://api.cohere.ai/compatibility/v1/chat/completions", Auth::Bearer),
+    ("cohere-v2", "https://api.cohere.com/v2/chat", Auth::Bearer),
     ("nvidia", "https://integrate.api.nvidia.com/v1/chat/completions", Auth::Bearer),
     (
         "cloudflare",
@@ -89,6 +90,7 @@ const EXPECTED: &[(&str, &str, Auth)] = &[
     ("hunyuan", "https://api.hunyuan.cloud.tencent.com/v1/chat/completions", Auth::Bearer),
     ("stepfun", "https://api.stepfun.com/v1/chat/completions", Auth::Bearer),
     ("ollama", "http://127.0.0.1:11434/v1/chat/completions", Auth::None),
+    ("ollama-native", "http://127.0.0.1:11434/api/chat", Auth::None),
     ("vllm", "http://127.0.0.1:8000/v1/chat/completions", Auth::None),
     ("llamacpp", "http://127.0.0.1:8080/v1/chat/completions", Auth::None),
     ("lmstudio", "http://127.0.0.1:1234/v1/chat/completions", Auth::None),
@@ -465,9 +467,12 @@ fn every_preset_is_well_formed() {
                     "{name}: local servers take no key"
                 );
                 let prefix = format!("${{{env}:-http://127.0.0.1:");
+                // OpenAI-compatible servers live under /v1; a native API
+                // (ollama-native) at the server's root.
+                let suffix = if p.adapter == "openai" { "/v1}" } else { "}" };
                 assert!(
-                    p.base_url.starts_with(&prefix) && p.base_url.ends_with("/v1}"),
-                    "{name}: base_url `{}` must be {prefix}PORT/v1}}",
+                    p.base_url.starts_with(&prefix) && p.base_url.ends_with(suffix),
+                    "{name}: base_url `{}` must be {prefix}PORT{suffix}",
                     p.base_url
                 );
                 assert!(

@@ -774,9 +774,11 @@ pub fn upstream_error_from(
     provider: &Provider,
 ) -> GatewayError {
     let err = body.get("error").unwrap_or(body);
+    // Ollama and some OpenAI-compatible servers: `{"error": "text"}`.
     let message = err
         .get("message")
         .or_else(|| body.get("detail"))
+        .or_else(|| err.is_string().then_some(err))
         .and_then(Value::as_str)
         .map(str::to_string)
         .unwrap_or_else(|| format!("provider `{}` answered HTTP {status}", provider.name));

@@ -7,7 +7,7 @@ use super::*;
 
 const MODEL: &str = "command-a-03-2025";
 
-fn cohere() -> Differential {
+fn cohere() -> Script {
     adapter("cohere")
 }
 
@@ -183,7 +183,7 @@ fn embeddings_ask_for_floats_and_come_back_in_order_as_floats_or_base64() {
     );
     assert_eq!(out["usage"], json!({"prompt_tokens": 2, "total_tokens": 2}));
     let mut base64 = embed.clone();
-    base64.insert("encoding_format".into(), rhai::Dynamic::from("base64"));
+    base64.encoding_format = Some("base64".into());
     let out = a.transform_response(answer, &base64).unwrap();
     assert_eq!(out["data"][0]["embedding"], "AAAAPwAAgL8=");
     let many: Vec<String> = (0..97).map(|i| i.to_string()).collect();

@@ -19,21 +19,83 @@ mod ollama;
 
 use std::path::{Path, PathBuf};
 
-use rhai::{Dynamic, Map};
+use std::sync::Arc;
+use std::time::Duration;
+
 use serde_json::Value;
 
-use crate::provider::differential::{DiffState, Differential};
-use crate::provider::{ChunkOut, ScriptError};
+use crate::adapter::script::engine::{build_engine, ScriptLimits};
+use crate::adapter::script::ScriptAdapter;
+use crate::adapter::{AdapterError, ChunkOut, Ctx, RequestPlan, StreamTranslator, Wire};
 use crate::transform::sse::SseParser;
+
+/// The options map `ctx` carries.
+type Map = serde_json::Map<String, Value>;
+
+/// A shipped script adapter, called hook by hook.
+struct Script(ScriptAdapter);
+
+/// One stream's translator, made with the first event's `ctx`.
+type StreamSlot = Option<Box<dyn StreamTranslator>>;
+
+impl Script {
+    fn request(&self, ctx: &Ctx) -> Result<RequestPlan, AdapterError> {
+        self.0.plan(ctx)
+    }
+
+    fn transform_request(&self, body: &Value, ctx: &Ctx) -> Result<Option<Value>, AdapterError> {
+        self.0.request(body, ctx)
+    }
+
+    fn transform_response(&self, body: Value, ctx: &Ctx) -> Result<Value, AdapterError> {
+        self.0.response(body, ctx)
+    }
+
+    fn stream_state(&self) -> StreamSlot {
+        None
+    }
+
+    fn transform_chunk(
+        &self,
+        state: &mut StreamSlot,
+        event: &str,
+        data: &str,
+        ctx: &Ctx,
+    ) -> Result<Vec<ChunkOut>, AdapterError> {
+        if state.is_none() {
+            *state = self.0.stream(&Arc::new(ctx.clone()));
+        }
+        let mut out = Vec::new();
+        if let Some(t) = state.as_mut() {
+            t.event(event, data, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    fn finish_stream(
+        &self,
+        state: &mut StreamSlot,
+        _ctx: &Ctx,
+    ) -> Result<Vec<ChunkOut>, AdapterError> {
+        let mut out = Vec::new();
+        if let Some(t) = state.as_mut() {
+            t.finish(&mut out)?;
+        }
+        Ok(out)
+    }
+}
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }
 
-/// A shipped script (through the differential harness: both sides run the
-/// script when it has no native twin).
-fn adapter(name: &str) -> Differential {
-    Differential::shipped(name)
+/// The shipped script adapter `name`.
+fn adapter(name: &str) -> Script {
+    let path = root().join(format!("scripts/providers/{name}.rhai"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let engine = Arc::new(build_engine(&ScriptLimits::default()));
+    let shown = std::path::PathBuf::from(format!("scripts/providers/{name}.rhai"));
+    Script(ScriptAdapter::compile(name, &shown, &text, engine, Duration::from_secs(1)).unwrap())
 }
 
 fn fixture(dir: &str, file: &str) -> String {
@@ -46,30 +108,27 @@ fn json_fixture(dir: &str, file: &str) -> Value {
 }
 
 /// The `ctx` hooks get, for `endpoint`.
-fn ctx_for(endpoint: &str, model: &str, stream: bool, options: Map) -> Map {
-    let mut m = Map::new();
-    m.insert("endpoint".into(), Dynamic::from(endpoint.to_string()));
-    m.insert("model".into(), Dynamic::from(model.to_string()));
-    m.insert("stream".into(), Dynamic::from(stream));
-    m.insert("include_usage".into(), Dynamic::from(true));
-    m.insert("provider".into(), Dynamic::from("golden"));
-    m.insert("api_key".into(), Dynamic::from("k"));
-    m.insert("options".into(), Dynamic::from_map(options));
-    m.insert("encoding_format".into(), Dynamic::UNIT);
-    m
+fn ctx_for(endpoint: &'static str, model: &str, stream: bool, options: Map) -> Ctx {
+    Ctx {
+        endpoint,
+        model: model.to_string(),
+        stream,
+        include_usage: true,
+        provider: "golden".into(),
+        api_key: Some("k".into()),
+        options: Arc::new(options),
+        ..Ctx::default()
+    }
 }
 
 /// A chat `ctx` without options.
-fn ctx(model: &str, stream: bool) -> Map {
+fn ctx(model: &str, stream: bool) -> Ctx {
     ctx_for("chat", model, stream, Map::new())
 }
 
 /// `options:` as routes.yaml would give them, from JSON.
 fn options(json: Value) -> Map {
-    rhai::serde::to_dynamic(json)
-        .ok()
-        .and_then(|d| d.try_cast::<Map>())
-        .unwrap_or_default()
+    json.as_object().cloned().unwrap_or_default()
 }
 
 /// `expected` ⊆ `actual`, with a path to the first difference.
@@ -116,8 +175,8 @@ fn as_json(out: Vec<ChunkOut>) -> Vec<Value> {
 }
 
 /// Runs `(event, data)` pairs through the stream hooks, then finish_stream.
-fn run_stream(a: &Differential, events: &[(String, String)], ctx: &Map) -> Vec<Value> {
-    let mut state: DiffState = a.stream_state();
+fn run_stream(a: &Script, events: &[(String, String)], ctx: &Ctx) -> Vec<Value> {
+    let mut state = a.stream_state();
     let mut out = Vec::new();
     for (event, data) in events {
         out.extend(a.transform_chunk(&mut state, event, data, ctx).unwrap());
@@ -143,9 +202,9 @@ fn ndjson_events(text: &str) -> Vec<(String, String)> {
 }
 
 /// The refusal a hook answered, as `(status, message)`.
-fn refusal<T: std::fmt::Debug>(result: Result<T, ScriptError>) -> (u16, String) {
+fn refusal<T: std::fmt::Debug>(result: Result<T, AdapterError>) -> (u16, String) {
     match result {
-        Err(ScriptError::Rejected { status, message }) => (status, message),
+        Err(AdapterError::Rejected { status, message }) => (status, message),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }

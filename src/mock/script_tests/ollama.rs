@@ -8,11 +8,11 @@ use super::*;
 
 const MODEL: &str = "llama3.2";
 
-fn ollama() -> Differential {
+fn ollama() -> Script {
     adapter("ollama")
 }
 
-fn request_with(body: Value, ctx: &Map) -> Value {
+fn request_with(body: Value, ctx: &Ctx) -> Value {
     ollama().transform_request(&body, ctx).unwrap().unwrap()
 }
 
