@@ -1,5 +1,5 @@
 //! The `switchyard` command: `run`, `check`, `demo`, `explain`, `providers`,
-//! `encrypt`, `key new`.
+//! `encrypt`, `key new`, `adapter test`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -100,6 +100,28 @@ enum Command {
     Key {
         #[command(subcommand)]
         command: KeyCommand,
+    },
+    /// Adapters: check one against golden fixtures.
+    Adapter {
+        #[command(subcommand)]
+        command: AdapterCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdapterCommand {
+    /// Runs an adapter — a script file, or a built-in by name — over a
+    /// folder of golden fixtures (`adapter_request.openai.json` →
+    /// `adapter_request.<provider>.json`, responses, stream transcripts).
+    Test {
+        /// A `.rhai` script adapter, or a built-in adapter's name.
+        adapter: String,
+        /// The folder of fixtures.
+        #[arg(long)]
+        fixtures: PathBuf,
+        /// The model in `ctx` (default: the request fixture's `model`).
+        #[arg(long)]
+        model: Option<String>,
     },
 }
 
@@ -258,6 +280,72 @@ fn read_stdin_secret() -> std::io::Result<String> {
     Ok(text)
 }
 
+/// `switchyard adapter test`: every fixture check, and the exit code.
+fn adapter_test(adapter: &str, fixtures: &std::path::Path, model: Option<&str>) -> ExitCode {
+    use std::sync::Arc;
+    use switchyard::adapter::script::engine::{build_engine, ScriptLimits};
+    use switchyard::adapter::script::ScriptAdapter;
+    let path = std::path::Path::new(adapter);
+    let wire: Arc<dyn switchyard::adapter::Wire> = if path.extension().is_some_and(|e| e == "rhai")
+    {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("{adapter}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let limits = ScriptLimits::default();
+        let engine = Arc::new(build_engine(&limits));
+        match ScriptAdapter::compile(&name, path, &text, engine, limits.timeout) {
+            Ok(a) => Arc::new(a),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        match switchyard::adapter::builtin(adapter) {
+            Some(w) => w,
+            None => {
+                eprintln!(
+                    "`{adapter}` is neither a .rhai file nor a built-in adapter ({})",
+                    switchyard::adapter::BUILT_IN.join(", ")
+                );
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    let checks = match switchyard::adapter::fixtures::run(wire.as_ref(), fixtures, model) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let passed = checks.iter().filter(|c| c.failure.is_none()).count();
+    for c in &checks {
+        match &c.failure {
+            None => println!("{:<9} ok", c.name),
+            Some(why) => println!("{:<9} FAILED: {why}", c.name),
+        }
+    }
+    println!(
+        "{adapter} against {}: {passed} of {} checks passed",
+        fixtures.display(),
+        checks.len()
+    );
+    if passed == checks.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 /// `switchyard key new`: a virtual key and the routes.yaml entry with its hash.
 fn new_key(name: Option<String>) {
     use switchyard::auth;
@@ -322,6 +410,14 @@ fn main() -> ExitCode {
             value,
             new_master_key,
         } => encrypt(value, new_master_key),
+        Command::Adapter {
+            command:
+                AdapterCommand::Test {
+                    adapter,
+                    fixtures,
+                    model,
+                },
+        } => adapter_test(&adapter, &fixtures, model.as_deref()),
         Command::Key {
             command: KeyCommand::New { name },
         } => {

@@ -17,6 +17,7 @@
 pub mod anthropic;
 pub mod azure;
 pub mod chain;
+pub mod fixtures;
 pub mod gemini;
 pub mod openai;
 pub mod script;
