@@ -1,3 +1,3 @@
-//! scripts/providers/azure-openai.rhai: a provider SSE stream through `transform_chunk` and `finish_stream`.
+//! The built-in azure-openai adapter: a provider SSE stream through its stream translation and end.
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| switchyard_fuzz::fuzz_stream("azure-openai", data));

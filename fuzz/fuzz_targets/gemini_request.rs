@@ -1,3 +1,3 @@
-//! scripts/providers/gemini.rhai: a hub (OpenAI) request through `request` and `transform_request`.
+//! The built-in gemini adapter: a hub (OpenAI) request through its request head and body.
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| switchyard_fuzz::fuzz_request("gemini", data));

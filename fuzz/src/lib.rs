@@ -1,15 +1,17 @@
-//! What the fuzz targets share: the shipped adapter scripts compiled once per
-//! process (on the gateway's own sandboxed engine and default limits), the
-//! hook `ctx` the proxy would pass, and the checks every transform's output
-//! must pass beyond "no panic".
+//! What the fuzz targets share: the shipped adapters (built in, or their
+//! scripts on the gateway's own sandboxed engine and default limits) made
+//! once per process, the hook `ctx` the proxy would pass, and the checks
+//! every transform's output must pass beyond "no panic".
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use rhai::{Dynamic, Map};
 use serde_json::Value;
-use switchyard::provider::differential::Differential;
-use switchyard::provider::{ChunkOut, ScriptError};
+use switchyard::adapter::chain::Origin;
+use switchyard::adapter::script::engine::{build_engine, ScriptLimits};
+use switchyard::adapter::script::ScriptAdapter;
+use switchyard::adapter::{Adapter, AdapterError, ChunkOut, Ctx, Framing, Wire};
+use switchyard::transform::ndjson::NdjsonParser;
 use switchyard::transform::sse::{SseEvent, SseParser};
 
 /// The repository root (the fuzz crate lives in `fuzz/`).
@@ -20,12 +22,34 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// `scripts/providers/<name>.rhai`, compiled once for this process (a fuzz
-/// process runs one target, hence one adapter), with its native twin: each
-/// hook runs through both, which must agree (a disagreement panics).
-pub fn adapter(name: &str) -> &'static Differential {
-    static ONE: OnceLock<Differential> = OnceLock::new();
-    let a = ONE.get_or_init(|| Differential::shipped(name));
+/// The shipped adapter `name` — built in, or `scripts/providers/<name>.rhai`
+/// — made once for this process (a fuzz process runs one target, hence one
+/// adapter).
+pub fn adapter(name: &str) -> &'static Adapter {
+    static ONE: OnceLock<Adapter> = OnceLock::new();
+    let a = ONE.get_or_init(|| {
+        let limits = ScriptLimits::default();
+        let engine = Arc::new(build_engine(&limits));
+        let script = |text: &str| -> Arc<dyn Wire> {
+            let path = PathBuf::from(format!("scripts/providers/{name}.rhai"));
+            Arc::new(
+                ScriptAdapter::compile(name, &path, text, engine.clone(), limits.timeout)
+                    .expect("the shipped script compiles"),
+            )
+        };
+        let (wire, origin) = match switchyard::adapter::builtin(name) {
+            Some(w) => (w, Origin::BuiltIn),
+            None => match switchyard::adapter::interim_script(name) {
+                Some(text) => (script(text), Origin::BuiltIn),
+                None => {
+                    let path = repo_root().join(format!("scripts/providers/{name}.rhai"));
+                    let text = std::fs::read_to_string(&path).expect("a shipped script");
+                    (script(&text), Origin::Script(path))
+                }
+            },
+        };
+        Adapter::new(wire, origin, None)
+    });
     assert_eq!(a.name(), name, "one adapter per fuzz process");
     a
 }
@@ -33,36 +57,29 @@ pub fn adapter(name: &str) -> &'static Differential {
 /// The `ctx` hooks get, shaped from the request body as the proxy does
 /// (`model`, `stream`, `stream_options.include_usage`, chat or embeddings);
 /// `options` are taken from the body's `x_options` so that the fuzzer also
-/// explores the routes.yaml `options:` the scripts read.
-pub fn ctx_for(body: &Value) -> Map {
+/// explores the routes.yaml `options:` adapters read.
+pub fn ctx_for(body: &Value) -> Ctx {
     let str_of = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
-    let model = str_of(body.get("model")).unwrap_or_else(|| "m".to_string());
-    let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    let include_usage = body
-        .pointer("/stream_options/include_usage")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
     let embeddings = body.get("input").is_some() && body.get("messages").is_none();
-    let options = body
-        .get("x_options")
-        .and_then(|o| rhai::serde::to_dynamic(o).ok())
-        .and_then(|d| d.try_cast::<Map>())
-        .unwrap_or_default();
-    let mut m = Map::new();
-    let endpoint = if embeddings { "embeddings" } else { "chat" };
-    m.insert("endpoint".into(), Dynamic::from(endpoint));
-    m.insert("model".into(), Dynamic::from(model));
-    m.insert("stream".into(), Dynamic::from(stream));
-    m.insert("include_usage".into(), Dynamic::from(include_usage));
-    m.insert("provider".into(), Dynamic::from("fuzz"));
-    m.insert("api_key".into(), Dynamic::from("sk-fuzz"));
-    m.insert("options".into(), Dynamic::from_map(options));
-    let format = str_of(body.get("encoding_format"));
-    m.insert(
-        "encoding_format".into(),
-        format.map(Dynamic::from).unwrap_or(Dynamic::UNIT),
-    );
-    m
+    Ctx {
+        endpoint: if embeddings { "embeddings" } else { "chat" },
+        model: str_of(body.get("model")).unwrap_or_else(|| "m".to_string()),
+        stream: body.get("stream").and_then(Value::as_bool).unwrap_or(false),
+        include_usage: body
+            .pointer("/stream_options/include_usage")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        provider: "fuzz".into(),
+        api_key: Some("sk-fuzz".into()),
+        options: Arc::new(
+            body.get("x_options")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        encoding_format: str_of(body.get("encoding_format")),
+        ..Ctx::default()
+    }
 }
 
 /// A JSON value the gateway would send on: it serializes, and parsing that
@@ -73,73 +90,80 @@ pub fn check_json(v: &Value) {
     assert_eq!(&back, v, "JSON round trip changed the value");
 }
 
-/// A hook error the proxy can answer with: a rejection carries a 4xx (the
-/// proxy sends it to the client), anything else names the script (a 502).
-pub fn check_error(e: &ScriptError) {
+/// An adapter error the proxy can answer with: a refusal carries a 4xx (the
+/// proxy sends it to the client), a failure names the adapter (a 502).
+pub fn check_error(e: &AdapterError) {
     match e {
-        ScriptError::Rejected { status, .. } => {
+        AdapterError::Rejected { status, .. } => {
             assert!((400..500).contains(status), "rejected with {status}")
         }
-        ScriptError::Runtime { path, .. } => {
-            assert!(path.extension().is_some_and(|e| e == "rhai"), "{e}")
-        }
-        ScriptError::Compile { .. } => panic!("a hook call cannot fail to compile"),
+        AdapterError::Failed { adapter, .. } => assert!(!adapter.is_empty(), "{e}"),
     }
 }
 
-/// Runs the adapter's request side on `data` (a hub request as JSON):
-/// `request(ctx)` and `transform_request(body, ctx)`.
+/// Runs the adapter's request side on `data` (a hub request as JSON): the
+/// request head and the body.
 pub fn fuzz_request(name: &str, data: &[u8]) {
     let Ok(body) = serde_json::from_slice::<Value>(data) else {
         return;
     };
     let a = adapter(name);
     let ctx = ctx_for(&body);
-    match a.request(&ctx) {
+    match a.plan(&ctx) {
         Ok(plan) => assert!(!plan.path.is_empty(), "empty request path"),
         Err(e) => check_error(&e),
     }
-    match a.transform_request(&body, &ctx) {
+    match a.request(&body, &ctx) {
         Ok(Some(v)) => check_json(&v),
         Ok(None) => {}
         Err(e) => check_error(&e),
     }
 }
 
-/// Runs `transform_response(body, ctx)` on `data` (a provider's answer).
+/// Runs the response translation on `data` (a provider's answer).
 pub fn fuzz_response(name: &str, data: &[u8]) {
     let Ok(body) = serde_json::from_slice::<Value>(data) else {
         return;
     };
     let a = adapter(name);
     let ctx = ctx_for(&serde_json::json!({ "model": "m" }));
-    match a.transform_response(body, &ctx) {
+    match a.response(body, &ctx) {
         Ok(v) => check_json(&v),
         Err(e) => check_error(&e),
     }
 }
 
-/// Splits `data` (a provider's raw SSE stream) into events with the
-/// gateway's parser and runs every event through `transform_chunk`, then
-/// `finish_stream`, with one per-stream state, as the proxy does.
+/// Splits `data` (a provider's raw stream, in its framing) into events
+/// with the gateway's parser and runs every event through the adapter's
+/// stream translation, then its end, with one per-stream state, as the
+/// relay does.
 pub fn fuzz_stream(name: &str, data: &[u8]) {
     let a = adapter(name);
-    let ctx = ctx_for(&serde_json::json!({ "model": "m", "stream": true }));
-    let mut state = a.stream_state();
+    let ctx = Arc::new(ctx_for(&serde_json::json!({ "model": "m", "stream": true })));
+    let mut state = a.stream(&ctx);
     let mut events: Vec<SseEvent> = Vec::new();
-    let mut parser = SseParser::new(1 << 20);
-    if parser.feed(data, &mut events).is_err() {
+    let parsed = match a.framing() {
+        Framing::Sse => {
+            let mut p = SseParser::new(1 << 20);
+            p.feed(data, &mut events).map(|()| p.finish(&mut events))
+        }
+        Framing::Ndjson => {
+            let mut p = NdjsonParser::new(1 << 20);
+            p.feed(data, &mut events).map(|()| p.finish(&mut events))
+        }
+    };
+    if parsed.is_err() || !state.translates() {
         return;
     }
-    parser.finish(&mut events);
+    let mut out = Vec::new();
     for ev in &events {
-        match a.transform_chunk(&mut state, &ev.event, &ev.data, &ctx) {
-            Ok(items) => items.iter().for_each(check_chunk),
+        match state.event(&ev.event, &ev.data, &mut out) {
+            Ok(()) => out.drain(..).for_each(|c| check_chunk(&c)),
             Err(e) => return check_error(&e),
         }
     }
-    match a.finish_stream(&mut state, &ctx) {
-        Ok(items) => items.iter().for_each(check_chunk),
+    match state.finish(&mut out) {
+        Ok(()) => out.iter().for_each(check_chunk),
         Err(e) => check_error(&e),
     }
 }
