@@ -390,17 +390,29 @@ fn adapter_test_runs_a_script_over_golden_fixtures() {
     let dir = tempfile::tempdir().unwrap();
     let wrong = std::fs::read_to_string(format!("{repo}/scripts/providers/cohere.rhai"))
         .unwrap()
-        .replace(r#""TOOL_CALL" => "tool_calls","#, r#""TOOL_CALL" => "tool_use","#);
+        .replace(
+            r#""TOOL_CALL" => "tool_calls","#,
+            r#""TOOL_CALL" => "tool_use","#,
+        );
     let script = dir.path().join("mine.rhai");
     std::fs::write(&script, wrong).unwrap();
-    let bad = run(script.to_str().unwrap(), &format!("{repo}/tests/fixtures/cohere"));
+    let bad = run(
+        script.to_str().unwrap(),
+        &format!("{repo}/tests/fixtures/cohere"),
+    );
     let said = String::from_utf8_lossy(&bad.stdout);
     assert!(!bad.status.success(), "{said}");
-    assert!(said.contains("FAILED: $.choices[0].finish_reason"), "{said}");
+    assert!(
+        said.contains("FAILED: $.choices[0].finish_reason"),
+        "{said}"
+    );
 
     let syntax = dir.path().join("broken.rhai");
     std::fs::write(&syntax, "fn request(ctx) {\n  let = 1;\n}\n").unwrap();
-    let broken = run(syntax.to_str().unwrap(), &format!("{repo}/tests/fixtures/cohere"));
+    let broken = run(
+        syntax.to_str().unwrap(),
+        &format!("{repo}/tests/fixtures/cohere"),
+    );
     assert!(!broken.status.success());
     assert!(String::from_utf8_lossy(&broken.stderr).contains("broken.rhai:2:"));
 }

@@ -190,3 +190,40 @@ async fn cost_from_usage_in_header_and_metrics() {
         2.0 * want
     );
 }
+
+/// The built-in adapters need no files: a routes.yaml alone in an empty
+/// folder (no `scripts/`, no catalog) serves OpenAI, Anthropic and Gemini
+/// providers, presets included, streams too.
+#[tokio::test]
+async fn a_routes_yaml_alone_in_an_empty_folder_serves_every_built_in_format() {
+    let openai = MockServer::start(MockConfig::default()).await.unwrap();
+    let anthropic = MockServer::start(MockConfig::default()).await.unwrap();
+    let gemini = MockServer::start(MockConfig::default()).await.unwrap();
+    let yaml = format!(
+        "providers:\n  o: {{ preset: openai, base_url: {}/v1, api_key: k }}\n  a: {{ preset: anthropic, base_url: {}, api_key: k }}\n  g: {{ preset: gemini, base_url: {}/v1beta, api_key: k }}\nroutes:\n  - match: {{ model: o }}\n    targets: [{{ provider: o, model: gpt-4o }}]\n  - match: {{ model: a }}\n    targets: [{{ provider: a, model: claude-sonnet-4-5 }}]\n  - match: {{ model: g }}\n    targets: [{{ provider: g, model: gemini-2.5-flash }}]\n",
+        openai.url(),
+        anthropic.url(),
+        gemini.url()
+    );
+    let gw = Gateway::start_prepared(|dir, listen| {
+        let path = dir.join("routes.yaml");
+        std::fs::write(&path, format!("listen: {listen}\n{yaml}")).unwrap();
+        path
+    })
+    .await;
+    assert!(!gw.dir.path().join("scripts").exists());
+    for model in ["o", "a", "g"] {
+        let r = gw.post("/v1/chat/completions", &chat(model, false)).await;
+        assert_eq!(r.status(), 200, "{model}: {}", r.text().await.unwrap());
+        let body: Value = r.json().await.unwrap();
+        assert!(
+            body["choices"][0]["message"]["content"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("tok0 ")),
+            "{model}: {body}"
+        );
+        let events = read_sse(gw.post("/v1/chat/completions", &chat(model, true)).await).await;
+        assert_eq!(stream_text(&events), mock_text(5), "{model}");
+    }
+    assert_eq!((openai.hits(), anthropic.hits(), gemini.hits()), (2, 2, 2));
+}
