@@ -87,7 +87,7 @@ fn adapter(name: &str, patch: Option<&str>) -> Adapter {
     let (wire, origin): (Arc<dyn Wire>, Origin) = match switchyard::adapter::builtin(name) {
         Some(w) => (w, Origin::BuiltIn),
         None => {
-            let text = match switchyard::adapter::interim_script(name) {
+            let text = match switchyard::adapter::shipped_script(name) {
                 Some(t) => t.to_string(),
                 None => std::fs::read_to_string(Path::new(SCRIPTS).join(format!("{name}.rhai")))
                     .expect("script"),
@@ -155,7 +155,7 @@ fn adapters(c: &mut Criterion) {
         ("ollama", "ollama", "llama3.2"),
     ] {
         if switchyard::adapter::builtin(name).is_none()
-            && switchyard::adapter::interim_script(name).is_none()
+            && switchyard::adapter::shipped_script(name).is_none()
             && !Path::new(SCRIPTS).join(format!("{name}.rhai")).is_file()
         {
             continue;

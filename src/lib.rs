@@ -3,7 +3,8 @@
 //! 1. [`server`] — the Pingora server, config watcher and graceful drain;
 //!    [`edge`] — client connection limits and request heads read within them.
 //! 2. [`config`] — `routes.yaml` loaded, validated (file:line errors) and hot-reloaded.
-//! 3. [`proxy`] — the `ProxyHttp` service: reads and checks the request ([`proxy::request`]),
+//! 3. [`proxy`] — the `ProxyHttp` service: reads the request ([`proxy::intake`],
+//!    checked as a [`request::ClientRequest`]),
 //!    answers local endpoints, and drives the attempts ([`proxy::forward`]).
 //! 4. [`routing`] — the client's `model` to a route and its ordered targets.
 //! 5. [`provider`] — Rhai adapter scripts that build the provider's request
@@ -39,6 +40,7 @@ pub mod dialect;
 pub mod edge;
 pub mod error;
 pub mod ledger;
+pub mod limits;
 pub mod logging;
 pub mod matrix;
 pub mod metrics;
@@ -46,6 +48,7 @@ pub mod mock;
 pub mod policy;
 pub mod provider;
 pub mod proxy;
+pub mod request;
 pub mod routing;
 pub mod secrets;
 pub mod server;

@@ -187,7 +187,7 @@ fn explain(
     request: &std::path::Path,
     embeddings: bool,
 ) -> ExitCode {
-    use switchyard::proxy::request::Endpoint;
+    use switchyard::request::Endpoint;
     let Some(cfg) = load_or_report(config, data_dir) else {
         return ExitCode::FAILURE;
     };
@@ -206,7 +206,7 @@ fn explain(
     } else {
         Endpoint::Chat
     };
-    match switchyard::routing::explain::explain(&cfg, endpoint, body) {
+    match switchyard::admin::explain::explain(&cfg, endpoint, body) {
         Ok(v) => {
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             ExitCode::SUCCESS

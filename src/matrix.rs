@@ -130,20 +130,25 @@ pub fn preset_capabilities(scripts_dir: &Path) -> Result<Vec<PresetRow>, String>
 }
 
 /// What adapter `adapter` declares: a built-in's, or the `capabilities()`
-/// of `<scripts_dir>/<adapter>.rhai`.
+/// of `<scripts_dir>/<adapter>.rhai` (or of the shipped script).
 fn adapter_capabilities(scripts_dir: &Path, adapter: &str) -> Result<Capabilities, String> {
     if let Some(wire) = crate::adapter::builtin(adapter) {
         return Ok(wire.capabilities());
     }
     let limits = ScriptLimits::default();
     let engine = Arc::new(build_engine(&limits));
-    let (path, source) = match crate::adapter::interim_script(adapter) {
-        Some(text) => (Path::new(adapter).to_path_buf(), text.to_string()),
-        None => {
-            let path = scripts_dir.join(format!("{adapter}.rhai"));
-            let source = std::fs::read_to_string(&path)
-                .map_err(|e| format!("adapter `{adapter}`: cannot read {}: {e}", path.display()))?;
-            (path, source)
+    let path = scripts_dir.join(format!("{adapter}.rhai"));
+    let source = match (
+        std::fs::read_to_string(&path),
+        crate::adapter::shipped_script(adapter),
+    ) {
+        (Ok(text), _) => text,
+        (Err(_), Some(text)) => text.to_string(),
+        (Err(e), None) => {
+            return Err(format!(
+                "adapter `{adapter}`: cannot read {}: {e}",
+                path.display()
+            ))
         }
     };
     let compiled = ScriptAdapter::compile(adapter, &path, &source, engine, limits.timeout)

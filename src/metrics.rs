@@ -243,37 +243,6 @@ pub fn set_config_version(version: &str) {
     m.config_info.with_label_values(&[version]).set(1);
 }
 
-/// Sets the per-backend gauges from `cfg`'s providers (at each scrape, so
-/// backends removed by a reload disappear).
-pub fn observe_backends(cfg: &crate::config::Config) {
-    use crate::upstream::breaker::BreakerState;
-    let m = metrics();
-    m.backend_circuit.reset();
-    m.backend_healthy.reset();
-    m.backend_in_flight.reset();
-    let now = std::time::Instant::now();
-    for p in cfg.providers.values() {
-        for b in &p.backend_list {
-            let labels = [p.name.as_str(), b.label.as_str()];
-            let state = match b.breaker.state(now) {
-                BreakerState::Closed => 0,
-                BreakerState::Open { .. } => 1,
-                BreakerState::HalfOpen => 2,
-                BreakerState::Benched { .. } => 3,
-            };
-            m.backend_circuit.with_label_values(&labels).set(state);
-            let healthy = p.backends.is_healthy(&b.id).unwrap_or(true);
-            m.backend_healthy
-                .with_label_values(&labels)
-                .set(i64::from(healthy));
-            let n = p.backends.in_flight_count(&b.id);
-            m.backend_in_flight
-                .with_label_values(&labels)
-                .set(i64::try_from(n).unwrap_or(i64::MAX));
-        }
-    }
-}
-
 /// The default registry in Prometheus text format.
 pub fn render() -> Vec<u8> {
     let _ = metrics();

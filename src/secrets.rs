@@ -1,5 +1,6 @@
-//! Provider secrets at rest: an `api_key` or header value in `routes.yaml`
-//! may be written as `enc:v1:<base64>` and is decrypted when the config is
+//! Secrets: [`Secret`], a credential that never prints, and provider
+//! secrets at rest: an `api_key` or header value in `routes.yaml` may be
+//! written as `enc:v1:<base64>` and is decrypted when the config is
 //! (re)loaded, with the master key from `SWITCHYARD_MASTER_KEY`.
 //!
 //! `v1` is AES-256-GCM with a random 96-bit nonce per value; the base64
@@ -16,6 +17,34 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use rand::rngs::OsRng;
 use rand::RngCore;
+
+/// A credential. `Debug` and `Display` never print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a credential.
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    /// The credential itself, for building an upstream request.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
 
 /// What starts an encrypted value.
 pub const PREFIX: &str = "enc:v1:";
@@ -178,6 +207,12 @@ fn hex_decode(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_never_prints() {
+        let s = Secret::new("sk-live-123".into());
+        assert_eq!(format!("{s} {s:?}"), "*** ***");
+    }
 
     fn key(byte: u8) -> MasterKey {
         MasterKey([byte; 32])

@@ -39,7 +39,7 @@ pub fn adapter(name: &str) -> &'static Adapter {
         };
         let (wire, origin) = match switchyard::adapter::builtin(name) {
             Some(w) => (w, Origin::BuiltIn),
-            None => match switchyard::adapter::interim_script(name) {
+            None => match switchyard::adapter::shipped_script(name) {
                 Some(text) => (script(text), Origin::BuiltIn),
                 None => {
                     let path = repo_root().join(format!("scripts/providers/{name}.rhai"));

@@ -182,10 +182,14 @@ pub fn builtin(name: &str) -> Option<Arc<dyn Wire>> {
     }
 }
 
-/// Interim, while the Rust adapters of these formats are being merged:
-/// their former scripts, compiled as script adapters.
-pub fn interim_script(name: &str) -> Option<&'static str> {
+/// The script adapters shipped with the gateway (`scripts/providers/`),
+/// also built into the binary so that a config in any folder can name them;
+/// a script of the same name in the config's scripts folder is used instead.
+pub fn shipped_script(name: &str) -> Option<&'static str> {
     match name {
+        "cohere" => Some(include_str!("../../scripts/providers/cohere.rhai")),
+        "ollama" => Some(include_str!("../../scripts/providers/ollama.rhai")),
+        // Interim, while the Rust adapters of these formats are merged.
         "anthropic" => Some(include_str!("../../scripts/providers/anthropic.rhai")),
         "gemini" => Some(include_str!("../../scripts/providers/gemini.rhai")),
         _ => None,

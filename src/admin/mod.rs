@@ -6,6 +6,7 @@
 //! data) is served without the key; it calls the API with it.
 
 mod dashboard;
+pub mod explain;
 mod stats;
 mod views;
 
@@ -25,8 +26,9 @@ use crate::config::watch::Reloader;
 use crate::config::Config;
 use crate::ledger::{GroupBy, UsageQuery};
 use crate::policy::Policies;
-use crate::proxy::request::{self, Endpoint};
+use crate::proxy::intake;
 use crate::proxy::respond::bounded;
+use crate::request::{self, Endpoint};
 
 /// Largest request body the admin API reads.
 const MAX_BODY: usize = 4 << 20;
@@ -76,7 +78,7 @@ impl Admin {
                 )
                 .await;
             }
-            crate::metrics::observe_backends(&cfg);
+            crate::provider::observe_backends(cfg.providers.values());
             let body = Bytes::from(crate::metrics::render());
             return write(
                 session,
@@ -240,10 +242,10 @@ async fn explain(session: &mut Session, cfg: &Config, query: &str) -> pingora::R
     } else {
         Endpoint::Chat
     };
-    let body = request::read_body_within(session, MAX_BODY, cfg.settings.body_timeout)
+    let body = intake::read_body_within(session, MAX_BODY, cfg.settings.body_timeout)
         .await
         .and_then(|b| request::json(&b));
-    let result = body.and_then(|b| crate::routing::explain::explain(cfg, endpoint, b));
+    let result = body.and_then(|b| explain::explain(cfg, endpoint, b));
     match result {
         Ok(v) => reply(session, 200, &v).await,
         Err(e) => reply(session, e.status(), &e.body()).await,

@@ -4,6 +4,8 @@
 //! `validate.rs`, which is about reaching providers; this is about who may
 //! reach them, how often, and what is remembered.
 
+pub use crate::limits::Limits;
+pub use crate::routing::{CacheWhen, RouteCache};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -187,36 +189,6 @@ pub struct Auth {
     pub keys: Vec<Arc<VirtualKey>>,
 }
 
-/// Requests and tokens per minute.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Limits {
-    pub rpm: Option<u64>,
-    pub tpm: Option<u64>,
-}
-
-impl Limits {
-    pub fn is_empty(&self) -> bool {
-        self.rpm.is_none() && self.tpm.is_none()
-    }
-}
-
-/// When a route's answers may come from the cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheWhen {
-    /// `temperature: 0` requests, or with `x-switchyard-cache: use`.
-    Deterministic,
-    Always,
-}
-
-/// A route's response cache.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RouteCache {
-    pub ttl: Duration,
-    pub when: CacheWhen,
-    pub shared: bool,
-    pub coalesce: bool,
-}
-
 /// What the gateway does when the shared state store is unreachable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnError {
@@ -245,9 +217,9 @@ pub struct LedgerSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdminSettings {
     pub listen: SocketAddr,
-    pub key: crate::provider::Secret,
+    pub key: crate::secrets::Secret,
     /// Reads `/metrics` only; the admin key reads it too.
-    pub metrics_token: Option<crate::provider::Secret>,
+    pub metrics_token: Option<crate::secrets::Secret>,
     /// Connections open at once on the admin listener.
     pub max_connections: usize,
 }
@@ -448,8 +420,8 @@ fn admin(raw: RawAdmin, r: &mut dyn Report) -> Option<AdminSettings> {
         }
         Some(k) if k.len() >= 16 => Some(AdminSettings {
             listen,
-            key: crate::provider::Secret::new(k),
-            metrics_token: metrics_token.map(crate::provider::Secret::new),
+            key: crate::secrets::Secret::new(k),
+            metrics_token: metrics_token.map(crate::secrets::Secret::new),
             max_connections,
         }),
         Some(_) => {

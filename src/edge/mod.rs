@@ -7,7 +7,7 @@
 //! within `server.header_timeout` and `server.max_header_size` (over them:
 //! 408 / 431, then close), and hands the head to Pingora as already-read
 //! bytes. Body limits are enforced on the request path
-//! ([`crate::proxy::request::read_body_within`]); streams are capped by
+//! ([`crate::proxy::intake::read_body_within`]); streams are capped by
 //! [`admit_stream`].
 
 pub mod head;

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::config::policy::{CacheWhen, RouteCache};
-use crate::proxy::request::{ClientRequest, Endpoint};
-use crate::proxy::Usage;
+use crate::provider::Usage;
+use crate::request::{ClientRequest, Endpoint};
+use crate::routing::{CacheWhen, RouteCache};
 
 /// A cached answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -253,7 +253,7 @@ mod tests {
     use super::*;
 
     fn req(body: Value) -> ClientRequest {
-        crate::proxy::request::parse_value(Endpoint::Chat, body).unwrap()
+        crate::request::parse_value(Endpoint::Chat, body).unwrap()
     }
 
     fn policy(when: CacheWhen) -> RouteCache {

@@ -8,7 +8,7 @@ use http::HeaderMap;
 
 use crate::config::policy::{Auth, VirtualKey};
 use crate::error::GatewayError;
-use crate::proxy::request::Dialect;
+use crate::request::Dialect;
 use crate::routing::Route;
 
 /// The caller's key: `Ok(None)` when auth is off.

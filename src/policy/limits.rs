@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use crate::config::policy::Limits;
 use crate::error::GatewayError;
+use crate::limits::Limits;
 use crate::metrics::metrics;
 use crate::state::{Decision, StateStore};
 

@@ -4,40 +4,15 @@
 pub mod models;
 pub mod plans;
 pub mod scorer;
+pub mod usage;
 
 use std::fmt;
 use std::sync::Arc;
 
 use crate::adapter::Adapter;
+pub use crate::secrets::Secret;
 use crate::upstream::Upstream;
-
-/// A credential. `Debug` and `Display` never print it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a credential.
-    pub fn new(value: String) -> Self {
-        Self(value)
-    }
-
-    /// The credential itself, for building an upstream request.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use usage::Usage;
 
 /// Metadata of one model a provider serves.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -76,11 +51,11 @@ pub struct Provider {
     /// The backends in configured order (for metrics and health).
     pub backend_list: Vec<std::sync::Arc<crate::upstream::backend::Backend>>,
     /// What `consistent-hash` hashes.
-    pub hash_key: crate::routing::hash_key::HashKey,
+    pub hash_key: crate::upstream::hash_key::HashKey,
     /// Active health checks, if configured.
     pub health: Option<crate::upstream::health::HealthConfig>,
     /// Requests and tokens per minute this gateway may send it.
-    pub limits: crate::config::policy::Limits,
+    pub limits: crate::limits::Limits,
     /// Request heads its adapter's `request(ctx)` built, for reuse.
     pub plans: plans::PlanMemo,
 }
@@ -147,13 +122,33 @@ pub fn is_credential_header(name: &str) -> bool {
         || n.contains("secret")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secret_never_prints() {
-        let s = Secret::new("sk-live-123".into());
-        assert_eq!(format!("{s} {s:?}"), "*** ***");
+/// Sets the per-backend gauges from `providers` (at each scrape, so
+/// backends removed by a reload disappear).
+pub fn observe_backends<'a>(providers: impl IntoIterator<Item = &'a std::sync::Arc<Provider>>) {
+    use crate::upstream::breaker::BreakerState;
+    let m = crate::metrics::metrics();
+    m.backend_circuit.reset();
+    m.backend_healthy.reset();
+    m.backend_in_flight.reset();
+    let now = std::time::Instant::now();
+    for p in providers {
+        for b in &p.backend_list {
+            let labels = [p.name.as_str(), b.label.as_str()];
+            let state = match b.breaker.state(now) {
+                BreakerState::Closed => 0,
+                BreakerState::Open { .. } => 1,
+                BreakerState::HalfOpen => 2,
+                BreakerState::Benched { .. } => 3,
+            };
+            m.backend_circuit.with_label_values(&labels).set(state);
+            let healthy = p.backends.is_healthy(&b.id).unwrap_or(true);
+            m.backend_healthy
+                .with_label_values(&labels)
+                .set(i64::from(healthy));
+            let n = p.backends.in_flight_count(&b.id);
+            m.backend_in_flight
+                .with_label_values(&labels)
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
     }
 }

@@ -18,7 +18,6 @@ use serde_json::Value;
 
 use super::ctx::Usage;
 use super::hostile::{self, Hostile};
-use super::request::{ClientRequest, Endpoint};
 use crate::adapter::{AdapterError, Ctx};
 use crate::config::policy::VirtualKey;
 use crate::config::Config;
@@ -27,6 +26,7 @@ use crate::metrics::metrics;
 use crate::policy::limits;
 use crate::provider::plans::PlanKey;
 use crate::provider::Provider;
+use crate::request::{ClientRequest, Endpoint};
 use crate::routing::strategy::{Components, Demand};
 use crate::routing::{RoutePolicy, Target};
 use crate::state::StateStore;

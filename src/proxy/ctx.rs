@@ -4,50 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::metrics::metrics;
-
-/// Token counts reported by a provider (OpenAI's names).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub prompt: u64,
-    pub completion: u64,
-    pub cached: u64,
-}
-
-impl Usage {
-    /// Reads an OpenAI-format `usage` object.
-    pub fn from_json(v: &serde_json::Value) -> Option<Self> {
-        let obj = v.as_object()?;
-        let n = |k: &str| obj.get(k).and_then(serde_json::Value::as_u64);
-        Some(Self {
-            prompt: n("prompt_tokens")?,
-            completion: n("completion_tokens").unwrap_or(0),
-            // `get` chains, not `pointer`: this runs per request and per
-            // stream chunk, and `pointer` unescapes its path each time.
-            cached: obj
-                .get("prompt_tokens_details")
-                .and_then(|d| d.get("cached_tokens"))
-                .and_then(serde_json::Value::as_u64)
-                .unwrap_or(0),
-        })
-    }
-}
-
-impl Usage {
-    /// What these tokens cost at `model`'s prices (USD), when the config
-    /// has input and output prices; cached input at its own price, else
-    /// at the input price.
-    pub fn cost(&self, model: &crate::provider::ModelInfo) -> Option<f64> {
-        let input = model.input_per_mtok?;
-        let output = model.output_per_mtok?;
-        let cached_price = model.cached_input_per_mtok.unwrap_or(input);
-        let cached = self.cached.min(self.prompt);
-        let fresh = self.prompt - cached;
-        Some(
-            (fresh as f64 * input + cached as f64 * cached_price + self.completion as f64 * output)
-                / 1e6,
-        )
-    }
-}
+pub use crate::provider::Usage;
 
 /// Counts a request as in flight for as long as it lives.
 #[derive(Debug)]
@@ -74,7 +31,7 @@ pub struct RequestCtx {
     pub config_version: String,
     pub endpoint: &'static str,
     /// The client's API format (errors are written in it too).
-    pub dialect: super::request::Dialect,
+    pub dialect: crate::request::Dialect,
     pub route: Option<String>,
     /// The route's ranking strategy.
     pub strategy: Option<&'static str>,
@@ -111,7 +68,7 @@ impl RequestCtx {
             request_id: String::new(),
             config_version: String::new(),
             endpoint: "",
-            dialect: super::request::Dialect::OpenAi,
+            dialect: crate::request::Dialect::OpenAi,
             route: None,
             strategy: None,
             provider: None,

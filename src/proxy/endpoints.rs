@@ -8,12 +8,12 @@ use pingora_proxy::Session;
 use serde_json::json;
 
 use super::ctx::RequestCtx;
-use super::request::Dialect;
 use super::respond::{write_body, write_error, write_json};
 use crate::config::policy::VirtualKey;
 use crate::config::Config;
 use crate::error::GatewayError;
 use crate::policy::keys;
+use crate::request::Dialect;
 
 /// `GET /health`: the process is alive.
 pub async fn health(s: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<()> {
@@ -46,7 +46,7 @@ pub async fn metrics(s: &mut Session, ctx: &mut RequestCtx, cfg: &Config) -> pin
         );
         return write_error(s, ctx, &err).await;
     }
-    crate::metrics::observe_backends(cfg);
+    crate::provider::observe_backends(cfg.providers.values());
     let body = Bytes::from(crate::metrics::render());
     write_body(
         s,

@@ -17,19 +17,20 @@ use super::attempt::{
     outcome_label, Answer, Candidate, Failure, Shared, Started, CONTEXT_OVERFLOW,
 };
 use super::ctx::RequestCtx;
-use super::request::{self, ClientRequest, Dialect, Endpoint};
+use super::intake;
 use super::respond::{write_body, write_error};
 use super::sink::Sink;
 use super::stream::{self, ClientFormat};
-use crate::config::policy::Limits;
 use crate::config::Config;
 use crate::dialect::anthropic;
 use crate::error::GatewayError;
+use crate::limits::Limits;
 use crate::metrics::metrics;
 use crate::policy::cache::{self, Cached};
 use crate::policy::coalesce::{self, Role};
 use crate::policy::limits::{self, Scope};
 use crate::policy::{budget, keys, Policies};
+use crate::request::{self, ClientRequest, Dialect, Endpoint};
 use crate::routing::{strategy, HedgeAfter, Route, RoutePolicy, Target};
 use crate::upstream::balance::Strategy;
 
@@ -341,7 +342,7 @@ async fn read(
     dialect: Dialect,
 ) -> Result<ClientRequest, GatewayError> {
     let s = &cfg.settings;
-    let bytes = request::read_body_within(session, s.max_body_size, s.body_timeout).await?;
+    let bytes = intake::read_body_within(session, s.max_body_size, s.body_timeout).await?;
     match dialect {
         Dialect::OpenAi => request::parse(endpoint, &bytes),
         Dialect::Anthropic => {
@@ -367,7 +368,7 @@ pub async fn count_tokens(
         Err(e) => return write_error(session, ctx, &e).await,
     }
     let s = &cfg.settings;
-    let counted = request::read_body_within(session, s.max_body_size, s.body_timeout)
+    let counted = intake::read_body_within(session, s.max_body_size, s.body_timeout)
         .await
         .and_then(|b| request::json(&b))
         .and_then(|v| anthropic::count_tokens(&v));

@@ -7,7 +7,7 @@ pub mod ctx;
 pub mod endpoints;
 pub mod forward;
 pub mod hostile;
-pub mod request;
+pub mod intake;
 pub mod respond;
 pub mod sink;
 pub mod stream;
@@ -28,7 +28,7 @@ use crate::error::GatewayError;
 use crate::ledger::UsageRecord;
 use crate::metrics::metrics;
 use crate::policy::Policies;
-use request::{Dialect, Endpoint};
+use crate::request::{Dialect, Endpoint};
 use respond::write_error;
 
 /// The gateway service: the current config, the upstream connection pool,

@@ -12,8 +12,8 @@ use pingora::{Error, ErrorType};
 use pingora_proxy::Session;
 
 use super::ctx::RequestCtx;
-use super::request::Dialect;
 use crate::error::GatewayError;
+use crate::request::Dialect;
 
 // Checked at compile time: these never fail at run time.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -4,8 +4,6 @@
 //! through a hash map, globs such as `gpt-*` in order), then
 //! `provider/model`, then a bare model listed under a provider's `models:`.
 
-pub mod explain;
-pub mod hash_key;
 pub mod strategy;
 pub mod tokens;
 
@@ -19,6 +17,23 @@ use std::time::Duration;
 
 use crate::provider::Provider;
 use crate::upstream::Timeouts;
+
+/// When a route's answers may come from the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheWhen {
+    /// `temperature: 0` requests, or with `x-switchyard-cache: use`.
+    Deterministic,
+    Always,
+}
+
+/// A route's response cache.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteCache {
+    pub ttl: Duration,
+    pub when: CacheWhen,
+    pub shared: bool,
+    pub coalesce: bool,
+}
 
 /// A provider and the model to ask it for.
 #[derive(Debug, Clone)]
@@ -72,9 +87,9 @@ pub struct RoutePolicy {
     /// The scoring script of `strategy: script`.
     pub scorer: Option<std::sync::Arc<crate::provider::scorer::Scorer>>,
     /// Response cache and coalescing; `None`: off.
-    pub cache: Option<crate::config::policy::RouteCache>,
+    pub cache: Option<RouteCache>,
     /// Requests and tokens per minute for the whole route.
-    pub limits: crate::config::policy::Limits,
+    pub limits: crate::limits::Limits,
     /// Requests ranked so far: where `round-robin` starts the next one.
     pub rotation: Arc<std::sync::atomic::AtomicUsize>,
 }

@@ -13,7 +13,7 @@ use super::balance::{Balancer, Member, Strategy};
 use super::breaker::{Breaker, BreakerConfig};
 use super::health::Probe;
 use super::Upstream;
-use crate::provider::Secret;
+use crate::secrets::Secret;
 
 /// One backend of a provider.
 #[derive(Debug)]

@@ -7,6 +7,7 @@ pub mod backend;
 pub mod balance;
 pub mod breaker;
 pub mod call;
+pub mod hash_key;
 pub mod health;
 
 use std::net::SocketAddr;

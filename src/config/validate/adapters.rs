@@ -71,37 +71,7 @@ impl Adapters {
         if let Some(r) = self.compiled.get(name) {
             return Ok((r.wire.clone(), r.origin.clone()));
         }
-        let (wire, origin, text): (Arc<dyn Wire>, Origin, Option<String>) = if let Some(wire) =
-            adapter::builtin(name)
-        {
-            (wire, Origin::BuiltIn, None)
-        } else if let Some(text) = adapter::interim_script(name) {
-            let path = PathBuf::from(format!("(built-in) {name}.rhai"));
-            let compiled =
-                ScriptAdapter::compile(name, &path, text, self.engine.clone(), self.limits.timeout)
-                    .map_err(AdapterProblem::Compile)?;
-            (Arc::new(compiled), Origin::BuiltIn, None)
-        } else {
-            let path = self.dir.join(format!("{name}.rhai"));
-            let text = std::fs::read_to_string(&path).map_err(|_| {
-                AdapterProblem::Missing(format!(
-                    "no adapter `{name}`: not built in ({}), and no script {} (scripts there: {})",
-                    adapter::BUILT_IN.join(", "),
-                    shown(&path, &self.base).display(),
-                    names_in(&self.dir).join(", ")
-                ))
-            })?;
-            let shown = shown(&path, &self.base);
-            let compiled = ScriptAdapter::compile(
-                name,
-                &shown,
-                &text,
-                self.engine.clone(),
-                self.limits.timeout,
-            )
-            .map_err(AdapterProblem::Compile)?;
-            (Arc::new(compiled), Origin::Script(shown), Some(text))
-        };
+        let (wire, origin, text) = self.resolve(name)?;
         let resolved = Resolved {
             wire: wire.clone(),
             origin: origin.clone(),
@@ -109,6 +79,45 @@ impl Adapters {
         };
         self.compiled.insert(name.to_string(), resolved);
         Ok((wire, origin))
+    }
+
+    /// A built-in adapter, else the script in the scripts folder, else a
+    /// script shipped with the gateway (built into the binary).
+    fn resolve(
+        &self,
+        name: &str,
+    ) -> Result<(Arc<dyn Wire>, Origin, Option<String>), AdapterProblem> {
+        if let Some(wire) = adapter::builtin(name) {
+            return Ok((wire, Origin::BuiltIn, None));
+        }
+        let path = self.dir.join(format!("{name}.rhai"));
+        let shown = shown(&path, &self.base);
+        let label = match std::fs::read_to_string(&path) {
+            Ok(text) => Some((text, shown.clone())),
+            Err(_) => adapter::shipped_script(name).map(|text| {
+                (
+                    text.to_string(),
+                    PathBuf::from(format!("(shipped) {name}.rhai")),
+                )
+            }),
+        };
+        let Some((text, label)) = label else {
+            return Err(AdapterProblem::Missing(format!(
+                "no adapter `{name}`: not built in ({}), and no script {} (scripts there: {})",
+                adapter::BUILT_IN.join(", "),
+                shown.display(),
+                names_in(&self.dir).join(", ")
+            )));
+        };
+        let compiled = ScriptAdapter::compile(
+            name,
+            &label,
+            &text,
+            self.engine.clone(),
+            self.limits.timeout,
+        )
+        .map_err(AdapterProblem::Compile)?;
+        Ok((Arc::new(compiled), Origin::Script(label), Some(text)))
     }
 
     /// The patch `name`.

@@ -9,11 +9,11 @@ use super::Ctx;
 use crate::adapter::{Adapter, Ctx as HookCtx};
 use crate::config::raw::{RawBackend, RawBreaker, RawHealthCheck, RawProvider};
 use crate::config::values;
-use crate::provider::Secret;
-use crate::routing::hash_key::HashKey;
+use crate::secrets::Secret;
 use crate::upstream::backend::{backend_id, balancer_for, breaker_for, Backend};
 use crate::upstream::balance::{Balancer, Member, Strategy};
 use crate::upstream::breaker::BreakerConfig;
+use crate::upstream::hash_key::HashKey;
 use crate::upstream::health::{HealthConfig, ProbeKind};
 use crate::upstream::Upstream;
 

@@ -4,11 +4,11 @@
 
 use serde_json::{json, Value};
 
-use super::strategy::{self, Components, Demand};
-use super::tokens::Tokenizer;
 use crate::config::Config;
 use crate::error::GatewayError;
-use crate::proxy::request::{self, Endpoint};
+use crate::request::{self, Endpoint};
+use crate::routing::strategy::{self, Components, Demand};
+use crate::routing::tokens::Tokenizer;
 
 /// The routing decision for `body` (an OpenAI chat or embeddings request).
 pub fn explain(cfg: &Config, endpoint: Endpoint, body: Value) -> Result<Value, GatewayError> {
@@ -22,7 +22,7 @@ pub fn explain(cfg: &Config, endpoint: Endpoint, body: Value) -> Result<Value, G
     let tokenizer = Tokenizer::for_model(&req.model);
     tokenizer.build();
     let demand = Demand {
-        prompt_tokens: req.estimate_prompt_tokens(),
+        prompt_tokens: crate::routing::tokens::estimate_prompt(&req.body, &req.model),
         output_tokens: req
             .max_output_tokens()
             .unwrap_or(policy.expected_output_tokens),
@@ -66,7 +66,7 @@ pub fn explain(cfg: &Config, endpoint: Endpoint, body: Value) -> Result<Value, G
     }))
 }
 
-fn candidate(t: &super::Target, requested: &str, c: &Components) -> Value {
+fn candidate(t: &crate::routing::Target, requested: &str, c: &Components) -> Value {
     let backends: Vec<&str> = t
         .provider
         .backend_list

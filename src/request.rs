@@ -1,12 +1,12 @@
-//! Reading and checking a client's request: the body within the size limit,
-//! valid JSON, and the fields routing needs.
+//! The client's request, as every layer sees it: which API it is for
+//! ([`Endpoint`]), the format the client speaks ([`Dialect`]), and the
+//! request itself, checked ([`ClientRequest`]: valid JSON within the depth
+//! limit, and the fields routing needs). Reading it off the connection is
+//! the proxy's intake (`proxy::intake`); everything below the proxy —
+//! policy, routing, adapters — depends on these types, not on the proxy.
 
-use std::time::Duration;
-
-use pingora_proxy::Session;
 use serde_json::Value;
 
-use crate::edge::Rejection;
 use crate::error::GatewayError;
 
 /// Which API a request is for.
@@ -61,60 +61,6 @@ impl ClientRequest {
             body_len: self.body_len,
         }
     }
-}
-
-/// Reads the whole body; 413 past `limit` bytes.
-pub async fn read_body(session: &mut Session, limit: usize) -> Result<Vec<u8>, GatewayError> {
-    let declared = session
-        .req_header()
-        .headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(GatewayError::PayloadTooLarge { limit });
-    }
-    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
-    loop {
-        let chunk = session.read_request_body().await.map_err(|e| {
-            GatewayError::bad_request(format!("could not read the request body: {e}"))
-        })?;
-        let Some(chunk) = chunk else { break };
-        if body.len() + chunk.len() > limit {
-            return Err(GatewayError::PayloadTooLarge { limit });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// Reads the whole body within `timeout` (408 past it) and `limit` bytes
-/// (413); counted in `gateway_client_rejections_total`. After either, the
-/// connection closes once answered instead of reading the rest of the body.
-pub async fn read_body_within(
-    session: &mut Session,
-    limit: usize,
-    timeout: Duration,
-) -> Result<Vec<u8>, GatewayError> {
-    // The whole-body deadline below bounds the body; Pingora's own per-read
-    // timeout (60 s) must not cut a longer one short.
-    session.set_read_timeout(Some(timeout));
-    let result = match tokio::time::timeout(timeout, read_body(session, limit)).await {
-        Ok(r) => r,
-        Err(_) => {
-            Rejection::BodyTimeout.count();
-            Err(GatewayError::ClientTimeout(format!(
-                "The request body did not arrive within {timeout:?}"
-            )))
-        }
-    };
-    if let Err(e) = &result {
-        if matches!(e, GatewayError::PayloadTooLarge { .. }) {
-            Rejection::BodyTooLarge.count();
-        }
-        session.set_keepalive(None);
-    }
-    result
 }
 
 /// Parses and checks `bytes` as a request for `endpoint`.
@@ -205,13 +151,6 @@ pub fn parse_value(endpoint: Endpoint, body: Value) -> Result<ClientRequest, Gat
 }
 
 impl ClientRequest {
-    /// The prompt's estimated tokens for the model the client asked for:
-    /// exact for OpenAI models, characters / 4 for others (see
-    /// [`crate::routing::tokens`]).
-    pub fn estimate_prompt_tokens(&self) -> u64 {
-        crate::routing::tokens::estimate_prompt(&self.body, &self.model)
-    }
-
     /// The output limit the client set, if any.
     pub fn max_output_tokens(&self) -> Option<u64> {
         self.body
