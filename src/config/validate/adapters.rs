@@ -71,14 +71,10 @@ impl Adapters {
         if let Some(r) = self.compiled.get(name) {
             return Ok((r.wire.clone(), r.origin.clone()));
         }
-        let (wire, origin, text) = self.resolve(name)?;
-        let resolved = Resolved {
-            wire: wire.clone(),
-            origin: origin.clone(),
-            text,
-        };
+        let resolved = self.resolve(name)?;
+        let found = (resolved.wire.clone(), resolved.origin.clone());
         self.compiled.insert(name.to_string(), resolved);
-        Ok((wire, origin))
+        Ok(found)
     }
 
     /// A built-in adapter, else the script in the scripts folder, else a
@@ -86,9 +82,13 @@ impl Adapters {
     fn resolve(
         &self,
         name: &str,
-    ) -> Result<(Arc<dyn Wire>, Origin, Option<String>), AdapterProblem> {
+    ) -> Result<Resolved, AdapterProblem> {
         if let Some(wire) = adapter::builtin(name) {
-            return Ok((wire, Origin::BuiltIn, None));
+            return Ok(Resolved {
+                wire,
+                origin: Origin::BuiltIn,
+                text: None,
+            });
         }
         let path = self.dir.join(format!("{name}.rhai"));
         let shown = shown(&path, &self.base);
@@ -117,7 +117,11 @@ impl Adapters {
             self.limits.timeout,
         )
         .map_err(AdapterProblem::Compile)?;
-        Ok((Arc::new(compiled), Origin::Script(label), Some(text)))
+        Ok(Resolved {
+            wire: Arc::new(compiled),
+            origin: Origin::Script(label),
+            text: Some(text),
+        })
     }
 
     /// The patch `name`.
