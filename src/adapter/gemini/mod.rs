@@ -1,1 +1,3 @@
 //! Google Gemini's generateContent API (being written; see issue 16).
+
+pub mod wire;
