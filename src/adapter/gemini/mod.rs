@@ -35,6 +35,9 @@ mod stream;
 mod tools;
 pub mod wire;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 use serde_json::Value;
