@@ -29,9 +29,15 @@ pub(super) fn allowed_tool_names(choice: &Value) -> Result<Option<Vec<&str>>, Ad
     let tools = get(allowed_tools(choice)?, "tools");
     let mut names = Vec::new();
     for tool in array(tools, "tool_choice.allowed_tools.tools")? {
-        let function = match get(tool, "function") {
-            Value::Null => tool,
-            function => function,
+        // `{type: "function", function: {name}}`, or a bare `{name}`.
+        let function = match (tool, get(tool, "function")) {
+            (Value::Object(_), Value::Null) => tool,
+            (Value::Object(_), function @ Value::Object(_)) => function,
+            _ => {
+                return Err(AdapterError::rejected(
+                    "tool_choice.allowed_tools.tools must hold tool objects",
+                ))
+            }
         };
         names.extend(get(function, "name").as_str());
     }

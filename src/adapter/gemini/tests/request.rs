@@ -324,6 +324,14 @@ pub(super) fn refused_requests() -> Vec<Value> {
             json!({"tools": [{"type": "function", "function": {"name": "f"}}],
             "tool_choice": {"type": "allowed_tools", "allowed_tools": "f"}}),
         ),
+        chat(
+            json!({"tools": [{"type": "function", "function": {"name": "f"}}],
+            "tool_choice": {"type": "allowed_tools", "allowed_tools": {"tools": ["f"]}}}),
+        ),
+        chat(
+            json!({"tools": [{"type": "function", "function": {"name": "f"}}],
+            "tool_choice": {"type": "allowed_tools", "allowed_tools": {"tools": [{"function": "f"}]}}}),
+        ),
         chat(json!({"messages": "hi"})),
         chat(json!({"messages": [5]})),
         chat(json!({"messages": []})),
