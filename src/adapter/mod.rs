@@ -178,6 +178,7 @@ pub fn builtin(name: &str) -> Option<Arc<dyn Wire>> {
     match name {
         "openai" => Some(Arc::new(openai::OpenAi)),
         "azure-openai" => Some(Arc::new(azure::Azure)),
+        "gemini" => Some(Arc::new(gemini::Gemini)),
         _ => None,
     }
 }
@@ -191,7 +192,6 @@ pub fn shipped_script(name: &str) -> Option<&'static str> {
         "ollama" => Some(include_str!("../../scripts/providers/ollama.rhai")),
         // Interim, while the Rust adapters of these formats are merged.
         "anthropic" => Some(include_str!("../../scripts/providers/anthropic.rhai")),
-        "gemini" => Some(include_str!("../../scripts/providers/gemini.rhai")),
         _ => None,
     }
 }

@@ -79,10 +79,7 @@ impl Adapters {
 
     /// A built-in adapter, else the script in the scripts folder, else a
     /// script shipped with the gateway (built into the binary).
-    fn resolve(
-        &self,
-        name: &str,
-    ) -> Result<Resolved, AdapterProblem> {
+    fn resolve(&self, name: &str) -> Result<Resolved, AdapterProblem> {
         if let Some(wire) = adapter::builtin(name) {
             return Ok(Resolved {
                 wire,

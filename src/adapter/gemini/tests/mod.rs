@@ -63,6 +63,7 @@ impl TestCtx {
             api_key: self.api_key.map(str::to_string),
             options: Arc::new(self.options.as_object().cloned().unwrap_or_default()),
             encoding_format: self.encoding_format.map(str::to_string),
+            script: Default::default(),
         }
     }
 }
