@@ -139,7 +139,7 @@ pub fn providers(cfg: &Config) -> Value {
                 .models
                 .keys()
                 .map(|m| {
-                    let (ttft, total) = strategy::latency_of(&p.name, m);
+                    let (ttft, total) = strategy::latency_of(p, m);
                     json!({"model": m, "ttft_ms": ttft, "latency_ms": total})
                 })
                 .collect();

@@ -696,8 +696,7 @@ async fn finish(
     match started.answer {
         Answer::Complete { body, usage } => {
             started.permit.success(Instant::now());
-            strategy::observe(
-                &provider.name,
+            started.backend.latency.observe(
                 &started.model,
                 None,
                 started.began.elapsed(),
@@ -775,8 +774,7 @@ async fn finish(
             drop(started.in_flight);
             if !broke {
                 let total = started.began.elapsed();
-                strategy::observe(
-                    &provider.name,
+                started.backend.latency.observe(
                     &started.model,
                     Some(started.first_byte),
                     total,

@@ -5,14 +5,12 @@
 //! milliseconds). The balancers then pick a backend within each target.
 //! Ties keep the configured order.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::{LazyLock, Mutex};
-use std::time::{Duration, Instant};
 
 use rand::Rng;
 
 use super::{RoutePolicy, Target};
+use crate::provider::Provider;
 
 /// How a route orders its targets.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -119,12 +117,8 @@ pub fn components(target: &Target, model: &str, demand: &Demand) -> Components {
                 / 1e6,
         )
     });
-    let key = stats_key(&target.provider.name, model);
-    let latency = LATENCY
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&key)
-        .and_then(|s| s.current(demand.stream));
+    let (ttft, total) = latency_of(&target.provider, model);
+    let latency = if demand.stream { ttft.or(total) } else { total };
     Components {
         cost,
         latency_ms: latency,
@@ -207,76 +201,23 @@ fn hybrid(targets: &[(&Target, Components)], i: usize, w: Weights) -> f64 {
 
 // ───────────────────────── observed latency ─────────────────────────
 
-/// Exponentially decayed averages of one target's latencies.
-#[derive(Debug, Clone, Copy)]
-struct Stats {
-    ttft_ms: Option<f64>,
-    total_ms: Option<f64>,
-    updated: Instant,
-    /// How long an observation stays meaningful.
-    memory: Duration,
-}
-
-/// Weight of the newest sample.
-const ALPHA: f64 = 0.3;
-
-impl Stats {
-    fn current(&self, stream: bool) -> Option<f64> {
-        // Forgotten after `memory`: the target is tried again as if new.
-        if self.updated.elapsed() > self.memory {
-            return None;
+/// The current decayed averages of `model` on `provider` in ms — time to
+/// first token and total latency — averaged over the backends that served
+/// it lately (each backend keeps its own, see [`crate::upstream::latency`]).
+pub fn latency_of(provider: &Provider, model: &str) -> (Option<f64>, Option<f64>) {
+    let mut ttft = (0.0, 0);
+    let mut total = (0.0, 0);
+    for b in &provider.backend_list {
+        let (t, all) = b.latency.current(model);
+        if let Some(t) = t {
+            ttft = (ttft.0 + t, ttft.1 + 1);
         }
-        if stream {
-            self.ttft_ms.or(self.total_ms)
-        } else {
-            self.total_ms
+        if let Some(a) = all {
+            total = (total.0 + a, total.1 + 1);
         }
     }
-}
-
-fn ewma(old: Option<f64>, sample: f64) -> f64 {
-    old.map_or(sample, |o| o + ALPHA * (sample - o))
-}
-
-static LATENCY: LazyLock<Mutex<HashMap<String, Stats>>> = LazyLock::new(Default::default);
-
-fn stats_key(provider: &str, model: &str) -> String {
-    format!("{provider}\u{0}{model}")
-}
-
-/// The current decayed averages of `provider`/`model` in ms: time to first
-/// token and total latency (for the admin API).
-pub fn latency_of(provider: &str, model: &str) -> (Option<f64>, Option<f64>) {
-    let map = LATENCY.lock().unwrap_or_else(|e| e.into_inner());
-    match map.get(&stats_key(provider, model)) {
-        Some(s) if s.updated.elapsed() <= s.memory => (s.ttft_ms, s.total_ms),
-        _ => (None, None),
-    }
-}
-
-/// Records one answered request of `provider`/`model`.
-pub fn observe(
-    provider: &str,
-    model: &str,
-    ttft: Option<Duration>,
-    total: Duration,
-    memory: Duration,
-) {
-    let mut map = LATENCY.lock().unwrap_or_else(|e| e.into_inner());
-    let s = map.entry(stats_key(provider, model)).or_insert(Stats {
-        ttft_ms: None,
-        total_ms: None,
-        updated: Instant::now(),
-        memory,
-    });
-    let fresh = s.updated.elapsed() <= s.memory;
-    let keep = |v: Option<f64>| if fresh { v } else { None };
-    if let Some(t) = ttft {
-        s.ttft_ms = Some(ewma(keep(s.ttft_ms), t.as_secs_f64() * 1000.0));
-    }
-    s.total_ms = Some(ewma(keep(s.total_ms), total.as_secs_f64() * 1000.0));
-    s.updated = Instant::now();
-    s.memory = memory;
+    let mean = |(sum, n): (f64, u32)| (n > 0).then(|| sum / f64::from(n));
+    (mean(ttft), mean(total))
 }
 
 #[cfg(test)]
@@ -401,20 +342,5 @@ mod tests {
     fn ties_keep_configured_order() {
         let comps = [c(Some(1.0), None, None), c(Some(1.0), None, None)];
         assert_eq!(order(Strategy::Cost, &comps), vec![0, 1]);
-    }
-
-    #[test]
-    fn latency_is_decayed_and_forgotten() {
-        let memory = Duration::from_millis(50);
-        observe("lat-test", "m", None, Duration::from_millis(100), memory);
-        observe("lat-test", "m", None, Duration::from_millis(200), memory);
-        let s = *LATENCY
-            .lock()
-            .unwrap()
-            .get(&stats_key("lat-test", "m"))
-            .unwrap();
-        assert!((s.current(false).unwrap() - 130.0).abs() < 1e-6);
-        std::thread::sleep(Duration::from_millis(80));
-        assert_eq!(s.current(false), None, "forgotten after its memory");
     }
 }

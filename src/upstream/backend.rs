@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::balance::{Balancer, Member, Strategy};
 use super::breaker::{Breaker, BreakerConfig};
 use super::health::Probe;
+use super::latency::ModelLatency;
 use super::Upstream;
 use crate::secrets::Secret;
 
@@ -30,6 +31,8 @@ pub struct Backend {
     pub probe_headers: Vec<(String, String)>,
     /// Recent times to a successful answer (first bytes of a stream).
     pub first_byte: LatencyWindow,
+    /// Decayed latencies of each model it served (carried over a reload).
+    pub latency: Arc<ModelLatency>,
 }
 
 /// The last few hundred latencies of a backend, for percentiles.
@@ -95,6 +98,8 @@ pub fn backend_id(provider: &str, name: &str, base_url: &str, key: Option<&str>)
 }
 
 static BREAKERS: LazyLock<Mutex<HashMap<String, Weak<Breaker>>>> = LazyLock::new(Default::default);
+static LATENCIES: LazyLock<Mutex<HashMap<String, Weak<ModelLatency>>>> =
+    LazyLock::new(Default::default);
 static BALANCERS: LazyLock<Mutex<HashMap<String, Weak<Balancer<Backend>>>>> =
     LazyLock::new(Default::default);
 
@@ -110,6 +115,20 @@ pub fn breaker_for(id: &str, cfg: &BreakerConfig) -> Arc<Breaker> {
     let b = Arc::new(Breaker::new(cfg.clone()));
     map.insert(id.to_string(), Arc::downgrade(&b));
     b
+}
+
+/// The latency averages of backend `id`: the live ones if a loaded config
+/// has the backend, else new (the state is on the backends; this only
+/// finds it again across a reload).
+pub fn latency_for(id: &str) -> Arc<ModelLatency> {
+    let mut map = LATENCIES.lock().unwrap_or_else(|e| e.into_inner());
+    map.retain(|_, w| w.strong_count() > 0);
+    if let Some(l) = map.get(id).and_then(Weak::upgrade) {
+        return l;
+    }
+    let l = Arc::new(ModelLatency::default());
+    map.insert(id.to_string(), Arc::downgrade(&l));
+    l
 }
 
 /// The balancer of `provider`: rebuilt from the live one (keeping health and

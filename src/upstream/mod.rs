@@ -9,6 +9,7 @@ pub mod breaker;
 pub mod call;
 pub mod hash_key;
 pub mod health;
+pub mod latency;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -10,7 +10,7 @@ use crate::adapter::{Adapter, Ctx as HookCtx};
 use crate::config::raw::{RawBackend, RawBreaker, RawHealthCheck, RawProvider};
 use crate::config::values;
 use crate::secrets::Secret;
-use crate::upstream::backend::{backend_id, balancer_for, breaker_for, Backend};
+use crate::upstream::backend::{backend_id, balancer_for, breaker_for, latency_for, Backend};
 use crate::upstream::balance::{Balancer, Member, Strategy};
 use crate::upstream::breaker::BreakerConfig;
 use crate::upstream::hash_key::HashKey;
@@ -163,6 +163,7 @@ fn member(
             breaker: breaker_for(&id, breaker),
             probe_headers,
             first_byte: Default::default(),
+            latency: latency_for(&id),
         }),
     })
 }
