@@ -146,8 +146,12 @@ pub type Capabilities = BTreeMap<String, bool>;
 pub trait StreamTranslator: Send {
     /// One upstream event: its `event:` name (empty for none, and for
     /// NDJSON) and its `data:` text. Chunks for the client go to `out`.
-    fn event(&mut self, event: &str, data: &str, out: &mut Vec<ChunkOut>)
-        -> Result<(), AdapterError>;
+    fn event(
+        &mut self,
+        event: &str,
+        data: &str,
+        out: &mut Vec<ChunkOut>,
+    ) -> Result<(), AdapterError>;
 
     /// The upstream stream ended; what completes it goes to `out` (nothing:
     /// the relay reports a truncation unless `[DONE]` or a finish came).
