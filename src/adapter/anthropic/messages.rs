@@ -15,13 +15,13 @@ use serde_json::{Map, Value};
 use super::request::{rejected, shown};
 use super::wire::{
     Base64Source, Content, ContentBlock, DocumentBlock, DocumentSource, ImageBlock, ImageSource,
-    Message, Role, TextBlock, ToolResultBlock, ToolUseBlock, UrlSource,
+    Message, Role, SystemBlock, TextBlock, ToolResultBlock, ToolUseBlock, UrlSource,
 };
 use crate::adapter::AdapterError;
 
 /// `system` and `messages` of the Messages request.
 pub(super) struct Converted<'a> {
-    pub system: Vec<ContentBlock<'a>>,
+    pub system: Vec<SystemBlock<'a>>,
     pub messages: Vec<Message<'a>>,
 }
 
@@ -40,7 +40,8 @@ pub(super) fn convert(messages: Option<&Value>) -> Result<Converted<'_>, Adapter
         };
         let (role, content) = match msg.get("role").and_then(Value::as_str) {
             Some(role @ ("system" | "developer")) => {
-                text_blocks(msg.get("content"), role, &mut system)?;
+                let blocks = text_blocks(msg.get("content"), role)?;
+                system.extend(blocks.into_iter().map(SystemBlock::Text));
                 continue;
             }
             Some("user") => (Role::User, user_blocks(msg.get("content"))?),
@@ -102,11 +103,16 @@ fn cache_control(part: &Map<String, Value>) -> Option<Cow<'_, Value>> {
         .map(Cow::Borrowed)
 }
 
-fn text_block<'a>(text: &'a str, cache: Option<Cow<'a, Value>>) -> ContentBlock<'a> {
-    ContentBlock::Text(TextBlock {
+fn text_block<'a>(text: &'a str, cache: Option<Cow<'a, Value>>) -> TextBlock<'a> {
+    TextBlock {
         text: Cow::Borrowed(text),
         cache_control: cache,
-    })
+    }
+}
+
+/// Text blocks as content blocks.
+fn as_content(blocks: Vec<TextBlock>) -> Vec<ContentBlock> {
+    blocks.into_iter().map(ContentBlock::Text).collect()
 }
 
 /// A part's `text` (or `refusal`) string.
@@ -117,19 +123,15 @@ fn part_text<'a>(part: &'a Map<String, Value>, field: &str) -> Result<&'a str, A
 }
 
 /// Text content (a string or text parts) of a `role` message → text
-/// blocks appended to `out`.
+/// blocks.
 fn text_blocks<'a>(
     content: Option<&'a Value>,
     role: &str,
-    out: &mut Vec<ContentBlock<'a>>,
-) -> Result<(), AdapterError> {
+) -> Result<Vec<TextBlock<'a>>, AdapterError> {
     let parts = match content {
-        Some(Value::String(s)) if s.is_empty() => return Ok(()),
-        Some(Value::String(s)) => {
-            out.push(text_block(s, None));
-            return Ok(());
-        }
-        None | Some(Value::Null) => return Ok(()),
+        Some(Value::String(s)) if s.is_empty() => return Ok(Vec::new()),
+        Some(Value::String(s)) => return Ok(vec![text_block(s, None)]),
+        None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(parts)) => parts,
         Some(_) => {
             return Err(rejected(format!(
@@ -137,6 +139,7 @@ fn text_blocks<'a>(
             )))
         }
     };
+    let mut out = Vec::with_capacity(parts.len());
     for part in parts {
         let part = object_part(part, role)?;
         let kind = part_kind(part);
@@ -150,7 +153,7 @@ fn text_blocks<'a>(
             out.push(text_block(text, cache_control(part)));
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 fn object_part<'a>(part: &'a Value, role: &str) -> Result<&'a Map<String, Value>, AdapterError> {
@@ -160,11 +163,10 @@ fn object_part<'a>(part: &'a Value, role: &str) -> Result<&'a Map<String, Value>
 
 /// A user message's content (a string or parts) → content blocks.
 fn user_blocks(content: Option<&Value>) -> Result<Vec<ContentBlock<'_>>, AdapterError> {
-    let mut blocks = Vec::new();
     let Some(Value::Array(parts)) = content else {
-        text_blocks(content, "user", &mut blocks)?;
-        return Ok(blocks);
+        return text_blocks(content, "user").map(as_content);
     };
+    let mut blocks = Vec::with_capacity(parts.len());
     for part in parts {
         let part = object_part(part, "user")?;
         let cache = cache_control(part);
@@ -174,7 +176,7 @@ fn user_blocks(content: Option<&Value>) -> Result<Vec<ContentBlock<'_>>, Adapter
                 if text.is_empty() {
                     continue;
                 }
-                text_block(text, cache)
+                ContentBlock::Text(text_block(text, cache))
             }
             "image_url" => image_block(part.get("image_url"), cache)?,
             "file" => document_block(part.get("file"), cache)?,
@@ -285,7 +287,7 @@ fn parse_data_url(url: &str) -> Result<(String, &str), AdapterError> {
 fn assistant_blocks(msg: &Map<String, Value>) -> Result<Vec<ContentBlock<'_>>, AdapterError> {
     let mut blocks = Vec::new();
     match msg.get("content") {
-        content @ Some(Value::String(_)) => text_blocks(content, "assistant", &mut blocks)?,
+        content @ Some(Value::String(_)) => blocks = as_content(text_blocks(content, "assistant")?),
         Some(Value::Array(parts)) => {
             for part in parts {
                 let part = object_part(part, "assistant")?;
@@ -300,7 +302,7 @@ fn assistant_blocks(msg: &Map<String, Value>) -> Result<Vec<ContentBlock<'_>>, A
                     }
                 };
                 if !text.is_empty() {
-                    blocks.push(text_block(text, None));
+                    blocks.push(ContentBlock::Text(text_block(text, None)));
                 }
             }
         }
@@ -386,9 +388,8 @@ fn tool_result_block(msg: &Map<String, Value>) -> Result<ContentBlock<'_>, Adapt
         Some(Value::String(s)) if s.is_empty() => None,
         Some(Value::String(s)) => Some(Content::Text(Cow::Borrowed(s))),
         content @ Some(Value::Array(_)) => {
-            let mut blocks = Vec::new();
-            text_blocks(content, "tool", &mut blocks)?;
-            (!blocks.is_empty()).then_some(Content::Blocks(blocks))
+            let blocks = text_blocks(content, "tool")?;
+            (!blocks.is_empty()).then(|| Content::Blocks(as_content(blocks)))
         }
         Some(other) => Some(Content::Text(Cow::Owned(other.to_string()))),
     };

@@ -20,8 +20,8 @@ use serde_json::{json, Map, Number, Value};
 
 use super::messages;
 use super::wire::{
-    Content, JsonSchemaFormat, MessagesRequest, Metadata, NamedToolChoice, OutputConfig,
-    OutputFormat, Tool, ToolChoice, ToolChoiceOptions,
+    JsonSchemaFormat, MessagesRequest, Metadata, NamedToolChoice, OutputConfig, OutputFormat,
+    SystemPrompt, Tool, ToolChoice, ToolChoiceOptions,
 };
 use crate::adapter::{AdapterError, Ctx};
 
@@ -94,7 +94,7 @@ fn build<'a>(body: &'a Value, ctx: &'a Ctx) -> Result<MessagesRequest<'a>, Adapt
         format: Some(format),
         effort: None,
     });
-    let system = (!converted.system.is_empty()).then_some(Content::Blocks(converted.system));
+    let system = (!converted.system.is_empty()).then_some(SystemPrompt::Blocks(converted.system));
     Ok(MessagesRequest {
         model,
         max_tokens,

@@ -34,6 +34,7 @@ pub use response::{
 };
 pub use stream::{BlockDelta, MessageDelta, StreamEvent};
 pub use tagged::Tagged;
+use tagged::TextOrList;
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +61,59 @@ pub enum Content<'a> {
     Blocks(Vec<ContentBlock<'a>>),
 }
 
+impl<'de: 'a, 'a> Deserialize<'de> for Content<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let content = TextOrList::deserialize(d, "a valid string or a list of content blocks")?;
+        Ok(match content {
+            TextOrList::Text(text) => Self::Text(text),
+            TextOrList::List(blocks) => Self::Blocks(blocks),
+        })
+    }
+}
+
+/// `system`: a string, or text blocks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum SystemPrompt<'a> {
+    Text(Cow<'a, str>),
+    Blocks(Vec<SystemBlock<'a>>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for SystemPrompt<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let system = TextOrList::deserialize(d, "a valid string or a list of text blocks")?;
+        Ok(match system {
+            TextOrList::Text(text) => Self::Text(text),
+            TextOrList::List(blocks) => Self::Blocks(blocks),
+        })
+    }
+}
+
+/// A block of `system`: text (the API refuses any other).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SystemBlock<'a> {
+    Text(TextBlock<'a>),
+    /// A block of another type, by its type (its fields are not read).
+    #[serde(skip_serializing)]
+    Unknown(Cow<'a, str>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for SystemBlock<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        tagged::deserialize(d)
+    }
+}
+
+impl<'de: 'a, 'a> Tagged<'de> for SystemBlock<'a> {
+    fn from_tag<D: Deserializer<'de>>(tag: &str, d: D) -> Result<Self, D::Error> {
+        Ok(match tag {
+            "text" => Self::Text(Deserialize::deserialize(d)?),
+            _ => unknown(tag, d).map(Self::Unknown)?,
+        })
+    }
+}
+
 /// One content block, of a request or of a response.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -71,9 +125,17 @@ pub enum ContentBlock<'a> {
     ToolResult(ToolResultBlock<'a>),
     Thinking(ThinkingBlock<'a>),
     RedactedThinking(RedactedThinkingBlock<'a>),
-    /// Any other block (server-tool blocks, search results…), by its type.
+    /// Any other block (server-tool blocks, search results…).
     #[serde(skip_serializing)]
-    Unknown(Cow<'a, str>),
+    Unknown(UnknownBlock<'a>),
+}
+
+/// A content block of a type this version does not know: its type and its
+/// other fields as they came.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnknownBlock<'a> {
+    pub kind: Cow<'a, str>,
+    pub fields: serde_json::Map<String, Value>,
 }
 
 impl ContentBlock<'_> {
@@ -87,7 +149,7 @@ impl ContentBlock<'_> {
             Self::ToolResult(_) => "tool_result",
             Self::Thinking(_) => "thinking",
             Self::RedactedThinking(_) => "redacted_thinking",
-            Self::Unknown(kind) => kind,
+            Self::Unknown(block) => &block.kind,
         }
     }
 }
@@ -108,7 +170,10 @@ impl<'de: 'a, 'a> Tagged<'de> for ContentBlock<'a> {
             "tool_result" => Self::ToolResult(Deserialize::deserialize(d)?),
             "thinking" => Self::Thinking(Deserialize::deserialize(d)?),
             "redacted_thinking" => Self::RedactedThinking(Deserialize::deserialize(d)?),
-            _ => unknown(tag, d).map(Self::Unknown)?,
+            _ => Self::Unknown(UnknownBlock {
+                kind: Cow::Owned(tag.to_string()),
+                fields: Deserialize::deserialize(d)?,
+            }),
         })
     }
 }

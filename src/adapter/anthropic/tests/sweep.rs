@@ -36,7 +36,7 @@ fn fixture_paths() -> Vec<PathBuf> {
 }
 
 /// Every `.json` fixture.
-pub(super) fn json_fixtures() -> Vec<Value> {
+fn json_fixtures() -> Vec<Value> {
     fixture_paths()
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
@@ -54,7 +54,7 @@ fn sse_events(text: &str) -> Vec<(String, String)> {
 }
 
 /// The `.sse` transcripts of Anthropic streams.
-pub(super) fn sse_fixtures() -> Vec<Vec<(String, String)>> {
+fn sse_fixtures() -> Vec<Vec<(String, String)>> {
     fixture_paths()
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "sse"))
@@ -64,7 +64,7 @@ pub(super) fn sse_fixtures() -> Vec<Vec<(String, String)>> {
 
 /// The `.jsonl` chunk lists (hub chunks, not Anthropic events) as events
 /// without an `event:` line: hostile input for the translator.
-pub(super) fn jsonl_fixtures() -> Vec<Vec<(String, String)>> {
+fn jsonl_fixtures() -> Vec<Vec<(String, String)>> {
     fixture_paths()
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
@@ -184,7 +184,7 @@ const SWITCHED: &[&str] = &[
 ];
 
 /// Every one-field variation of `v` (and `v` itself).
-pub(super) fn variations(v: &Value) -> Vec<Value> {
+fn variations(v: &Value) -> Vec<Value> {
     let odd = odd_values();
     let words = words();
     let mut out = vec![v.clone()];
@@ -206,7 +206,7 @@ pub(super) fn variations(v: &Value) -> Vec<Value> {
 
 /// The contexts hooks are called with: the usual one and odd ones; the
 /// last one's options are bad.
-pub(super) fn contexts() -> Vec<Ctx> {
+fn contexts() -> Vec<Ctx> {
     let mut odd = ctx_full("chat", false, None, json!({"beta": [1, null]}));
     odd.model = String::new();
     vec![
@@ -219,7 +219,7 @@ pub(super) fn contexts() -> Vec<Ctx> {
 }
 
 /// Bodies that reach the branches no fixture reaches.
-pub(super) fn extra_requests() -> Vec<Value> {
+fn extra_requests() -> Vec<Value> {
     vec![
         json!({
             "model": "m", "n": 1, "max_tokens": 10, "stop": "END", "temperature": 1.7,
@@ -275,7 +275,7 @@ pub(super) fn extra_requests() -> Vec<Value> {
     ]
 }
 
-pub(super) fn extra_responses() -> Vec<Value> {
+fn extra_responses() -> Vec<Value> {
     vec![json!({
         "id": "msg_1", "model": "claude", "stop_reason": "tool_use",
         "content": [
@@ -300,7 +300,7 @@ fn ev(event: &str, data: Value) -> (String, String) {
 }
 
 /// Well-formed streams that reach the branches no fixture reaches.
-pub(super) fn extra_streams() -> Vec<Vec<(String, String)>> {
+fn extra_streams() -> Vec<Vec<(String, String)>> {
     vec![vec![
         ev("ping", json!({"type": "ping"})),
         ev(

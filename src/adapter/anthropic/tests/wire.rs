@@ -109,7 +109,10 @@ fn unknown_types_and_fields_are_kept_apart_not_refused() {
     };
     let kinds: Vec<&str> = blocks.iter().map(ContentBlock::kind).collect();
     assert_eq!(kinds, ["search_result", "text", "web_search_tool_result"]);
-    assert!(matches!(&blocks[0], ContentBlock::Unknown(_)));
+    let ContentBlock::Unknown(unknown) = &blocks[0] else {
+        panic!("{:?}", blocks[0]);
+    };
+    assert_eq!(unknown.fields["title"], "t");
     let choice = ToolChoice::deserialize(json!({"type": "sometimes"})).unwrap();
     assert_eq!(choice, ToolChoice::Unknown(Cow::Borrowed("sometimes")));
     let event: StreamEvent = serde_json::from_str(r#"{"type":"brand_new","x":[1]}"#).unwrap();

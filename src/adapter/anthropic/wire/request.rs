@@ -7,7 +7,7 @@ use serde::de::{Deserializer, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
 
-use super::{nullable, tagged, unknown, Content, Message, Tagged};
+use super::{nullable, tagged, unknown, Message, SystemPrompt, Tagged};
 
 /// The body of `POST /v1/messages`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,9 +17,8 @@ pub struct MessagesRequest<'a> {
     pub max_tokens: u64,
     #[serde(borrow)]
     pub messages: Vec<Message<'a>>,
-    /// A string or text blocks (the API refuses other blocks here).
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
-    pub system: Option<Content<'a>>,
+    pub system: Option<SystemPrompt<'a>>,
     #[serde(
         borrow,
         default,
@@ -62,7 +61,7 @@ pub struct CountTokensRequest<'a> {
     #[serde(borrow)]
     pub messages: Vec<Message<'a>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
-    pub system: Option<Content<'a>>,
+    pub system: Option<SystemPrompt<'a>>,
     #[serde(
         borrow,
         default,

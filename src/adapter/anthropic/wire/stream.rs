@@ -34,6 +34,14 @@ impl StreamEvent<'_> {
     /// The event's name: its `event:` line and its data's `type`.
     pub fn name(&self) -> &str {
         match self {
+            Self::Unknown(name) => name,
+            known => known.known_name().unwrap_or_default(),
+        }
+    }
+
+    /// The name of an event this version knows (`None` for `Unknown`).
+    pub fn known_name(&self) -> Option<&'static str> {
+        Some(match self {
             Self::MessageStart(_) => "message_start",
             Self::ContentBlockStart(_) => "content_block_start",
             Self::ContentBlockDelta(_) => "content_block_delta",
@@ -42,8 +50,8 @@ impl StreamEvent<'_> {
             Self::MessageStop => "message_stop",
             Self::Ping => "ping",
             Self::Error(_) => "error",
-            Self::Unknown(name) => name,
-        }
+            Self::Unknown(_) => return None,
+        })
     }
 }
 

@@ -1,6 +1,6 @@
 //! How the wire types read a JSON object whose `type` field names its
 //! variant (content blocks, sources, tool choices, stream events), and a
-//! value that is a string or a list of content blocks.
+//! value that is a string or a list of blocks.
 //!
 //! Serde's derived internally tagged enums buffer every object into an
 //! intermediate tree before reading it, which costs an allocation per field
@@ -19,8 +19,6 @@ use std::marker::PhantomData;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
-
-use super::{Content, ContentBlock};
 
 /// An enum read from an object with a `type` field.
 pub trait Tagged<'de>: Sized {
@@ -136,36 +134,52 @@ impl<'de: 'a, 'a> Visitor<'de> for StrVisitor<'a> {
     }
 }
 
-/// [`Content`]: a string or a list of blocks, read in one pass so that an
-/// error inside a block keeps its path.
-impl<'de: 'a, 'a> Deserialize<'de> for Content<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ContentVisitor(PhantomData))
+/// A string or a list of `B`, read in one pass so that an error inside
+/// the list keeps its path.
+pub enum TextOrList<'a, B> {
+    Text(Cow<'a, str>),
+    List(Vec<B>),
+}
+
+impl<'de: 'a, 'a, B: Deserialize<'de>> TextOrList<'a, B> {
+    /// Reads one; `expecting` says what for error messages
+    /// ("a valid string or a list of content blocks").
+    pub fn deserialize<D: Deserializer<'de>>(
+        d: D,
+        expecting: &'static str,
+    ) -> Result<Self, D::Error> {
+        d.deserialize_any(TextOrListVisitor {
+            expecting,
+            marker: PhantomData,
+        })
     }
 }
 
-struct ContentVisitor<'a>(PhantomData<&'a ()>);
+struct TextOrListVisitor<'a, B> {
+    expecting: &'static str,
+    marker: PhantomData<(&'a (), B)>,
+}
 
-impl<'de: 'a, 'a> Visitor<'de> for ContentVisitor<'a> {
-    type Value = Content<'a>;
+impl<'de: 'a, 'a, B: Deserialize<'de>> Visitor<'de> for TextOrListVisitor<'a, B> {
+    type Value = TextOrList<'a, B>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a valid string or a list of content blocks")
+        f.write_str(self.expecting)
     }
 
-    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Content<'a>, E> {
-        Ok(Content::Text(Cow::Borrowed(s)))
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(TextOrList::Text(Cow::Borrowed(s)))
     }
 
-    fn visit_str<E>(self, s: &str) -> Result<Content<'a>, E> {
-        Ok(Content::Text(Cow::Owned(s.to_string())))
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(TextOrList::Text(Cow::Owned(s.to_string())))
     }
 
-    fn visit_string<E>(self, s: String) -> Result<Content<'a>, E> {
-        Ok(Content::Text(Cow::Owned(s)))
+    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+        Ok(TextOrList::Text(Cow::Owned(s)))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Content<'a>, A::Error> {
-        Vec::<ContentBlock<'a>>::deserialize(SeqAccessDeserializer::new(seq)).map(Content::Blocks)
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        Vec::<B>::deserialize(SeqAccessDeserializer::new(seq)).map(TextOrList::List)
     }
 }
