@@ -52,8 +52,7 @@ pub struct Message<'a> {
     pub content: Content<'a>,
 }
 
-/// A message's (or system prompt's, or tool result's) content: a string,
-/// or a list of blocks.
+/// A message's or tool result's content: a string, or a list of blocks.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Content<'a> {

@@ -1,5 +1,6 @@
 //! OpenAI `chat.completion.chunk`s (the hub stream) → Anthropic stream
-//! events (wire-formats §2.3; §3.3 mirrored), one chunk at a time.
+//! events (wire-formats §2.3; §3.3 mirrored), one chunk at a time, built as
+//! the adapter's wire [`StreamEvent`]s.
 //!
 //! The sequence written: `message_start` and a `ping` at the first chunk;
 //! per content block `content_block_start`, `content_block_delta`s,
