@@ -1,5 +1,7 @@
 //! The Anthropic Messages dialect (wire-formats §2, §3 reversed): Anthropic
-//! clients in, the OpenAI hub format inside.
+//! clients in, the OpenAI hub format inside. Requests are read and answers
+//! written with the built-in adapter's wire types
+//! ([`crate::adapter::anthropic::wire`]).
 //!
 //! In the request path:
 //! 1. [`request_to_hub`] validates a Messages request like Anthropic does and
@@ -18,8 +20,11 @@ mod response;
 mod stream;
 mod tokens;
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use serde_path_to_error::Segment;
 
+use crate::adapter::anthropic::wire::{ErrorDetail, ErrorKind, ErrorResponse};
 use crate::error::GatewayError;
 
 pub use content::strip_extensions;
@@ -50,9 +55,12 @@ pub fn error_type(status: u16) -> &'static str {
 /// `{"type":"error","error":{"type","message"}}`, typed by the status the
 /// error is answered with (`err.status()`).
 pub fn error_body(err: &GatewayError) -> Value {
-    json!({
-        "type": "error",
-        "error": { "type": error_type(err.status()), "message": err.to_string() },
+    to_json(&ErrorResponse {
+        kind: ErrorKind::Error,
+        error: ErrorDetail {
+            kind: Some(error_type(err.status()).into()),
+            message: Some(err.to_string().into()),
+        },
     })
 }
 
@@ -67,6 +75,12 @@ pub fn write_event(out: &mut Vec<u8>, name: &str, data: &Value) {
     out.extend_from_slice(b"\n\n");
 }
 
+/// A wire value as JSON. The dialect writes only known variants and string
+/// keys, which always serialize.
+fn to_json(value: &impl Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or_default()
+}
+
 /// A 400 whose message starts with the offending field, as Anthropic writes
 /// them (`messages.0.role: Input should be 'user' or 'assistant'`).
 fn invalid(param: &str, message: impl std::fmt::Display) -> GatewayError {
@@ -76,18 +90,95 @@ fn invalid(param: &str, message: impl std::fmt::Display) -> GatewayError {
     }
 }
 
+/// A request that does not read as the wire types → the 400 Anthropic
+/// would answer: the field's dotted path (`messages.0.content.1.source`)
+/// and a message in the API's words.
+fn from_serde(err: serde_path_to_error::Error<serde_json::Error>) -> GatewayError {
+    let mut path: Vec<String> = err
+        .path()
+        .iter()
+        .filter_map(|segment| match segment {
+            Segment::Seq { index } => Some(index.to_string()),
+            Segment::Map { key } => Some(key.clone()),
+            Segment::Enum { variant } => Some(variant.clone()),
+            Segment::Unknown => None,
+        })
+        .collect();
+    let mut message = err.inner().to_string();
+    // An error inside an object read whole starts with its path there
+    // (`source: missing field \`data\``).
+    while let Some((inner, rest)) = message.split_once(": ").filter(|(p, _)| is_path(p)) {
+        path.extend(
+            inner
+                .split(['.', '[', ']'])
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        );
+        message = rest.to_string();
+    }
+    let (field, text) = explain(&message, path.last().map(String::as_str));
+    path.extend(field);
+    invalid(&path.join("."), text)
+}
+
+/// `source`, `content[0].text`: a path, not a sentence.
+fn is_path(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'))
+}
+
+/// A serde message → (the missing field, if that is the problem; the
+/// message in Anthropic's words).
+fn explain(message: &str, field: Option<&str>) -> (Option<String>, String) {
+    if let Some(missing) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.strip_suffix('`'))
+    {
+        return (Some(missing.to_string()), "Field required".to_string());
+    }
+    if field == Some("role") {
+        return (None, "Input should be 'user' or 'assistant'".to_string());
+    }
+    if message.starts_with("invalid length") && message.contains(", expected struct ") {
+        return (None, "Input should be a valid dictionary".to_string());
+    }
+    if let Some((_, expected)) = message
+        .strip_prefix("invalid type: ")
+        .and_then(|m| m.split_once(", expected "))
+    {
+        let should = match expected {
+            "a string" | "a borrowed string" | "string or map" => "a valid string",
+            "u64" | "u32" | "i64" | "an integer" => "a valid integer",
+            "f64" | "a JSON number" => "a valid number",
+            "a boolean" => "a valid boolean",
+            "a sequence" => "a valid list",
+            "a map" => "a valid dictionary",
+            e if e.starts_with("struct ") => "a valid dictionary",
+            other => other,
+        };
+        return (None, format!("Input should be {should}"));
+    }
+    if message.starts_with("invalid value: integer `-") {
+        let bound = if field == Some("max_tokens") { 1 } else { 0 };
+        return (
+            None,
+            format!("Input should be greater than or equal to {bound}"),
+        );
+    }
+    if let Some((_, expected)) = message
+        .strip_prefix("unknown variant `")
+        .and_then(|m| m.split_once(", expected "))
+    {
+        let expected = expected.strip_prefix("one of ").unwrap_or(expected);
+        return (
+            None,
+            format!("Input should be {}", expected.replace('`', "'")),
+        );
+    }
+    (None, message.to_string())
+}
+
 #[cfg(test)]
-#[path = "anthropic_tests.rs"]
 mod tests;
-
-#[cfg(test)]
-#[path = "anthropic_content_tests.rs"]
-mod content_tests;
-
-#[cfg(test)]
-#[path = "anthropic_response_tests.rs"]
-mod response_tests;
-
-#[cfg(test)]
-#[path = "anthropic_stream_tests.rs"]
-mod stream_tests;

@@ -14,9 +14,15 @@
 //!   to the user message that follows (OpenAI tool messages hold text only).
 //! - `thinking` and `redacted_thinking` are dropped (no hub equivalent).
 
+use std::borrow::Cow;
+
 use serde_json::{json, Map, Value};
 
 use super::invalid;
+use crate::adapter::anthropic::wire::{
+    Base64Source, Content, ContentBlock, DocumentBlock, DocumentSource, ImageBlock, ImageSource,
+    Message, Role, SystemBlock, SystemPrompt, TextBlock, ToolResultBlock, ToolUseBlock,
+};
 use crate::error::GatewayError;
 
 /// What joins the text blocks of a system prompt or tool result when they
@@ -25,100 +31,49 @@ const TEXT_JOIN: &str = "\n\n";
 
 /// `system` (a string or text blocks) → a leading `system` message, or
 /// `None` when absent or empty.
-pub(super) fn system_to_hub(system: Option<Value>) -> Result<Option<Value>, GatewayError> {
+pub(super) fn system_to_hub(system: Option<SystemPrompt>) -> Result<Option<Value>, GatewayError> {
     let content = match system {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::String(s)) if s.is_empty() => return Ok(None),
-        Some(Value::String(s)) => Value::String(s),
-        Some(Value::Array(blocks)) if blocks.is_empty() => return Ok(None),
-        Some(Value::Array(blocks)) => {
+        None => return Ok(None),
+        Some(SystemPrompt::Text(s)) if s.is_empty() => return Ok(None),
+        Some(SystemPrompt::Text(s)) => Value::String(s.into_owned()),
+        Some(SystemPrompt::Blocks(blocks)) if blocks.is_empty() => return Ok(None),
+        Some(SystemPrompt::Blocks(blocks)) => {
             let parts = blocks
                 .into_iter()
                 .enumerate()
-                .map(|(i, block)| system_part(i, block))
+                .map(|(i, block)| match block {
+                    SystemBlock::Text(text) => Ok(text_part(text)),
+                    SystemBlock::Unknown(kind) => Err(invalid(
+                        &format!("system.{i}.type"),
+                        format!("system blocks must be of type 'text', not '{kind}'"),
+                    )),
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             Value::Array(parts)
-        }
-        Some(_) => {
-            return Err(invalid(
-                "system",
-                "Input should be a valid string or a list of text blocks",
-            ))
         }
     };
     Ok(Some(json!({ "role": "system", "content": content })))
 }
 
-fn system_part(i: usize, block: Value) -> Result<Value, GatewayError> {
-    let path = format!("system.{i}");
-    match block_type(&block, &path)? {
-        "text" => text_part(&block, &path),
-        other => Err(invalid(
-            &format!("{path}.type"),
-            format!("system blocks must be of type 'text', not '{other}'"),
-        )),
-    }
-}
-
 /// `messages[]` → hub messages (a user turn may become several).
-pub(super) fn messages_to_hub(messages: Vec<Value>) -> Result<Vec<Value>, GatewayError> {
+pub(super) fn messages_to_hub(messages: Vec<Message>) -> Result<Vec<Value>, GatewayError> {
     if messages.is_empty() {
         return Err(invalid("messages", "at least one message is required"));
     }
     let mut out = Vec::with_capacity(messages.len());
     for (i, message) in messages.into_iter().enumerate() {
-        let Value::Object(mut message) = message else {
-            return Err(invalid(
-                &format!("messages.{i}"),
-                "Input should be a valid dictionary",
-            ));
-        };
-        let is_user = match message.get("role").and_then(Value::as_str) {
-            Some("user") => true,
-            Some("assistant") => false,
-            _ => {
-                return Err(invalid(
-                    &format!("messages.{i}.role"),
-                    "Input should be 'user' or 'assistant'",
-                ))
-            }
-        };
-        let content = match message.remove("content") {
-            None | Some(Value::Null) => {
-                return Err(invalid(&format!("messages.{i}.content"), "Field required"))
-            }
-            Some(content) => content,
-        };
-        if is_user {
-            out.extend(user_turn(i, content)?);
-        } else {
-            out.push(assistant_turn(i, content)?);
+        match message.role {
+            Role::User => out.extend(user_turn(i, message.content)?),
+            Role::Assistant => out.push(assistant_turn(i, message.content)?),
         }
     }
     Ok(out)
 }
 
-/// The blocks of a message's `content`, or its string.
-enum Content {
-    Text(String),
-    Blocks(Vec<Value>),
-}
-
-fn content_of(i: usize, content: Value) -> Result<Content, GatewayError> {
-    match content {
-        Value::String(s) => Ok(Content::Text(s)),
-        Value::Array(blocks) => Ok(Content::Blocks(blocks)),
-        _ => Err(invalid(
-            &format!("messages.{i}.content"),
-            "Input should be a valid string or a list of content blocks",
-        )),
-    }
-}
-
 /// A user turn → its `tool` messages first, then one `user` message with the
 /// remaining blocks (and any image moved out of a tool result).
-fn user_turn(i: usize, content: Value) -> Result<Vec<Value>, GatewayError> {
-    let blocks = match content_of(i, content)? {
+fn user_turn(i: usize, content: Content) -> Result<Vec<Value>, GatewayError> {
+    let blocks = match content {
         Content::Text(text) => return Ok(vec![json!({ "role": "user", "content": text })]),
         Content::Blocks(blocks) if blocks.is_empty() => {
             return Err(invalid(
@@ -131,18 +86,20 @@ fn user_turn(i: usize, content: Value) -> Result<Vec<Value>, GatewayError> {
     let mut tools = Vec::new();
     let mut moved = Vec::new();
     let mut parts = Vec::new();
-    for (j, block) in blocks.iter().enumerate() {
+    for (j, block) in blocks.into_iter().enumerate() {
         let path = format!("messages.{i}.content.{j}");
-        match block_type(block, &path)? {
-            "tool_result" => tools.push(tool_message(block, &path, &mut moved)?),
-            "tool_use" => {
+        match block {
+            ContentBlock::ToolResult(result) => {
+                tools.push(tool_message(result, &path, &mut moved)?);
+            }
+            ContentBlock::ToolUse(_) => {
                 return Err(invalid(
                     &path,
                     "tool_use blocks may only appear in assistant messages",
                 ))
             }
-            "thinking" | "redacted_thinking" => {}
-            other => parts.push(media_part(block, other, &path)?),
+            ContentBlock::Thinking(_) | ContentBlock::RedactedThinking(_) => {}
+            other => parts.push(media_part(other, &path)?),
         }
     }
     moved.extend(parts);
@@ -154,93 +111,85 @@ fn user_turn(i: usize, content: Value) -> Result<Vec<Value>, GatewayError> {
 
 /// A user or tool-result block that becomes a content part: text, image or
 /// document.
-fn media_part(block: &Value, kind: &str, path: &str) -> Result<Value, GatewayError> {
-    match kind {
-        "text" => text_part(block, path),
-        "image" => image_part(block, path),
-        "document" => document_part(block, path),
+fn media_part(block: ContentBlock, path: &str) -> Result<Value, GatewayError> {
+    match block {
+        ContentBlock::Text(text) => Ok(text_part(text)),
+        ContentBlock::Image(image) => image_part(image, path),
+        ContentBlock::Document(document) => document_part(document, path),
         other => Err(invalid(
             &format!("{path}.type"),
-            format!("content blocks of type '{other}' are not supported by this gateway"),
+            format!(
+                "content blocks of type '{}' are not supported by this gateway",
+                other.kind()
+            ),
         )),
     }
 }
 
-/// The block's `type` string.
-fn block_type<'a>(block: &'a Value, path: &str) -> Result<&'a str, GatewayError> {
-    block
-        .get("type")
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid(&format!("{path}.type"), "Field required"))
-}
-
-fn str_field<'a>(value: &'a Value, field: &str, path: &str) -> Result<&'a str, GatewayError> {
-    value
-        .get(field)
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid(&format!("{path}.{field}"), "Field required"))
-}
-
-/// Copies the block's `cache_control` (if any) onto a hub part.
-fn with_cache_control(mut part: Value, block: &Value) -> Value {
-    if let (Some(cc), Value::Object(map)) = (block.get("cache_control"), &mut part) {
-        if !cc.is_null() {
-            map.insert("cache_control".into(), cc.clone());
-        }
+/// A hub part with the block's `cache_control`, if any.
+fn part(mut part: Map<String, Value>, cache_control: Option<Cow<Value>>) -> Value {
+    if let Some(cache_control) = cache_control {
+        part.insert("cache_control".into(), cache_control.into_owned());
     }
-    part
+    Value::Object(part)
 }
 
-fn text_part(block: &Value, path: &str) -> Result<Value, GatewayError> {
-    let text = str_field(block, "text", path)?;
-    Ok(with_cache_control(
-        json!({ "type": "text", "text": text }),
-        block,
-    ))
+fn text_part(block: TextBlock) -> Value {
+    let mut text = Map::new();
+    text.insert("type".into(), Value::from("text"));
+    text.insert("text".into(), Value::String(block.text.into_owned()));
+    part(text, block.cache_control)
 }
 
 /// `image` → `image_url`: base64 sources become a data URL.
-fn image_part(block: &Value, path: &str) -> Result<Value, GatewayError> {
-    let source = block.get("source").unwrap_or(&Value::Null);
-    let source_path = format!("{path}.source");
-    let url = match source.get("type").and_then(Value::as_str) {
-        Some("base64") => data_url(source, &source_path)?,
-        Some("url") => str_field(source, "url", &source_path)?.to_string(),
-        other => return Err(unsupported_source("image", other, &source_path)),
+fn image_part(block: ImageBlock, path: &str) -> Result<Value, GatewayError> {
+    let url = match block.source {
+        ImageSource::Base64(source) => data_url(source),
+        ImageSource::Url(source) => source.url.into_owned(),
+        ImageSource::Unknown(kind) => {
+            return Err(unsupported_source(
+                "image",
+                &kind,
+                &format!("{path}.source"),
+            ))
+        }
     };
-    let part = json!({ "type": "image_url", "image_url": { "url": url } });
-    Ok(with_cache_control(part, block))
+    let mut image = Map::new();
+    image.insert("type".into(), Value::from("image_url"));
+    image.insert("image_url".into(), json!({ "url": url }));
+    Ok(part(image, block.cache_control))
 }
 
 /// `document` → a `file` part (base64 PDF) or a text part (plain text).
-fn document_part(block: &Value, path: &str) -> Result<Value, GatewayError> {
-    let source = block.get("source").unwrap_or(&Value::Null);
+fn document_part(block: DocumentBlock, path: &str) -> Result<Value, GatewayError> {
     let source_path = format!("{path}.source");
-    let part = match source.get("type").and_then(Value::as_str) {
-        Some("base64") => {
-            let media_type = str_field(source, "media_type", &source_path)?;
-            if media_type != "application/pdf" {
+    let mut document = Map::new();
+    match block.source {
+        DocumentSource::Base64(source) => {
+            if source.media_type != "application/pdf" {
                 return Err(invalid(
                     &format!("{source_path}.media_type"),
                     "base64 documents must be 'application/pdf'",
                 ));
             }
-            let filename = block
-                .get("title")
-                .and_then(Value::as_str)
-                .unwrap_or("document.pdf");
-            let file =
-                json!({ "file_data": data_url(source, &source_path)?, "filename": filename });
-            json!({ "type": "file", "file": file })
+            let filename = block.title.as_deref().unwrap_or("document.pdf");
+            let file = json!({ "file_data": data_url(source), "filename": filename });
+            document.insert("type".into(), Value::from("file"));
+            document.insert("file".into(), file);
         }
-        Some("text") => json!({ "type": "text", "text": str_field(source, "data", &source_path)? }),
-        other => return Err(unsupported_source("document", other, &source_path)),
-    };
-    Ok(with_cache_control(part, block))
+        DocumentSource::Text(source) => {
+            document.insert("type".into(), Value::from("text"));
+            document.insert("text".into(), Value::String(source.data.into_owned()));
+        }
+        DocumentSource::Url(_) => return Err(unsupported_source("document", "url", &source_path)),
+        DocumentSource::Unknown(kind) => {
+            return Err(unsupported_source("document", &kind, &source_path))
+        }
+    }
+    Ok(part(document, block.cache_control))
 }
 
-fn unsupported_source(kind: &str, source: Option<&str>, path: &str) -> GatewayError {
-    let source = source.unwrap_or("missing");
+fn unsupported_source(kind: &str, source: &str, path: &str) -> GatewayError {
     invalid(
         &format!("{path}.type"),
         format!("{kind} sources of type '{source}' are not supported by this gateway"),
@@ -248,45 +197,36 @@ fn unsupported_source(kind: &str, source: Option<&str>, path: &str) -> GatewayEr
 }
 
 /// `{media_type, data}` → `data:<media_type>;base64,<data>`.
-fn data_url(source: &Value, path: &str) -> Result<String, GatewayError> {
-    let media_type = str_field(source, "media_type", path)?;
-    let data = str_field(source, "data", path)?;
-    Ok(format!("data:{media_type};base64,{data}"))
+fn data_url(source: Base64Source) -> String {
+    format!("data:{};base64,{}", source.media_type, source.data)
 }
 
 /// A `tool_result` block → `{role:"tool", tool_call_id, content}`; its
 /// images and documents are appended to `moved`.
-fn tool_message(block: &Value, path: &str, moved: &mut Vec<Value>) -> Result<Value, GatewayError> {
-    let id = str_field(block, "tool_use_id", path)?;
+fn tool_message(
+    block: ToolResultBlock,
+    path: &str,
+    moved: &mut Vec<Value>,
+) -> Result<Value, GatewayError> {
     let mut texts = Vec::new();
-    let mut cache_control = block.get("cache_control").filter(|c| !c.is_null());
-    match block.get("content") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) => texts.push(s.as_str()),
-        Some(Value::Array(inner)) => {
-            for (k, item) in inner.iter().enumerate() {
-                let item_path = format!("{path}.content.{k}");
-                match block_type(item, &item_path)? {
-                    "text" => {
-                        texts.push(str_field(item, "text", &item_path)?);
-                        cache_control = item
-                            .get("cache_control")
-                            .filter(|c| !c.is_null())
-                            .or(cache_control);
+    let mut cache_control = block.cache_control;
+    match block.content {
+        None => {}
+        Some(Content::Text(s)) => texts.push(s),
+        Some(Content::Blocks(inner)) => {
+            for (k, item) in inner.into_iter().enumerate() {
+                match item {
+                    ContentBlock::Text(text) => {
+                        texts.push(text.text);
+                        cache_control = text.cache_control.or(cache_control);
                     }
-                    other => moved.push(media_part(item, other, &item_path)?),
+                    other => moved.push(media_part(other, &format!("{path}.content.{k}"))?),
                 }
             }
         }
-        Some(_) => {
-            return Err(invalid(
-                &format!("{path}.content"),
-                "Input should be a valid string or a list of content blocks",
-            ))
-        }
     }
     let mut text = texts.join(TEXT_JOIN);
-    if block.get("is_error").and_then(Value::as_bool) == Some(true) {
+    if block.is_error == Some(true) {
         text = if text.is_empty() {
             "Error".to_string()
         } else {
@@ -297,29 +237,32 @@ fn tool_message(block: &Value, path: &str, moved: &mut Vec<Value>) -> Result<Val
         Some(cc) => json!([{ "type": "text", "text": text, "cache_control": cc }]),
         None => Value::String(text),
     };
-    Ok(json!({ "role": "tool", "tool_call_id": id, "content": content }))
+    Ok(json!({ "role": "tool", "tool_call_id": block.tool_use_id, "content": content }))
 }
 
 /// An assistant turn → one `assistant` message: text blocks concatenated
 /// into `content` (Anthropic splits one answer into several text blocks
 /// around citations), `tool_use` blocks → `tool_calls`.
-fn assistant_turn(i: usize, content: Value) -> Result<Value, GatewayError> {
-    let blocks = match content_of(i, content)? {
+fn assistant_turn(i: usize, content: Content) -> Result<Value, GatewayError> {
+    let blocks = match content {
         Content::Text(text) => return Ok(json!({ "role": "assistant", "content": text })),
         Content::Blocks(blocks) => blocks,
     };
     let mut text = String::new();
     let mut calls = Vec::new();
-    for (j, block) in blocks.iter().enumerate() {
+    for (j, block) in blocks.into_iter().enumerate() {
         let path = format!("messages.{i}.content.{j}");
-        match block_type(block, &path)? {
-            "text" => text.push_str(str_field(block, "text", &path)?),
-            "tool_use" => calls.push(tool_call(block, &path)?),
-            "thinking" | "redacted_thinking" => {}
+        match block {
+            ContentBlock::Text(block) => text.push_str(&block.text),
+            ContentBlock::ToolUse(block) => calls.push(tool_call(block, &path)?),
+            ContentBlock::Thinking(_) | ContentBlock::RedactedThinking(_) => {}
             other => {
                 return Err(invalid(
                     &format!("{path}.type"),
-                    format!("assistant blocks of type '{other}' are not supported by this gateway"),
+                    format!(
+                        "assistant blocks of type '{}' are not supported by this gateway",
+                        other.kind()
+                    ),
                 ))
             }
         }
@@ -342,13 +285,11 @@ fn assistant_turn(i: usize, content: Value) -> Result<Value, GatewayError> {
 
 /// A `tool_use` block → `{id, type:"function", function:{name, arguments}}`
 /// with `arguments` the JSON text of `input` (`{}` when absent).
-fn tool_call(block: &Value, path: &str) -> Result<Value, GatewayError> {
-    let id = str_field(block, "id", path)?;
-    let name = str_field(block, "name", path)?;
-    let arguments = match block.get("input") {
-        None | Some(Value::Null) => "{}".to_string(),
-        Some(input @ Value::Object(_)) => input.to_string(),
-        Some(_) => {
+fn tool_call(block: ToolUseBlock, path: &str) -> Result<Value, GatewayError> {
+    let arguments = match &*block.input {
+        Value::Null => "{}".to_string(),
+        input @ Value::Object(_) => input.to_string(),
+        _ => {
             return Err(invalid(
                 &format!("{path}.input"),
                 "Input should be a valid dictionary",
@@ -356,9 +297,9 @@ fn tool_call(block: &Value, path: &str) -> Result<Value, GatewayError> {
         }
     };
     Ok(json!({
-        "id": id,
+        "id": block.id,
         "type": "function",
-        "function": { "name": name, "arguments": arguments },
+        "function": { "name": block.name, "arguments": arguments },
     }))
 }
 

@@ -11,7 +11,15 @@
 //!   promises an object, and the client's tool then reports the missing
 //!   parameters to the model, which can retry.
 
+use std::borrow::Cow;
+
 use serde_json::{json, Value};
+
+use super::to_json;
+use crate::adapter::anthropic::wire::{
+    AssistantRole, ContentBlock, MessageKind, MessagesResponse, OutputTokensDetails, StopReason,
+    TextBlock, ThinkingBlock, ToolUseBlock, Usage,
+};
 
 /// Translates a hub `chat.completion` into an Anthropic Messages response.
 /// `model` is the model name the client asked for. Never fails: missing
@@ -22,19 +30,21 @@ pub fn response_from_hub(body: &Value, model: &str) -> Value {
         .and_then(|c| c.get("message"))
         .unwrap_or(&Value::Null);
     let content = content_blocks(message);
-    let has_tool_use = content.iter().any(|b| b["type"] == "tool_use");
+    let has_tool_use = content
+        .iter()
+        .any(|b| matches!(b, ContentBlock::ToolUse(_)));
     let finish = choice
         .and_then(|c| c.get("finish_reason"))
         .and_then(Value::as_str);
-    json!({
-        "id": message_id(body.get("id")),
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": content,
-        "stop_reason": stop_reason(finish, has_tool_use),
-        "stop_sequence": null,
-        "usage": usage(body.get("usage")),
+    to_json(&MessagesResponse {
+        id: Some(message_id(body.get("id")).into()),
+        kind: MessageKind::Message,
+        role: AssistantRole::Assistant,
+        model: Some(model.into()),
+        content,
+        stop_reason: Some(stop_reason(finish, has_tool_use)),
+        stop_sequence: None,
+        usage: Some(usage(body.get("usage"))),
     })
 }
 
@@ -43,13 +53,13 @@ pub fn response_from_hub(body: &Value, model: &str) -> Value {
 /// Some OpenAI-compatible servers answer `stop` (or nothing, or a
 /// non-standard value) next to tool calls: when the answer has tool calls,
 /// anything but length and content_filter is `tool_use`.
-pub(super) fn stop_reason(finish: Option<&str>, has_tool_use: bool) -> &'static str {
+pub(super) fn stop_reason(finish: Option<&str>, has_tool_use: bool) -> StopReason {
     match finish {
-        Some("length") => "max_tokens",
-        Some("content_filter") => "refusal",
-        Some("tool_calls" | "function_call") => "tool_use",
-        _ if has_tool_use => "tool_use",
-        _ => "end_turn",
+        Some("length") => StopReason::MaxTokens,
+        Some("content_filter") => StopReason::Refusal,
+        Some("tool_calls" | "function_call") => StopReason::ToolUse,
+        _ if has_tool_use => StopReason::ToolUse,
+        _ => StopReason::EndTurn,
     }
 }
 
@@ -76,7 +86,7 @@ fn random_hex() -> String {
 /// `prompt_tokens − cached_tokens − cache_write_tokens`; cached tokens are
 /// `prompt_tokens_details.cached_tokens` (or DeepSeek's
 /// `prompt_cache_hit_tokens`). Missing usage is all zeros.
-pub(super) fn usage(usage: Option<&Value>) -> Value {
+pub(super) fn usage(usage: Option<&Value>) -> Usage {
     let usage = usage.unwrap_or(&Value::Null);
     let count = |pointer: &str| usage.pointer(pointer).and_then(Value::as_u64);
     let prompt = count("/prompt_tokens").unwrap_or(0);
@@ -84,17 +94,20 @@ pub(super) fn usage(usage: Option<&Value>) -> Value {
         .or_else(|| count("/prompt_cache_hit_tokens"))
         .unwrap_or(0);
     let cache_write = count("/prompt_tokens_details/cache_write_tokens").unwrap_or(0);
-    let mut out = json!({
-        "input_tokens": prompt.saturating_sub(cache_read).saturating_sub(cache_write),
-        "output_tokens": count("/completion_tokens").unwrap_or(0),
-        "cache_creation_input_tokens": cache_write,
-        "cache_read_input_tokens": cache_read,
-    });
-    if let Some(thinking) = count("/completion_tokens_details/reasoning_tokens").filter(|t| *t > 0)
-    {
-        out["output_tokens_details"] = json!({ "thinking_tokens": thinking });
+    let thinking = count("/completion_tokens_details/reasoning_tokens").filter(|t| *t > 0);
+    Usage {
+        input_tokens: Some(
+            prompt
+                .saturating_sub(cache_read)
+                .saturating_sub(cache_write),
+        ),
+        output_tokens: Some(count("/completion_tokens").unwrap_or(0)),
+        cache_creation_input_tokens: Some(cache_write),
+        cache_read_input_tokens: Some(cache_read),
+        output_tokens_details: thinking.map(|t| OutputTokensDetails {
+            thinking_tokens: Some(t),
+        }),
     }
-    out
 }
 
 /// The reasoning text of a message or delta, if any.
@@ -105,14 +118,20 @@ pub(super) fn reasoning_text(message: &Value) -> Option<&str> {
         .filter(|text| !text.is_empty())
 }
 
-fn content_blocks(message: &Value) -> Vec<Value> {
+fn content_blocks(message: &Value) -> Vec<ContentBlock<'_>> {
     let mut blocks = Vec::new();
     if let Some(thinking) = reasoning_text(message) {
-        blocks.push(json!({ "type": "thinking", "thinking": thinking, "signature": "" }));
+        blocks.push(ContentBlock::Thinking(ThinkingBlock {
+            thinking: thinking.into(),
+            signature: Cow::Borrowed(""),
+        }));
     }
     let text = message_text(message);
     if !text.is_empty() {
-        blocks.push(json!({ "type": "text", "text": text }));
+        blocks.push(ContentBlock::Text(TextBlock {
+            text: text.into(),
+            cache_control: None,
+        }));
     }
     let calls = message.get("tool_calls").and_then(Value::as_array);
     blocks.extend(calls.into_iter().flatten().map(tool_use_block));
@@ -137,34 +156,33 @@ fn message_text(message: &Value) -> String {
     refusal.unwrap_or_default().to_string()
 }
 
-fn tool_use_block(call: &Value) -> Value {
+fn tool_use_block(call: &Value) -> ContentBlock<'_> {
     let function = call.get("function").unwrap_or(&Value::Null);
     let id = match call.get("id").and_then(Value::as_str) {
-        Some(id) if !id.is_empty() => id.to_string(),
-        _ => tool_use_id(),
+        Some(id) if !id.is_empty() => Cow::Borrowed(id),
+        _ => Cow::Owned(tool_use_id()),
     };
     let name = function
         .get("name")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    json!({
-        "type": "tool_use",
-        "id": id,
-        "name": name,
-        "input": tool_input(function.get("arguments")),
+    ContentBlock::ToolUse(ToolUseBlock {
+        id,
+        name: name.into(),
+        input: tool_input(function.get("arguments")),
+        cache_control: None,
     })
 }
 
 /// Tool-call `arguments` (a JSON string; some servers send the object) →
 /// `input`; anything that is not a JSON object becomes `{}`.
-fn tool_input(arguments: Option<&Value>) -> Value {
-    let parsed = match arguments {
-        Some(Value::String(text)) => serde_json::from_str(text).ok(),
-        Some(object @ Value::Object(_)) => Some(object.clone()),
-        _ => None,
-    };
-    match parsed {
-        Some(object @ Value::Object(_)) => object,
-        _ => json!({}),
+fn tool_input(arguments: Option<&Value>) -> Cow<'_, Value> {
+    match arguments {
+        Some(Value::String(text)) => match serde_json::from_str(text) {
+            Ok(object @ Value::Object(_)) => Cow::Owned(object),
+            _ => Cow::Owned(json!({})),
+        },
+        Some(object @ Value::Object(_)) => Cow::Borrowed(object),
+        _ => Cow::Owned(json!({})),
     }
 }

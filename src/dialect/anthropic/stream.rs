@@ -1,5 +1,6 @@
 //! OpenAI `chat.completion.chunk`s (the hub stream) → Anthropic stream
-//! events (wire-formats §2.3; §3.3 mirrored), one chunk at a time.
+//! events (wire-formats §2.3; §3.3 mirrored), one chunk at a time, built as
+//! the adapter's wire [`StreamEvent`]s.
 //!
 //! The sequence written: `message_start` and a `ping` at the first chunk;
 //! per content block `content_block_start`, `content_block_delta`s,
@@ -19,9 +20,20 @@
 //! that the SDKs copy over). A stream that never sent usage gets an
 //! estimated `output_tokens` (streamed characters / 4).
 
+use std::borrow::Cow;
+
 use serde_json::{json, Value};
 
 use super::response::{message_id, reasoning_text, stop_reason, tool_use_id, usage};
+use super::to_json;
+use crate::adapter::anthropic::wire::stream::{
+    ContentBlockDelta, ContentBlockStart, ContentBlockStop, ErrorEvent, InputJsonDelta,
+    MessageDeltaEvent, MessageStart, TextDelta, ThinkingDelta,
+};
+use crate::adapter::anthropic::wire::{
+    AssistantRole, BlockDelta, ContentBlock, ErrorDetail, MessageDelta, MessageKind,
+    MessagesResponse, StreamEvent, TextBlock, ThinkingBlock, ToolUseBlock, Usage,
+};
 
 /// One Anthropic stream event: its name (the `event:` line) and its data,
 /// whose `type` repeats the name.
@@ -129,15 +141,14 @@ impl StreamEncoder {
         }
         self.close(&mut out);
         let stop = stop_reason(self.finish_reason.as_deref(), !self.tools.is_empty());
-        out.push((
-            "message_delta",
-            json!({
-                "type": "message_delta",
-                "delta": { "stop_reason": stop, "stop_sequence": null },
-                "usage": self.final_usage(),
-            }),
-        ));
-        out.push(("message_stop", json!({ "type": "message_stop" })));
+        out.push(event(StreamEvent::MessageDelta(MessageDeltaEvent {
+            delta: MessageDelta {
+                stop_reason: Some(stop),
+                stop_sequence: None,
+            },
+            usage: self.final_usage(),
+        })));
+        out.push(event(StreamEvent::MessageStop));
         self.done = true;
         out
     }
@@ -151,29 +162,30 @@ impl StreamEncoder {
             return Vec::new();
         }
         self.done = true;
-        let error = json!({ "type": error_type, "message": message });
-        vec![("error", json!({ "type": "error", "error": error }))]
+        vec![event(StreamEvent::Error(ErrorEvent {
+            error: ErrorDetail {
+                kind: Some(error_type.into()),
+                message: Some(message.into()),
+            },
+        }))]
     }
 
     /// `message_start` (empty content, no stop reason, zero usage until the
     /// hub reports it) and a `ping`, as Anthropic sends early.
     fn start(&mut self, id: Option<&Value>, out: &mut Vec<Event>) {
         self.started = true;
-        let message = json!({
-            "id": message_id(id),
-            "type": "message",
-            "role": "assistant",
-            "model": self.model,
-            "content": [],
-            "stop_reason": null,
-            "stop_sequence": null,
-            "usage": usage(None),
-        });
-        out.push((
-            "message_start",
-            json!({ "type": "message_start", "message": message }),
-        ));
-        out.push(("ping", json!({ "type": "ping" })));
+        let message = MessagesResponse {
+            id: Some(message_id(id).into()),
+            kind: MessageKind::Message,
+            role: AssistantRole::Assistant,
+            model: Some(self.model.as_str().into()),
+            content: Vec::new(),
+            stop_reason: None,
+            stop_sequence: None,
+            usage: Some(usage(None)),
+        };
+        out.push(event(StreamEvent::MessageStart(MessageStart { message })));
+        out.push(event(StreamEvent::Ping));
     }
 
     fn delta(&mut self, delta: &Value, out: &mut Vec<Event>) {
@@ -200,17 +212,23 @@ impl StreamEncoder {
             Some(block) if block.kind == kind => block.index,
             _ => {
                 let empty = match kind {
-                    Kind::Thinking => {
-                        json!({ "type": "thinking", "thinking": "", "signature": "" })
-                    }
-                    _ => json!({ "type": "text", "text": "" }),
+                    Kind::Thinking => ContentBlock::Thinking(ThinkingBlock {
+                        thinking: Cow::Borrowed(""),
+                        signature: Cow::Borrowed(""),
+                    }),
+                    _ => ContentBlock::Text(TextBlock {
+                        text: Cow::Borrowed(""),
+                        cache_control: None,
+                    }),
                 };
                 self.open_block(kind, empty, out)
             }
         };
         let delta = match kind {
-            Kind::Thinking => json!({ "type": "thinking_delta", "thinking": text }),
-            _ => json!({ "type": "text_delta", "text": text }),
+            Kind::Thinking => BlockDelta::ThinkingDelta(ThinkingDelta {
+                thinking: text.into(),
+            }),
+            _ => BlockDelta::TextDelta(TextDelta { text: text.into() }),
         };
         self.streamed_chars += text.chars().count();
         out.push(block_delta(index, delta));
@@ -231,7 +249,9 @@ impl StreamEncoder {
             .unwrap_or_default();
         if !arguments.is_empty() {
             self.streamed_chars += arguments.chars().count();
-            let delta = json!({ "type": "input_json_delta", "partial_json": arguments });
+            let delta = BlockDelta::InputJsonDelta(InputJsonDelta {
+                partial_json: arguments.into(),
+            });
             out.push(block_delta(index, delta));
         }
     }
@@ -265,7 +285,12 @@ impl StreamEncoder {
             .pointer("/function/name")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let block = json!({ "type": "tool_use", "id": id, "name": name, "input": {} });
+        let block = ContentBlock::ToolUse(ToolUseBlock {
+            id: id.as_str().into(),
+            name: name.into(),
+            input: Cow::Owned(json!({})),
+            cache_control: None,
+        });
         let index = self.open_block(Kind::Tool(key), block, out);
         self.tools.push(ToolSlot {
             key,
@@ -276,43 +301,56 @@ impl StreamEncoder {
     }
 
     /// Closes the open block and opens `content_block` at the next index.
-    fn open_block(&mut self, kind: Kind, content_block: Value, out: &mut Vec<Event>) -> usize {
+    fn open_block(
+        &mut self,
+        kind: Kind,
+        content_block: ContentBlock,
+        out: &mut Vec<Event>,
+    ) -> usize {
         self.close(out);
         let index = self.next_index;
         self.next_index += 1;
         self.open = Some(Block { index, kind });
-        out.push((
-            "content_block_start",
-            json!({ "type": "content_block_start", "index": index, "content_block": content_block }),
-        ));
+        out.push(event(StreamEvent::ContentBlockStart(ContentBlockStart {
+            index: index as u64,
+            content_block,
+        })));
         index
     }
 
     fn close(&mut self, out: &mut Vec<Event>) {
         if let Some(block) = self.open.take() {
-            out.push((
-                "content_block_stop",
-                json!({ "type": "content_block_stop", "index": block.index }),
-            ));
+            out.push(event(StreamEvent::ContentBlockStop(ContentBlockStop {
+                index: block.index as u64,
+            })));
         }
     }
 
     /// `message_delta` usage: the hub's last usage, all fields (input and
     /// cache counts are first known here); without one, an estimate of
     /// `output_tokens` only.
-    fn final_usage(&self) -> Value {
+    fn final_usage(&self) -> Usage {
         match &self.usage {
             Some(u) => usage(Some(u)),
-            None => json!({ "output_tokens": self.streamed_chars.div_ceil(4) }),
+            None => Usage {
+                output_tokens: Some(self.streamed_chars.div_ceil(4) as u64),
+                ..Usage::default()
+            },
         }
     }
 }
 
-fn block_delta(index: usize, delta: Value) -> Event {
-    (
-        "content_block_delta",
-        json!({ "type": "content_block_delta", "index": index, "delta": delta }),
-    )
+/// A stream event as the sink writes it: its name and its JSON (the
+/// encoder writes no unknown events).
+fn event(event: StreamEvent) -> Event {
+    (event.known_name().unwrap_or("error"), to_json(&event))
+}
+
+fn block_delta(index: usize, delta: BlockDelta) -> Event {
+    event(StreamEvent::ContentBlockDelta(ContentBlockDelta {
+        index: index as u64,
+        delta,
+    }))
 }
 
 /// An OpenAI-style error `type` → the closest Anthropic one.

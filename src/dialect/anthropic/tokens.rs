@@ -9,7 +9,10 @@
 
 use serde_json::{json, Value};
 
-use super::invalid;
+use super::{from_serde, to_json};
+use crate::adapter::anthropic::wire::{
+    Content, ContentBlock, CountTokensRequest, DocumentSource, SystemBlock, SystemPrompt,
+};
 use crate::error::GatewayError;
 
 /// Tokens counted per image or base64 document: Anthropic's cost of an
@@ -17,44 +20,36 @@ use crate::error::GatewayError;
 pub const TOKENS_PER_MEDIA: u64 = 1600;
 
 /// Estimates the input tokens of a count_tokens request:
-/// `{"input_tokens": n}`. Fails with a 400 when `model` or `messages` is
-/// missing, or a role is not `user`/`assistant`.
+/// `{"input_tokens": n}`. Fails with a 400 when the body does not read as
+/// one (`model` or `messages` missing, a role other than `user` or
+/// `assistant`, a field of the wrong type).
 pub fn count_tokens(body: &Value) -> Result<Value, GatewayError> {
     if !body.is_object() {
         return Err(GatewayError::bad_request(
             "The request body must be a JSON object",
         ));
     }
-    if !body.get("model").is_some_and(Value::is_string) {
-        return Err(invalid("model", "Field required"));
-    }
-    let messages = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .ok_or_else(|| invalid("messages", "Field required"))?;
+    let req: CountTokensRequest = serde_path_to_error::deserialize(body).map_err(from_serde)?;
     let mut count = Count::default();
-    for (i, message) in messages.iter().enumerate() {
-        match message.get("role").and_then(Value::as_str) {
-            Some("user" | "assistant") => {}
-            _ => {
-                return Err(invalid(
-                    &format!("messages.{i}.role"),
-                    "Input should be 'user' or 'assistant'",
-                ))
+    for message in &req.messages {
+        count.content(Some(&message.content));
+    }
+    match &req.system {
+        Some(SystemPrompt::Text(text)) => count.text(text),
+        Some(SystemPrompt::Blocks(blocks)) => {
+            for block in blocks {
+                match block {
+                    SystemBlock::Text(block) => count.text(&block.text),
+                    SystemBlock::Unknown(kind) => count.text(kind),
+                }
             }
         }
-        count.content(message.get("content"));
+        None => {}
     }
-    count.content(body.get("system"));
-    for tool in body
-        .get("tools")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        count.text(tool.get("name"));
-        count.text(tool.get("description"));
-        count.json(tool.get("input_schema"));
+    for tool in &req.tools {
+        count.text(&tool.name);
+        count.text(tool.description.as_deref().unwrap_or_default());
+        count.json(tool.input_schema.as_deref());
     }
     Ok(json!({ "input_tokens": count.tokens() }))
 }
@@ -71,41 +66,46 @@ impl Count {
         (self.chars.div_ceil(4) + self.media * TOKENS_PER_MEDIA).max(1)
     }
 
-    fn text(&mut self, text: Option<&Value>) {
-        if let Some(text) = text.and_then(Value::as_str) {
-            self.chars += text.chars().count() as u64;
-        }
+    fn text(&mut self, text: &str) {
+        self.chars += text.chars().count() as u64;
     }
 
     fn json(&mut self, value: Option<&Value>) {
         if let Some(value) = value.filter(|v| !v.is_null()) {
-            self.chars += value.to_string().chars().count() as u64;
+            self.text(&value.to_string());
         }
     }
 
     /// A string or a list of blocks (tool results recurse into theirs).
-    fn content(&mut self, content: Option<&Value>) {
+    fn content(&mut self, content: Option<&Content>) {
         match content {
-            Some(text @ Value::String(_)) => self.text(Some(text)),
-            Some(Value::Array(blocks)) => blocks.iter().for_each(|b| self.block(b)),
-            _ => {}
+            Some(Content::Text(text)) => self.text(text),
+            Some(Content::Blocks(blocks)) => blocks.iter().for_each(|b| self.block(b)),
+            None => {}
         }
     }
 
-    fn block(&mut self, block: &Value) {
-        match block.get("type").and_then(Value::as_str) {
-            Some("text") => self.text(block.get("text")),
-            Some("thinking") => self.text(block.get("thinking")),
-            Some("tool_use") => {
-                self.text(block.get("name"));
-                self.json(block.get("input"));
+    fn block(&mut self, block: &ContentBlock) {
+        match block {
+            ContentBlock::Text(b) => self.text(&b.text),
+            ContentBlock::Thinking(b) => self.text(&b.thinking),
+            // Blocks with no text to count: their JSON.
+            ContentBlock::RedactedThinking(_) => self.json(Some(&to_json(block))),
+            ContentBlock::Unknown(b) => {
+                let mut fields = b.fields.clone();
+                fields.insert("type".into(), Value::from(b.kind.as_ref()));
+                self.json(Some(&Value::Object(fields)));
             }
-            Some("tool_result") => self.content(block.get("content")),
-            Some("document") if block.pointer("/source/type") == Some(&json!("text")) => {
-                self.text(block.pointer("/source/data"));
+            ContentBlock::ToolUse(b) => {
+                self.text(&b.name);
+                self.json(Some(&b.input));
             }
-            Some("image" | "document") => self.media += 1,
-            _ => self.json(Some(block)),
+            ContentBlock::ToolResult(b) => self.content(b.content.as_ref()),
+            ContentBlock::Document(b) => match &b.source {
+                DocumentSource::Text(source) => self.text(&source.data),
+                _ => self.media += 1,
+            },
+            ContentBlock::Image(_) => self.media += 1,
         }
     }
 }

@@ -399,3 +399,15 @@ fn golden_hub_stream_to_messages_stream() {
         );
     }
 }
+
+#[test]
+fn count_tokens_counts_blocks_it_does_not_know_by_their_json() {
+    let block =
+        json!({"type": "search_result", "source": "https://x", "title": "t", "content": []});
+    let body = json!({"model": "m", "messages": [{"role": "user", "content": [block.clone()]}]});
+    let chars = block.to_string().chars().count() as u64;
+    assert_eq!(
+        count_tokens(&body).unwrap()["input_tokens"],
+        chars.div_ceil(4)
+    );
+}

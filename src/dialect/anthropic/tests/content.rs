@@ -2,7 +2,6 @@
 
 use serde_json::{json, Value};
 
-use super::tests::{hub, hub_messages, rejected, request};
 use super::*;
 
 // ───────────────────────────── messages ─────────────────────────────

@@ -1,11 +1,14 @@
 //! Requests, Anthropic → hub: validation and top-level fields. Content
-//! blocks are in `anthropic_content_tests.rs`, responses, errors, token
-//! counting and golden fixtures in `anthropic_response_tests.rs`, streams in
-//! `anthropic_stream_tests.rs`.
+//! blocks are in [`content`], responses, errors, token counting and golden
+//! fixtures in [`response`], streams in [`stream`].
 
 use serde_json::{json, Value};
 
 use super::*;
+
+mod content;
+mod response;
+mod stream;
 
 /// A valid request with `extra` merged in (a `null` removes the field).
 pub(super) fn request(extra: Value) -> Value {
@@ -283,4 +286,75 @@ fn output_config_json_schema_becomes_response_format() {
         json!({"output_config": {"format": {"type": "regex"}}}),
     ));
     assert_eq!(param.as_deref(), Some("output_config.format.type"));
+}
+
+#[test]
+fn errors_inside_blocks_name_the_field() {
+    let cases = [
+        (
+            json!({"role": "user", "content": [
+                {"type": "image", "source": {"type": "base64", "data": "AAAA"}}]}),
+            "messages.0.content.0.source.media_type: Field required",
+        ),
+        (
+            json!({"role": "user", "content": [{"type": "text", "text": 5}]}),
+            "messages.0.content.0.text: Input should be a valid string",
+        ),
+        (
+            json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t",
+                "content": [{"type": "text"}]}]}),
+            "messages.0.content.0.content.0.text: Field required",
+        ),
+        (
+            json!({"role": 5, "content": "x"}),
+            "messages.0.role: Input should be 'user' or 'assistant'",
+        ),
+        (
+            json!({"role": "user", "content": 5}),
+            "messages.0.content: Input should be a valid string or a list of content blocks",
+        ),
+    ];
+    for (message, want) in cases {
+        let (got, param) = rejected(request(json!({ "messages": [message.clone()] })));
+        assert_eq!(got, want, "{message}");
+        assert_eq!(Some(got.split(':').next().unwrap()), param.as_deref());
+    }
+    let cases = [
+        (
+            json!({"max_tokens": -5}),
+            "max_tokens: Input should be greater than or equal to 1",
+        ),
+        (
+            json!({"top_k": "many"}),
+            "top_k: Input should be a valid integer",
+        ),
+        (
+            json!({"system": [{"type": "text"}]}),
+            "system.0.text: Field required",
+        ),
+        (
+            json!({"metadata": {"user_id": 7}}),
+            "metadata.user_id: Input should be a valid string",
+        ),
+        (
+            json!({"tools": [{"name": "f", "input_schema": {}, "strict": "yes"}]}),
+            "tools.0.strict: Input should be a valid boolean",
+        ),
+    ];
+    for (extra, want) in cases {
+        assert_eq!(rejected(request(extra.clone())).0, want, "{extra}");
+    }
+}
+
+#[test]
+fn unknown_fields_and_nulls_are_tolerated() {
+    let got = hub(json!({
+        "container": "c1", "service_tier": "auto", "tools": null, "system": null,
+        "stop_sequences": null, "metadata": null, "thinking": {"type": "adaptive", "display": "omitted"},
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "hi", "citations": []}], "x": 1}],
+    }));
+    assert_eq!(
+        got["messages"],
+        json!([{"role": "user", "content": [{"type": "text", "text": "hi"}]}])
+    );
 }
