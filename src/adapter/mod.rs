@@ -179,6 +179,7 @@ pub fn builtin(name: &str) -> Option<Arc<dyn Wire>> {
         "openai" => Some(Arc::new(openai::OpenAi)),
         "azure-openai" => Some(Arc::new(azure::Azure)),
         "gemini" => Some(Arc::new(gemini::Gemini)),
+        "anthropic" => Some(Arc::new(anthropic::Anthropic)),
         _ => None,
     }
 }
@@ -190,8 +191,6 @@ pub fn shipped_script(name: &str) -> Option<&'static str> {
     match name {
         "cohere" => Some(include_str!("../../scripts/providers/cohere.rhai")),
         "ollama" => Some(include_str!("../../scripts/providers/ollama.rhai")),
-        // Interim, while the Rust adapters of these formats are merged.
-        "anthropic" => Some(include_str!("../../scripts/providers/anthropic.rhai")),
         _ => None,
     }
 }

@@ -28,6 +28,7 @@ fn ctx_full(endpoint: &'static str, stream: bool, api_key: Option<&str>, options
         api_key: api_key.map(str::to_string),
         options: Arc::new(options.as_object().cloned().unwrap_or_default()),
         encoding_format: None,
+        script: Default::default(),
     }
 }
 

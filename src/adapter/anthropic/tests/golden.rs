@@ -40,6 +40,7 @@ fn ctx(stream: bool) -> Ctx {
         api_key: Some("k".to_string()),
         options: Arc::default(),
         encoding_format: None,
+        script: Default::default(),
     }
 }
 
