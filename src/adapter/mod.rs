@@ -21,6 +21,8 @@ pub mod fixtures;
 pub mod gemini;
 pub mod openai;
 pub mod script;
+#[cfg(test)]
+pub(crate) mod sweep;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -10,7 +10,6 @@ use super::ANTHROPIC;
 use crate::adapter::{AdapterError, ChunkOut, Ctx, StreamTranslator, Wire};
 
 mod golden;
-mod mutate;
 mod request;
 mod response;
 mod stream;

@@ -131,26 +131,7 @@ fn options(json: Value) -> Map {
     json.as_object().cloned().unwrap_or_default()
 }
 
-/// `expected` ⊆ `actual`, with a path to the first difference.
-fn subset(actual: &Value, expected: &Value, at: &str) -> Result<(), String> {
-    match (actual, expected) {
-        (Value::Object(a), Value::Object(e)) => {
-            for (k, ev) in e {
-                let av = a.get(k).ok_or_else(|| format!("{at}.{k}: missing"))?;
-                subset(av, ev, &format!("{at}.{k}"))?;
-            }
-            Ok(())
-        }
-        (Value::Array(a), Value::Array(e)) if a.len() == e.len() => a
-            .iter()
-            .zip(e)
-            .enumerate()
-            .try_for_each(|(i, (av, ev))| subset(av, ev, &format!("{at}[{i}]"))),
-        (Value::Number(a), Value::Number(e)) if a.as_f64() == e.as_f64() => Ok(()),
-        (a, e) if a == e => Ok(()),
-        (a, e) => Err(format!("{at}: expected {e}, got {a}")),
-    }
-}
+use crate::adapter::fixtures::subset;
 
 fn check(actual: &Value, expected: &Value) {
     if let Err(e) = subset(actual, expected, "$") {

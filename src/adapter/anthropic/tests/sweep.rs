@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::mutate::{get, mutated, paths, Step};
 use super::{ctx_full, ANTHROPIC};
+use crate::adapter::sweep::{get, mutated, paths, Step};
 use crate::adapter::{AdapterError, Ctx, Wire};
 use crate::transform::sse::SseParser;
 

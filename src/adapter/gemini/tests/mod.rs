@@ -11,7 +11,6 @@
 //! every error is of the right kind.
 
 mod golden;
-mod mutate;
 mod request;
 mod response;
 mod stream;

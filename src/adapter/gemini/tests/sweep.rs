@@ -9,10 +9,10 @@
 
 use serde_json::{json, Value};
 
-use super::mutate::{random_variations, variations};
 use super::request::refused_requests;
 use super::stream::gemini_chunk;
 use super::*;
+use crate::adapter::sweep::{random_variations, variations};
 
 /// Runs every case, collecting panics and wrong outcomes; fails with them.
 fn sweep<T: std::fmt::Debug>(

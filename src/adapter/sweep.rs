@@ -1,17 +1,18 @@
-//! Variations of JSON values for the sweeps: every node removed or replaced
-//! by an odd value, and random multi-field variations.
+//! Test support for the adapters' robustness sweeps: every node of a JSON
+//! value, the value with one node removed or replaced by an odd value, and
+//! random multi-field variations.
 
 use serde_json::{json, Value};
 
 /// One step of a path into a JSON value.
 #[derive(Clone, Debug)]
-enum Step {
+pub enum Step {
     Key(String),
     Index(usize),
 }
 
 /// The path to every node of `v`, the root (an empty path) first.
-fn paths(v: &Value) -> Vec<Vec<Step>> {
+pub fn paths(v: &Value) -> Vec<Vec<Step>> {
     fn walk(v: &Value, at: &mut Vec<Step>, out: &mut Vec<Vec<Step>>) {
         out.push(at.clone());
         match v {
@@ -46,7 +47,15 @@ fn node<'v>(v: &'v mut Value, path: &[Step]) -> &'v mut Value {
 
 /// `v` with the node at `path` replaced by `with`, or removed (`None`);
 /// `None` when there is nothing to remove it from (the root).
-fn mutated(v: &Value, path: &[Step], with: Option<&Value>) -> Option<Value> {
+/// The node at `path` (`null` when there is none).
+pub fn get<'v>(v: &'v Value, path: &[Step]) -> &'v Value {
+    path.iter().fold(v, |v, step| match step {
+        Step::Key(k) => &v[k.as_str()],
+        Step::Index(i) => &v[*i],
+    })
+}
+
+pub fn mutated(v: &Value, path: &[Step], with: Option<&Value>) -> Option<Value> {
     let mut out = v.clone();
     match (with, path.split_last()) {
         (Some(w), _) => *node(&mut out, path) = w.clone(),
@@ -65,7 +74,7 @@ fn mutated(v: &Value, path: &[Step], with: Option<&Value>) -> Option<Value> {
 }
 
 /// What a field is set to in the sweep.
-fn odd_values() -> Vec<Value> {
+pub fn odd_values() -> Vec<Value> {
     vec![
         Value::Null,
         json!(""),
@@ -93,7 +102,7 @@ fn odd_values() -> Vec<Value> {
 }
 
 /// Every one-field variation of `v`.
-pub(super) fn variations(v: &Value) -> Vec<Value> {
+pub fn variations(v: &Value) -> Vec<Value> {
     let odd = odd_values();
     let mut out = Vec::new();
     for path in &paths(v) {
@@ -163,7 +172,7 @@ fn plausible_values() -> Vec<Value> {
 
 /// `count` variations of `v` with two to four fields replaced or removed
 /// at random (a fixed seed: the same cases every run).
-pub(super) fn random_variations(v: &Value, count: usize, seed: u64) -> Vec<Value> {
+pub fn random_variations(v: &Value, count: usize, seed: u64) -> Vec<Value> {
     let values: Vec<Value> = odd_values().into_iter().chain(plausible_values()).collect();
     let mut state = seed;
     let mut next = move |n: usize| {
