@@ -136,3 +136,56 @@ fn bodies_round_trip_and_missing_hooks_pass_through() {
     assert_eq!(a.response(body.clone(), &ctx()).unwrap(), body);
     assert!(a.stream(&ctx()).is_none());
 }
+
+/// README's example adapter (`acme.rhai`) compiles and translates as it
+/// says: requests, answers and a stream that ends with `[DONE]`.
+#[test]
+fn readme_example_adapter_works() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("// scripts/providers/acme.rhai")
+        .expect("the example");
+    let end = start + readme[start..].find("```").unwrap();
+    let a = adapter(&readme[start..end]).unwrap();
+    let ctx = Arc::new(Ctx {
+        endpoint: "chat",
+        model: "acme-1".into(),
+        stream: true,
+        api_key: Some("k".into()),
+        ..Ctx::default()
+    });
+    assert_eq!(
+        a.plan(&ctx).unwrap().headers,
+        [("x-acme-key".into(), "k".into())]
+    );
+    let body = serde_json::json!({"model": "x", "messages": [{"role": "user", "content": "hi"}]});
+    let sent = a.request(&body, &ctx).unwrap().unwrap();
+    assert_eq!(
+        sent,
+        serde_json::json!({"model": "acme-1", "prompt": "user: hi\n", "max_tokens": 512, "stream": true})
+    );
+    let answer = a
+        .response(
+            serde_json::json!({"text": "hello", "tokens_in": 3, "tokens_out": 1}),
+            &ctx,
+        )
+        .unwrap();
+    assert_eq!(answer["choices"][0]["message"]["content"], "hello");
+    assert_eq!(answer["usage"]["total_tokens"], 4);
+    let mut s = a.stream(&ctx).unwrap();
+    let mut out = Vec::new();
+    s.event("", r#"{"token": "he"}"#, &mut out).unwrap();
+    s.event("", r#"{"done": true}"#, &mut out).unwrap();
+    assert_eq!(out.len(), 3);
+    let ChunkOut::Json(first) = &out[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(first["choices"][0]["delta"]["content"], "he");
+    let ChunkOut::Json(last) = &out[1] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(last["choices"][0]["finish_reason"], "stop");
+    assert_eq!(first["id"], last["id"], "one id for the stream");
+    assert_eq!(out[2], ChunkOut::Raw("[DONE]".into()));
+}
