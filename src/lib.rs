@@ -3,14 +3,15 @@
 //! 1. [`server`] — the Pingora server, config watcher and graceful drain;
 //!    [`edge`] — client connection limits and request heads read within them.
 //! 2. [`config`] — `routes.yaml` loaded, validated (file:line errors) and hot-reloaded.
-//! 3. [`proxy`] — the `ProxyHttp` service: reads the request ([`proxy::intake`],
-//!    checked as a [`request::ClientRequest`]),
-//!    answers local endpoints, and drives the attempts ([`proxy::forward`]).
+//! 3. [`proxy`] — the `ProxyHttp` service: answers local endpoints, and runs
+//!    a model request along [`proxy::pipeline`] — intake (checked as a
+//!    [`request::ClientRequest`]), authenticate, route, admit, attempts,
+//!    deliver, settle, record.
 //! 4. [`routing`] — the client's `model` to a route and its ordered targets.
-//! 5. [`provider`] — Rhai adapter scripts that build the provider's request
-//!    and translate its responses and stream events to OpenAI's format.
+//! 5. [`provider`] — a configured provider: its backends, limits, models;
+//!    [`adapter`] — its wire format (built in, or a Rhai script) and patch.
 //! 6. [`upstream`] — the provider's address and one call through Pingora's connector.
-//! 7. [`transform`] — SSE parsing and writing; [`proxy::stream`] relays streams.
+//! 7. [`transform`] — SSE parsing and writing; [`proxy::deliver`] relays streams.
 //! 8. [`policy`] — virtual keys, rate limits, budgets, response cache and
 //!    coalescing, on the shared [`state`] store (memory, or Redis for a
 //!    fleet); [`ledger`] keeps one row per finished request (SQLite or

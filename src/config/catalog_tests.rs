@@ -192,7 +192,7 @@ fn load(yaml: &str) -> Config {
     })
 }
 
-/// The ctx a request's adapter hooks get (as `attempt.rs` builds it).
+/// The ctx a request's adapter hooks get (as `proxy/attempts/request.rs` builds it).
 fn adapter_ctx(provider: &Provider, endpoint: &'static str, model: &str) -> Ctx {
     Ctx {
         endpoint,

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::provider::Usage;
-use crate::request::{ClientRequest, Endpoint};
+use crate::request::Endpoint;
 use crate::routing::{CacheWhen, RouteCache};
 
 /// A cached answer.
@@ -59,7 +59,13 @@ pub enum Use {
 }
 
 /// Whether and how `req` uses its route's cache; `None` bypasses it.
-pub fn decide(policy: &RouteCache, req: &ClientRequest, headers: &HeaderMap) -> Option<Use> {
+/// `body` is the request's hub (OpenAI) body.
+pub fn decide(
+    policy: &RouteCache,
+    endpoint: Endpoint,
+    body: &Value,
+    headers: &HeaderMap,
+) -> Option<Use> {
     let cache_control = header(headers, "cache-control").to_ascii_lowercase();
     if cache_control.contains("no-store") {
         return None;
@@ -72,8 +78,8 @@ pub fn decide(policy: &RouteCache, req: &ClientRequest, headers: &HeaderMap) -> 
         CacheWhen::Always => true,
         CacheWhen::Deterministic => {
             opt == "use"
-                || req.endpoint == Endpoint::Embeddings
-                || req.body.get("temperature").and_then(Value::as_f64) == Some(0.0)
+                || endpoint == Endpoint::Embeddings
+                || body.get("temperature").and_then(Value::as_f64) == Some(0.0)
         }
     };
     if !eligible {
@@ -103,13 +109,13 @@ const NOT_IN_KEY: &[&str] = &["stream", "stream_options", "user", "metadata", "s
 /// (OpenAI) form, so Anthropic- and OpenAI-format clients share entries;
 /// serde_json's maps are sorted, so key order in the request does not
 /// matter.
-pub fn key(route: &str, scope: &str, req: &ClientRequest) -> String {
+pub fn key(route: &str, scope: &str, endpoint: Endpoint, body: &Value) -> String {
     let mut h = Sha256::new();
-    for part in [route, scope, req.endpoint.name()] {
+    for part in [route, scope, endpoint.name()] {
         h.update(part.as_bytes());
         h.update([0]);
     }
-    match &req.body {
+    match body {
         Value::Object(map) => {
             let kept: serde_json::Map<String, Value> = map
                 .iter()
@@ -252,8 +258,10 @@ pub fn replay_chunks(body: &Value, include_usage: bool) -> Vec<Value> {
 mod tests {
     use super::*;
 
-    fn req(body: Value) -> ClientRequest {
-        crate::request::parse_value(Endpoint::Chat, body).unwrap()
+    fn req(body: Value) -> Value {
+        crate::request::parse_value(Endpoint::Chat, body)
+            .unwrap()
+            .body
     }
 
     fn policy(when: CacheWhen) -> RouteCache {
@@ -274,10 +282,22 @@ mod tests {
         );
         let c =
             req(json!({"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":0.5}));
-        assert_eq!(key("r", "k", &a), key("r", "k", &b));
-        assert_ne!(key("r", "k", &a), key("r", "k", &c));
-        assert_ne!(key("r", "k", &a), key("r", "other", &a));
-        assert_ne!(key("r", "k", &a), key("r2", "k", &a));
+        assert_eq!(
+            key("r", "k", Endpoint::Chat, &a),
+            key("r", "k", Endpoint::Chat, &b)
+        );
+        assert_ne!(
+            key("r", "k", Endpoint::Chat, &a),
+            key("r", "k", Endpoint::Chat, &c)
+        );
+        assert_ne!(
+            key("r", "k", Endpoint::Chat, &a),
+            key("r", "other", Endpoint::Chat, &a)
+        );
+        assert_ne!(
+            key("r", "k", Endpoint::Chat, &a),
+            key("r2", "k", Endpoint::Chat, &a)
+        );
     }
 
     #[test]
@@ -288,13 +308,19 @@ mod tests {
             req(json!({"model":"m","messages":[{"role":"user","content":"q"}],"temperature":0.7}));
         let p = policy(CacheWhen::Deterministic);
         let none = HeaderMap::new();
-        assert_eq!(decide(&p, &zero, &none), Some(Use::ReadWrite));
-        assert_eq!(decide(&p, &warm, &none), None);
+        assert_eq!(
+            decide(&p, Endpoint::Chat, &zero, &none),
+            Some(Use::ReadWrite)
+        );
+        assert_eq!(decide(&p, Endpoint::Chat, &warm, &none), None);
         let mut opt_in = HeaderMap::new();
         opt_in.insert("x-switchyard-cache", "use".parse().unwrap());
-        assert_eq!(decide(&p, &warm, &opt_in), Some(Use::ReadWrite));
         assert_eq!(
-            decide(&policy(CacheWhen::Always), &warm, &none),
+            decide(&p, Endpoint::Chat, &warm, &opt_in),
+            Some(Use::ReadWrite)
+        );
+        assert_eq!(
+            decide(&policy(CacheWhen::Always), Endpoint::Chat, &warm, &none),
             Some(Use::ReadWrite)
         );
     }
@@ -306,9 +332,9 @@ mod tests {
         let p = policy(CacheWhen::Deterministic);
         let mut h = HeaderMap::new();
         h.insert("cache-control", "no-store".parse().unwrap());
-        assert_eq!(decide(&p, &zero, &h), None);
+        assert_eq!(decide(&p, Endpoint::Chat, &zero, &h), None);
         h.insert("cache-control", "no-cache".parse().unwrap());
-        assert_eq!(decide(&p, &zero, &h), Some(Use::WriteOnly));
+        assert_eq!(decide(&p, Endpoint::Chat, &zero, &h), Some(Use::WriteOnly));
     }
 
     #[test]

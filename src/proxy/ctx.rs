@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::metrics::metrics;
 pub use crate::provider::Usage;
+use crate::request::{Dialect, Endpoint};
 
 /// Counts a request as in flight for as long as it lives.
 #[derive(Debug)]
@@ -68,7 +69,7 @@ impl RequestCtx {
             request_id: String::new(),
             config_version: String::new(),
             endpoint: "",
-            dialect: crate::request::Dialect::OpenAi,
+            dialect: Dialect::OpenAi,
             route: None,
             strategy: None,
             provider: None,
@@ -86,6 +87,21 @@ impl RequestCtx {
             send_timeout: Duration::from_secs(30),
             _in_flight: Some(InFlight::enter()),
         }
+    }
+
+    /// A model request for `endpoint`, from a client speaking `dialect`.
+    pub fn begin(&mut self, endpoint: Endpoint, dialect: Dialect) {
+        self.endpoint = match dialect {
+            Dialect::OpenAi => endpoint.name(),
+            Dialect::Anthropic => "messages",
+        };
+        self.dialect = dialect;
+    }
+
+    /// The client closed its connection before its answer (499, as nginx).
+    pub fn client_closed(&mut self) {
+        self.error = Some("client_closed");
+        self.status = 499;
     }
 
     /// `x-switchyard-attempts`: each attempt's provider and outcome.

@@ -1,5 +1,5 @@
-//! Endpoints the gateway answers itself: `/health`, `/ready`, `/metrics`
-//! and `/v1/models`.
+//! Endpoints the gateway answers itself: `/health`, `/ready`, `/metrics`,
+//! `/v1/models` and `/v1/messages/count_tokens`.
 
 use std::sync::Arc;
 
@@ -8,12 +8,14 @@ use pingora_proxy::Session;
 use serde_json::json;
 
 use super::ctx::RequestCtx;
+use super::intake;
 use super::respond::{write_body, write_error, write_json};
 use crate::config::policy::VirtualKey;
 use crate::config::Config;
+use crate::dialect::anthropic;
 use crate::error::GatewayError;
 use crate::policy::keys;
-use crate::request::Dialect;
+use crate::request::{self, Dialect};
 
 /// `GET /health`: the process is alive.
 pub async fn health(s: &mut Session, ctx: &mut RequestCtx) -> pingora::Result<()> {
@@ -123,5 +125,29 @@ pub async fn model(
             write_json(s, ctx, 200, &model_object(id, "switchyard")).await
         }
         None => write_error(s, ctx, &GatewayError::UnknownModel(id.to_string())).await,
+    }
+}
+
+/// `POST /v1/messages/count_tokens`: an estimate, answered locally.
+pub async fn count_tokens(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    cfg: &Config,
+) -> pingora::Result<()> {
+    ctx.dialect = Dialect::Anthropic;
+    // Local, but still only for callers with a key when auth is on.
+    let auth = keys::authenticate(&cfg.policy.auth, &session.req_header().headers, ctx.dialect);
+    match auth {
+        Ok(key) => ctx.key = key.map(|k| k.name.clone()),
+        Err(e) => return write_error(session, ctx, &e).await,
+    }
+    let s = &cfg.settings;
+    let counted = intake::read_body_within(session, s.max_body_size, s.body_timeout)
+        .await
+        .and_then(|b| request::json(&b))
+        .and_then(|v| anthropic::count_tokens(&v));
+    match counted {
+        Ok(v) => write_json(session, ctx, 200, &v).await,
+        Err(e) => write_error(session, ctx, &e).await,
     }
 }

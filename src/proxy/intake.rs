@@ -1,14 +1,17 @@
 //! Intake: the request body read off the client's connection, within
-//! `server.max_body_size` (413) and `server.body_timeout` (408). The head
-//! was read by the edge ([`crate::edge`]); what the body says is checked by
-//! [`crate::request`].
+//! `server.max_body_size` (413) and `server.body_timeout` (408), and read
+//! as the client's request in its dialect. The head was read by the edge
+//! ([`crate::edge`]); what the body says is checked by [`crate::request`].
 
 use std::time::Duration;
 
 use pingora_proxy::Session;
 
+use crate::config::Config;
+use crate::dialect::anthropic;
 use crate::edge::Rejection;
 use crate::error::GatewayError;
+use crate::request::{self, ClientRequest, Dialect, Endpoint};
 
 /// Reads the whole body; 413 past `limit` bytes.
 pub async fn read_body(session: &mut Session, limit: usize) -> Result<Vec<u8>, GatewayError> {
@@ -62,4 +65,25 @@ pub async fn read_body_within(
         session.set_keepalive(None);
     }
     result
+}
+
+/// Reads the request body and checks it as a request for `endpoint`
+/// in the client's `dialect`; an Anthropic request becomes the hub form.
+pub async fn read(
+    session: &mut Session,
+    cfg: &Config,
+    endpoint: Endpoint,
+    dialect: Dialect,
+) -> Result<ClientRequest, GatewayError> {
+    let s = &cfg.settings;
+    let bytes = read_body_within(session, s.max_body_size, s.body_timeout).await?;
+    match dialect {
+        Dialect::OpenAi => request::parse(endpoint, &bytes),
+        Dialect::Anthropic => {
+            let hub = anthropic::request_to_hub(request::json(&bytes)?)?;
+            let mut req = request::parse_value(endpoint, hub)?;
+            req.body_len = bytes.len();
+            Ok(req)
+        }
+    }
 }

@@ -1,16 +1,23 @@
 //! The Pingora `ProxyHttp` implementation, kept thin: `request_filter`
-//! answers every request (local endpoints, or routing + upstream calls that
-//! the gateway drives itself), `logging` records metrics and the access log.
+//! answers every request — local endpoints ([`endpoints`]), or a model
+//! request along its [`pipeline`] — and `logging` [`record`]s it.
+//!
+//! The model request's stages, in the order it meets them: [`intake`],
+//! authenticate and route (in the pipeline), [`admit`], [`attempts`],
+//! [`deliver`], [`settle`], [`record`].
 
-pub mod attempt;
+pub mod admit;
+pub mod attempts;
+pub mod client;
 pub mod ctx;
+pub mod deliver;
 pub mod endpoints;
-pub mod forward;
 pub mod hostile;
 pub mod intake;
+pub mod pipeline;
+pub mod record;
 pub mod respond;
-pub mod sink;
-pub mod stream;
+pub mod settle;
 
 use std::sync::Arc;
 
@@ -25,8 +32,6 @@ pub use ctx::{RequestCtx, Usage};
 
 use crate::config::Config;
 use crate::error::GatewayError;
-use crate::ledger::UsageRecord;
-use crate::metrics::metrics;
 use crate::policy::Policies;
 use crate::request::{Dialect, Endpoint};
 use respond::write_error;
@@ -70,42 +75,18 @@ impl Gateway {
                 endpoints::model(session, ctx, &cfg, &p["/models/".len()..]).await
             }
             ("POST", "/chat/completions") => {
-                forward::handle(
-                    session,
-                    ctx,
-                    &cfg,
-                    &self.connector,
-                    &self.policies,
-                    Endpoint::Chat,
-                    Dialect::OpenAi,
-                )
-                .await
+                self.model(session, ctx, &cfg, Endpoint::Chat, Dialect::OpenAi)
+                    .await
             }
             ("POST", "/embeddings") => {
-                forward::handle(
-                    session,
-                    ctx,
-                    &cfg,
-                    &self.connector,
-                    &self.policies,
-                    Endpoint::Embeddings,
-                    Dialect::OpenAi,
-                )
-                .await
+                self.model(session, ctx, &cfg, Endpoint::Embeddings, Dialect::OpenAi)
+                    .await
             }
             ("POST", "/messages") => {
-                forward::handle(
-                    session,
-                    ctx,
-                    &cfg,
-                    &self.connector,
-                    &self.policies,
-                    Endpoint::Chat,
-                    Dialect::Anthropic,
-                )
-                .await
+                self.model(session, ctx, &cfg, Endpoint::Chat, Dialect::Anthropic)
+                    .await
             }
-            ("POST", "/messages/count_tokens") => forward::count_tokens(session, ctx, &cfg).await,
+            ("POST", "/messages/count_tokens") => endpoints::count_tokens(session, ctx, &cfg).await,
             (
                 _,
                 "/chat/completions" | "/embeddings" | "/models" | "/health" | "/ready" | "/metrics",
@@ -119,6 +100,21 @@ impl Gateway {
                 write_error(session, ctx, &err).await
             }
         }
+    }
+}
+
+impl Gateway {
+    /// A model request, along its pipeline.
+    async fn model(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        cfg: &Config,
+        endpoint: Endpoint,
+        dialect: Dialect,
+    ) -> pingora::Result<()> {
+        let (connector, policies) = (&self.connector, &self.policies);
+        pipeline::serve(session, ctx, cfg, connector, policies, endpoint, dialect).await
     }
 }
 
@@ -190,12 +186,7 @@ impl ProxyHttp for Gateway {
     }
 
     async fn logging(&self, _s: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
-        record(ctx);
-        if let Some(ledger) = &self.policies.ledger {
-            if !ctx.endpoint.is_empty() {
-                ledger.record(usage_record(ctx));
-            }
-        }
+        record::finished(ctx, &self.policies);
     }
 }
 
@@ -214,89 +205,4 @@ fn undelivered(ctx: &mut RequestCtx, e: Box<Error>) -> Box<Error> {
     }
     tracing::debug!(request_id = %ctx.request_id, error = %e, "response not delivered");
     e
-}
-
-/// A finished model request, for the usage ledger.
-fn usage_record(ctx: &RequestCtx) -> UsageRecord {
-    let usage = ctx.usage.unwrap_or_default();
-    UsageRecord {
-        at_ms: crate::ledger::now_ms(),
-        request_id: ctx.request_id.clone(),
-        key: ctx.key.clone().unwrap_or_default(),
-        route: ctx.route.clone().unwrap_or_default(),
-        provider: ctx.provider.clone().unwrap_or_default(),
-        model: ctx.model.clone().unwrap_or_default(),
-        endpoint: ctx.endpoint.to_string(),
-        status: ctx.status,
-        stream: ctx.stream,
-        prompt_tokens: usage.prompt,
-        completion_tokens: usage.completion,
-        cached_tokens: usage.cached,
-        cost_usd: ctx.cost.unwrap_or(0.0),
-        latency_ms: ctx.started.elapsed().as_millis() as u64,
-        ttft_ms: ctx.ttft.map(|t| t.as_millis() as u64),
-        attempts: ctx.attempts.len() as u32,
-        cache: ctx.cache.unwrap_or("").to_string(),
-        error: ctx.error.map(str::to_string),
-    }
-}
-
-/// Metrics and the access log line for a finished request.
-fn record(ctx: &RequestCtx) {
-    let m = metrics();
-    let route = ctx.route.as_deref().unwrap_or("");
-    let provider = ctx.provider.as_deref().unwrap_or("");
-    let model = ctx.model.as_deref().unwrap_or("");
-    let status = ctx.status.to_string();
-    let elapsed = ctx.started.elapsed();
-    if !ctx.endpoint.is_empty() {
-        m.requests
-            .with_label_values(&[route, provider, model, &status])
-            .inc();
-        m.request_duration
-            .with_label_values(&[route, provider])
-            .observe(elapsed.as_secs_f64());
-        if let Some(t) = ctx.ttft {
-            m.ttft
-                .with_label_values(&[route, provider])
-                .observe(t.as_secs_f64());
-        }
-        if let Some(c) = ctx.cost {
-            m.cost.with_label_values(&[provider, model]).inc_by(c);
-        }
-        if let Some(u) = ctx.usage {
-            for (kind, n) in [
-                ("prompt", u.prompt),
-                ("completion", u.completion),
-                ("cached", u.cached),
-            ] {
-                if n > 0 {
-                    m.tokens
-                        .with_label_values(&[provider, model, kind])
-                        .inc_by(n);
-                }
-            }
-        }
-    }
-    tracing::info!(
-        target: "access",
-        request_id = %ctx.request_id,
-        endpoint = ctx.endpoint,
-        route,
-        provider,
-        model,
-        status = ctx.status,
-        stream = ctx.stream,
-        attempts = %ctx.attempts_header(),
-        latency_ms = elapsed.as_millis() as u64,
-        ttft_ms = ctx.ttft.map(|t| t.as_millis() as u64),
-        prompt_tokens = ctx.usage.map(|u| u.prompt),
-        completion_tokens = ctx.usage.map(|u| u.completion),
-        cost_usd = ctx.cost,
-        key = ctx.key.as_deref(),
-        cache = ctx.cache,
-        error = ctx.error,
-        config_version = %ctx.config_version,
-        "request"
-    );
 }

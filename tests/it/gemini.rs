@@ -358,7 +358,7 @@ async fn embeddings_come_back_as_floats_in_request_order() {
 
 /// `encoding_format: "base64"`: the floats Gemini sent, packed as
 /// little-endian f32s. The adapter reads the format from
-/// `ctx.encoding_format`, which src/proxy/forward.rs must provide.
+/// `ctx.encoding_format`, which src/proxy/attempts/request.rs must provide.
 #[tokio::test]
 async fn embeddings_in_base64_are_packed_f32s() {
     let (_mock, gw) = setup(MockConfig::default()).await;

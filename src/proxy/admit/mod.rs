@@ -1,0 +1,227 @@
+//! Admission: whether a request may be served, and what it holds until it
+//! is settled. For the client's key and the route: the response cache (an
+//! answer may be there already), the key's budget, the key's and the
+//! route's rate limits, and coalescing with an identical request in
+//! flight. For each provider an attempt goes to: its own rate limits
+//! ([`provider`]). One interface: [`admit`] before the call, and
+//! [`Ticket::settle`] (or [`settle_provider`]) after it.
+
+mod cache;
+
+use std::sync::Arc;
+
+use pingora_proxy::Session;
+
+pub use cache::Capture;
+
+use super::attempts::Shared;
+use super::client::client_gone;
+use super::RequestCtx;
+use crate::config::policy::VirtualKey;
+use crate::error::GatewayError;
+use crate::limits::Limits;
+use crate::metrics::metrics;
+use crate::policy::cache::Cached;
+use crate::policy::coalesce::{self, Leader, Role};
+use crate::policy::limits::{self, Scope};
+use crate::policy::{budget, Policies};
+use crate::provider::Provider;
+use crate::routing::Route;
+use crate::state::StateStore;
+use cache::CachePlan;
+
+/// What admission decided.
+pub enum Admitted<'p> {
+    /// Answered without a call: from the cache, or with the answer of an
+    /// identical request that was in flight (`ctx.cache` says which).
+    Answered(Arc<Cached>),
+    /// Refused: over the budget or a rate limit.
+    Refused(GatewayError),
+    /// The client left while waiting for an identical request.
+    Gone,
+    /// To be answered by the providers, then settled.
+    Call(Ticket<'p>),
+}
+
+/// What an admitted request holds until it is settled: the tokens its
+/// limits reserved, its cache plan and the answer to keep, and, when it
+/// calls for identical requests waiting on it, their leadership.
+pub struct Ticket<'p> {
+    policies: &'p Policies,
+    key: Option<Arc<VirtualKey>>,
+    limits: limits::Admission,
+    /// The reserved tokens: settled as used when no usage is reported.
+    estimate: u64,
+    cache: Option<CachePlan>,
+    leader: Option<Leader>,
+    answer: Option<Arc<Cached>>,
+}
+
+/// Admits the request `shared` holds on `route` for `key`.
+pub async fn admit<'p>(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    policies: &'p Policies,
+    route: &Route,
+    shared: &Shared<'_>,
+    key: Option<Arc<VirtualKey>>,
+) -> Admitted<'p> {
+    let plan = CachePlan::new(route, shared, ctx.key.as_deref(), session.req_header());
+    match &plan {
+        Some(plan) => {
+            if plan.read {
+                if let Some(hit) = cache::lookup(policies, &plan.key).await {
+                    cache::count("hit");
+                    ctx.cache = Some("hit");
+                    return Admitted::Answered(hit);
+                }
+            }
+            cache::count("miss");
+            ctx.cache = Some("miss");
+        }
+        None if route.policy.cache.is_some() => cache::count("bypass"),
+        None => {}
+    }
+    if let Some(k) = &key {
+        if let Err(e) = budget::check(&policies.store, k).await {
+            return Admitted::Refused(e);
+        }
+    }
+    let scopes = scopes(key.as_deref(), route);
+    // Counting the prompt's tokens costs; only limits need it here.
+    let estimate = if scopes.is_empty() {
+        0
+    } else {
+        shared.estimate()
+    };
+    let mut limits = if scopes.is_empty() {
+        limits::Admission::default()
+    } else {
+        match limits::admit(&policies.store, &scopes, estimate).await {
+            Ok(a) => a,
+            Err(refusal) => {
+                ctx.extra_headers = refusal.headers;
+                return Admitted::Refused(refusal.error);
+            }
+        }
+    };
+    ctx.extra_headers = std::mem::take(&mut limits.headers);
+    let mut ticket = Ticket {
+        policies,
+        key,
+        limits,
+        estimate,
+        cache: plan,
+        leader: None,
+        answer: None,
+    };
+    // Identical concurrent requests: one calls, the others wait for it.
+    let coalesces = ticket
+        .cache
+        .as_ref()
+        .filter(|p| p.coalesce && !shared.req.stream);
+    let Some(plan) = coalesces else {
+        return Admitted::Call(ticket);
+    };
+    match policies.coalescer.join(&plan.key) {
+        Role::Leader(l) => ticket.leader = Some(l),
+        Role::Follower(slot) => {
+            let answer = tokio::select! {
+                biased;
+                a = coalesce::wait(slot) => a,
+                _ = client_gone(session) => {
+                    ctx.client_closed();
+                    limits::settle(&policies.store, &ticket.limits, None).await;
+                    return Admitted::Gone;
+                }
+            };
+            // No answer (the leader failed): call like the leader did.
+            if let Some(answer) = answer {
+                metrics().coalesced_requests.inc();
+                ctx.cache = Some("coalesced");
+                limits::settle(&policies.store, &ticket.limits, Some(0)).await;
+                return Admitted::Answered(answer);
+            }
+        }
+    }
+    Admitted::Call(ticket)
+}
+
+/// The key's and the route's limits, when they have any.
+fn scopes<'r>(key: Option<&'r VirtualKey>, route: &'r Route) -> Vec<(Scope, &'r str, Limits)> {
+    let mut scopes = Vec::with_capacity(2);
+    if let Some(k) = key {
+        let l = Limits {
+            rpm: k.rpm,
+            tpm: k.tpm,
+        };
+        if !l.is_empty() {
+            scopes.push((Scope::Key, k.name.as_str(), l));
+        }
+    }
+    if !route.policy.limits.is_empty() {
+        scopes.push((Scope::Route, route.name.as_str(), route.policy.limits));
+    }
+    scopes
+}
+
+impl Ticket<'_> {
+    /// Where a complete answer goes, when the request uses the cache: the
+    /// cache, and the requests waiting on this one.
+    pub fn capture(&mut self) -> Option<Capture<'_>> {
+        let plan = self.cache.as_ref()?;
+        Some(Capture {
+            slot: &mut self.answer,
+            policies: self.policies,
+            plan,
+        })
+    }
+
+    /// After the answer (or the failure): the waiting requests get the
+    /// answer kept, the limits are settled against the usage reported (or
+    /// the estimate, for a success without usage), the key is charged.
+    pub async fn settle(self, ctx: &RequestCtx) {
+        if let (Some(answer), Some(leader)) = (self.answer, self.leader) {
+            leader.publish(answer);
+        }
+        let used = match ctx.usage {
+            Some(u) => Some(u.prompt + u.completion),
+            None if ctx.status == 200 => Some(self.estimate),
+            None => None,
+        };
+        let store = &self.policies.store;
+        limits::settle(store, &self.limits, used).await;
+        if let (Some(k), Some(cost)) = (&self.key, ctx.cost) {
+            budget::charge(store, k, cost).await;
+        }
+    }
+}
+
+/// Takes a request and `estimate()` tokens from `provider`'s own limits,
+/// when it has any and they are counted (`store`).
+pub async fn provider(
+    store: Option<&StateStore>,
+    provider: &Provider,
+    estimate: impl FnOnce() -> u64,
+) -> Result<Option<limits::Admission>, GatewayError> {
+    let Some(store) = store.filter(|_| !provider.limits.is_empty()) else {
+        return Ok(None);
+    };
+    let scopes = [(Scope::Provider, provider.name.as_str(), provider.limits)];
+    limits::admit(store, &scopes, estimate())
+        .await
+        .map(Some)
+        .map_err(|r| r.error)
+}
+
+/// Settles a provider's reservation: against the tokens `used` when the
+/// attempt answered, given back (`None`) when it did not.
+pub async fn settle_provider(
+    store: Option<&StateStore>,
+    admission: Option<&limits::Admission>,
+    used: Option<u64>,
+) {
+    if let (Some(store), Some(adm)) = (store, admission) {
+        limits::settle(store, adm, used).await;
+    }
+}

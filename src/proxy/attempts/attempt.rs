@@ -1,0 +1,349 @@
+//! One attempt against one backend: the breaker's permit and the
+//! provider's own limits, the request built by the adapter, the call, and
+//! the answer read as far as success is known — the whole of it for a
+//! non-streaming request, the first bytes of a stream — without writing
+//! anything to the client. Until then a failure can still fail over.
+
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::errors::{adapter_error, call_error, upstream_error_from};
+use super::outcome::{Failure, Outcome};
+use super::request::Request;
+use super::shared::{Candidate, Shared};
+use crate::adapter::Ctx;
+use crate::error::GatewayError;
+use crate::metrics::metrics;
+use crate::policy::limits;
+use crate::provider::{Provider, Usage};
+use crate::proxy::admit;
+use crate::proxy::hostile::{self, Hostile};
+use crate::routing::Target;
+use crate::upstream::backend::Backend;
+use crate::upstream::balance::InFlightGuard;
+use crate::upstream::breaker::Permit;
+use crate::upstream::call::{self, Incoming};
+use crate::upstream::{PeerTimeouts, Timeouts};
+
+/// A target that answered successfully; nothing was sent to the client yet.
+pub struct Started<'t> {
+    pub winner: Winner<'t>,
+    pub incoming: Incoming,
+    pub answer: Answer,
+}
+
+/// The attempt that answered, and what it holds until it is settled
+/// ([`crate::proxy::settle`]).
+pub struct Winner<'t> {
+    pub target: &'t Target,
+    pub backend: Arc<Backend>,
+    /// Reports the outcome to the backend's circuit breaker.
+    pub permit: Permit,
+    /// Counts the request in flight on the backend (least-connections).
+    pub in_flight: InFlightGuard,
+    pub model: String,
+    /// What the adapter's hooks see, for this attempt and its stream.
+    pub ctx: Arc<Ctx>,
+    /// When the attempt began, and how long until its answer (or a
+    /// stream's first bytes) arrived.
+    pub began: Instant,
+    pub first_byte: Duration,
+    pub status: u16,
+    /// What the provider's own rate limits reserved for this attempt.
+    pub limit: Option<limits::Admission>,
+}
+
+/// The part of the answer read before committing to this target.
+pub enum Answer {
+    /// A non-streaming response, complete and in OpenAI format.
+    Complete { body: Bytes, usage: Option<Usage> },
+    /// A stream: its first body bytes (none if it ended at once).
+    Stream { first: Option<Bytes> },
+}
+
+impl Shared<'_> {
+    /// Runs one attempt against a candidate backend, if its breaker admits it.
+    pub async fn start<'t>(&self, cand: &Candidate<'t>) -> Result<Started<'t>, Failure> {
+        let target = cand.target;
+        let backend = &cand.backend;
+        let provider = &target.provider;
+        let fail =
+            |outcome: Outcome, error: GatewayError| Failure::new(&backend.label, outcome, error);
+        let permit = backend.breaker.try_acquire(Instant::now()).map_err(|r| {
+            let e = GatewayError::NoUsableProvider(format!(
+                "backend `{}` is cooling down ({})",
+                backend.label,
+                r.reason.as_str()
+            ));
+            Failure {
+                until: r.until,
+                ..fail(Outcome::Breaker(r.reason), e)
+            }
+        })?;
+        let limit = match admit::provider(self.store.as_ref(), provider, || self.estimate()).await {
+            Ok(l) => l,
+            Err(e) => {
+                // Not sent: the breaker's permit goes back unused.
+                drop(permit);
+                let until = e
+                    .retry_after()
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .map(|s| Instant::now() + Duration::from_secs_f64(s));
+                return Err(Failure {
+                    until,
+                    ..fail(Outcome::RateLimited, e)
+                });
+            }
+        };
+        let in_flight = provider.backends.in_flight(&backend.id);
+        let model = target.model_for(&self.req.model).to_string();
+        let ctx = Arc::new(self.adapter_ctx(provider, backend, &model));
+        let outgoing = self
+            .outgoing(provider, backend, &ctx)
+            .map_err(|e| fail(Outcome::of_adapter(&e), e))?;
+        let timeouts = self.timeouts(provider);
+        let attempt_deadline = self.attempt_deadline(&timeouts);
+        let peer = PeerTimeouts {
+            connect: timeouts.connect.unwrap_or(Duration::from_secs(5)),
+            read: self.first_byte(&timeouts, attempt_deadline),
+            write: timeouts.idle.unwrap_or(Duration::from_secs(60)),
+        };
+        let began = Instant::now();
+        let result = self
+            .exchange(provider, &outgoing, peer, &ctx, attempt_deadline, &timeouts)
+            .await;
+        let upstream_latency = |outcome: &str| {
+            metrics()
+                .upstream_latency
+                .with_label_values(&[&provider.name, outcome])
+                .observe(began.elapsed().as_secs_f64());
+        };
+        let (status, incoming, answer) = match result {
+            Ok(r) => {
+                backend.first_byte.record(began.elapsed());
+                upstream_latency("ok");
+                r
+            }
+            Err((outcome, e)) => {
+                upstream_latency("error");
+                report_failure(backend, permit, &e);
+                admit::settle_provider(self.store.as_ref(), limit.as_ref(), None).await;
+                return Err(fail(outcome, e));
+            }
+        };
+        let winner = Winner {
+            target,
+            backend: backend.clone(),
+            permit,
+            in_flight,
+            model,
+            ctx,
+            began,
+            first_byte: began.elapsed(),
+            status,
+            limit,
+        };
+        Ok(Started {
+            winner,
+            incoming,
+            answer,
+        })
+    }
+
+    /// Sends the request and reads as far as success is known.
+    async fn exchange(
+        &self,
+        provider: &Provider,
+        outgoing: &Request<'_>,
+        peer: PeerTimeouts,
+        ctx: &Ctx,
+        attempt_deadline: Instant,
+        timeouts: &Timeouts,
+    ) -> Result<(u16, Incoming, Answer), (Outcome, GatewayError)> {
+        let upstream = &outgoing.upstream;
+        let mut incoming = call::send(self.connector, upstream, &outgoing.request, peer)
+            .await
+            .map_err(|e| {
+                let e = call_error(e, provider);
+                (Outcome::of_sent(&e), e)
+            })?;
+        let status = incoming.status();
+        if !(200..300).contains(&status) {
+            let e = self.upstream_error(&mut incoming, provider).await;
+            return Err((Outcome::Status(status), e));
+        }
+        incoming.set_idle_timeout(timeouts.idle.unwrap_or(Duration::from_secs(60)));
+        let labelled = |e: GatewayError| (Outcome::of_sent(&e), e);
+        let answer = if self.req.stream {
+            let first = read_first(&mut incoming, attempt_deadline, provider)
+                .await
+                .map_err(labelled)?;
+            let content_type = incoming.header_str("content-type");
+            let framing = provider.adapter.framing();
+            hostile::check_stream_start(&provider.name, content_type, first.as_deref(), framing)
+                .map_err(labelled)?;
+            Answer::Stream { first }
+        } else {
+            let (body, usage) = self
+                .complete(&mut incoming, provider, ctx, attempt_deadline)
+                .await
+                .map_err(labelled)?;
+            Answer::Complete { body, usage }
+        };
+        Ok((status, incoming, answer))
+    }
+
+    /// This attempt's deadline: the request's, or sooner by the provider's `total`.
+    fn attempt_deadline(&self, timeouts: &Timeouts) -> Instant {
+        let own = timeouts
+            .total
+            .and_then(|t| Instant::now().checked_add(t))
+            .unwrap_or(self.deadline);
+        own.min(self.deadline)
+    }
+
+    /// How long to wait for the response header.
+    fn first_byte(&self, timeouts: &Timeouts, deadline: Instant) -> Duration {
+        let first = timeouts.first_byte.unwrap_or(Duration::from_secs(120));
+        first
+            .min(deadline.saturating_duration_since(Instant::now()))
+            .max(Duration::from_millis(1))
+    }
+
+    /// Reads a 2xx non-streaming response and translates it to OpenAI format.
+    async fn complete(
+        &self,
+        incoming: &mut Incoming,
+        provider: &Provider,
+        ctx: &Ctx,
+        deadline: Instant,
+    ) -> Result<(Bytes, Option<Usage>), GatewayError> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let limit = self.cfg.settings.max_response_size;
+        let raw = tokio::time::timeout(remaining, incoming.read_all(limit))
+            .await
+            .map_err(|_| {
+                Hostile::Deadline.count(&provider.name);
+                GatewayError::UpstreamTimeout(format!(
+                    "provider `{}` did not finish in time",
+                    provider.name
+                ))
+            })?
+            .map_err(|e| call_error(e, provider))?;
+        let adapter = &provider.adapter;
+        let text = trim_leading_whitespace(&raw);
+        let not_json = |e: serde_json::Error| {
+            hostile::not_json(&provider.name, incoming.header_str("content-type"), &e)
+        };
+        if !adapter.translates_response() {
+            // Passed on as it came: only its usage and error are read.
+            if let Ok(peek) = serde_json::from_slice::<Peek>(text) {
+                if peek.error.is_none() {
+                    let usage = peek.usage.as_ref().and_then(Usage::from_json);
+                    return Ok((raw.slice_ref(text), usage));
+                }
+            }
+            let parsed: Value = serde_json::from_slice(text).map_err(not_json)?;
+            if parsed.get("error").is_some_and(|e| !e.is_null()) {
+                return Err(upstream_error_from(502, &parsed, None, provider));
+            }
+            let usage = parsed.get("usage").and_then(Usage::from_json);
+            return Ok((raw.slice_ref(text), usage));
+        }
+        let parsed: Value = serde_json::from_slice(text).map_err(not_json)?;
+        let out = adapter
+            .response(parsed, ctx)
+            .map_err(|e| adapter_error(e, provider))?;
+        let usage = out.get("usage").and_then(Usage::from_json);
+        let bytes = serde_json::to_vec(&out).map_err(|e| GatewayError::Internal(e.to_string()))?;
+        Ok((Bytes::from(bytes), usage))
+    }
+
+    /// Reads an error response and maps it to a [`GatewayError`].
+    async fn upstream_error(&self, incoming: &mut Incoming, provider: &Provider) -> GatewayError {
+        let status = incoming.status();
+        let retry_after = incoming.header_str("retry-after").map(str::to_string);
+        incoming.set_idle_timeout(self.cfg.settings.idle_timeout);
+        let body = tokio::time::timeout(Duration::from_secs(10), incoming.read_all(1 << 20))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        upstream_error_from(status, &parsed, retry_after, provider)
+    }
+}
+
+/// What the gateway reads of an OpenAI-format answer it passes on; the
+/// rest of the body is checked as JSON but not built.
+#[derive(serde::Deserialize)]
+struct Peek {
+    #[serde(default)]
+    usage: Option<Value>,
+    /// Present and not null: the provider answered 2xx with an error.
+    #[serde(default)]
+    error: Option<serde::de::IgnoredAny>,
+}
+
+/// Tells the backend's breaker about a failed attempt: the provider's
+/// failures count against it, a `Retry-After` benches it; the client's own
+/// errors (a bad request) do not.
+fn report_failure(backend: &Backend, permit: Permit, e: &GatewayError) {
+    let now = Instant::now();
+    if let Some(secs) = e.retry_after().and_then(|r| r.trim().parse::<f64>().ok()) {
+        if secs.is_finite() && secs > 0.0 {
+            backend
+                .breaker
+                .bench(now + Duration::from_secs_f64(secs.min(3600.0)));
+        }
+    }
+    if is_provider_fault(e) {
+        permit.failure(now);
+    } else {
+        permit.success(now);
+    }
+}
+
+/// Failures that say something about the backend, not the request.
+pub fn is_provider_fault(e: &GatewayError) -> bool {
+    match e {
+        GatewayError::Upstream { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+        GatewayError::UpstreamTimeout(_)
+        | GatewayError::BadGateway(_)
+        | GatewayError::ProviderAuth { .. } => true,
+        _ => false,
+    }
+}
+
+/// A stream's first body bytes, within the deadline; `None` at a clean end.
+async fn read_first(
+    incoming: &mut Incoming,
+    deadline: Instant,
+    provider: &Provider,
+) -> Result<Option<Bytes>, GatewayError> {
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    tokio::time::timeout(remaining, incoming.read())
+        .await
+        .map_err(|_| {
+            Hostile::Deadline.count(&provider.name);
+            GatewayError::UpstreamTimeout(format!(
+                "provider `{}` sent no stream data in time",
+                provider.name
+            ))
+        })?
+        .map_err(|e| call_error(e, provider))
+}
+
+/// Some servers send blank lines before a JSON body while they wait.
+fn trim_leading_whitespace(b: &Bytes) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    &b[start..]
+}

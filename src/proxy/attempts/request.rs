@@ -1,0 +1,115 @@
+//! Building the provider's request for one attempt: the adapter's `ctx`,
+//! the head (reused per distinct `ctx` and backend), and the body the
+//! adapter makes of the hub request.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::errors::adapter_error;
+use super::shared::Shared;
+use crate::adapter::Ctx;
+use crate::error::GatewayError;
+use crate::provider::plans::PlanKey;
+use crate::provider::Provider;
+use crate::upstream::backend::Backend;
+use crate::upstream::call::{Outgoing, RequestHead};
+use crate::upstream::Upstream;
+
+/// A built request and where it goes.
+pub struct Request<'b> {
+    pub(super) upstream: &'b Upstream,
+    pub(super) request: Outgoing,
+}
+
+impl Shared<'_> {
+    /// What `provider`'s adapter sees of this attempt.
+    pub(super) fn adapter_ctx(&self, provider: &Provider, backend: &Backend, model: &str) -> Ctx {
+        Ctx {
+            endpoint: self.req.endpoint.name(),
+            model: model.to_string(),
+            stream: self.req.stream,
+            include_usage: self.req.include_usage,
+            provider: provider.name.clone(),
+            api_key: backend.api_key.as_ref().map(|k| k.expose().to_string()),
+            options: provider.options.clone(),
+            encoding_format: self.encoding_format.clone(),
+            script: Default::default(),
+        }
+    }
+
+    /// The request head for `backend`: reused, or built by the adapter
+    /// (with the provider's own headers over the adapter's) and kept for
+    /// reuse unless the adapter says not to.
+    fn head(
+        &self,
+        provider: &Provider,
+        backend: &Backend,
+        ctx: &Ctx,
+    ) -> Result<Arc<RequestHead>, GatewayError> {
+        let key = PlanKey {
+            backend: &backend.id,
+            endpoint: self.req.endpoint.name(),
+            model: &ctx.model,
+            stream: self.req.stream,
+            include_usage: self.req.include_usage,
+            encoding_format: self.encoding_format.as_deref(),
+        };
+        if let Some(head) = provider.plans.get(&key) {
+            return Ok(head);
+        }
+        let plan = provider
+            .adapter
+            .plan(ctx)
+            .map_err(|e| adapter_error(e, provider))?;
+        let mut headers = plan.headers;
+        headers.extend(provider.headers.iter().cloned());
+        let target = backend.upstream.target(&plan.path);
+        let head =
+            RequestHead::new(plan.method, &backend.upstream, &target, &headers).map_err(|e| {
+                GatewayError::BadGateway(format!(
+                    "provider `{}`: adapter {}: request head: {e}",
+                    provider.name,
+                    provider.adapter.name()
+                ))
+            })?;
+        let head = Arc::new(head);
+        if plan.reuse {
+            provider.plans.put(&key, head.clone());
+        }
+        Ok(head)
+    }
+
+    /// Builds the provider's request with its adapter.
+    pub(super) fn outgoing<'b>(
+        &self,
+        provider: &Provider,
+        backend: &'b Backend,
+        ctx: &Ctx,
+    ) -> Result<Request<'b>, GatewayError> {
+        let head = self.head(provider, backend, ctx)?;
+        let body = {
+            let mut hub = self.body.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(obj) = hub.as_object_mut() {
+                obj.insert("model".into(), Value::String(ctx.model.clone()));
+            }
+            match provider
+                .adapter
+                .request(&hub, ctx)
+                .map_err(|e| adapter_error(e, provider))?
+            {
+                Some(v) => serde_json::to_vec(&v),
+                None => serde_json::to_vec(&*hub),
+            }
+        }
+        .map_err(|e| GatewayError::Internal(format!("request serialization failed: {e}")))?;
+        Ok(Request {
+            upstream: &backend.upstream,
+            request: Outgoing {
+                head,
+                body: Bytes::from(body),
+            },
+        })
+    }
+}

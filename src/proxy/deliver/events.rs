@@ -1,0 +1,216 @@
+//! What the relay does with each event of a provider's stream: translate
+//! it with the adapter (and patch), or pass an OpenAI-format event through
+//! as it came, looking only at what accounting and completeness need; and
+//! how a stream ends — complete, cut short, or failed in-band.
+
+use serde_json::{json, Value};
+
+use super::relay::{Progress, Relay};
+use super::sink::Sink;
+use crate::adapter::ChunkOut;
+use crate::error::redact;
+use crate::metrics::metrics;
+use crate::provider::Usage;
+use crate::proxy::hostile::{self, Hostile};
+use crate::proxy::RequestCtx;
+use crate::transform::sse::SseEvent;
+
+impl Relay<'_> {
+    pub(super) fn events(
+        &self,
+        events: &mut Vec<SseEvent>,
+        out: &mut Vec<u8>,
+        p: &mut Progress,
+        ctx: &mut RequestCtx,
+    ) {
+        let mut items = Vec::new();
+        for ev in events.drain(..) {
+            if p.done || p.errored {
+                continue;
+            }
+            if p.state.translates() {
+                match p.state.event(&ev.event, &ev.data, &mut items) {
+                    Ok(()) => items.drain(..).for_each(|c| self.emit(c, out, p, ctx)),
+                    Err(e) => {
+                        metrics()
+                            .script_errors
+                            .with_label_values(&[self.adapter.name()])
+                            .inc();
+                        let msg = redact(&e.to_string(), &self.secrets);
+                        self.fail(out, p, ctx, "script", &msg);
+                    }
+                }
+            } else {
+                self.passthrough(ev, out, p, ctx);
+            }
+        }
+    }
+
+    /// OpenAI-format upstream: forward each event as is, looking only at
+    /// what accounting and completeness need.
+    fn passthrough(&self, ev: SseEvent, out: &mut Vec<u8>, p: &mut Progress, ctx: &mut RequestCtx) {
+        let data = ev.data.trim();
+        if data == "[DONE]" {
+            p.done = true;
+            p.sink.done(out);
+            return;
+        }
+        if data.is_empty() {
+            return; // nothing to forward (an SDK would fail to parse it)
+        }
+        // One pass without building a tree: checks that the event is a
+        // JSON object (forwarded as is, anything else breaks the client's
+        // SDK mid-answer) and reads what accounting needs. OpenAI sends
+        // `"usage": null` in every chunk once usage is asked for, so only a
+        // usage that is there, or an error, takes the full parse.
+        let peek = if hostile::looks_like_json_object(data) {
+            serde_json::from_str::<EventPeek>(data).ok()
+        } else {
+            None
+        };
+        let full = match &peek {
+            Some(e) => p.collector.is_some() || e.usage.is_some() || e.error.is_some(),
+            // Valid JSON the peek refused (a duplicate key, say).
+            None => serde_json::from_str::<serde::de::IgnoredAny>(data).is_ok(),
+        };
+        if full {
+            if let Ok(v) = serde_json::from_str::<Value>(data) {
+                if v.is_object() {
+                    self.emit(ChunkOut::Json(v), out, p, ctx);
+                    return;
+                }
+            }
+        }
+        let Some(peek) = peek else {
+            Hostile::InvalidJson.count(provider_of(ctx));
+            let msg = "the provider sent a stream event that is not JSON";
+            return self.fail(out, p, ctx, "upstream_invalid_json", msg);
+        };
+        p.saw_finish |= peek.finished();
+        p.sink.chunk_text(out, data);
+    }
+
+    fn emit(&self, item: ChunkOut, out: &mut Vec<u8>, p: &mut Progress, ctx: &mut RequestCtx) {
+        match item {
+            ChunkOut::Raw(s) if s.trim() == "[DONE]" => {
+                p.done = true;
+                p.sink.done(out);
+            }
+            ChunkOut::Raw(s) => {
+                if let Sink::OpenAi = p.sink {
+                    crate::transform::sse::write_data(out, s.trim());
+                }
+            }
+            ChunkOut::Json(v) => {
+                if v.get("error").is_some_and(|e| !e.is_null()) {
+                    p.errored = true;
+                    ctx.error = Some("upstream_stream_error");
+                    let text = redact(&v.to_string(), &self.secrets);
+                    let v = serde_json::from_str(&text).unwrap_or(v);
+                    p.sink.error(out, &v);
+                    return;
+                }
+                if let Some(c) = p.collector.as_mut() {
+                    c.feed(&v);
+                }
+                if let Some(u) = v.get("usage").and_then(Usage::from_json) {
+                    p.usage = Some(u);
+                    let usage_only = v
+                        .get("choices")
+                        .and_then(Value::as_array)
+                        .is_some_and(|c| c.is_empty());
+                    if usage_only && !self.include_usage {
+                        return;
+                    }
+                }
+                let finish = v
+                    .get("choices")
+                    .and_then(|c| c.get(0))
+                    .and_then(|c| c.get("finish_reason"))
+                    .is_some_and(|f| !f.is_null());
+                p.saw_finish |= finish;
+                p.sink.chunk(out, &v);
+            }
+        }
+    }
+
+    /// Upstream EOF: complete the stream, or report that it was cut short.
+    pub(super) fn end(&self, out: &mut Vec<u8>, p: &mut Progress, ctx: &mut RequestCtx) {
+        if p.done || p.errored {
+            return;
+        }
+        let mut items = Vec::new();
+        match p.state.finish(&mut items) {
+            Ok(()) => items.into_iter().for_each(|c| self.emit(c, out, p, ctx)),
+            Err(e) => {
+                let msg = redact(&e.to_string(), &self.secrets);
+                return self.fail(out, p, ctx, "script", &msg);
+            }
+        }
+        if p.done || p.errored {
+            return;
+        }
+        if p.saw_finish && !p.state.has_translator() {
+            // Some OpenAI-compatible servers end without `[DONE]`.
+            p.done = true;
+            p.sink.done(out);
+            return;
+        }
+        self.fail(
+            out,
+            p,
+            ctx,
+            "stream_truncated",
+            "the provider's stream ended before the response was complete",
+        );
+    }
+
+    pub(super) fn fail(
+        &self,
+        out: &mut Vec<u8>,
+        p: &mut Progress,
+        ctx: &mut RequestCtx,
+        code: &'static str,
+        message: &str,
+    ) {
+        p.errored = true;
+        ctx.error = Some(code);
+        let body = json!({"error": {"message": message, "type": "api_error", "param": null, "code": code}});
+        p.sink.error(out, &body);
+    }
+}
+
+/// What the relay reads of an OpenAI-format stream event it forwards as
+/// is; everything else is checked as JSON and skipped.
+#[derive(serde::Deserialize)]
+struct EventPeek {
+    /// Present and not null: the final usage chunk.
+    #[serde(default)]
+    usage: Option<serde::de::IgnoredAny>,
+    /// Present and not null: an in-band error.
+    #[serde(default)]
+    error: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    choices: Option<Vec<ChoicePeek>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ChoicePeek {
+    #[serde(default)]
+    finish_reason: Option<serde::de::IgnoredAny>,
+}
+
+impl EventPeek {
+    /// A choice has a finish reason.
+    fn finished(&self) -> bool {
+        self.choices
+            .iter()
+            .flatten()
+            .any(|c| c.finish_reason.is_some())
+    }
+}
+
+/// The provider serving the stream, for metrics.
+pub(super) fn provider_of(ctx: &RequestCtx) -> &str {
+    ctx.provider.as_deref().unwrap_or("")
+}

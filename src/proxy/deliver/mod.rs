@@ -1,0 +1,192 @@
+//! Delivery: the winning attempt's answer written to the client — a whole
+//! answer at once, or a stream relayed event by event ([`relay`]) — in the
+//! client's format (OpenAI, or Anthropic for `/v1/messages`), with the
+//! attempt settled ([`super::settle`]) when its answer is known whole; and
+//! an answer that needed no call (cached, or coalesced) replayed.
+//!
+//! A whole answer is settled and kept for the cache before the client sees
+//! it, so that a retry on any instance of the fleet finds it.
+
+mod events;
+mod parser;
+pub mod relay;
+mod sink;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use pingora_proxy::Session;
+use serde_json::Value;
+
+use super::admit::Capture;
+use super::attempts::{Answer, Shared, Started, Winner};
+use super::respond::write_body;
+use super::settle::{self, Delivered};
+use super::RequestCtx;
+use crate::dialect::anthropic;
+use crate::metrics::metrics;
+use crate::policy::cache::{self, Cached};
+use crate::request::{ClientRequest, Dialect, Endpoint};
+use crate::routing::Target;
+use crate::upstream::call::Incoming;
+use relay::{ClientFormat, Relay};
+use sink::Sink;
+
+/// Sends the winning attempt's answer to the client; a complete answer
+/// also goes to `capture` (the cache, and coalesced waiters).
+pub async fn answer(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    shared: &Shared<'_>,
+    started: Started<'_>,
+    capture: Option<Capture<'_>>,
+) -> pingora::Result<()> {
+    let Started {
+        winner,
+        incoming,
+        answer,
+    } = started;
+    chosen(ctx, &winner);
+    match answer {
+        Answer::Complete { body, usage } => {
+            ctx.usage = usage;
+            whole(session, ctx, shared, winner, incoming, body, capture).await
+        }
+        Answer::Stream { first } => {
+            stream(session, ctx, shared, winner, incoming, first, capture).await
+        }
+    }
+}
+
+/// Records which target answered, after which failed attempts.
+fn chosen(ctx: &mut RequestCtx, winner: &Winner<'_>) {
+    let provider = &winner.target.provider;
+    ctx.provider = Some(provider.name.clone());
+    ctx.model = Some(model_label(winner.target, &winner.model));
+    if !ctx.attempts.is_empty() {
+        let route = ctx.route.as_deref().unwrap_or("");
+        metrics().failovers.with_label_values(&[route]).inc();
+    }
+    ctx.attempts
+        .push(format!("{}:{}", winner.backend.label, winner.status));
+    metrics()
+        .upstream_attempts
+        .with_label_values(&[&provider.name, "ok"])
+        .inc();
+}
+
+/// A whole answer: settled, kept, then written.
+async fn whole(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    shared: &Shared<'_>,
+    winner: Winner<'_>,
+    incoming: Incoming,
+    body: Bytes,
+    capture: Option<Capture<'_>>,
+) -> pingora::Result<()> {
+    let target = winner.target;
+    let provider = &target.provider;
+    settle::attempt(ctx, shared, winner, Delivered::Whole).await;
+    if let (Some(c), Ok(text)) = (capture, std::str::from_utf8(&body)) {
+        c.keep(&provider.name, ctx, text.to_string()).await;
+    }
+    let body = match ctx.dialect {
+        Dialect::OpenAi => body,
+        Dialect::Anthropic => to_anthropic(&body, &shared.req.model),
+    };
+    incoming.release(shared.connector).await;
+    let cost = ctx.cost.map(|c| format!("{c:.8}"));
+    let extra: Vec<(&str, &str)> = cost
+        .iter()
+        .map(|c| ("x-switchyard-cost-usd", c.as_str()))
+        .collect();
+    write_body(session, ctx, 200, "application/json", &extra, body).await
+}
+
+/// A stream: relayed, then settled; kept when it completed.
+async fn stream(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    shared: &Shared<'_>,
+    winner: Winner<'_>,
+    incoming: Incoming,
+    first: Option<Bytes>,
+    capture: Option<Capture<'_>>,
+) -> pingora::Result<()> {
+    let target = winner.target;
+    let provider = &target.provider;
+    let timeouts = shared.timeouts(provider);
+    let relay = Relay {
+        adapter: &provider.adapter,
+        ctx: &winner.ctx,
+        include_usage: shared.req.include_usage,
+        idle_timeout: timeouts.idle.unwrap_or(Duration::from_secs(60)),
+        max_duration: timeouts.stream.unwrap_or(Duration::from_secs(1800)),
+        max_event: shared.cfg.settings.max_body_size.max(1 << 20),
+        secrets: provider.secrets(),
+        collect: capture.is_some(),
+    };
+    let format = match ctx.dialect {
+        Dialect::OpenAi => ClientFormat::OpenAi,
+        Dialect::Anthropic => ClientFormat::Anthropic(shared.req.model.clone()),
+    };
+    let result = relay
+        .run(session, ctx, incoming, first, shared.connector, format)
+        .await;
+    if let (Some(c), Ok(Some(whole))) = (capture, &result) {
+        c.keep(&provider.name, ctx, whole.to_string()).await;
+    }
+    let broke = settle::broke(ctx.error);
+    settle::attempt(ctx, shared, winner, Delivered::Stream { broke }).await;
+    result.map(|_| ())
+}
+
+/// Answers from a cached (or coalesced) answer: JSON, or a replayed stream.
+pub async fn cached(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    req: &ClientRequest,
+    answer: &Cached,
+) -> pingora::Result<()> {
+    ctx.provider = Some(answer.provider.clone());
+    ctx.model = Some(answer.model.clone());
+    if req.stream && req.endpoint == Endpoint::Chat {
+        let body: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
+        let mut sink = match ctx.dialect {
+            Dialect::OpenAi => Sink::OpenAi,
+            Dialect::Anthropic => {
+                Sink::Anthropic(Box::new(anthropic::StreamEncoder::new(&req.model)))
+            }
+        };
+        let include_usage = req.include_usage || ctx.dialect == Dialect::Anthropic;
+        let mut out = Vec::new();
+        for chunk in cache::replay_chunks(&body, include_usage) {
+            sink.chunk(&mut out, &chunk);
+        }
+        sink.done(&mut out);
+        return relay::write_whole(session, ctx, Bytes::from(out)).await;
+    }
+    let body = match ctx.dialect {
+        Dialect::OpenAi => Bytes::from(answer.body.clone()),
+        Dialect::Anthropic => to_anthropic(answer.body.as_bytes(), &req.model),
+    };
+    write_body(session, ctx, 200, "application/json", &[], body).await
+}
+
+/// An OpenAI response body re-encoded for an Anthropic-format client.
+fn to_anthropic(body: &[u8], model: &str) -> Bytes {
+    let hub: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let out = anthropic::response_from_hub(&hub, model);
+    Bytes::from(serde_json::to_vec(&out).unwrap_or_default())
+}
+
+/// A model name safe as a metric label: configured names only, so that
+/// names a client invents cannot grow the label set.
+fn model_label(target: &Target, model: &str) -> String {
+    if target.configured || target.provider.models.contains_key(model) {
+        model.to_string()
+    } else {
+        "other".to_string()
+    }
+}
