@@ -17,6 +17,7 @@ mod fleet;
 mod gemini;
 mod hostile_clients;
 mod hostile_upstreams;
+mod layering;
 mod ledger;
 mod limits;
 mod messages;
