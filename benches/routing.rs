@@ -17,6 +17,8 @@
 //! strategy gets a fresh gateway and fresh mocks (latency observations
 //! start empty), the same requests in the same order, and 8 clients.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a panic fails the run
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::Stdio;
@@ -25,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use switchyard::mock::{MockConfig, MockServer};
+use switchyard_mock::{MockConfig, MockServer};
 use tokio::process::{Child, Command};
 
 /// Requests per strategy.

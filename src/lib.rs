@@ -24,19 +24,14 @@
 //!
 //! [`matrix`] renders the provider support matrix from the preset catalog.
 //!
-//! [`mock`] is a mock provider (OpenAI, Anthropic and Gemini wire formats) for tests,
-//! benchmarks and `switchyard demo`.
-
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
+//! The mock providers that tests, benchmarks and `switchyard demo` run are
+//! a crate of their own, `crates/mock` (`switchyard_mock`): nothing
+//! test-only compiles into this library.
 
 pub mod adapter;
 pub mod admin;
 pub mod auth;
 pub mod config;
-pub mod demo;
 pub mod dialect;
 pub mod edge;
 pub mod error;
@@ -45,7 +40,6 @@ pub mod limits;
 pub mod logging;
 pub mod matrix;
 pub mod metrics;
-pub mod mock;
 pub mod policy;
 pub mod provider;
 pub mod proxy;

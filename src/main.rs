@@ -425,7 +425,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Demo { listen } => {
-            let path = match switchyard::demo::prepare(listen) {
+            let path = match switchyard_mock::demo::prepare(listen) {
                 Ok(p) => p,
                 Err(e) => {
                     eprintln!("demo: {e:#}");

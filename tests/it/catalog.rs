@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 use switchyard::config::catalog::Catalog;
-use switchyard::mock::RecordedRequest;
 use switchyard::transform::sse::SseParser;
+use switchyard_mock::RecordedRequest;
 
 use crate::common::*;
 

@@ -9,6 +9,10 @@
 //!
 //! Written by hand: the allocator-statistics crates (`stats_alloc`, `cap`)
 //! count or cap the whole process, not one thread's share during a call.
+//! The only `unsafe` code of the crate: a `GlobalAlloc` cannot be written
+//! without it.
+
+#![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;

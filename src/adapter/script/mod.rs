@@ -255,3 +255,6 @@ fn strip_position(message: &str) -> String {
         _ => message.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests;

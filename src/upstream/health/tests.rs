@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 use super::*;
-use crate::mock::{MockConfig, MockServer};
 use crate::upstream::balance::{Member, Strategy};
+use switchyard_mock::{MockConfig, MockServer};
 
 /// A member as the gateway will have it: an upstream and its auth headers.
 struct Node {

@@ -15,7 +15,7 @@ use switchyard::transform::sse::{SseEvent, SseParser};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-pub use switchyard::mock::{Fault, MockConfig, MockServer};
+pub use switchyard_mock::{Fault, MockConfig, MockServer};
 
 /// The repo's shipped adapter scripts.
 pub fn scripts_dir() -> PathBuf {

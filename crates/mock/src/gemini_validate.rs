@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use crate::mock::reply::{content_chars, Reply};
+use crate::reply::{content_chars, Reply};
 
 /// A check that failed: the 400 message.
 type Checked<T> = Result<T, String>;

@@ -12,7 +12,7 @@
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use crate::mock::reply::Reply;
+use crate::reply::Reply;
 
 /// A check that failed: the 400 message.
 type Checked<T> = Result<T, String>;

@@ -171,7 +171,7 @@ fn embeddings_ask_for_floats_and_come_back_in_order_as_floats_or_base64() {
         json!({"model": "embed-v4.0", "texts": ["a", "b"], "input_type": "search_query",
                "embedding_types": ["float"], "output_dimension": 256})
     );
-    super::super::cohere::validate::embed(&serde_json::to_vec(&sent).unwrap()).unwrap();
+    switchyard_mock::validate::cohere_embed(&serde_json::to_vec(&sent).unwrap()).unwrap();
 
     let answer = json!({"id": "e1", "texts": ["a", "b"], "embeddings": {"float": [[0.5, -1.0], [1.0, 0.0]]},
         "meta": {"api_version": {"version": "2"}, "billed_units": {"input_tokens": 2}},

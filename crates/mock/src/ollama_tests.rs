@@ -6,9 +6,9 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use super::THINKING;
-use crate::mock::reply::tool_input;
-use crate::mock::test_util::*;
-use crate::mock::{Fault, MockConfig, MockServer};
+use crate::reply::tool_input;
+use crate::test_util::*;
+use crate::{Fault, MockConfig, MockServer};
 
 fn chat_body(stream: Option<bool>) -> Value {
     let mut body = json!({

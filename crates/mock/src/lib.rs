@@ -20,6 +20,7 @@ mod anthropic;
 mod body;
 mod call;
 mod cohere;
+pub mod demo;
 mod dialect;
 mod embeddings;
 #[cfg(test)]
@@ -32,8 +33,6 @@ mod hostile_fault_tests;
 mod ollama;
 mod openai;
 mod reply;
-#[cfg(test)]
-mod script_tests;
 mod slow_header;
 mod state;
 #[cfg(test)]
@@ -54,6 +53,30 @@ pub use faults::{Fault, ParseFaultError};
 pub use state::RecordedRequest;
 
 use state::{Shared, Shutdown};
+
+/// The mock's checks of a request in a provider's wire format, for tests
+/// of a translation: `Ok`, or the reason the mock would answer 400.
+pub mod validate {
+    /// A Cohere v2 `POST /v2/chat` body.
+    pub fn cohere_chat(body: &[u8]) -> Result<(), String> {
+        crate::cohere::validate::chat(body, 1).map(drop)
+    }
+
+    /// A Cohere v2 `POST /v2/embed` body.
+    pub fn cohere_embed(body: &[u8]) -> Result<(), String> {
+        crate::cohere::validate::embed(body).map(drop)
+    }
+
+    /// An Ollama `POST /api/chat` body.
+    pub fn ollama_chat(body: &[u8]) -> Result<(), String> {
+        crate::ollama::validate::chat(body, 1).map(drop)
+    }
+
+    /// An Ollama `POST /api/embed` body.
+    pub fn ollama_embed(body: &[u8]) -> Result<(), String> {
+        crate::ollama::validate::embed(body).map(drop)
+    }
+}
 
 /// How long [`MockServer::stop`] waits for open connections to close before
 /// aborting the server task.

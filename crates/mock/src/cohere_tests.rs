@@ -6,9 +6,9 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use super::TOOL_PLAN;
-use crate::mock::reply::TOOL_ARGUMENTS;
-use crate::mock::test_util::*;
-use crate::mock::{Fault, MockConfig, MockServer};
+use crate::reply::TOOL_ARGUMENTS;
+use crate::test_util::*;
+use crate::{Fault, MockConfig, MockServer};
 
 const KEY: &str = "co-mock-key";
 

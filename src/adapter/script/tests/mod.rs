@@ -1,15 +1,14 @@
 //! The script adapters of providers the gateway does not build in —
 //! `scripts/providers/cohere.rhai` (Cohere's v2 API) and `ollama.rhai`
 //! (Ollama's native API) — run over their golden fixtures in
-//! `tests/fixtures/<provider>/` the way `provider::golden_tests` runs the
-//! shipped ones: `adapter_request.openai.json` must become
+//! `tests/fixtures/<provider>/`: `adapter_request.openai.json` must become
 //! `adapter_request.<provider>.json`, `adapter_response.<provider>.json`
 //! must become `adapter_response.openai.json`, and the provider's stream
 //! transcript (`adapter_stream.cohere.sse`; `adapter_stream.ollama.ndjson`,
 //! each line an event named "") must become the chunks of
-//! `adapter_stream.openai.jsonl`. They live beside the mock because the
-//! translated requests must also pass the mock's validation of that
-//! provider: the fixtures, the scripts and the mocks agree on the wire.
+//! `adapter_stream.openai.jsonl`. The translated requests must also pass
+//! the mock's validation of that provider ([`switchyard_mock::validate`]):
+//! the fixtures, the scripts and the mocks agree on the wire.
 //!
 //! Expected JSON is a subset (extra fields such as `created` are allowed),
 //! except the top-level request keys, which must match exactly.
@@ -244,8 +243,8 @@ fn cohere_script_matches_its_golden_fixtures_and_the_mock_accepts_its_request() 
         sse_events,
     );
     let body = serde_json::to_vec(&sent).unwrap();
-    let chat = super::cohere::validate::chat(&body, 3).unwrap();
-    assert!(!chat.stream);
+    switchyard_mock::validate::cohere_chat(&body).unwrap();
+    assert_eq!(sent["stream"], false);
 }
 
 #[test]
@@ -257,6 +256,9 @@ fn ollama_script_matches_its_golden_fixtures_and_the_mock_accepts_its_request() 
         ndjson_events,
     );
     let body = serde_json::to_vec(&sent).unwrap();
-    let chat = super::ollama::validate::chat(&body, 3).unwrap();
-    assert!(!chat.stream && chat.think);
+    switchyard_mock::validate::ollama_chat(&body).unwrap();
+    assert_eq!(
+        (&sent["stream"], &sent["think"]),
+        (&false.into(), &"high".into())
+    );
 }

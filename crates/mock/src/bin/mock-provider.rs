@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use switchyard::mock::{Fault, MockConfig, MockServer};
+use switchyard_mock::{Fault, MockConfig, MockServer};
 
 /// A mock LLM provider speaking OpenAI's and Anthropic's wire formats.
 #[derive(Debug, Parser)]

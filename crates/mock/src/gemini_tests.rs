@@ -3,8 +3,8 @@
 use serde_json::{json, Value};
 
 use super::THOUGHT_SIGNATURE;
-use crate::mock::test_util::*;
-use crate::mock::{Fault, MockConfig, MockServer};
+use crate::test_util::*;
+use crate::{Fault, MockConfig, MockServer};
 
 const KEY: &str = "AIza-mock";
 

@@ -142,7 +142,7 @@ fn formats_thinking_and_model_options() {
         sent["options"],
         json!({"num_ctx": 8192, "temperature": 0.7, "num_predict": 9})
     );
-    super::super::ollama::validate::chat(&serde_json::to_vec(&sent).unwrap(), 1).unwrap();
+    switchyard_mock::validate::ollama_chat(&serde_json::to_vec(&sent).unwrap()).unwrap();
 }
 
 #[test]
@@ -190,7 +190,7 @@ fn embeddings_both_ways() {
         sent,
         json!({"model": "all-minilm", "input": "Why is the sky blue?", "dimensions": 2, "truncate": false})
     );
-    super::super::ollama::validate::embed(&serde_json::to_vec(&sent).unwrap()).unwrap();
+    switchyard_mock::validate::ollama_embed(&serde_json::to_vec(&sent).unwrap()).unwrap();
     let answer = json!({"model": "all-minilm", "embeddings": [[0.5, -1.0]], "total_duration": 14143917, "prompt_eval_count": 8});
     let out = a.transform_response(answer, &embed).unwrap();
     assert_eq!(

@@ -3,8 +3,8 @@
 use serde_json::{json, Value};
 
 use super::{base64, embed, DIMENSIONS};
-use crate::mock::test_util::*;
-use crate::mock::MockConfig;
+use crate::test_util::*;
+use crate::MockConfig;
 
 /// Decodes standard padded base64 (test only).
 fn decode_base64(text: &str) -> Vec<u8> {

@@ -2,8 +2,8 @@
 
 use serde_json::{json, Value};
 
-use crate::mock::test_util::*;
-use crate::mock::{MockConfig, MockServer};
+use crate::test_util::*;
+use crate::{MockConfig, MockServer};
 
 fn tool_body(stream: bool) -> Value {
     let mut body = messages_body(stream);

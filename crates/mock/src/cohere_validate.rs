@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-use crate::mock::reply::{content_chars, Reply};
+use crate::reply::{content_chars, Reply};
 
 /// A check that failed: the 400 message.
 type Checked<T> = Result<T, String>;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::mock::{Fault, MockConfig, MockServer};
+use crate::{Fault, MockConfig, MockServer};
 
 /// The mock providers' addresses: a failing OpenAI-format one, a healthy
 /// OpenAI-format one, and an Anthropic-format one that streams slowly.

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::mock::test_util::*;
-use crate::mock::{MockConfig, MockServer};
+use crate::test_util::*;
+use crate::{MockConfig, MockServer};
 
 async fn stream_events(mock: &MockServer, body: &Value) -> Vec<Event> {
     let res = client()
