@@ -5,8 +5,6 @@
 //! the adapter scripts, `watch` reloads on change and swaps atomically.
 
 pub mod catalog;
-#[cfg(test)]
-mod catalog_tests;
 pub mod load;
 pub mod policy;
 pub mod pricing;

@@ -1,6 +1,7 @@
 //! The crate's layering: no import cycle between the top-level modules of
 //! `src/`, so that each can be read (and changed) knowing only what it
-//! depends on. Test code is left out: a test may reach anywhere.
+//! depends on (test code is left out: a test may reach anywhere); and the
+//! workspace's one convention for module files and unit tests.
 //!
 //! Read from the source rather than from rustc: a `crate::x` path, in a
 //! `use` or inline, in `src/<top>/…` (comments and `#[cfg(test)] mod
@@ -41,6 +42,41 @@ fn the_check_finds_a_cycle_through_grouped_and_inline_paths() {
     edge("c", "// crate::a is only a comment here\nuse std::fmt;");
     let cycles = cycles(&g);
     assert_eq!(cycles, vec!["a → b → a".to_string()]);
+}
+
+/// A folder module is `x/mod.rs`; a module's unit tests are declared in it
+/// as `#[cfg(test)] mod tests;` and live beside it in `tests.rs` (or, when
+/// they outgrow one file, in the folder module `tests/`). Nothing else:
+/// no inline `mod tests { … }`, no `#[path]`, no `x_tests.rs`, no `x.rs`
+/// beside an `x/` folder.
+#[test]
+fn module_files_and_unit_tests_follow_one_convention() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["src", "crates/mock/src"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    assert!(files.len() > 100, "{} files", files.len());
+    let mut wrong = Vec::new();
+    for f in &files {
+        let shown = f.strip_prefix(root).unwrap_or(f).display().to_string();
+        let text = std::fs::read_to_string(f).expect("read");
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if text.contains("mod tests {") {
+            wrong.push(format!("{shown}: inline `mod tests {{ … }}`"));
+        }
+        if text.contains("#[path") {
+            wrong.push(format!("{shown}: `#[path]`"));
+        }
+        if name.ends_with("_tests.rs") {
+            wrong.push(format!("{shown}: a `_tests.rs` file"));
+        }
+        let stem = f.with_extension("");
+        if !["mod.rs", "lib.rs", "main.rs"].contains(&name) && stem.is_dir() {
+            wrong.push(format!("{shown}: beside its folder (make it mod.rs)"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 /// Every top-level module and the modules its non-test code names.

@@ -1,0 +1,190 @@
+//! One call to an LLM endpoint: the steps every provider shares before the
+//! reply (latency, `Hang`, key check, `Status` fault) and after it (apply
+//! the fault to the reply and send it).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::response::Response;
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::body::{self, Frame, Pace};
+use super::dialect::Dialect;
+use super::faults::{shape_stream, Fault};
+use super::hostile;
+use super::state::{Endpoint, RecordedRequest, Shared, Started};
+
+/// A request to a chat, messages or embeddings endpoint that passed the
+/// shared checks.
+#[derive(Debug)]
+pub(crate) struct Call {
+    started: Started,
+    dialect: Dialect,
+}
+
+impl Call {
+    /// Records the request, waits `latency`, then applies `Hang`, the key
+    /// check and a `Status` fault. `Err` is the response to send instead.
+    pub(crate) async fn begin(
+        shared: &Arc<Shared>,
+        request: Request,
+        dialect: Dialect,
+    ) -> Result<Call, Response> {
+        let started = shared.begin(request, Endpoint::Llm).await?;
+        let mut call = Call { started, dialect };
+        call.sleep(call.started.cfg.latency).await?;
+        call.check_fault_and_key().await?;
+        Ok(call)
+    }
+
+    async fn check_fault_and_key(&mut self) -> Result<(), Response> {
+        let cfg = &self.started.cfg;
+        if cfg.fault == Some(Fault::Hang) {
+            self.started.shutdown.wait().await;
+            return Err(body::abort_response());
+        }
+        if let Some(Fault::Late { after }) = cfg.fault {
+            self.sleep(after).await?;
+        }
+        let cfg = &self.started.cfg;
+        if let Some(key) = &cfg.api_key {
+            if !self.dialect.authorized(&self.started.req, key) {
+                return Err(self.dialect.unauthorized());
+            }
+        }
+        if let Some(Fault::Status { code, retry_after }) = cfg.fault {
+            return Err(self.dialect.status_error(code, retry_after));
+        }
+        if let Some(Fault::EchoKey { code }) = cfg.fault {
+            return Err(self.dialect.echo_key_error(code, &self.started.req));
+        }
+        if random_error(cfg.seed, self.started.seq, cfg.error_rate) {
+            return Err(self.dialect.status_error(cfg.error_status, None));
+        }
+        if cfg.fault == Some(Fault::ContextOverflow) {
+            return Err(self.dialect.context_overflow());
+        }
+        Ok(())
+    }
+
+    /// Sleeps `delay`; if the server stops meanwhile, the connection is
+    /// closed without an answer.
+    async fn sleep(&mut self, delay: Duration) -> Result<(), Response> {
+        if delay.is_zero() {
+            return Ok(());
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => Ok(()),
+            () = self.started.shutdown.wait() => Err(body::abort_response()),
+        }
+    }
+
+    /// The request as received.
+    pub(crate) fn req(&self) -> &RecordedRequest {
+        &self.started.req
+    }
+
+    /// Number of content deltas in a text reply.
+    pub(crate) fn chunks(&self) -> usize {
+        self.started.cfg.chunks
+    }
+
+    /// Whether chat replies carry `reasoning_content`.
+    pub(crate) fn reasoning(&self) -> bool {
+        self.started.cfg.reasoning
+    }
+
+    /// A response id unique within this server, e.g. `chatcmpl-mock3`.
+    pub(crate) fn id(&self, prefix: &str) -> String {
+        format!("{prefix}{}", self.started.seq)
+    }
+
+    /// Sends `frames` as the dialect's stream (SSE, or NDJSON for Ollama),
+    /// cut or corrupted by the fault.
+    pub(crate) fn stream(self, frames: Vec<Frame>) -> Response {
+        let Started {
+            cfg,
+            guard,
+            shutdown,
+            ..
+        } = self.started;
+        if cfg.fault == Some(Fault::WrongType) {
+            return hostile::html_response(guard);
+        }
+        let (frames, ending) = shape_stream(frames, cfg.fault.as_ref(), self.dialect);
+        let delay = match cfg.fault {
+            Some(Fault::Endless { every }) => every,
+            _ => cfg.chunk_delay,
+        };
+        let pace = Pace {
+            delay,
+            split: cfg.split_events,
+        };
+        let content_type = self.dialect.stream_content_type();
+        body::stream_response(frames, ending, pace, guard, shutdown, content_type)
+    }
+
+    /// Sends `body` as a JSON response, unless the fault says otherwise.
+    pub(crate) fn json(self, body: &Value) -> Response {
+        let Started {
+            cfg,
+            guard,
+            shutdown,
+            ..
+        } = self.started;
+        let bytes = Bytes::from(body.to_string());
+        match cfg.fault {
+            Some(Fault::DropMidStream { .. }) => body::truncated_json_response(bytes, guard),
+            Some(Fault::StreamError { .. }) => self
+                .dialect
+                .status_error(self.dialect.overloaded_status(), None),
+            Some(Fault::Malformed) => body::json_response(malformed(&bytes), guard),
+            Some(Fault::Endless { every }) => {
+                hostile::endless_json_response(every, guard, shutdown)
+            }
+            Some(Fault::HugeEvent { bytes: size }) => hostile::pieces_response(
+                hostile::huge_json(&bytes, size),
+                "application/json",
+                guard,
+            ),
+            Some(Fault::WrongType) => hostile::html_response(guard),
+            Some(Fault::BadSse { .. }) => {
+                hostile::pieces_response(vec![hostile::noise()], "application/json", guard)
+            }
+            Some(
+                Fault::Status { .. }
+                | Fault::EchoKey { .. }
+                | Fault::Hang
+                | Fault::ContextOverflow
+                | Fault::Late { .. }
+                | Fault::SlowHeader { .. },
+            )
+            | None => body::json_response(bytes, guard),
+        }
+    }
+}
+
+/// Whether request number `seq` draws an error at `rate`: a SplitMix64
+/// hash of the seed and the sequence number, uniform in 0..1.
+pub(crate) fn random_error(seed: u64, seq: usize, rate: f64) -> bool {
+    if rate <= 0.0 {
+        return false;
+    }
+    let mut z = seed ^ (seq as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    ((z >> 11) as f64 / (1u64 << 53) as f64) < rate
+}
+
+/// The first half of a JSON body followed by junk: never valid JSON.
+fn malformed(json: &Bytes) -> Bytes {
+    let mut out = json.slice(..json.len() / 2).to_vec();
+    out.extend_from_slice(b"<!-- mock: malformed -->");
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests;
