@@ -19,7 +19,7 @@ use pingora_proxy::Session;
 
 use super::admit::{self, Admitted};
 use super::attempts::{self, Shared};
-use super::client::client_gone;
+use super::client;
 use super::respond::write_error;
 use super::{deliver, intake, RequestCtx};
 use crate::config::policy::VirtualKey;
@@ -51,24 +51,15 @@ pub async fn serve(
 ) -> pingora::Result<()> {
     ctx.begin(endpoint, dialect);
     let key = or_answer!(session, ctx, authenticate(session, ctx, cfg, dialect));
-    let req = or_answer!(
-        session,
-        ctx,
-        intake::read(session, cfg, endpoint, dialect).await
-    );
+    let read = intake::read(session, cfg, endpoint, dialect).await;
+    let req = or_answer!(session, ctx, read);
     ctx.stream = req.stream;
     // Held until the stream ends: streams keep a provider connection open.
     let _stream_slot = or_answer!(session, ctx, stream_slot(cfg, &req));
     let route = or_answer!(session, ctx, route(cfg, ctx, key.as_deref(), &req));
-    let shared = Shared::new(
-        cfg,
-        connector,
-        req,
-        &route,
-        ctx.started,
-        session.req_header(),
-    )
-    .for_key(key.clone(), &policies.store);
+    let head = session.req_header();
+    let shared = Shared::new(cfg, connector, req, &route, ctx.started, head)
+        .for_key(key.clone(), &policies.store);
     let mut ticket = match admit::admit(session, ctx, policies, &route, &shared, key).await {
         Admitted::Call(ticket) => ticket,
         Admitted::Answered(a) => return deliver::cached(session, ctx, &shared.req, &a).await,
@@ -76,14 +67,8 @@ pub async fn serve(
         Admitted::Gone => return Ok(()),
     };
     let mut failures = Vec::new();
-    // Boxed: connecting, hedging and failing over take a large future that
-    // would otherwise stay reserved in this one for a whole stream.
-    let attempts = Box::pin(attempts::run(&shared, &route, &mut failures));
-    let started = tokio::select! {
-        biased;
-        s = attempts => Some(s),
-        _ = client_gone(session) => None,
-    };
+    let attempts = attempts::run(&shared, &route, &mut failures);
+    let started = client::unless_gone(session, attempts).await;
     attempts::record(ctx, &failures);
     let result = match started {
         Some(Some(s)) => deliver::answer(session, ctx, &shared, s, ticket.capture()).await,
