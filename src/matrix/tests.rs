@@ -1,28 +1,30 @@
 use super::*;
 
 const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/providers");
-const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+const PROVIDERS_DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/providers.md");
 
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
 
 #[test]
-fn readme_table_is_the_generated_matrix() {
-    let readme = std::fs::read_to_string(README).unwrap();
+fn documented_table_is_the_generated_matrix() {
+    let doc = std::fs::read_to_string(PROVIDERS_DOC).unwrap();
     let start = "<!-- matrix:start -->";
     let end = "<!-- matrix:end -->";
-    let from = readme
+    let from = doc
         .find(start)
-        .expect("README has <!-- matrix:start -->")
+        .expect("docs/providers.md has <!-- matrix:start -->")
         + start.len();
-    let to = readme.find(end).expect("README has <!-- matrix:end -->");
-    let embedded = readme[from..to].trim();
+    let to = doc
+        .find(end)
+        .expect("docs/providers.md has <!-- matrix:end -->");
+    let embedded = doc[from..to].trim();
     let generated = support_matrix(Path::new(SCRIPTS)).unwrap();
     assert_eq!(
         embedded,
         generated.trim(),
-        "README's provider table is stale: replace it with `cargo run -- providers`"
+        "docs/providers.md's provider table is stale: replace it with `cargo run -- providers`"
     );
 }
 

@@ -1,8 +1,8 @@
 //! The deployment files in deploy/: every YAML file parses, the Kubernetes
-//! manifests keep the promises README makes (probes, drain, non-root,
-//! read-only root, the ConfigMap mounted as a directory with every script),
-//! the ConfigMap's routes.yaml passes `switchyard check` in the layout the
-//! pod sees, and the systemd unit outlasts the drain.
+//! manifests keep the promises docs/operations.md makes (probes, drain,
+//! non-root, read-only root, the ConfigMap mounted as a directory with every
+//! script), the ConfigMap's routes.yaml passes `switchyard check` in the
+//! layout the pod sees, and the systemd unit outlasts the drain.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

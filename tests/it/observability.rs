@@ -2,7 +2,7 @@
 //! gateway: after traffic of every kind (answers, a stream, a failover that
 //! opens a circuit, a hedge, a failing script), every metric they query is
 //! in `/metrics`, and `/metrics` parses as Prometheus text with the
-//! families and types README documents.
+//! families and types docs/operations.md documents.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -15,7 +15,8 @@ use crate::common::*;
 const DASHBOARD: &str = include_str!("../../deploy/grafana/switchyard.json");
 const ALERTS: &str = include_str!("../../deploy/prometheus/alerts.yml");
 
-/// The families README's Metrics table documents, with their types.
+/// The families the Metrics table of docs/operations.md documents, with
+/// their types.
 const FAMILIES: &[(&str, &str)] = &[
     ("gateway_requests_total", "counter"),
     ("gateway_request_duration_seconds", "histogram"),

@@ -56,3 +56,71 @@ fn wrong_type_points_at_the_field() {
         "{got:?}"
     );
 }
+
+/// README's small routes.yaml (the first ```yaml block under its
+/// "## A small routes.yaml" heading) loads as it is, from a folder of its
+/// own, whether or not the provider keys are set, and has the providers and
+/// the failover routes the README describes.
+#[test]
+fn the_readme_routes_example_is_valid() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .find("\n## A small routes.yaml\n")
+        .expect("README has a `## A small routes.yaml` section");
+    let rest = &readme[section..];
+    let next_heading = rest[1..].find("\n## ").map_or(rest.len(), |i| i + 1);
+    let fence = "```yaml\n";
+    let start = rest[..next_heading]
+        .find(fence)
+        .expect("a ```yaml block in that section")
+        + fence.len();
+    let end = start + rest[start..].find("```").expect("the block's end");
+    let yaml = &rest[start..end];
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("routes.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let config = crate::config::Config::load(&path).unwrap_or_else(|issues| {
+        let text: Vec<String> = issues.iter().map(ToString::to_string).collect();
+        panic!(
+            "README's routes.yaml does not load:\n{}\n---\n{yaml}",
+            text.join("\n")
+        )
+    });
+    // Unset keys disable providers with a warning; nothing else is reported.
+    for warning in &config.warnings {
+        assert!(
+            warning.contains("is disabled"),
+            "unexpected warning: {warning}"
+        );
+    }
+    let names: Vec<&str> = config.providers.keys().map(String::as_str).collect();
+    assert_eq!(names, ["openai", "anthropic"]);
+    let targets = |model: &str| -> Vec<(String, Option<String>)> {
+        let route = config
+            .routes
+            .resolve(model)
+            .unwrap_or_else(|| panic!("no route for `{model}`"));
+        route
+            .targets
+            .iter()
+            .map(|t| (t.provider.name.clone(), t.model.clone()))
+            .collect()
+    };
+    let t = |p: &str, m: &str| (p.to_string(), Some(m.to_string()));
+    assert_eq!(
+        targets("smart"),
+        [t("anthropic", "claude-sonnet-4"), t("openai", "gpt-4o")],
+        "smart: anthropic, then openai"
+    );
+    assert_eq!(
+        targets("mini-anything"),
+        [
+            t("openai", "gpt-4o-mini"),
+            t("anthropic", "claude-haiku-4-5")
+        ],
+        "fast (a glob): openai, then anthropic"
+    );
+    assert_eq!(config.routes.resolve("fast").unwrap().name, "fast");
+}

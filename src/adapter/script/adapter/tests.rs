@@ -137,17 +137,18 @@ fn bodies_round_trip_and_missing_hooks_pass_through() {
     assert!(a.stream(&ctx()).is_none());
 }
 
-/// README's example adapter (`acme.rhai`) compiles and translates as it
-/// says: requests, answers and a stream that ends with `[DONE]`.
+/// The example adapter of docs/providers.md (`acme.rhai`) compiles and
+/// translates as it says: requests, answers and a stream that ends with
+/// `[DONE]`.
 #[test]
-fn readme_example_adapter_works() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let start = readme
+fn the_documented_example_adapter_works() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/providers.md")).unwrap();
+    let start = doc
         .find("// scripts/providers/acme.rhai")
-        .expect("the example");
-    let end = start + readme[start..].find("```").unwrap();
-    let a = adapter(&readme[start..end]).unwrap();
+        .expect("the example in docs/providers.md");
+    let end = start + doc[start..].find("```").unwrap();
+    let a = adapter(&doc[start..end]).unwrap();
     let ctx = Arc::new(Ctx {
         endpoint: "chat",
         model: "acme-1".into(),
