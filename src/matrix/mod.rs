@@ -4,7 +4,7 @@
 //! `capabilities()`, and the preset's own `capabilities:` overrides (what the
 //! provider lacks although its adapter could do it) are applied on top; as
 //! in routing, a capability nobody mentions is assumed.
-//! `switchyard providers` prints it; the README embeds it.
+//! `switchyard providers` prints it; docs/providers.md embeds it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

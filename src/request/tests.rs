@@ -21,7 +21,7 @@ fn chat_needs_model_and_messages() {
     assert!(ok.stream && ok.include_usage);
 }
 
-/// README's promise: a body nested up to [`MAX_JSON_DEPTH`] levels,
+/// docs/security.md's promise: a body nested up to [`MAX_JSON_DEPTH`] levels,
 /// the outermost object counted, is read; one level more is a 400.
 #[test]
 fn json_nesting_is_read_up_to_the_documented_depth() {
