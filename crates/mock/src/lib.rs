@@ -105,6 +105,10 @@ pub struct MockConfig {
     pub error_status: u16,
     /// Seed of the error draws.
     pub seed: u64,
+    /// How many requests [`MockServer::requests`] keeps, the oldest dropped
+    /// first: all of them in tests (the default), a few in a long load run,
+    /// where keeping every body would grow without bound.
+    pub keep_requests: usize,
 }
 
 impl Default for MockConfig {
@@ -120,6 +124,7 @@ impl Default for MockConfig {
             error_rate: 0.0,
             error_status: 500,
             seed: 0,
+            keep_requests: usize::MAX,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! the counters, and the guards that keep `in_flight` and
 //! `cancelled_streams` right when a response body finishes or is dropped.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -83,7 +84,10 @@ impl Shutdown {
 #[derive(Debug)]
 pub(crate) struct Shared {
     config: Mutex<MockConfig>,
-    requests: Mutex<Vec<RecordedRequest>>,
+    /// The latest requests, at most `config.keep_requests`.
+    requests: Mutex<VecDeque<RecordedRequest>>,
+    /// Every request begun, kept or not.
+    seen: AtomicUsize,
     hits: AtomicUsize,
     cancelled: AtomicUsize,
     in_flight: AtomicUsize,
@@ -99,7 +103,8 @@ impl Shared {
     pub(crate) fn new(config: MockConfig, shutdown: Shutdown) -> Self {
         Self {
             config: Mutex::new(config),
-            requests: Mutex::new(Vec::new()),
+            requests: Mutex::new(VecDeque::new()),
+            seen: AtomicUsize::new(0),
             hits: AtomicUsize::new(0),
             cancelled: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
@@ -128,11 +133,11 @@ impl Shared {
     }
 
     pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.requests).clone()
+        lock(&self.requests).iter().cloned().collect()
     }
 
     pub(crate) fn last_request(&self) -> Option<RecordedRequest> {
-        lock(&self.requests).last().cloned()
+        lock(&self.requests).back().cloned()
     }
 
     /// Counts a request served below HTTP (the `slow-header` fault) as a
@@ -154,14 +159,20 @@ impl Shared {
             self.hits.fetch_add(1, Ordering::SeqCst);
         }
         let recorded = read(request).await?;
+        let cfg = self.config();
         let seq = {
             let mut requests = lock(&self.requests);
-            requests.push(recorded.clone());
-            requests.len()
+            if cfg.keep_requests > 0 {
+                if requests.len() >= cfg.keep_requests {
+                    requests.pop_front();
+                }
+                requests.push_back(recorded.clone());
+            }
+            self.seen.fetch_add(1, Ordering::SeqCst) + 1
         };
         Ok(Started {
             req: recorded,
-            cfg: self.config(),
+            cfg,
             seq,
             guard,
             shutdown: self.shutdown.clone(),

@@ -47,6 +47,10 @@ struct Args {
     /// Seed of the --error-rate draws (same seed, same failing requests).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// How many of the latest requests to keep in memory (for nothing but
+    /// the count here: a load run would otherwise keep every body).
+    #[arg(long, default_value_t = 100)]
+    keep_requests: usize,
 }
 
 impl Args {
@@ -62,6 +66,7 @@ impl Args {
             error_rate: self.error_rate,
             error_status: self.error_status,
             seed: self.seed,
+            keep_requests: self.keep_requests,
         }
     }
 }

@@ -114,3 +114,30 @@ async fn stop_closes_the_listener_and_hanging_requests() {
     let refused = client().get(format!("{url}/v1/models")).send().await;
     assert!(refused.is_err());
 }
+
+#[tokio::test]
+async fn only_the_latest_requests_are_kept_when_asked_and_ids_keep_counting() {
+    let mock = start(MockConfig {
+        keep_requests: 2,
+        ..Default::default()
+    })
+    .await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let mut body = chat_body(false);
+        body["model"] = format!("m{n}").into();
+        ids.push(post_json(&mock, "/v1/chat/completions", &body).await["id"].clone());
+    }
+    let kept: Vec<serde_json::Value> = mock
+        .requests()
+        .iter()
+        .map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["model"].clone())
+        .collect();
+    assert_eq!(kept, ["m1", "m2"]);
+    assert_eq!(mock.hits(), 3);
+    assert_eq!(
+        ids.iter().collect::<std::collections::HashSet<_>>().len(),
+        3,
+        "{ids:?}"
+    );
+}
