@@ -15,11 +15,10 @@ pub async fn client_gone(session: &mut Session) {
     }
 }
 
-/// `work`'s output, or `None` if the client leaves first. `work` is boxed:
-/// connecting, hedging and failing over make a large future that would
-/// otherwise stay reserved in the caller's for a whole stream.
-pub async fn unless_gone<F: Future>(session: &mut Session, work: F) -> Option<F::Output> {
-    let work = Box::pin(work);
+/// `work`'s output, or `None` if the client leaves first. `work` comes
+/// boxed (`Unpin`): moved by value, a large future would be copied into
+/// this one's state on every call.
+pub async fn unless_gone<F: Future + Unpin>(session: &mut Session, work: F) -> Option<F::Output> {
     tokio::select! {
         biased;
         out = work => Some(out),

@@ -67,7 +67,9 @@ pub async fn serve(
         Admitted::Gone => return Ok(()),
     };
     let mut failures = Vec::new();
-    let attempts = attempts::run(&shared, &route, &mut failures);
+    // Boxed: connecting, hedging and failing over take a large future that
+    // would otherwise stay reserved in this one for a whole stream.
+    let attempts = Box::pin(attempts::run(&shared, &route, &mut failures));
     let started = client::unless_gone(session, attempts).await;
     attempts::record(ctx, &failures);
     let result = match started {

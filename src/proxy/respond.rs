@@ -116,11 +116,14 @@ pub async fn write_body(
 /// receive window and would otherwise hold the request — a stream's slot,
 /// its provider connection — for as long as it likes. Pingora's own write
 /// timeout covers body writes only, not the head nor a chunked body's end.
+/// The timer starts only once the write blocks (Pingora's lazy
+/// `tokio_timeout`): most writes complete at once, and a timer per write was
+/// a seventh of a streamed request's instructions.
 pub async fn bounded<T>(
     limit: Duration,
     write: impl Future<Output = pingora::Result<T>>,
 ) -> pingora::Result<T> {
-    match tokio::time::timeout(limit, write).await {
+    match pingora::time::tokio_timeout(limit, write).await {
         Ok(result) => result,
         Err(_) => Err(Error::explain(
             ErrorType::WriteTimedout,

@@ -71,7 +71,9 @@ pub fn write_event(out: &mut Vec<u8>, name: &str, data: &Value) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b"\ndata: ");
     // Compact JSON never contains a newline, so one `data:` line suffices.
-    out.extend_from_slice(data.to_string().as_bytes());
+    // Written straight into `out`, not through `Display` and a `String`;
+    // writing a `Value` into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, data);
     out.extend_from_slice(b"\n\n");
 }
 

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::dialect::anthropic::{write_event, StreamEncoder};
-use crate::transform::sse::write_data;
+use crate::transform::sse::{write_data, write_json};
 
 /// The client's stream format.
 pub enum Sink {
@@ -31,7 +31,7 @@ impl Sink {
     /// An OpenAI chunk.
     pub fn chunk(&mut self, out: &mut Vec<u8>, chunk: &Value) {
         match self {
-            Self::OpenAi => write_data(out, &chunk.to_string()),
+            Self::OpenAi => write_json(out, chunk),
             Self::Anthropic(enc) => {
                 for (name, data) in enc.chunk(chunk) {
                     write_event(out, name, &data);
@@ -55,7 +55,7 @@ impl Sink {
     /// An in-band error `{"error":{"message","type",…}}`; the stream ends after it.
     pub fn error(&mut self, out: &mut Vec<u8>, error: &Value) {
         match self {
-            Self::OpenAi => write_data(out, &error.to_string()),
+            Self::OpenAi => write_json(out, error),
             Self::Anthropic(enc) => {
                 let message = error
                     .pointer("/error/message")
