@@ -103,9 +103,14 @@ impl Shared<'_> {
         let in_flight = provider.backends.in_flight(&backend.id);
         let model = target.model_for(&self.req.model).to_string();
         let ctx = Arc::new(self.adapter_ctx(provider, backend, &model));
-        let outgoing = self
-            .outgoing(provider, backend, &ctx)
-            .map_err(|e| fail(Outcome::of_adapter(&e), e))?;
+        let outgoing = match self.outgoing(provider, backend, &ctx) {
+            Ok(o) => o,
+            Err(e) => {
+                // Not sent: what the provider's limits reserved goes back.
+                admit::settle_provider(self.store.as_ref(), limit.as_ref(), None).await;
+                return Err(fail(Outcome::of_adapter(&e), e));
+            }
+        };
         let timeouts = self.timeouts(provider);
         let attempt_deadline = self.attempt_deadline(&timeouts);
         let peer = PeerTimeouts {
