@@ -2,4 +2,5 @@
 //! newline-delimited JSON in.
 
 pub mod ndjson;
+pub mod peek;
 pub mod sse;

@@ -11,8 +11,9 @@ use crate::adapter::ChunkOut;
 use crate::error::redact;
 use crate::metrics::metrics;
 use crate::provider::Usage;
-use crate::proxy::hostile::{self, Hostile};
+use crate::proxy::hostile::Hostile;
 use crate::proxy::RequestCtx;
+use crate::transform::peek;
 use crate::transform::sse::SseEvent;
 
 impl Relay<'_> {
@@ -58,35 +59,25 @@ impl Relay<'_> {
         if data.is_empty() {
             return; // nothing to forward (an SDK would fail to parse it)
         }
-        // One pass without building a tree: checks that the event is a
-        // JSON object (forwarded as is, anything else breaks the client's
-        // SDK mid-answer) and reads what accounting needs. OpenAI sends
-        // `"usage": null` in every chunk once usage is asked for, so only a
-        // usage that is there, or an error, takes the full parse.
-        let peek = if hostile::looks_like_json_object(data) {
-            serde_json::from_str::<EventPeek>(data).ok()
-        } else {
-            None
-        };
-        let full = match &peek {
-            Some(e) => p.collector.is_some() || e.usage.is_some() || e.error.is_some(),
-            // Valid JSON the peek refused (a duplicate key, say).
-            None => serde_json::from_str::<serde::de::IgnoredAny>(data).is_ok(),
-        };
-        if full {
-            if let Ok(v) = serde_json::from_str::<Value>(data) {
-                if v.is_object() {
-                    self.emit(ChunkOut::Json(v), out, p, ctx);
-                    return;
-                }
-            }
-        }
-        let Some(peek) = peek else {
+        // One pass without building a tree (`transform::peek`): checks that
+        // the event is a JSON object (forwarded as is, anything else breaks
+        // the client's SDK mid-answer) and reads what accounting needs.
+        // OpenAI sends `"usage": null` in every chunk once usage is asked
+        // for, so only a usage that is there, or an error, takes the full
+        // parse.
+        let Some(peek) = peek::event(data.as_bytes()) else {
             Hostile::InvalidJson.count(provider_of(ctx));
             let msg = "the provider sent a stream event that is not JSON";
             return self.fail(out, p, ctx, "upstream_invalid_json", msg);
         };
-        p.saw_finish |= peek.finished();
+        if p.collector.is_some() || peek.usage || peek.error || peek.escaped_keys {
+            // (A number beyond f64 fails this parse: then forwarded as is.)
+            if let Ok(v) = serde_json::from_str::<Value>(data) {
+                self.emit(ChunkOut::Json(v), out, p, ctx);
+                return;
+            }
+        }
+        p.saw_finish |= peek.finished;
         p.sink.chunk_text(out, data);
     }
 
@@ -177,36 +168,6 @@ impl Relay<'_> {
         ctx.error = Some(code);
         let body = json!({"error": {"message": message, "type": "api_error", "param": null, "code": code}});
         p.sink.error(out, &body);
-    }
-}
-
-/// What the relay reads of an OpenAI-format stream event it forwards as
-/// is; everything else is checked as JSON and skipped.
-#[derive(serde::Deserialize)]
-struct EventPeek {
-    /// Present and not null: the final usage chunk.
-    #[serde(default)]
-    usage: Option<serde::de::IgnoredAny>,
-    /// Present and not null: an in-band error.
-    #[serde(default)]
-    error: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
-    choices: Option<Vec<ChoicePeek>>,
-}
-
-#[derive(serde::Deserialize)]
-struct ChoicePeek {
-    #[serde(default)]
-    finish_reason: Option<serde::de::IgnoredAny>,
-}
-
-impl EventPeek {
-    /// A choice has a finish reason.
-    fn finished(&self) -> bool {
-        self.choices
-            .iter()
-            .flatten()
-            .any(|c| c.finish_reason.is_some())
     }
 }
 

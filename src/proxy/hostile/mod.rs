@@ -128,12 +128,6 @@ pub fn not_json(
     GatewayError::BadGateway(message)
 }
 
-/// Whether an OpenAI-format stream event's data can be a JSON object: a
-/// check on its ends, not a parse (every event passes here).
-pub fn looks_like_json_object(data: &str) -> bool {
-    data.starts_with('{') && data.ends_with('}')
-}
-
 fn is_event_stream(content_type: &str) -> bool {
     content_type
         .trim_start()
