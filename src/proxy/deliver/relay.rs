@@ -24,7 +24,8 @@ use crate::proxy::client::client_gone;
 use crate::proxy::hostile::Hostile;
 use crate::proxy::respond::{bounded, common_headers, response_parts, set};
 use crate::proxy::RequestCtx;
-use crate::upstream::call::Incoming;
+use crate::transform::sse::SseEvent;
+use crate::upstream::call::{CallError, Incoming};
 
 /// Tells nginx-style proxies in front not to buffer the stream.
 const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
@@ -104,7 +105,7 @@ pub async fn write_whole(
 }
 
 enum Step {
-    Data(Result<Option<Bytes>, crate::upstream::call::CallError>),
+    Data(Result<Option<Bytes>, CallError>),
     ClientGone,
     /// The stream reached its maximum duration.
     Expired,
@@ -146,23 +147,7 @@ impl Relay<'_> {
         )
         .await?;
 
-        let mut parser = Parser::new(self.adapter.framing(), self.max_event);
-        let sink = match format {
-            ClientFormat::OpenAi => Sink::OpenAi,
-            ClientFormat::Anthropic(model) => Sink::Anthropic(Box::new(
-                crate::dialect::anthropic::StreamEncoder::new(&model),
-            )),
-        };
-        let mut progress = Progress {
-            done: false,
-            errored: false,
-            saw_finish: false,
-            usage: None,
-            state: self.adapter.stream(self.ctx),
-            sink,
-            collector: self.collect.then(Collector::default),
-        };
-        let mut events = Vec::new();
+        let mut feed = Feed::new(self, format);
         // The bytes read while deciding on this provider come first.
         let mut first = Some(first);
         let expiry = tokio::time::sleep_until(expires);
@@ -183,54 +168,20 @@ impl Relay<'_> {
             let finished = match step {
                 Step::ClientGone => {
                     ctx.error = Some("client_closed");
-                    ctx.usage = progress.usage;
+                    ctx.usage = feed.progress.usage;
                     return Ok(None);
                 }
                 Step::Expired => {
-                    let secs = self.max_duration.as_secs_f64();
-                    let msg =
-                        format!("the provider's stream ran past the stream timeout ({secs}s)");
-                    Hostile::StreamTimeout.count(provider_of(ctx));
-                    self.fail(&mut out, &mut progress, ctx, "stream_timeout", &msg);
+                    feed.expired(&mut out, ctx);
                     true
                 }
-                Step::Data(Ok(Some(chunk))) => {
-                    if let Err(e) = parser.feed(&chunk, &mut events) {
-                        Hostile::EventTooLarge.count(provider_of(ctx));
-                        self.fail(
-                            &mut out,
-                            &mut progress,
-                            ctx,
-                            "upstream_event_too_large",
-                            &e.to_string(),
-                        );
-                        true
-                    } else {
-                        self.events(&mut events, &mut out, &mut progress, ctx);
-                        progress.done || progress.errored
-                    }
-                }
+                Step::Data(Ok(Some(chunk))) => feed.bytes(&chunk, &mut out, ctx),
                 Step::Data(Ok(None)) => {
-                    parser.finish(&mut events);
-                    self.events(&mut events, &mut out, &mut progress, ctx);
-                    if parser.saw_junk() && !progress.done && !progress.errored {
-                        Hostile::InvalidSse.count(provider_of(ctx));
-                        let msg = "the provider's stream is not server-sent events";
-                        self.fail(&mut out, &mut progress, ctx, "upstream_invalid_sse", msg);
-                    }
-                    self.end(&mut out, &mut progress, ctx);
+                    feed.eof(&mut out, ctx);
                     true
                 }
                 Step::Data(Err(e)) => {
-                    if matches!(e, crate::upstream::call::CallError::Timeout { .. }) {
-                        Hostile::IdleTimeout.count(provider_of(ctx));
-                    }
-                    parser.finish(&mut events);
-                    self.events(&mut events, &mut out, &mut progress, ctx);
-                    if !progress.done {
-                        let msg = format!("the provider's stream failed: {e}");
-                        self.fail(&mut out, &mut progress, ctx, "stream_interrupted", &msg);
-                    }
+                    feed.broken(&e, &mut out, ctx);
                     true
                 }
             };
@@ -247,17 +198,110 @@ impl Relay<'_> {
                 break;
             }
         }
-        ctx.usage = progress.usage;
+        ctx.usage = feed.progress.usage;
         bounded(write_limit(ctx), session.write_response_body(None, true)).await?;
-        let complete = progress.done && !progress.errored;
+        let complete = feed.complete();
         if complete {
             // Drain what is left (normally nothing) so the connection can be reused.
             while let Ok(Some(_)) = incoming.read().await {}
             incoming.release(connector).await;
         }
-        Ok(progress
+        Ok(feed
+            .progress
             .collector
             .filter(|_| complete)
             .map(Collector::finish))
+    }
+}
+
+/// The relay's work on one stream's bytes, without its sockets: each
+/// upstream read parsed, its events passed through or translated, and what
+/// the client gets appended to `out`. [`Relay::run`] drives it; the
+/// benches (`relay_per_event`) feed it directly.
+pub struct Feed<'r> {
+    relay: &'r Relay<'r>,
+    parser: Parser,
+    progress: Progress,
+    events: Vec<SseEvent>,
+}
+
+impl<'r> Feed<'r> {
+    pub fn new(relay: &'r Relay<'r>, format: ClientFormat) -> Self {
+        let sink = match format {
+            ClientFormat::OpenAi => Sink::OpenAi,
+            ClientFormat::Anthropic(model) => Sink::Anthropic(Box::new(
+                crate::dialect::anthropic::StreamEncoder::new(&model),
+            )),
+        };
+        Self {
+            relay,
+            parser: Parser::new(relay.adapter.framing(), relay.max_event),
+            progress: Progress {
+                done: false,
+                errored: false,
+                saw_finish: false,
+                usage: None,
+                state: relay.adapter.stream(relay.ctx),
+                sink,
+                collector: relay.collect.then(Collector::default),
+            },
+            events: Vec::new(),
+        }
+    }
+
+    /// One upstream read; returns whether the stream is over (complete, or
+    /// failed in-band).
+    pub fn bytes(&mut self, chunk: &[u8], out: &mut Vec<u8>, ctx: &mut RequestCtx) -> bool {
+        let p = &mut self.progress;
+        if let Err(e) = self.parser.feed(chunk, &mut self.events) {
+            Hostile::EventTooLarge.count(provider_of(ctx));
+            let msg = e.to_string();
+            self.relay
+                .fail(out, p, ctx, "upstream_event_too_large", &msg);
+            return true;
+        }
+        self.relay.events(&mut self.events, out, p, ctx);
+        p.done || p.errored
+    }
+
+    /// The upstream ended: the stream completes, or is reported cut short.
+    pub fn eof(&mut self, out: &mut Vec<u8>, ctx: &mut RequestCtx) {
+        let p = &mut self.progress;
+        self.parser.finish(&mut self.events);
+        self.relay.events(&mut self.events, out, p, ctx);
+        if self.parser.saw_junk() && !p.done && !p.errored {
+            Hostile::InvalidSse.count(provider_of(ctx));
+            let msg = "the provider's stream is not server-sent events";
+            self.relay.fail(out, p, ctx, "upstream_invalid_sse", msg);
+        }
+        self.relay.end(out, p, ctx);
+    }
+
+    /// The upstream failed mid-stream (a read error, or its idle timeout).
+    pub fn broken(&mut self, e: &CallError, out: &mut Vec<u8>, ctx: &mut RequestCtx) {
+        if matches!(e, CallError::Timeout { .. }) {
+            Hostile::IdleTimeout.count(provider_of(ctx));
+        }
+        let p = &mut self.progress;
+        self.parser.finish(&mut self.events);
+        self.relay.events(&mut self.events, out, p, ctx);
+        if !p.done {
+            let msg = format!("the provider's stream failed: {e}");
+            self.relay.fail(out, p, ctx, "stream_interrupted", &msg);
+        }
+    }
+
+    /// The stream reached its maximum duration.
+    pub fn expired(&mut self, out: &mut Vec<u8>, ctx: &mut RequestCtx) {
+        let secs = self.relay.max_duration.as_secs_f64();
+        let msg = format!("the provider's stream ran past the stream timeout ({secs}s)");
+        Hostile::StreamTimeout.count(provider_of(ctx));
+        self.relay
+            .fail(out, &mut self.progress, ctx, "stream_timeout", &msg);
+    }
+
+    /// The stream ended complete: no in-band error, and its end was seen.
+    pub fn complete(&self) -> bool {
+        self.progress.done && !self.progress.errored
     }
 }
