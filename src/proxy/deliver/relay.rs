@@ -6,6 +6,7 @@
 //! in-band `data: {"error": …}` event instead of a false `[DONE]`.
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use http::{HeaderName, HeaderValue};
 use pingora::connectors::http::Connector;
@@ -29,6 +30,11 @@ use crate::upstream::call::{CallError, Incoming};
 
 /// Tells nginx-style proxies in front not to buffer the stream.
 const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
+
+/// At most this many upstream reads that were ready at once go out in one
+/// write, and at most this many bytes.
+const MAX_DRAINED_READS: usize = 64;
+const MAX_BATCH: usize = 64 << 10;
 
 /// The time a write may take once the stream's own time is up.
 const LAST_WRITE: std::time::Duration = std::time::Duration::from_secs(1);
@@ -185,6 +191,34 @@ impl Relay<'_> {
                     true
                 }
             };
+            // What the provider sent in the same burst — chunks Pingora
+            // already holds from the read that brought this one, or bytes
+            // already in the socket — goes out in the same write: each read
+            // is polled once and never waited for, so nothing is held back
+            // for bytes still to come; bounded, so that a provider that is
+            // never silent cannot starve the write or the expiry. (A write
+            // per upstream chunk was 27 `sendto` per 20-chunk stream where
+            // the bare-Pingora floor makes 11.)
+            let mut finished = finished;
+            for _ in 0..MAX_DRAINED_READS {
+                if finished || out.len() >= MAX_BATCH {
+                    break;
+                }
+                let Some(read) = incoming.read().now_or_never() else {
+                    break;
+                };
+                finished = match read {
+                    Ok(Some(chunk)) => feed.bytes(&chunk, &mut out, ctx),
+                    Ok(None) => {
+                        feed.eof(&mut out, ctx);
+                        true
+                    }
+                    Err(e) => {
+                        feed.broken(&e, &mut out, ctx);
+                        true
+                    }
+                };
+            }
             if ctx.ttft.is_none() && !out.is_empty() {
                 ctx.ttft = Some(ctx.started.elapsed());
             }
