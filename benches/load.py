@@ -4,6 +4,7 @@
   load.py run     --targets targets.json --secs 5 --conc 1,16,64,256 --modes ... --out FILE
   load.py ttfb    URL BODY_FILE HEADERS_JSON N          (one stream target, prints JSON)
   load.py streams --url URL --pid PID --n 10000 ...      (many slow streams, prints a table)
+  load.py cadence --targets cadence.json --n 1000 ...    (streams at a token cadence, prints a table)
 
 `run` reads the targets file written by load.sh: for each mode a list of rows
 {name, url, body, headers, pid} (pid null for the direct row). For every mode
@@ -374,6 +375,110 @@ async def streams_async(args):
                  f"{len(done)} completed, {len(errors)} errors")
 
 
+# ---------------------------------------------------------------- streams at a real token cadence
+
+async def cadence_stream(raw, host, port, spans, errors):
+    """One stream read to its end; appends (first body byte, end) times, or an error."""
+    try:
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(raw)
+        first = []
+        tail = bytearray()
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        if status != 200 or b"transfer-encoding: chunked" not in head.lower():
+            # an error answer (JSON, with a length), not a stream
+            body = (await asyncio.wait_for(reader.read(4096), 5.0)).decode(errors="replace")
+            errors.append(f"{status}: {body[:200]}")
+            writer.close()
+            return
+        # a stream (every proxy here streams chunked): read to the last
+        # chunk, keeping the end of the body to check the stream completed
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                await reader.readuntil(b"\r\n")
+                break
+            data = await reader.readexactly(size + 2)
+            if not first:
+                first.append(time.monotonic())
+            tail = (tail + data)[-256:]
+        end = time.monotonic()
+        writer.close()
+        if b"[DONE]" not in tail and b"message_stop" not in tail:
+            errors.append("stream ended without [DONE] or message_stop")
+        elif first:
+            spans.append((first[0], end))
+    except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as e:
+        errors.append(repr(e))
+
+
+async def cadence_row(row, n, timeout):
+    raw, host, port = request_bytes(row["url"], row["body"], row["headers"])
+    pid = row["pid"]
+    base = rss_kib(pid)
+    spans, errors = [], []
+    cpu0 = cpu_seconds(pid)
+    t0 = time.monotonic()
+    tasks = []
+    for i in range(n):
+        tasks.append(asyncio.ensure_future(cadence_stream(raw, host, port, spans, errors)))
+        if i % 100 == 99:
+            await asyncio.sleep(0.01)  # let the proxy accept; avoids SYN-queue overflow
+    peak = base
+    pending = set(tasks)
+    while pending and time.monotonic() - t0 < timeout:
+        _, pending = await asyncio.wait(pending, timeout=0.5)
+        peak = max(peak, rss_kib(pid))
+    for t in pending:
+        t.cancel()
+    cpu = cpu_seconds(pid) - cpu0
+    stream_secs = sum(e - f for f, e in spans)
+    if pending:
+        errors.append(f"{len(pending)} streams still open after {timeout:.0f} s")
+    return dict(name=row["name"], n=n, completed=len(spans), errors=len(errors),
+                first_errors=errors[:3], stream_secs=stream_secs,
+                cpu_ms_per_stream_sec=cpu * 1000.0 / stream_secs if stream_secs else float("nan"),
+                mean_secs=stream_secs / len(spans) if spans else float("nan"),
+                base_mib=base / 1024, peak_mib=peak / 1024,
+                per_stream_kib=(peak - base) / max(1, n))
+
+
+async def cadence_async(args):
+    targets = json.load(open(args.targets))
+    rows = []
+    for row in targets:
+        print(f"load.py: {args.n} streams at a token cadence through {row['name']}", file=sys.stderr)
+        rows.append(await cadence_row(row, args.n, args.timeout))
+        await asyncio.sleep(args.settle)
+    floor = next((r for r in rows if r["name"].startswith("floor")), None)
+    lines = [
+        f"Realistic cadence, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {args.n} concurrent streams, "
+        f"one token every {args.delay_ms} ms for ~{args.secs} s each (each event arrives alone); "
+        f"CPU of the proxy process per stream-second, load average before {args.load_before}",
+        "",
+        "| proxy | streams completed | errors | mean stream s | CPU ms per stream-second | × floor "
+        "| RSS before MiB | RSS peak MiB | per open stream KiB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        x = ratio(r["cpu_ms_per_stream_sec"], floor["cpu_ms_per_stream_sec"]) if floor else "—"
+        lines.append(f"| {r['name']} | {r['completed']} | {r['errors']} | {r['mean_secs']:.2f} "
+                     f"| {r['cpu_ms_per_stream_sec']:.3f} | {x} | {r['base_mib']:.1f} | {r['peak_mib']:.1f} "
+                     f"| {r['per_stream_kib']:.1f} |")
+    for r in rows:
+        if r["first_errors"]:
+            lines.append(f"\n{r['name']}: first errors {r['first_errors']}")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        with open(args.out, "a") as f:
+            f.write("\n" + text)
+    failed = [r["name"] for r in rows if r["errors"] or r["completed"] < r["n"]]
+    if args.strict and failed:
+        sys.exit(f"load.py: --strict: streams failed or did not complete through {', '.join(failed)}")
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -398,11 +503,23 @@ def main():
     s.add_argument("--settle", type=float, default=3.0)
     s.add_argument("--out")
     s.add_argument("--strict", action="store_true", help="exit 1 unless every stream opened and completed")
+    c = sub.add_parser("cadence")
+    c.add_argument("--targets", required=True)
+    c.add_argument("--n", type=int, default=1000)
+    c.add_argument("--secs", type=float, default=10.0, help="for the report: the mock's stream length")
+    c.add_argument("--delay-ms", type=int, default=20, help="for the report: the mock's delay between tokens")
+    c.add_argument("--timeout", type=float, default=60.0)
+    c.add_argument("--settle", type=float, default=2.0)
+    c.add_argument("--load-before", default="?")
+    c.add_argument("--out")
+    c.add_argument("--strict", action="store_true", help="exit 1 unless every stream completed")
     args = p.parse_args()
     if args.cmd == "run":
         if args.loadgen == "wrk" and not shutil.which("wrk"):
             sys.exit("load.py: wrk not found")
         run(args)
+    elif args.cmd == "cadence":
+        asyncio.run(cadence_async(args))
     else:
         asyncio.run(streams_async(args))
 

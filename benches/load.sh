@@ -13,12 +13,18 @@
 #   bash benches/load.sh [--secs 5] [--conc 1,16,64,256]
 #                        [--modes pass,translate,stream-pass,stream-translate]
 #                        [--loadgen wrk|oha] [--streams 10000] [--no-streams]
+#                        [--cadence 1000] [--cadence-secs 10] [--no-cadence]
 #                        [--alt-gateway PATH [--alt-name NAME]] [--out FILE] [--debug]
 #
 # --alt-gateway adds rows for a second switchyard binary (e.g. one built with
 # another allocator) next to the first. --streams N (default 10000) holds N
 # slow streams open through the gateway afterwards and reports RSS per open
 # stream and after they close; --streams 0 or --no-streams skips it.
+# --cadence N (default 1000) then runs the realistic-cadence rows: N
+# concurrent streams, one token every 20 ms for --cadence-secs (default 10),
+# so each event arrives alone, through the floor, nginx and Switchyard
+# (passthrough and translated): CPU per stream-second and RSS; --cadence 0 or
+# --no-cadence skips them.
 # --out defaults to $CARGO_TARGET_DIR/load-results.md (target/ by default).
 # --debug uses debug builds (what `cargo test` built): CI's smoke run, which
 # proves the harness works; its figures mean nothing.
@@ -27,7 +33,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 secs=5 conc=1,16,64,256 modes=pass,translate,stream-pass,stream-translate
-loadgen=${LOADGEN:-} streams=10000 alt="" alt_name="switchyard (alt binary)" out="" profile=release
+loadgen=${LOADGEN:-} streams=10000 cadence=1000 cadence_secs=10 alt="" alt_name="switchyard (alt binary)" out="" profile=release
 while [ $# -gt 0 ]; do
   case "$1" in
     --secs) secs=$2; shift 2 ;;
@@ -36,11 +42,14 @@ while [ $# -gt 0 ]; do
     --loadgen) loadgen=$2; shift 2 ;;
     --streams) streams=$2; shift 2 ;;
     --no-streams) streams=0; shift ;;
+    --cadence) cadence=$2; shift 2 ;;
+    --cadence-secs) cadence_secs=$2; shift 2 ;;
+    --no-cadence) cadence=0; shift ;;
     --alt-gateway) alt=$(realpath "$2"); shift 2 ;;
     --alt-name) alt_name=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --debug) profile=debug; shift ;;
-    -h|--help) sed -n "2,25p" "$0"; exit 0 ;;
+    -h|--help) sed -n "2,31p" "$0"; exit 0 ;;
     *) echo "load.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -106,22 +115,24 @@ pids+=($!); floor_pid=$!
 wait_http "http://127.0.0.1:$floor_port/"
 
 # 3. nginx, if installed: a plain reverse proxy with upstream keep-alive, 2 workers
-nginx_pid=""
-if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then
-  nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+nginx_bin=$(command -v nginx || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true)
+start_nginx() { # name upstream -> sets nginx_pid nginx_port ("" when there is no nginx)
+  nginx_pid="" nginx_port=""
+  [ -n "$nginx_bin" ] || return 0
   nginx_port=$(free_port)
-  mkdir -p "$tmp/nginx"
-  cat >"$tmp/nginx/nginx.conf" <<NGINX
+  local dir=$tmp/$1
+  mkdir -p "$dir"
+  cat >"$dir/nginx.conf" <<NGINX
 worker_processes 2;
 daemon off;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/error.log warn;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
 events { worker_connections 16384; }
 http {
   access_log off;
-  client_body_temp_path $tmp/nginx/body;
-  proxy_temp_path $tmp/nginx/proxy;
-  upstream mock { server $mock; keepalive 512; }
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  upstream mock { server $2; keepalive 512; }
   server {
     listen 127.0.0.1:$nginx_port;
     location / {
@@ -133,10 +144,11 @@ http {
   }
 }
 NGINX
-  "$nginx_bin" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" 2>"$tmp/nginx.err" &
+  "$nginx_bin" -c "$dir/nginx.conf" -e "$dir/error.log" 2>"$dir/err" &
   pids+=($!); nginx_pid=$!
   wait_http "http://127.0.0.1:$nginx_port/" || nginx_pid=""
-fi
+}
+start_nginx nginx "$mock"
 
 # 4. Switchyard: bare (no auth, no ledger), and with auth + rate limit + ledger
 mkdir -p "$tmp/scripts" && cp -r scripts/providers "$tmp/scripts/"
@@ -253,5 +265,41 @@ if [ "$streams" -gt 0 ]; then
   pids+=($!); slow_floor_pid=$!
   wait_http "http://127.0.0.1:$slow_floor_port/"
   hold "floor (bare Pingora)" "http://127.0.0.1:$slow_floor_port/v1/chat/completions" "$slow_floor_pid" gpt-4o-mini
+fi
+if [ "$cadence" -gt 0 ]; then
+  # a mock that sends a token every 20 ms for --cadence-secs, and fresh proxies
+  # in front of it
+  chunks=$(( cadence_secs * 1000 / 20 ))
+  "$bin/mock-provider" --listen 127.0.0.1:0 --chunks "$chunks" --chunk-delay-ms 20 >"$tmp/cadence.out" &
+  pids+=($!)
+  wait_line "$tmp/cadence.out" "listening on"
+  mock=$(sed -n 's/^listening on //p' "$tmp/cadence.out")
+  cfloor_port=$(free_port)
+  "$bin/examples/bare_proxy" --listen "127.0.0.1:$cfloor_port" --upstream "$mock" >"$tmp/cfloor.out" 2>&1 &
+  pids+=($!); cfloor_pid=$!
+  wait_http "http://127.0.0.1:$cfloor_port/"
+  start_nginx cnginx "$mock"
+  cnginx_workers=""
+  [ -n "$nginx_pid" ] && cnginx_workers=$(pgrep -P "$nginx_pid" | paste -sd, -)
+  start_gw gwcadence "$bin/switchyard" "ledger: { enabled: false }"
+  python3 - "$tmp/cadence.json" <<PY
+import json, sys
+msgs = [{"role": "user", "content": "Say hello to the benchmark."}]
+hdr = {"Content-Type": "application/json", "Authorization": "Bearer k"}
+def body(model): return json.dumps({"model": model, "stream": True, "messages": msgs})
+rows = [dict(name="floor (bare Pingora)", url="http://127.0.0.1:$cfloor_port/v1/chat/completions",
+             body=body("gpt-4o-mini"), headers=hdr, pid=$cfloor_pid)]
+if "$nginx_pid":
+    rows.append(dict(name="nginx", url="http://127.0.0.1:$nginx_port/v1/chat/completions", body=body("gpt-4o-mini"),
+                     headers=hdr, pid=[int(p) for p in "$cnginx_workers".split(",") if p]))
+gw = "http://127.0.0.1:$gw_port/v1/chat/completions"
+rows.append(dict(name="switchyard (passthrough)", url=gw, body=body("pass"), headers=hdr, pid=$gw_pid))
+rows.append(dict(name="switchyard (translated from Anthropic)", url=gw, body=body("translate"), headers=hdr, pid=$gw_pid))
+json.dump(rows, open(sys.argv[1], "w"), indent=1)
+PY
+  echo "load.sh: $cadence streams at a token cadence through each proxy (~$cadence_secs s each)" >&2
+  python3 benches/load.py cadence --targets "$tmp/cadence.json" --n "$cadence" --secs "$cadence_secs" \
+    --delay-ms 20 --timeout "$(( cadence_secs * 3 + 30 ))" --load-before "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    --out "$out" $strict
 fi
 echo "load.sh: results in $out" >&2

@@ -39,7 +39,6 @@ use std::time::Duration;
 
 use axum::routing::{get, post};
 use axum::Router;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -151,7 +150,17 @@ impl MockServer {
     ///
     /// Fails if the socket cannot be bound.
     pub async fn start_on(addr: SocketAddr, cfg: MockConfig) -> io::Result<MockServer> {
-        let listener = TcpListener::bind(addr).await?;
+        // A deep accept queue (tokio's `bind` asks for 1,024): the load
+        // harness opens 1,000 streams at once, and a real provider does
+        // not reset connections under such a burst.
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        let listener = socket.listen(8192)?;
         let addr = listener.local_addr()?;
         let (stop_tx, stop_rx) = watch::channel(());
         let shared = Arc::new(Shared::new(cfg, Shutdown::new(stop_rx.clone())));
