@@ -1,6 +1,7 @@
-//! Micro-benchmarks of the request path's CPU work: SSE parsing, route
-//! resolution over 1,000 routes, adapter transforms, script hooks and
-//! patches, config loading, prompt token estimates, log redaction.
+//! Micro-benchmarks of the request path's CPU work: SSE parsing, the
+//! stream relay per event, route resolution over 1,000 routes, adapter
+//! transforms, script hooks and patches, config loading, prompt token
+//! estimates, log redaction.
 //! `cargo bench --bench core` prints the time per operation.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a panic fails the run
@@ -16,6 +17,8 @@ use switchyard::adapter::script::engine::{build_engine, ScriptLimits};
 use switchyard::adapter::script::{Patch, ScriptAdapter};
 use switchyard::adapter::{Adapter, Ctx, Origin, Wire};
 use switchyard::config::Config;
+use switchyard::proxy::deliver::relay::{ClientFormat, Feed, Relay};
+use switchyard::proxy::RequestCtx;
 use switchyard::routing::tokens::{self, Tokenizer};
 use switchyard::transform::ndjson::NdjsonParser;
 use switchyard::transform::sse::SseParser;
@@ -46,6 +49,86 @@ fn sse(c: &mut Criterion) {
             black_box(events.len())
         })
     });
+}
+
+/// An OpenAI stream as the mock provider sends it (245-byte chunks, a
+/// final usage chunk, `[DONE]`), one event per element.
+fn openai_events(chunks: usize) -> Vec<Vec<u8>> {
+    let chunk = |delta: serde_json::Value, finish: serde_json::Value| {
+        json!({"choices": [{"delta": delta, "finish_reason": finish, "index": 0, "logprobs": null}],
+            "created": 1796575985, "id": "chatcmpl-mock1", "model": "gpt-4o-mini",
+            "object": "chat.completion.chunk", "service_tier": "default",
+            "system_fingerprint": "fp_mock", "usage": null})
+    };
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        json!(null),
+    )];
+    for i in 0..chunks {
+        events.push(chunk(json!({"content": format!("tok{i} ")}), json!(null)));
+    }
+    events.push(chunk(json!({}), json!("stop")));
+    let mut usage = chunk(json!({}), json!(null));
+    usage["choices"] = json!([]);
+    usage["usage"] =
+        json!({"prompt_tokens": 12, "completion_tokens": chunks, "total_tokens": 12 + chunks});
+    events.push(usage);
+    let mut out: Vec<Vec<u8>> = events
+        .iter()
+        .map(|e| format!("data: {e}\n\n").into_bytes())
+        .collect();
+    out.push(b"data: [DONE]\n\n".to_vec());
+    out
+}
+
+/// The relay's work per upstream event, without the sockets: a stream fed
+/// one event per read (a real token cadence) and whole in one read (a
+/// burst), passed through (OpenAI) and translated (Anthropic), into an
+/// OpenAI-format client. Throughput gives the time per event.
+fn relay(c: &mut Criterion) {
+    let openai = adapter("openai", None);
+    let anthropic = adapter("anthropic", None);
+    let stream_ctx = ctx("m", true);
+    let anthropic_events: Vec<Vec<u8>> = fixture("anthropic", "adapter_stream.anthropic.sse")
+        .expect("anthropic transcript")
+        .split_inclusive("\n\n")
+        .map(|e| e.as_bytes().to_vec())
+        .collect();
+    let mut group = c.benchmark_group("relay_per_event");
+    for (name, adapter, reads) in [
+        ("passthrough", &openai, openai_events(20)),
+        ("translated_anthropic", &anthropic, anthropic_events),
+    ] {
+        let relay = Relay {
+            adapter,
+            ctx: &stream_ctx,
+            include_usage: true,
+            idle_timeout: Duration::from_secs(60),
+            max_duration: Duration::from_secs(1800),
+            max_event: 1 << 20,
+            secrets: vec!["k"],
+            collect: false,
+        };
+        let burst = reads.concat();
+        group.throughput(Throughput::Elements(reads.len() as u64));
+        for (shape, reads) in [("alone", reads.clone()), ("burst", vec![burst])] {
+            group.bench_function(format!("{name}_{shape}"), |b| {
+                let mut out = Vec::with_capacity(16 << 10);
+                b.iter(|| {
+                    let mut rctx = RequestCtx::default();
+                    let mut feed = Feed::new(&relay, ClientFormat::OpenAi);
+                    for read in &reads {
+                        out.clear();
+                        feed.bytes(black_box(read), &mut out, &mut rctx);
+                    }
+                    feed.eof(&mut out, &mut rctx);
+                    assert!(feed.complete(), "{name}: the stream did not complete");
+                    black_box(out.len())
+                })
+            });
+        }
+    }
+    group.finish();
 }
 
 fn config_with_routes(n: usize) -> tempfile::TempDir {
@@ -335,6 +418,7 @@ fn log_redaction(c: &mut Criterion) {
 criterion_group!(
     benches,
     sse,
+    relay,
     routing,
     adapters,
     script_hooks,

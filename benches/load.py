@@ -2,7 +2,6 @@
 """Helper of benches/load.sh: drives the load, samples /proc, prints the tables.
 
   load.py run     --targets targets.json --secs 5 --conc 1,16,64,256 --modes ... --out FILE
-  load.py ttfb    URL BODY_FILE HEADERS_JSON N          (one stream target, prints JSON)
   load.py streams --url URL --pid PID --n 10000 ...      (many slow streams, prints a table)
   load.py cadence --targets cadence.json --n 1000 ...    (streams at a token cadence, prints a table)
 
@@ -12,7 +11,7 @@ and concurrency the rows run back to back (same moment), each with the load
 generator (wrk or oha) for --secs; the proxy's CPU (utime+stime from
 /proc/PID/stat) is read before and after and divided by the requests served,
 RSS (VmRSS) is read after. Stream modes also get a time-to-first-byte column,
-measured at concurrency 1 by this script's own asyncio client (`ttfb`).
+measured at concurrency 1 by this script's own asyncio client (`ttfb_async`).
 """
 
 import argparse

@@ -12,7 +12,9 @@
 //! is checked against serde_json's in the unit tests and the
 //! `event_peek` fuzz target.
 
-/// What an event carries that matters to the relay.
+/// What an event carries that matters to the relay. A key written twice
+/// counts if either of its values would (serde_json keeps the last): the
+/// relay then parses the event fully, which is never wrong.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Peek {
     /// A top-level `usage` that is not `null`: the final usage chunk.
