@@ -17,8 +17,9 @@ use switchyard::adapter::script::engine::{build_engine, ScriptLimits};
 use switchyard::adapter::script::{Patch, ScriptAdapter};
 use switchyard::adapter::{Adapter, Ctx, Origin, Wire};
 use switchyard::config::Config;
-use switchyard::proxy::deliver::relay::{ClientFormat, Feed, Relay};
+use switchyard::proxy::deliver::relay::{Feed, Relay};
 use switchyard::proxy::RequestCtx;
+use switchyard::request::Dialect;
 use switchyard::routing::tokens::{self, Tokenizer};
 use switchyard::transform::ndjson::NdjsonParser;
 use switchyard::transform::sse::SseParser;
@@ -116,7 +117,7 @@ fn relay(c: &mut Criterion) {
                 let mut out = Vec::with_capacity(16 << 10);
                 b.iter(|| {
                     let mut rctx = RequestCtx::default();
-                    let mut feed = Feed::new(&relay, ClientFormat::OpenAi);
+                    let mut feed = Feed::new(&relay, Dialect::OpenAi, "m");
                     for read in &reads {
                         out.clear();
                         feed.bytes(black_box(read), &mut out, &mut rctx);

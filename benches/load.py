@@ -126,8 +126,10 @@ def request_bytes(url, body, headers):
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body.encode(), u.hostname, u.port
 
 
-async def read_response(reader, on_first_body=None):
-    """Reads one response; calls on_first_body() at the first body byte. Returns (status, keep_alive)."""
+async def read_response(reader, on_first_body=None, on_body=None):
+    """Reads one response; calls on_first_body() at the first body byte and
+    on_body(bytes) with each piece of a chunked or sized body. Returns
+    (status, keep_alive, chunked)."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     hdrs = {}
@@ -142,25 +144,30 @@ async def read_response(reader, on_first_body=None):
             if size == 0:
                 await reader.readuntil(b"\r\n")
                 break
-            await reader.readexactly(size + 2)
+            data = await reader.readexactly(size + 2)
+            if on_body:
+                on_body(data[:-2])
             if first and on_first_body:
                 on_first_body()
                 first = False
     elif b"content-length" in hdrs:
         n = int(hdrs[b"content-length"])
         if n:
-            await reader.readexactly(1)
+            data = await reader.readexactly(1)
             if on_first_body:
                 on_first_body()
-            await reader.readexactly(n - 1)
+            data += await reader.readexactly(n - 1)
+            if on_body:
+                on_body(data)
     else:
         await reader.read(1)
         if on_first_body:
             on_first_body()
         while await reader.read(65536):
             pass
-        return status, False
-    return status, hdrs.get(b"connection") != b"close"
+        return status, False, False
+    chunked = hdrs.get(b"transfer-encoding") == b"chunked"
+    return status, hdrs.get(b"connection") != b"close", chunked
 
 
 async def ttfb_async(url, body, headers, n):
@@ -174,7 +181,7 @@ async def ttfb_async(url, body, headers, n):
         first = []
         writer.write(raw)
         try:
-            status, keep = await read_response(reader, lambda: first.append(time.perf_counter()))
+            status, keep, _ = await read_response(reader, lambda: first.append(time.perf_counter()))
         except (asyncio.IncompleteReadError, ConnectionError):
             errors += 1
             writer.close()
@@ -314,7 +321,7 @@ async def hold_stream(raw, host, port, opened, done, errors):
         reading = asyncio.ensure_future(read_response(reader, first))
         await asyncio.wait([reading, got], return_when=asyncio.FIRST_COMPLETED)
         opened.append(1)
-        status, _ = await reading
+        status, _, _ = await reading
         if status != 200:
             errors.append(status)
         writer.close()
@@ -383,32 +390,23 @@ async def cadence_stream(raw, host, port, spans, errors):
         writer.write(raw)
         first = []
         tail = bytearray()
-        head = await reader.readuntil(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        if status != 200 or b"transfer-encoding: chunked" not in head.lower():
-            # an error answer (JSON, with a length), not a stream
-            body = (await asyncio.wait_for(reader.read(4096), 5.0)).decode(errors="replace")
-            errors.append(f"{status}: {body[:200]}")
+
+        def body(data):
+            # the end of the body: to check the stream completed (or to
+            # show an error answer)
+            tail[:] = (tail + data)[-256:]
+        status, _, chunked = await read_response(reader, lambda: first.append(time.monotonic()), body)
+        if status != 200 or not chunked:  # an error answer, not a stream
+            errors.append(f"{status}: {tail.decode(errors='replace')[:200]}")
             writer.close()
             return
-        # a stream (every proxy here streams chunked): read to the last
-        # chunk, keeping the end of the body to check the stream completed
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            if size == 0:
-                await reader.readuntil(b"\r\n")
-                break
-            data = await reader.readexactly(size + 2)
-            if not first:
-                first.append(time.monotonic())
-            tail = (tail + data)[-256:]
         end = time.monotonic()
         writer.close()
         if b"[DONE]" not in tail and b"message_stop" not in tail:
             errors.append("stream ended without [DONE] or message_stop")
         elif first:
             spans.append((first[0], end))
-    except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as e:
+    except (OSError, asyncio.IncompleteReadError, ValueError) as e:
         errors.append(repr(e))
 
 

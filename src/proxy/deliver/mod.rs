@@ -29,7 +29,7 @@ use crate::policy::cache::{self, Cached};
 use crate::request::{ClientRequest, Dialect, Endpoint};
 use crate::routing::Target;
 use crate::upstream::call::Incoming;
-use relay::{ClientFormat, Relay};
+use relay::Relay;
 use sink::Sink;
 
 /// Sends the winning attempt's answer to the client; a complete answer
@@ -127,12 +127,15 @@ async fn stream(
         secrets: provider.secrets(),
         collect: capture.is_some(),
     };
-    let format = match ctx.dialect {
-        Dialect::OpenAi => ClientFormat::OpenAi,
-        Dialect::Anthropic => ClientFormat::Anthropic(shared.req.model.clone()),
-    };
     let result = relay
-        .run(session, ctx, incoming, first, shared.connector, format)
+        .run(
+            session,
+            ctx,
+            incoming,
+            first,
+            shared.connector,
+            &shared.req.model,
+        )
         .await;
     if let (Some(c), Ok(Some(whole))) = (capture, &result) {
         c.keep(&provider.name, ctx, whole.to_string()).await;
@@ -153,12 +156,7 @@ pub async fn cached(
     ctx.model = Some(answer.model.clone());
     if req.stream && req.endpoint == Endpoint::Chat {
         let body: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
-        let mut sink = match ctx.dialect {
-            Dialect::OpenAi => Sink::OpenAi,
-            Dialect::Anthropic => {
-                Sink::Anthropic(Box::new(anthropic::StreamEncoder::new(&req.model)))
-            }
-        };
+        let mut sink = Sink::new(ctx.dialect, &req.model);
         let include_usage = req.include_usage || ctx.dialect == Dialect::Anthropic;
         let mut out = Vec::new();
         for chunk in cache::replay_chunks(&body, include_usage) {

@@ -25,6 +25,7 @@ use crate::proxy::client::client_gone;
 use crate::proxy::hostile::Hostile;
 use crate::proxy::respond::{bounded, common_headers, response_parts, set};
 use crate::proxy::RequestCtx;
+use crate::request::Dialect;
 use crate::transform::sse::SseEvent;
 use crate::upstream::call::{CallError, Incoming};
 
@@ -53,13 +54,6 @@ pub struct Relay<'a> {
     pub secrets: Vec<&'a str>,
     /// Rebuild the whole answer (for the response cache).
     pub collect: bool,
-}
-
-/// The stream format the client expects.
-pub enum ClientFormat {
-    OpenAi,
-    /// Anthropic events, for `/v1/messages`; the model name the client asked for.
-    Anthropic(String),
 }
 
 /// Where a stream stands.
@@ -128,7 +122,7 @@ impl Relay<'_> {
         mut incoming: Incoming,
         first: Option<Bytes>,
         connector: &Connector,
-        format: ClientFormat,
+        model: &str,
     ) -> pingora::Result<Option<Value>> {
         let _gauge = StreamGauge::enter();
         let mut parts = response_parts(200, 12)?;
@@ -153,7 +147,7 @@ impl Relay<'_> {
         )
         .await?;
 
-        let mut feed = Feed::new(self, format);
+        let mut feed = Feed::new(self, ctx.dialect, model);
         // The bytes read while deciding on this provider come first.
         let mut first = Some(first);
         let expiry = tokio::time::sleep_until(expires);
@@ -181,15 +175,7 @@ impl Relay<'_> {
                     feed.expired(&mut out, ctx);
                     true
                 }
-                Step::Data(Ok(Some(chunk))) => feed.bytes(&chunk, &mut out, ctx),
-                Step::Data(Ok(None)) => {
-                    feed.eof(&mut out, ctx);
-                    true
-                }
-                Step::Data(Err(e)) => {
-                    feed.broken(&e, &mut out, ctx);
-                    true
-                }
+                Step::Data(read) => feed.read(read, &mut out, ctx),
             };
             // What the provider sent in the same burst — chunks Pingora
             // already holds from the read that brought this one, or bytes
@@ -207,17 +193,7 @@ impl Relay<'_> {
                 let Some(read) = incoming.read().now_or_never() else {
                     break;
                 };
-                finished = match read {
-                    Ok(Some(chunk)) => feed.bytes(&chunk, &mut out, ctx),
-                    Ok(None) => {
-                        feed.eof(&mut out, ctx);
-                        true
-                    }
-                    Err(e) => {
-                        feed.broken(&e, &mut out, ctx);
-                        true
-                    }
-                };
+                finished = feed.read(read, &mut out, ctx);
             }
             if ctx.ttft.is_none() && !out.is_empty() {
                 ctx.ttft = Some(ctx.started.elapsed());
@@ -260,13 +236,9 @@ pub struct Feed<'r> {
 }
 
 impl<'r> Feed<'r> {
-    pub fn new(relay: &'r Relay<'r>, format: ClientFormat) -> Self {
-        let sink = match format {
-            ClientFormat::OpenAi => Sink::OpenAi,
-            ClientFormat::Anthropic(model) => Sink::Anthropic(Box::new(
-                crate::dialect::anthropic::StreamEncoder::new(&model),
-            )),
-        };
+    /// A stream to a client of `dialect`; `model` is the name it asked for.
+    pub fn new(relay: &'r Relay<'r>, dialect: Dialect, model: &str) -> Self {
+        let sink = Sink::new(dialect, model);
         Self {
             relay,
             parser: Parser::new(relay.adapter.framing(), relay.max_event),
@@ -283,8 +255,28 @@ impl<'r> Feed<'r> {
         }
     }
 
-    /// One upstream read; returns whether the stream is over (complete, or
-    /// failed in-band).
+    /// What one upstream read gave: bytes, the end, or a failure; returns
+    /// whether the stream is over (complete, or failed in-band).
+    pub fn read(
+        &mut self,
+        read: Result<Option<Bytes>, CallError>,
+        out: &mut Vec<u8>,
+        ctx: &mut RequestCtx,
+    ) -> bool {
+        match read {
+            Ok(Some(chunk)) => self.bytes(&chunk, out, ctx),
+            Ok(None) => {
+                self.eof(out, ctx);
+                true
+            }
+            Err(e) => {
+                self.broken(&e, out, ctx);
+                true
+            }
+        }
+    }
+
+    /// One upstream read's bytes; returns whether the stream is over.
     pub fn bytes(&mut self, chunk: &[u8], out: &mut Vec<u8>, ctx: &mut RequestCtx) -> bool {
         let p = &mut self.progress;
         if let Err(e) = self.parser.feed(chunk, &mut self.events) {

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::dialect::anthropic::{write_event, StreamEncoder};
+use crate::request::Dialect;
 use crate::transform::sse::{write_data, write_json};
 
 /// The client's stream format.
@@ -16,6 +17,15 @@ pub enum Sink {
 }
 
 impl Sink {
+    /// The sink for a client of `dialect`; `model` is the name an
+    /// Anthropic client asked for, echoed in its events.
+    pub fn new(dialect: Dialect, model: &str) -> Self {
+        match dialect {
+            Dialect::OpenAi => Self::OpenAi,
+            Dialect::Anthropic => Self::Anthropic(Box::new(StreamEncoder::new(model))),
+        }
+    }
+
     /// An OpenAI chunk already serialized (passthrough from the provider).
     pub fn chunk_text(&mut self, out: &mut Vec<u8>, data: &str) {
         match self {
