@@ -51,7 +51,7 @@ pub use query::{GroupBy, UsageQuery, UsageRow};
 pub use target::LedgerTarget;
 
 use store::{Pending, Store, StoreError};
-use writer::{Msg, Shared};
+use writer::{Msg, Shared, Wake};
 
 /// One finished request.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -159,6 +159,7 @@ pub struct Ledger {
 
 struct Inner {
     tx: mpsc::Sender<Msg>,
+    wake: Wake,
     shared: Arc<Shared>,
     writer: Mutex<Option<JoinHandle<()>>>,
     target: LedgerTarget,
@@ -202,10 +203,11 @@ impl Ledger {
         }
         let shared = Arc::new(Shared::default());
         let max_pending = opts.max_buffer.saturating_mul(2);
-        let (tx, handle) = writer::start(target, table, opts, shared.clone())?;
+        let (tx, handle, wake) = writer::start(target, table, opts, shared.clone())?;
         Ok(Ledger {
             inner: Arc::new(Inner {
                 tx,
+                wake,
                 shared,
                 writer: Mutex::new(Some(handle)),
                 target: target.clone(),
@@ -229,7 +231,7 @@ impl Ledger {
                 .drop_records(1, &inner.label, "the writer is too far behind");
             return;
         }
-        inner.shared.pending.fetch_add(1, Ordering::SeqCst);
+        let before = inner.shared.pending.fetch_add(1, Ordering::SeqCst);
         let msg = Msg::Record(Pending {
             record: r,
             accepted: Instant::now(),
@@ -239,7 +241,9 @@ impl Ledger {
             inner
                 .shared
                 .drop_records(1, &inner.label, "the ledger is closed");
+            return;
         }
+        inner.wake.after_record(before);
     }
 
     /// Blocks until every record accepted before the call is committed.
@@ -300,6 +304,7 @@ impl Inner {
         };
         let (reply_tx, reply_rx) = mpsc::sync_channel(1);
         self.tx.send(msg(reply_tx)).map_err(|_| closed())?;
+        self.wake.now();
         reply_rx.recv().map_err(|_| closed())?
     }
 

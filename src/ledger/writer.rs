@@ -4,12 +4,21 @@
 //! `flush_interval`. When the database fails it keeps the buffer (dropping
 //! the oldest beyond `max_buffer`), reconnects with jittered exponential
 //! backoff and never gives up until closed.
+//!
+//! **Wake-ups.** The writer does not block on the channel: a blocked
+//! receiver makes every `send` wake it (a futex call on the request path and
+//! a context switch per record, which cost the request path more than the
+//! insert itself under load). It parks instead, and a handle unparks it only
+//! when its record is the first pending one, completes a batch, or asks for
+//! a flush or a close ([`Wake`]); otherwise it sleeps until the oldest
+//! record is due. So a busy gateway wakes it once per `flush_interval` or
+//! per `max_batch` records, not once per request.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -32,8 +41,32 @@ pub(crate) struct Shared {
     pub dropped: AtomicU64,
     /// Batches committed (for tests: batching must hold up under load).
     pub batches: AtomicU64,
+    /// Times the writer woke from a park (for tests: records must not
+    /// wake it one by one).
+    pub wakes: AtomicU64,
     last_drop_log_ms: AtomicU64,
     drops_at_last_log: AtomicU64,
+}
+
+/// How a handle wakes the parked writer (see the module's doc).
+#[derive(Debug, Clone)]
+pub(crate) struct Wake {
+    thread: Thread,
+    max_batch: usize,
+}
+
+impl Wake {
+    /// After sending a record that found `before` records pending.
+    pub fn after_record(&self, before: usize) {
+        if before == 0 || (before + 1) % self.max_batch == 0 {
+            self.thread.unpark();
+        }
+    }
+
+    /// After sending a flush or a close.
+    pub fn now(&self) {
+        self.thread.unpark();
+    }
 }
 
 impl Shared {
@@ -78,8 +111,9 @@ pub(crate) fn start(
     table: &str,
     opts: LedgerOptions,
     shared: Arc<Shared>,
-) -> Result<(Sender<Msg>, JoinHandle<()>), LedgerError> {
+) -> Result<(Sender<Msg>, JoinHandle<()>, Wake), LedgerError> {
     let label = target.label();
+    let max_batch = opts.max_batch;
     let open_err = |message: String| LedgerError::Open {
         target: label.clone(),
         message,
@@ -106,7 +140,13 @@ pub(crate) fn start(
         })
         .map_err(|e| open_err(format!("cannot start the writer thread: {e}")))?;
     match ready_rx.recv() {
-        Ok(Ok(())) => Ok((tx, handle)),
+        Ok(Ok(())) => {
+            let wake = Wake {
+                thread: handle.thread().clone(),
+                max_batch,
+            };
+            Ok((tx, handle, wake))
+        }
         Ok(Err(e)) => {
             let _ = handle.join();
             Err(open_err(e.message))
@@ -161,34 +201,47 @@ impl Writer {
     /// The thread's body: runs until `Close` or until every handle is gone.
     fn run(mut self) {
         loop {
-            let msg = match self.wake_at() {
-                None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                Some(at) => self
-                    .rx
-                    .recv_timeout(at.saturating_duration_since(Instant::now())),
-            };
-            let mut running = match msg {
-                Ok(msg) => self.handle(msg),
-                Err(RecvTimeoutError::Timeout) => true,
-                Err(RecvTimeoutError::Disconnected) => {
-                    let _ = self.shutdown();
-                    false
+            // Take what is queued, up to a batch while the database takes
+            // writes (a writer behind schedule then writes full batches);
+            // everything while it is failing, so that the buffer, not the
+            // channel, holds the backlog and drops its oldest.
+            let mut more = false;
+            loop {
+                if self.retry_at.is_none() && self.buffer.len() >= self.opts.max_batch {
+                    more = true;
+                    break;
                 }
-            };
-            // Take what is already queued (up to a batch) before deciding to
-            // write: a writer behind schedule then writes full batches
-            // instead of one overdue record at a time.
-            while running && self.buffer.len() < self.opts.max_batch {
                 match self.rx.try_recv() {
-                    Ok(msg) => running = self.handle(msg),
-                    Err(_) => break,
+                    Ok(msg) => {
+                        if !self.handle(msg) {
+                            return;
+                        }
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        let _ = self.shutdown();
+                        return;
+                    }
                 }
-            }
-            if !running {
-                return;
             }
             self.write_if_due();
+            if !(more && self.retry_at.is_none()) {
+                self.sleep();
+            }
         }
+    }
+
+    /// Parks until the oldest buffered record is due (or the next retry),
+    /// or until a handle wakes it. With nothing buffered it parks for good
+    /// when nothing is pending either, and briefly when a record is
+    /// counted but not yet sent (its handle is between the two steps).
+    fn sleep(&self) {
+        match self.wake_at() {
+            Some(at) => std::thread::park_timeout(at.saturating_duration_since(Instant::now())),
+            None if self.shared.pending.load(Ordering::SeqCst) == 0 => std::thread::park(),
+            None => std::thread::park_timeout(self.opts.flush_interval),
+        }
+        self.shared.wakes.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Handles one message; false when the writer must stop.

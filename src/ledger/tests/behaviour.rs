@@ -324,6 +324,28 @@ fn a_writer_behind_schedule_still_writes_full_batches(db: TestDb) {
     assert!(batches < 1000, "{batches} transactions for 20,000 records");
 }
 
+fn records_arriving_one_by_one_do_not_wake_the_writer_each(db: TestDb) {
+    let ledger = db.open(LedgerOptions {
+        flush_interval: Duration::from_millis(500),
+        ..Default::default()
+    });
+    // Spaced out as a busy gateway's requests finish: a writer blocked on
+    // the channel would wake for each (a futex call and a context switch
+    // per request); a parked one sleeps until the first record is due.
+    for i in 0..200 {
+        ledger.record(rec(format!("r{i}")));
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let wakes = ledger
+        .inner
+        .shared
+        .wakes
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(wakes <= 5, "the writer woke {wakes} times for 200 records");
+    ledger.flush().unwrap();
+    assert_eq!(db.count(), 200);
+}
+
 /// Each name becomes `sqlite::name` and `postgres::name`.
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
@@ -346,4 +368,5 @@ both!(
     reopening_keeps_rows_and_schema,
     records_from_many_threads_all_arrive,
     a_writer_behind_schedule_still_writes_full_batches,
+    records_arriving_one_by_one_do_not_wake_the_writer_each,
 );
