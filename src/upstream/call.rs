@@ -100,22 +100,31 @@ pub enum CallError {
 }
 
 /// A response whose header has arrived; the body is read by the caller.
-pub struct Incoming {
-    pub session: HttpSession,
-    pub peer: HttpPeer,
+///
+/// Boxed: Pingora's client session and peer take over a kilobyte, and an
+/// `Incoming` lives in the futures of every stage that delivers it (the
+/// state of an async fn keeps a moved-in argument and its local copy), all
+/// held for as long as a stream is open.
+pub struct Incoming(Box<Exchange>);
+
+struct Exchange {
+    session: HttpSession,
+    peer: HttpPeer,
 }
 
 impl Incoming {
     /// The response status code.
     pub fn status(&self) -> u16 {
-        self.session
+        self.0
+            .session
             .response_header()
             .map_or(0, |h| h.status.as_u16())
     }
 
     /// A response header value as text.
     pub fn header_str(&self, name: &str) -> Option<&str> {
-        self.session
+        self.0
+            .session
             .response_header()?
             .headers
             .get(name)
@@ -124,10 +133,11 @@ impl Incoming {
 
     /// Reads the next body chunk; `None` at the end.
     pub async fn read(&mut self) -> Result<Option<Bytes>, CallError> {
-        self.session
+        let Exchange { session, peer } = &mut *self.0;
+        session
             .read_response_body()
             .await
-            .map_err(|e| classify(&e, "body data", &self.peer))
+            .map_err(|e| classify(&e, "body data", peer))
     }
 
     /// Reads the rest of the body, failing past `limit` bytes: at once
@@ -151,15 +161,19 @@ impl Incoming {
 
     /// Sets the longest wait between two body reads.
     pub fn set_idle_timeout(&mut self, idle: Duration) {
-        self.session.set_read_timeout(Some(idle));
+        self.0.session.set_read_timeout(Some(idle));
     }
 
-    /// Returns the connection to the pool if the response was read to the end.
-    pub async fn release(mut self, connector: &Connector) {
-        if self.session.response_done() {
-            connector
-                .release_http_session(self.session, &self.peer, Some(Duration::from_secs(60)))
-                .await;
+    /// Returns the connection to the pool if the response was read to the
+    /// end. Pingora's release is a large future (over 5 KB), so it is boxed
+    /// here and allocated only at the end, not reserved in the state of
+    /// every caller for the whole answer.
+    pub async fn release(self, connector: &Connector) {
+        let Exchange { mut session, peer } = *self.0;
+        if session.response_done() {
+            let release =
+                connector.release_http_session(session, &peer, Some(Duration::from_secs(60)));
+            Box::pin(release).await;
         }
     }
 }
@@ -197,7 +211,7 @@ pub async fn send(
                 })
             });
         match exchanged {
-            Ok(()) => return Ok(Incoming { session, peer }),
+            Ok(()) => return Ok(Incoming(Box::new(Exchange { session, peer }))),
             Err(e) if reused && !matches!(e, CallError::Timeout { .. }) => last = Some(e),
             Err(e) => return Err(e),
         }

@@ -88,7 +88,11 @@ async fn try_all<'t>(
             .map(|h| hedge_delay(h, first))
             .zip(candidates.get(next));
         let (result, both) = match hedge {
-            Some((after, second)) => hedge::hedged(shared, first, second, after, failures).await,
+            // Boxed: two attempts in flight are twice the state of one
+            // (25 KB), which a route that does not hedge should not copy.
+            Some((after, second)) => {
+                Box::pin(hedge::hedged(shared, first, second, after, failures)).await
+            }
             None => (shared.start(first).await, false),
         };
         if both {
