@@ -13,6 +13,7 @@
 pub mod head;
 pub mod reply;
 pub mod slots;
+mod trim;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -220,7 +221,10 @@ where
             return None;
         };
         let _open = (self.listener == Listener::Api).then(Open::enter);
+        trim::opened(self.listener.slots().in_use());
         self.serve(stream, &limits, shutdown).await;
+        drop(_slot);
+        trim::closed(self.listener.slots().in_use());
         None
     }
 

@@ -9,8 +9,8 @@
 //!
 //! Written by hand: the allocator-statistics crates (`stats_alloc`, `cap`)
 //! count or cap the whole process, not one thread's share during a call.
-//! The only `unsafe` code of the crate: a `GlobalAlloc` cannot be written
-//! without it.
+//! One of the two `unsafe` places of the crate (with `edge::trim`'s call
+//! into mimalloc): a `GlobalAlloc` cannot be written without it.
 
 #![allow(unsafe_code)]
 
