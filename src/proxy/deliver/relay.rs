@@ -184,9 +184,17 @@ impl Relay<'_> {
             // for bytes still to come; bounded, so that a provider that is
             // never silent cannot starve the write or the expiry. (A write
             // per upstream chunk was 27 `sendto` per 20-chunk stream where
-            // the bare-Pingora floor makes 11.)
+            // the bare-Pingora floor makes 11.) Except for the first bytes
+            // the client gets: they go out alone, as soon as they are
+            // ready, so that the time to the first token does not include
+            // the work on the rest of the burst.
             let mut finished = finished;
-            for _ in 0..MAX_DRAINED_READS {
+            let drain = if ctx.ttft.is_none() && !out.is_empty() {
+                0
+            } else {
+                MAX_DRAINED_READS
+            };
+            for _ in 0..drain {
                 if finished || out.len() >= MAX_BATCH {
                     break;
                 }
