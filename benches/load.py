@@ -267,6 +267,15 @@ def run(args):
             sys.exit("load.py: --strict: rows with failures:\n  " + "\n  ".join(failed))
 
 
+def append_report(args, lines):
+    """Prints a section and appends it to --out (after the load table)."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        with open(args.out, "a") as f:
+            f.write("\n" + text)
+
+
 def report(args, results, ttfb, conc, modes):
     lines = []
     lines.append(f"Load harness, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
@@ -371,11 +380,7 @@ async def streams_async(args):
     if errors:
         lines.append("")
         lines.append(f"first errors: {errors[:5]}")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        with open(args.out, "a") as f:
-            f.write("\n" + text)
+    append_report(args, lines)
     if args.strict and (errors or n_open < args.n or len(done) < args.n):
         sys.exit(f"load.py: --strict: {n_open} of {args.n} streams open at once, "
                  f"{len(done)} completed, {len(errors)} errors")
@@ -466,11 +471,7 @@ async def cadence_async(args):
     for r in rows:
         if r["first_errors"]:
             lines.append(f"\n{r['name']}: first errors {r['first_errors']}")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        with open(args.out, "a") as f:
-            f.write("\n" + text)
+    append_report(args, lines)
     failed = [r["name"] for r in rows if r["errors"] or r["completed"] < r["n"]]
     if args.strict and failed:
         sys.exit(f"load.py: --strict: streams failed or did not complete through {', '.join(failed)}")

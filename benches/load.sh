@@ -102,17 +102,25 @@ wait_http() { # url
   echo "load.sh: $1 did not answer" >&2; return 1
 }
 
+start_mock() { # name mock-provider-args... -> sets mock_addr mock_pid
+  "$bin/mock-provider" --listen 127.0.0.1:0 "${@:2}" >"$tmp/$1.out" &
+  pids+=($!); mock_pid=$!
+  wait_line "$tmp/$1.out" "listening on"
+  mock_addr=$(sed -n 's/^listening on //p' "$tmp/$1.out")
+}
+start_floor() { # name upstream -> sets floor_port floor_pid
+  floor_port=$(free_port)
+  "$bin/examples/bare_proxy" --listen "127.0.0.1:$floor_port" --upstream "$2" >"$tmp/$1.out" 2>&1 &
+  pids+=($!); floor_pid=$!
+  wait_http "http://127.0.0.1:$floor_port/"
+}
+
 # 1. the mock provider: 20-chunk replies, no delay
-"$bin/mock-provider" --listen 127.0.0.1:0 --chunks 20 >"$tmp/mock.out" &
-pids+=($!); mock_pid=$!
-wait_line "$tmp/mock.out" "listening on"
-mock=$(sed -n 's/^listening on //p' "$tmp/mock.out")
+start_mock mock --chunks 20
+mock=$mock_addr
 
 # 2. the floor
-floor_port=$(free_port)
-"$bin/examples/bare_proxy" --listen "127.0.0.1:$floor_port" --upstream "$mock" >"$tmp/floor.out" 2>&1 &
-pids+=($!); floor_pid=$!
-wait_http "http://127.0.0.1:$floor_port/"
+start_floor floor "$mock"
 
 # 3. nginx, if installed: a plain reverse proxy with upstream keep-alive, 2 workers
 nginx_bin=$(command -v nginx || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true)
@@ -239,10 +247,8 @@ python3 benches/load.py run --targets "$tmp/targets.json" --secs "$secs" --conc 
 if [ "$streams" -gt 0 ]; then
   # a second mock that sends one chunk every 4 s (3 chunks + role + [DONE]: ~16 s per stream),
   # and fresh proxies in front of it, so each baseline RSS is the proxy's own
-  "$bin/mock-provider" --listen 127.0.0.1:0 --chunks 3 --chunk-delay-ms 4000 >"$tmp/slow.out" &
-  pids+=($!)
-  wait_line "$tmp/slow.out" "listening on"
-  slow=$(sed -n 's/^listening on //p' "$tmp/slow.out")
+  start_mock slow --chunks 3 --chunk-delay-ms 4000
+  slow=$mock_addr
   hold() { # name url pid model
     # warm up: a few requests so the baseline includes pools and lazily built state
     for _ in 1 2 3; do curl -s -m 30 -o /dev/null "$2" -H 'content-type: application/json' \
@@ -260,24 +266,17 @@ if [ "$streams" -gt 0 ]; then
     kill -INT "$gw_pid"
   fi
   mock=$fast
-  slow_floor_port=$(free_port)
-  "$bin/examples/bare_proxy" --listen "127.0.0.1:$slow_floor_port" --upstream "$slow" >"$tmp/slowfloor.out" 2>&1 &
-  pids+=($!); slow_floor_pid=$!
-  wait_http "http://127.0.0.1:$slow_floor_port/"
-  hold "floor (bare Pingora)" "http://127.0.0.1:$slow_floor_port/v1/chat/completions" "$slow_floor_pid" gpt-4o-mini
+  start_floor slowfloor "$slow"
+  hold "floor (bare Pingora)" "http://127.0.0.1:$floor_port/v1/chat/completions" "$floor_pid" gpt-4o-mini
 fi
 if [ "$cadence" -gt 0 ]; then
   # a mock that sends a token every 20 ms for --cadence-secs, and fresh proxies
   # in front of it
   chunks=$(( cadence_secs * 1000 / 20 ))
-  "$bin/mock-provider" --listen 127.0.0.1:0 --chunks "$chunks" --chunk-delay-ms 20 >"$tmp/cadence.out" &
-  pids+=($!)
-  wait_line "$tmp/cadence.out" "listening on"
-  mock=$(sed -n 's/^listening on //p' "$tmp/cadence.out")
-  cfloor_port=$(free_port)
-  "$bin/examples/bare_proxy" --listen "127.0.0.1:$cfloor_port" --upstream "$mock" >"$tmp/cfloor.out" 2>&1 &
-  pids+=($!); cfloor_pid=$!
-  wait_http "http://127.0.0.1:$cfloor_port/"
+  start_mock cadence --chunks "$chunks" --chunk-delay-ms 20
+  mock=$mock_addr
+  start_floor cfloor "$mock"
+  cfloor_port=$floor_port cfloor_pid=$floor_pid
   start_nginx cnginx "$mock"
   cnginx_workers=""
   [ -n "$nginx_pid" ] && cnginx_workers=$(pgrep -P "$nginx_pid" | paste -sd, -)

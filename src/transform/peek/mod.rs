@@ -92,19 +92,46 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn enter(&mut self) -> Option<()> {
+    /// Steps into the object or array opening at `self.i`; `Some(true)`
+    /// when it is empty (`close` follows at once, consumed).
+    fn open(&mut self, close: u8) -> Option<bool> {
         self.depth += 1;
-        (self.depth <= MAX_DEPTH).then_some(())
+        if self.depth > MAX_DEPTH {
+            return None;
+        }
+        self.i += 1;
+        self.ws();
+        Some(self.close(close))
+    }
+
+    /// After a member: `,` (consumed; `Some(false)`, another follows) or
+    /// `close` (consumed; `Some(true)`, the container ends); else `None`.
+    fn next(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        match *self.b.get(self.i)? {
+            b',' => {
+                self.i += 1;
+                self.ws();
+                Some(false)
+            }
+            c if c == close => Some(self.close(close)),
+            _ => None,
+        }
+    }
+
+    /// Consumes `close` if it is next, leaving the container.
+    fn close(&mut self, close: u8) -> bool {
+        let closes = self.b.get(self.i) == Some(&close);
+        if closes {
+            self.i += 1;
+            self.depth -= 1;
+        }
+        closes
     }
 
     /// `{` at `self.i`; `at` is where the object itself sits.
     fn object(&mut self, at: At) -> Option<()> {
-        self.enter()?;
-        self.i += 1;
-        self.ws();
-        if self.b.get(self.i) == Some(&b'}') {
-            self.i += 1;
-            self.depth -= 1;
+        if self.open(b'}')? {
             return Some(());
         }
         loop {
@@ -133,29 +160,14 @@ impl<'a> Scanner<'a> {
                 (At::Choice, b"finish_reason") => self.peek.finished |= !null,
                 _ => {}
             }
-            self.ws();
-            match self.b.get(self.i)? {
-                b',' => {
-                    self.i += 1;
-                    self.ws();
-                }
-                b'}' => {
-                    self.i += 1;
-                    self.depth -= 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.next(b'}')? {
+                return Some(());
             }
         }
     }
 
     fn array(&mut self, at: At) -> Option<()> {
-        self.enter()?;
-        self.i += 1;
-        self.ws();
-        if self.b.get(self.i) == Some(&b']') {
-            self.i += 1;
-            self.depth -= 1;
+        if self.open(b']')? {
             return Some(());
         }
         let inner = if at == At::Choices {
@@ -171,18 +183,8 @@ impl<'a> Scanner<'a> {
                 At::Elsewhere
             };
             self.value(at)?;
-            self.ws();
-            match self.b.get(self.i)? {
-                b',' => {
-                    self.i += 1;
-                    self.ws();
-                }
-                b']' => {
-                    self.i += 1;
-                    self.depth -= 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.next(b']')? {
+                return Some(());
             }
         }
     }
