@@ -90,7 +90,7 @@ pub(crate) fn sse_response(
     stream_response(frames, ending, pace, guard, shutdown, "text/event-stream")
 }
 
-/// A `200` stream of `content_type` (SSE or NDJSON) that sends `frames`
+/// A `200` stream of `content_type` (SSE, NDJSON, audio) that sends `frames`
 /// one write each.
 pub(crate) fn stream_response(
     frames: Vec<Bytes>,
@@ -123,17 +123,31 @@ pub(crate) fn stream_response(
 /// A `200 application/json` response with a `content-length`; `in_flight`
 /// ends when the body has been sent or dropped.
 pub(crate) fn json_response(body: Bytes, guard: InFlight) -> Response {
+    bytes_response(body, "application/json", guard)
+}
+
+/// A `200` response of `content_type` with a `content-length`.
+pub(crate) fn bytes_response(body: Bytes, content_type: &'static str, guard: InFlight) -> Response {
     let len = body.len();
-    with_length(guarded(stream::iter([Ok(body)]), guard), len)
+    with_length(guarded(stream::iter([Ok(body)]), guard), len, content_type)
 }
 
 /// Announces `body` in full but sends only its first half, then aborts the
 /// connection.
 pub(crate) fn truncated_json_response(body: Bytes, guard: InFlight) -> Response {
+    truncated_response(body, "application/json", guard)
+}
+
+/// [`truncated_json_response`] for a body of any `content_type`.
+pub(crate) fn truncated_response(
+    body: Bytes,
+    content_type: &'static str,
+    guard: InFlight,
+) -> Response {
     let len = body.len();
     let half = stream::iter([Ok(body.slice(..len / 2))]);
     let items = half.chain(stream::once(abort_after_flush()));
-    with_length(guarded(items, guard), len)
+    with_length(guarded(items, guard), len, content_type)
 }
 
 /// A body of `items` that holds `guard` until it is dropped.
@@ -167,11 +181,11 @@ async fn abort_after_flush() -> io::Result<Bytes> {
     Err(aborted())
 }
 
-fn with_length(body: Body, len: usize) -> Response {
+fn with_length(body: Body, len: usize, content_type: &'static str) -> Response {
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
     response
 }

@@ -1,7 +1,7 @@
-//! Provider dialects: how OpenAI, Anthropic, Cohere (v2) and Ollama check
-//! keys, shape error bodies (wire-formats §1.4, §2.4; Cohere's
-//! `{"id","message"}`, Ollama's `{"error": "…"}`) and report errors inside
-//! a stream.
+//! Provider dialects: how OpenAI (chat and Responses), Anthropic, Cohere
+//! (v2) and Ollama check keys, shape error bodies (wire-formats §1.4, §2.4;
+//! Cohere's `{"id","message"}`, Ollama's `{"error": "…"}`) and report
+//! errors inside a stream.
 
 use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderValue, StatusCode};
@@ -16,6 +16,10 @@ use super::state::RecordedRequest;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Dialect {
     OpenAi,
+    /// OpenAI's Responses API: OpenAI's keys and error bodies, but typed
+    /// stream events (`event: response.output_text.delta`, …) that carry a
+    /// `sequence_number`.
+    Responses,
     Anthropic,
     /// Cohere's native v2 API (`/v2/chat`, `/v2/embed`).
     Cohere,
@@ -29,7 +33,7 @@ impl Dialect {
     /// key, but ollama.com and authenticating proxies take a bearer token).
     pub(crate) fn authorized(self, req: &RecordedRequest, key: &str) -> bool {
         match self {
-            Dialect::OpenAi | Dialect::Cohere | Dialect::Ollama => {
+            Dialect::OpenAi | Dialect::Responses | Dialect::Cohere | Dialect::Ollama => {
                 let bearer = req
                     .header("authorization")
                     .and_then(|v| v.strip_prefix("Bearer "));
@@ -42,7 +46,7 @@ impl Dialect {
     /// The 401 this provider answers for a missing or wrong key.
     pub(crate) fn unauthorized(self) -> Response {
         match self {
-            Dialect::OpenAi => openai_error(
+            Dialect::OpenAi | Dialect::Responses => openai_error(
                 StatusCode::UNAUTHORIZED,
                 "Incorrect API key provided. You can find your API key in the mock's configuration.",
                 "invalid_request_error",
@@ -60,7 +64,7 @@ impl Dialect {
     pub(crate) fn status_error(self, code: u16, retry_after: Option<u64>) -> Response {
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = match self {
-            Dialect::OpenAi => openai_status_error(status),
+            Dialect::OpenAi | Dialect::Responses => openai_status_error(status),
             Dialect::Anthropic => anthropic_error(status, anthropic_message(status)),
             Dialect::Cohere => cohere_error(status, cohere_message(status)),
             Dialect::Ollama => ollama_error(status, ollama_message(status)),
@@ -84,7 +88,7 @@ impl Dialect {
             .unwrap_or("no-key");
         let echo = format!("key {key} refused");
         let body = match self {
-            Dialect::OpenAi => {
+            Dialect::OpenAi | Dialect::Responses => {
                 json!({ "error": openai_error_object(&echo, &echo, Some(&echo), Some(&echo)) })
             }
             Dialect::Anthropic => json!({
@@ -111,6 +115,13 @@ impl Dialect {
                 Some("messages"),
                 Some("context_length_exceeded"),
             ),
+            Dialect::Responses => openai_error(
+                StatusCode::BAD_REQUEST,
+                "Your input exceeds the context window of this model. Please adjust your input and try again.",
+                "invalid_request_error",
+                Some("input"),
+                Some("context_length_exceeded"),
+            ),
             Dialect::Anthropic => anthropic_error(
                 StatusCode::BAD_REQUEST,
                 "prompt is too long: 210000 tokens > 200000 maximum",
@@ -130,18 +141,25 @@ impl Dialect {
     /// (`Fault::StreamError`): Anthropic 529 (overloaded), the others 500.
     pub(crate) fn overloaded_status(self) -> u16 {
         match self {
-            Dialect::OpenAi | Dialect::Cohere | Dialect::Ollama => 500,
+            Dialect::OpenAi | Dialect::Responses | Dialect::Cohere | Dialect::Ollama => 500,
             Dialect::Anthropic => 529,
         }
     }
 
-    /// The in-band error event sent after a 200 (wire-formats §1.3, §2.3;
-    /// Cohere ends the stream with a `message-end` whose delta carries the
-    /// `error` and finish_reason ERROR; Ollama sends an `{"error"}` line).
-    pub(crate) fn stream_error_frame(self) -> Bytes {
+    /// The in-band error event sent after a 200 as the stream's event
+    /// number `seq` (from 0) (wire-formats §1.3, §2.3; Responses sends a
+    /// typed `error` event; Cohere ends the stream with a `message-end`
+    /// whose delta carries the `error` and finish_reason ERROR; Ollama
+    /// sends an `{"error"}` line).
+    pub(crate) fn stream_error_frame(self, seq: usize) -> Bytes {
         match self {
             Dialect::OpenAi => sse_data(&json!({ "error": openai_error_object(
                 SERVER_ERROR_MESSAGE, "server_error", None, None) })),
+            Dialect::Responses => sse_event(
+                "error",
+                &json!({"type": "error", "code": "server_error",
+                    "message": SERVER_ERROR_MESSAGE, "param": null, "sequence_number": seq}),
+            ),
             Dialect::Anthropic => sse_event(
                 "error",
                 &anthropic_error_body("overloaded_error", "Overloaded"),
@@ -161,6 +179,9 @@ impl Dialect {
     pub(crate) fn malformed_frame(self) -> Bytes {
         match self {
             Dialect::OpenAi => Bytes::from_static(b"data: {\"id\":\"chatcmpl-mock\",\"choices\":[{\"delta\":\n\n"),
+            Dialect::Responses => Bytes::from_static(
+                b"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\n\n",
+            ),
             Dialect::Anthropic => Bytes::from_static(
                 b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":\n\n",
             ),
@@ -176,7 +197,9 @@ impl Dialect {
     /// The `content-type` of this provider's streams.
     pub(crate) fn stream_content_type(self) -> &'static str {
         match self {
-            Dialect::OpenAi | Dialect::Anthropic | Dialect::Cohere => "text/event-stream",
+            Dialect::OpenAi | Dialect::Responses | Dialect::Anthropic | Dialect::Cohere => {
+                "text/event-stream"
+            }
             Dialect::Ollama => "application/x-ndjson",
         }
     }

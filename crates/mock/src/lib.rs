@@ -4,45 +4,74 @@
 //!
 //! Tests, benchmarks and `switchyard demo` start it on `127.0.0.1:0` and point
 //! the gateway at [`MockServer::url`]. The flow of one request:
-//! `state` (record, count, snapshot the config) → `call` (latency, hang, auth,
-//! status fault) → `openai` / `anthropic` / `cohere` / `ollama` /
-//! `embeddings` (validate, build the reply) → `faults` (cut or corrupt the
+//! `state` (record, count, snapshot the config, parse a multipart `form`)
+//! → `call` (latency, hang, auth, status fault) → an endpoint module
+//! (validate with `params`, build the reply) → `faults` (cut or corrupt the
 //! reply) → `body` (pace and send it). Gemini's endpoints take the same
-//! steps in `gemini`.
+//! steps in `gemini`. `routes` maps paths to endpoint modules.
 //!
-//! Endpoints: `POST /v1/chat/completions`, `POST /v1/embeddings`,
-//! `GET /v1/models` (each also without the `/v1` prefix),
-//! `POST /v1/messages` (Anthropic), `POST /v1beta/models/{model}:{method}`
-//! (Gemini), `POST /v2/chat` and `/v2/embed` (Cohere), `POST /api/chat`
-//! (NDJSON streams) and `/api/embed` (Ollama).
+//! Endpoints, the OpenAI ones each also without the `/v1` prefix:
+//!
+//! - `POST /v1/chat/completions`, `POST /v1/embeddings`, `GET /v1/models`
+//!   (`openai`, `embeddings`);
+//! - `POST /v1/responses`: the Responses API, JSON or typed event stream
+//!   (`responses`);
+//! - `POST /v1/images/generations` (JSON) and `/v1/images/edits`
+//!   (multipart) (`images`);
+//! - `POST /v1/audio/transcriptions`, `/v1/audio/translations` (multipart)
+//!   and `/v1/audio/speech` (a paced binary body) (`audio`);
+//! - `POST /v1/moderations` (`moderations`);
+//! - `POST /v1/rerank`, `/rerank` and `/v2/rerank`, Cohere/Jina style
+//!   (`rerank`);
+//! - `POST`/`GET /v1/files`, `GET`/`DELETE /v1/files/{id}`,
+//!   `GET /v1/files/{id}/content`, `POST`/`GET /v1/batches`,
+//!   `GET /v1/batches/{id}`, `POST /v1/batches/{id}/cancel`, kept in the
+//!   server's memory (`files`, `store`);
+//! - any method on `/v1/mock/echo/{*rest}`: what arrived (`echo`);
+//! - `POST /v1/messages` (Anthropic), `POST /v1beta/models/{model}:{method}`
+//!   (Gemini), `POST /v2/chat` and `/v2/embed` (Cohere), `POST /api/chat`
+//!   (NDJSON streams) and `/api/embed` (Ollama).
+//!
+//! Every endpoint but `/v1/models` and unknown paths is a hit and goes
+//! through `call`: `api_key`, `latency`, `error_rate` and the faults apply.
 
 mod anthropic;
+mod audio;
 mod body;
 mod call;
 mod cohere;
 pub mod demo;
 mod dialect;
+mod echo;
 mod embeddings;
 mod faults;
+mod files;
+mod form;
 mod gemini;
 mod hostile;
+mod images;
+mod moderations;
 mod ollama;
 mod openai;
+mod params;
 mod reply;
+mod rerank;
+mod responses;
+mod routes;
 mod slow_header;
 mod state;
+mod store;
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::{get, post};
-use axum::Router;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use faults::{Fault, ParseFaultError};
+pub use form::{Form, FormPart};
 pub use state::RecordedRequest;
 
 use state::{Shared, Shutdown};
@@ -71,6 +100,13 @@ pub mod validate {
     }
 }
 
+/// What the mock's answers contain, for tests that check them byte for
+/// byte.
+pub mod expected {
+    pub use crate::audio::{speech_audio, SPEECH_PIECE};
+    pub use crate::images::{IMAGE_TOKENS, PNG_BASE64};
+}
+
 /// How long [`MockServer::stop`] waits for open connections to close before
 /// aborting the server task.
 const STOP_GRACE: Duration = Duration::from_secs(1);
@@ -90,7 +126,7 @@ pub struct MockConfig {
     /// If set, requests must carry this key (OpenAI: `Authorization: Bearer K`,
     /// Anthropic: `x-api-key: K`); otherwise they get a 401.
     pub api_key: Option<String>,
-    /// A failure to inject into the chat, messages and embeddings endpoints.
+    /// A failure to inject into the provider endpoints (all but `/models`).
     pub fault: Option<Fault>,
     /// OpenAI chat replies carry DeepSeek-style `reasoning_content`: on the
     /// message, and in stream deltas before the content.
@@ -164,7 +200,7 @@ impl MockServer {
         let addr = listener.local_addr()?;
         let (stop_tx, stop_rx) = watch::channel(());
         let shared = Arc::new(Shared::new(cfg, Shutdown::new(stop_rx.clone())));
-        let app = router(Arc::clone(&shared));
+        let app = routes::router(Arc::clone(&shared));
         let listener = slow_header::FaultyListener {
             inner: listener,
             shared: Arc::clone(&shared),
@@ -208,8 +244,10 @@ impl MockServer {
         self.shared.config()
     }
 
-    /// Requests received by the LLM endpoints (chat, messages, embeddings),
-    /// whether they completed or not. `/models` and unknown paths do not count.
+    /// Requests received by the provider endpoints (chat, messages,
+    /// embeddings, responses, images, audio, moderations, rerank, files,
+    /// batches, echo), whether they completed or not. `/models` and
+    /// unknown paths do not count.
     pub fn hits(&self) -> usize {
         self.shared.hits()
     }
@@ -262,47 +300,6 @@ impl std::fmt::Debug for MockServer {
             .field("addr", &self.addr)
             .finish_non_exhaustive()
     }
-}
-
-/// The routes; OpenAI paths are mounted with and without the `/v1` prefix.
-fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/v1/chat/completions", post(openai::chat))
-        .route("/chat/completions", post(openai::chat))
-        .route("/v1/embeddings", post(embeddings::create))
-        .route("/embeddings", post(embeddings::create))
-        .route("/v1/models", get(openai::models))
-        .route("/models", get(openai::models))
-        .route("/v1/messages", post(anthropic::messages))
-        .route("/v1beta/models/{*rest}", post(gemini::models))
-        .route("/v2/chat", post(cohere::chat))
-        .route("/v2/embed", post(cohere::embed))
-        .route("/api/chat", post(ollama::chat))
-        .route("/api/embed", post(ollama::embed))
-        .fallback(fallback)
-        .with_state(shared)
-}
-
-/// Paths not routed above. A `POST` to any path ending in
-/// `/chat/completions` or `/embeddings` is answered by the OpenAI handlers,
-/// so presets whose base path differs (`/openai/v1`, `/api/paas/v4`, Azure's
-/// `/openai/deployments/{d}/…`) can be tested end to end; anything else is
-/// OpenAI's 404.
-async fn fallback(
-    shared: axum::extract::State<Arc<Shared>>,
-    request: axum::extract::Request,
-) -> axum::response::Response {
-    let path = request.uri().path();
-    if request.method() == axum::http::Method::POST {
-        if path.ends_with("/chat/completions") {
-            return openai::chat(shared, request).await.unwrap_or_else(|r| r);
-        }
-        if path.ends_with("/embeddings") {
-            let answer = embeddings::create(shared, request).await;
-            return answer.unwrap_or_else(|r| r);
-        }
-    }
-    openai::not_found(shared, request).await
 }
 
 #[cfg(test)]

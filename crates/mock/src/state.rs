@@ -1,18 +1,22 @@
 //! Shared state of a mock server: its configuration, the recorded requests,
-//! the counters, and the guards that keep `in_flight` and
-//! `cancelled_streams` right when a response body finishes or is dropped.
+//! the counters, the stored files and batches, and the guards that keep
+//! `in_flight` and `cancelled_streams` right when a response body finishes
+//! or is dropped.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::Request;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use tokio::sync::watch;
 
 use super::dialect::openai_error;
+use super::form::{self, Form};
+use super::store::Store;
 use super::MockConfig;
 
 /// Largest request body the mock reads.
@@ -31,6 +35,9 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// The raw body.
     pub body: Bytes,
+    /// The body's fields and files when it is `multipart/form-data`
+    /// (images edits, audio, file uploads); `None` for any other body.
+    pub form: Option<Form>,
 }
 
 impl RecordedRequest {
@@ -92,6 +99,8 @@ pub(crate) struct Shared {
     cancelled: AtomicUsize,
     in_flight: AtomicUsize,
     shutdown: Shutdown,
+    /// Files and batches uploaded to this server.
+    pub(crate) store: Store,
 }
 
 /// Locks a mutex, ignoring poisoning (the data stays usable).
@@ -109,6 +118,7 @@ impl Shared {
             cancelled: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             shutdown,
+            store: Store::default(),
         }
     }
 
@@ -204,12 +214,18 @@ async fn read(request: Request) -> Result<RecordedRequest, Response> {
             None,
         )
     })?;
+    let content_type = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let form = form::parse(content_type, &body).await;
     Ok(RecordedRequest {
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().map(str::to_owned),
         headers: header_list(&parts.headers),
         body,
+        form,
     })
 }
 

@@ -10,18 +10,27 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::body::{self, Frame, Pace};
+use super::body::{self, Ending, Frame, Pace};
 use super::dialect::Dialect;
 use super::faults::{shape_stream, Fault};
 use super::hostile;
 use super::state::{Endpoint, RecordedRequest, Shared, Started};
 
-/// A request to a chat, messages or embeddings endpoint that passed the
-/// shared checks.
+/// A request to a provider endpoint (chat, messages, embeddings, and the
+/// rest of OpenAI's API) that passed the shared checks.
 #[derive(Debug)]
 pub(crate) struct Call {
     started: Started,
     dialect: Dialect,
+}
+
+/// Whether a [`Call`] answers a missing or wrong key with a 401.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyCheck {
+    /// 401 unless the request carries `MockConfig::api_key`.
+    Enforce,
+    /// Let the request through; [`Call::authorized`] tells (the echo).
+    Report,
 }
 
 impl Call {
@@ -32,14 +41,24 @@ impl Call {
         request: Request,
         dialect: Dialect,
     ) -> Result<Call, Response> {
+        Self::begin_with(shared, request, dialect, KeyCheck::Enforce).await
+    }
+
+    /// [`Call::begin`], with the key check as `keys` says.
+    pub(crate) async fn begin_with(
+        shared: &Arc<Shared>,
+        request: Request,
+        dialect: Dialect,
+        keys: KeyCheck,
+    ) -> Result<Call, Response> {
         let started = shared.begin(request, Endpoint::Llm).await?;
         let mut call = Call { started, dialect };
         call.sleep(call.started.cfg.latency).await?;
-        call.check_fault_and_key().await?;
+        call.check_fault_and_key(keys).await?;
         Ok(call)
     }
 
-    async fn check_fault_and_key(&mut self) -> Result<(), Response> {
+    async fn check_fault_and_key(&mut self, keys: KeyCheck) -> Result<(), Response> {
         let cfg = &self.started.cfg;
         if cfg.fault == Some(Fault::Hang) {
             self.started.shutdown.wait().await;
@@ -49,10 +68,8 @@ impl Call {
             self.sleep(after).await?;
         }
         let cfg = &self.started.cfg;
-        if let Some(key) = &cfg.api_key {
-            if !self.dialect.authorized(&self.started.req, key) {
-                return Err(self.dialect.unauthorized());
-            }
+        if keys == KeyCheck::Enforce && !self.authorized() {
+            return Err(self.dialect.unauthorized());
         }
         if let Some(Fault::Status { code, retry_after }) = cfg.fault {
             return Err(self.dialect.status_error(code, retry_after));
@@ -84,6 +101,15 @@ impl Call {
     /// The request as received.
     pub(crate) fn req(&self) -> &RecordedRequest {
         &self.started.req
+    }
+
+    /// Whether the request carries the configured key (or none is
+    /// configured).
+    pub(crate) fn authorized(&self) -> bool {
+        let cfg = &self.started.cfg;
+        cfg.api_key
+            .as_deref()
+            .is_none_or(|key| self.dialect.authorized(&self.started.req, key))
     }
 
     /// Number of content deltas in a text reply.
@@ -128,30 +154,35 @@ impl Call {
 
     /// Sends `body` as a JSON response, unless the fault says otherwise.
     pub(crate) fn json(self, body: &Value) -> Response {
+        self.body(Bytes::from(body.to_string()), "application/json")
+    }
+
+    /// Sends `bytes` as a `content_type` response with a length, unless
+    /// the fault says otherwise (the body faults as for JSON).
+    pub(crate) fn body(self, bytes: Bytes, content_type: &'static str) -> Response {
         let Started {
             cfg,
             guard,
             shutdown,
             ..
         } = self.started;
-        let bytes = Bytes::from(body.to_string());
         match cfg.fault {
-            Some(Fault::DropMidStream { .. }) => body::truncated_json_response(bytes, guard),
+            Some(Fault::DropMidStream { .. }) => {
+                body::truncated_response(bytes, content_type, guard)
+            }
             Some(Fault::StreamError { .. }) => self
                 .dialect
                 .status_error(self.dialect.overloaded_status(), None),
-            Some(Fault::Malformed) => body::json_response(malformed(&bytes), guard),
+            Some(Fault::Malformed) => body::bytes_response(malformed(&bytes), content_type, guard),
             Some(Fault::Endless { every }) => {
                 hostile::endless_json_response(every, guard, shutdown)
             }
-            Some(Fault::HugeEvent { bytes: size }) => hostile::pieces_response(
-                hostile::huge_json(&bytes, size),
-                "application/json",
-                guard,
-            ),
+            Some(Fault::HugeEvent { bytes: size }) => {
+                hostile::pieces_response(hostile::huge_json(&bytes, size), content_type, guard)
+            }
             Some(Fault::WrongType) => hostile::html_response(guard),
             Some(Fault::BadSse { .. }) => {
-                hostile::pieces_response(vec![hostile::noise()], "application/json", guard)
+                hostile::pieces_response(vec![hostile::noise()], content_type, guard)
             }
             Some(
                 Fault::Status { .. }
@@ -161,8 +192,40 @@ impl Call {
                 | Fault::Late { .. }
                 | Fault::SlowHeader { .. },
             )
-            | None => body::json_response(bytes, guard),
+            | None => body::bytes_response(bytes, content_type, guard),
         }
+    }
+
+    /// Sends `pieces` of a binary body (speech audio) as a chunked
+    /// `content_type` stream paced by `chunk_delay`. `DropMidStream` and
+    /// `StreamError` cut it after `after` pieces and abort (a binary body
+    /// has no in-band error), `Endless` repeats the first piece, `WrongType`
+    /// sends HTML; the other body faults do not apply.
+    pub(crate) fn pieces(self, pieces: Vec<Bytes>, content_type: &'static str) -> Response {
+        let Started {
+            cfg,
+            guard,
+            shutdown,
+            ..
+        } = self.started;
+        let (pieces, ending, delay) = match cfg.fault {
+            Some(Fault::WrongType) => return hostile::html_response(guard),
+            Some(Fault::DropMidStream { after } | Fault::StreamError { after }) => {
+                let mut pieces = pieces;
+                pieces.truncate(after);
+                (pieces, Ending::Abort, cfg.chunk_delay)
+            }
+            Some(Fault::Endless { every }) => {
+                let first = pieces.first().cloned().unwrap_or_default();
+                (vec![first.clone()], Ending::Repeat(first), every)
+            }
+            _ => (pieces, Ending::Finish, cfg.chunk_delay),
+        };
+        let pace = Pace {
+            delay,
+            split: cfg.split_events,
+        };
+        body::stream_response(pieces, ending, pace, guard, shutdown, content_type)
     }
 }
 

@@ -11,13 +11,16 @@ use super::body::{Ending, Frame};
 use super::dialect::Dialect;
 use super::hostile;
 
-/// A failure injected into the chat, messages and embeddings endpoints.
+/// A failure injected into the provider endpoints (all but `/models`).
 ///
 /// Text form (for `--fault`): `status:CODE[:RETRY_AFTER]`, `drop:N`,
 /// `error:N`, `malformed`, `hang`, `context`, and the hostile ones:
 /// `endless[:MS]`, `huge-event:BYTES`, `slow-header[:MS]`, `wrong-type`,
-/// `late:MS`, `bad-sse[:N]`, `echo-key:CODE`. The body faults apply to the OpenAI and
-/// Anthropic endpoints; `slow-header` and `late` to every endpoint.
+/// `late:MS`, `bad-sse[:N]`, `echo-key:CODE`. The status faults apply to
+/// every endpoint; the body faults to the JSON, text and SSE bodies of
+/// every endpoint (a speech body, being binary, only takes `drop`, `error`
+/// — both cut it and abort —, `endless` and `wrong-type`); `slow-header`
+/// and `late` to every endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// Answer `code` with the provider's error body (and `retry-after:
@@ -206,7 +209,7 @@ pub(crate) fn shape_stream(
         Some(Fault::DropMidStream { after }) => (prefix(frames, *after), Ending::Abort),
         Some(Fault::StreamError { after }) => {
             let mut out = prefix(frames, *after);
-            out.push(dialect.stream_error_frame());
+            out.push(dialect.stream_error_frame(out.len()));
             (out, Ending::Finish)
         }
         Some(Fault::Malformed) => {

@@ -39,6 +39,10 @@ pub(crate) fn huge_event(dialect: Dialect, bytes: usize) -> Vec<Bytes> {
             b"data: {\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"",
             b"\"},\"finish_reason\":null}]}\n\n",
         ),
+        Dialect::Responses => (
+            b"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"item_id\":\"msg_mock\",\"output_index\":0,\"content_index\":0,\"delta\":\"",
+            b"\",\"logprobs\":[],\"sequence_number\":0}\n\n",
+        ),
         Dialect::Anthropic => (
             b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"",
             b"\"}}\n\n",

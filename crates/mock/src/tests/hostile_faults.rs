@@ -149,3 +149,32 @@ async fn bad_sse_sends_noise_from_the_start_or_after_n_events() {
         "binary noise last"
     );
 }
+
+#[tokio::test]
+async fn responses_streams_get_their_own_malformed_and_huge_events() {
+    let body = serde_json::json!({"model": "m", "input": "hi", "stream": true});
+    let post = |mock: &crate::MockServer| {
+        client()
+            .post(format!("{}/v1/responses", mock.url()))
+            .json(&body)
+            .send()
+    };
+    let mock = with_fault(Fault::Malformed).await;
+    let events = parse_sse(&post(&mock).await.unwrap().text().await.unwrap());
+    let bad: Vec<_> = events
+        .iter()
+        .filter(|e| serde_json::from_str::<Value>(&e.data).is_err())
+        .collect();
+    assert_eq!(bad.len(), 1);
+    assert_eq!(bad[0].name.as_deref(), Some("response.output_text.delta"));
+
+    mock.set_fault(Some(Fault::HugeEvent { bytes: 1 << 20 }));
+    let events = parse_sse(&post(&mock).await.unwrap().text().await.unwrap());
+    let huge = events.iter().max_by_key(|e| e.data.len()).unwrap();
+    assert_eq!(huge.name.as_deref(), Some("response.output_text.delta"));
+    assert!(huge.json()["delta"].as_str().unwrap().len() > (1 << 20) - 300);
+    assert_eq!(
+        events.last().unwrap().name.as_deref(),
+        Some("response.completed")
+    );
+}

@@ -1,3 +1,4 @@
+mod endpoints;
 mod faults;
 mod hostile_faults;
 pub(crate) mod util;

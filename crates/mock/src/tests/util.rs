@@ -136,3 +136,57 @@ pub(crate) async fn wait_until(cond: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// POSTs `form` (multipart) to `path`.
+pub(crate) async fn post_form(
+    mock: &MockServer,
+    path: &str,
+    form: reqwest::multipart::Form,
+) -> reqwest::Response {
+    client()
+        .post(format!("{}{path}", mock.url()))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A file part of `len` bytes (`0, 1, 2, …` mod 256) named `filename`.
+pub(crate) fn file_part(filename: &str, len: usize) -> reqwest::multipart::Part {
+    let bytes: Vec<u8> = (0..len).map(|i| i as u8).collect();
+    reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned())
+}
+
+/// Sends `req` and returns its status and JSON body.
+pub(crate) async fn status_json(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    (status, body)
+}
+
+/// Asserts that `body` is OpenAI's 400 naming `param`.
+#[track_caller]
+pub(crate) fn assert_invalid(status: u16, body: &Value, param: &str) {
+    assert_eq!(status, 400, "{body}");
+    let error = &body["error"];
+    assert_eq!(error["type"], "invalid_request_error", "{body}");
+    assert_eq!(error["param"], param, "{body}");
+    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(error.get("code").is_some(), "{body}");
+}
+
+/// Reads the body until its end or an error; returns the bytes and
+/// whether the read failed (connection aborted).
+pub(crate) async fn read_bytes(mut res: reqwest::Response) -> (Vec<u8>, bool) {
+    let mut buf = Vec::new();
+    let failed = loop {
+        match res.chunk().await {
+            Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
+            Ok(None) => break false,
+            Err(_) => break true,
+        }
+    };
+    (buf, failed)
+}
