@@ -6,5 +6,8 @@
 //! - [`anthropic`] — the Anthropic Messages API (`POST /v1/messages`,
 //!   `POST /v1/messages/count_tokens`), for the official `anthropic` SDKs and
 //!   coding agents.
+//! - [`responses`] — OpenAI's Responses API (`POST /v1/responses`), for Codex
+//!   CLI and the Agents SDK.
 
 pub mod anthropic;
+pub mod responses;
