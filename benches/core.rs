@@ -19,7 +19,6 @@ use switchyard::adapter::{Adapter, Ctx, Origin, Wire};
 use switchyard::config::Config;
 use switchyard::proxy::deliver::relay::{Feed, Relay};
 use switchyard::proxy::RequestCtx;
-use switchyard::request::Dialect;
 use switchyard::routing::tokens::{self, Tokenizer};
 use switchyard::transform::ndjson::NdjsonParser;
 use switchyard::transform::sse::SseParser;
@@ -109,6 +108,7 @@ fn relay(c: &mut Criterion) {
             max_event: 1 << 20,
             secrets: vec!["k"],
             collect: false,
+            keep: None,
         };
         let burst = reads.concat();
         group.throughput(Throughput::Elements(reads.len() as u64));
@@ -117,7 +117,7 @@ fn relay(c: &mut Criterion) {
                 let mut out = Vec::with_capacity(16 << 10);
                 b.iter(|| {
                     let mut rctx = RequestCtx::default();
-                    let mut feed = Feed::new(&relay, Dialect::OpenAi, "m");
+                    let mut feed = Feed::new(&relay, &rctx, "m");
                     for read in &reads {
                         out.clear();
                         feed.bytes(black_box(read), &mut out, &mut rctx);

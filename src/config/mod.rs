@@ -51,6 +51,9 @@ pub struct Settings {
     /// Longest one write to a client may stay blocked because the client
     /// reads nothing (nginx's `send_timeout`); then the connection is cut.
     pub send_timeout: Duration,
+    /// How long a stored Responses API response (and its input items) is
+    /// kept for `previous_response_id` and `GET /v1/responses/{id}`.
+    pub responses_ttl: Duration,
     /// Client connections open at once (read per new connection).
     pub max_connections: usize,
     /// Streaming responses relayed at once.
@@ -76,6 +79,7 @@ impl Default for Settings {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(60),
             send_timeout: Duration::from_secs(30),
+            responses_ttl: Duration::from_secs(30 * 24 * 3600),
             max_connections: 4096,
             max_streams: 1024,
             script_limits: ScriptLimits::default(),

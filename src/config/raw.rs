@@ -70,6 +70,8 @@ pub struct RawServer {
     pub body_timeout: Option<Scalar>,
     /// Longest a write to a client may stay blocked (the client not reading).
     pub send_timeout: Option<Scalar>,
+    /// How long stored Responses API responses are kept, e.g. `30d`.
+    pub responses_ttl: Option<Scalar>,
     /// Client connections open at once; more are answered 503.
     pub max_connections: Option<usize>,
     /// Streaming responses relayed at once; more are answered 503.
@@ -235,6 +237,10 @@ pub struct RawRoute {
     /// When every target is cooling down, wait up to this long for the
     /// soonest one instead of failing.
     pub wait_for_cooldown: Option<Scalar>,
+    /// Pass `/v1/...` paths the gateway does not model through to the
+    /// targets (OpenAI-compatible ones), with the key swapped.
+    #[serde(default)]
+    pub passthrough: bool,
     /// How targets are ranked: `ordered` (default), `round-robin`, `cost`,
     /// `latency`, `quality`, `hybrid` or `script`.
     pub strategy: Option<String>,

@@ -15,7 +15,7 @@ use crate::adapter::script::engine::{build_engine, ScriptLimits};
 use crate::adapter::script::ScriptAdapter;
 use crate::adapter::Wire;
 use crate::config::catalog::Catalog;
-use crate::provider::CAPABILITIES;
+use crate::provider::{CAPABILITIES, OPT_IN};
 
 /// The column title of a capability.
 fn title(capability: &str) -> &str {
@@ -50,10 +50,14 @@ pub fn support_matrix(scripts_dir: &Path) -> Result<String, String> {
             row.name, row.preset, row.category, row.adapter
         );
         for cap in CAPABILITIES {
-            let mark = if row.capabilities.get(*cap) == Some(&false) {
-                "–"
-            } else {
-                "✓"
+            let declared = row.capabilities.get(*cap).copied();
+            let has = declared.unwrap_or(!OPT_IN.contains(cap));
+            let mark = match (*cap, has) {
+                ("responses", true) => "native",
+                // Every provider serves `/v1/responses` translated from chat.
+                ("responses", false) => "via chat",
+                (_, true) => "✓",
+                (_, false) => "–",
             };
             let _ = write!(out, " {mark} |");
         }

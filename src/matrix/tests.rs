@@ -47,18 +47,21 @@ fn overrides_narrow_the_adapters_capabilities() {
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(
         lines[0],
-        "| provider | preset | category | adapter | chat | stream | tools | vision | JSON mode | embeddings | reasoning |"
+        "| provider | preset | category | adapter | chat | stream | tools | vision | JSON mode | embeddings | reasoning | responses | images | audio | speech | moderations | rerank | files | batches |"
     );
-    assert_eq!(lines[1], "|---|---|---|---|:-:|:-:|:-:|:-:|:-:|:-:|:-:|");
+    assert_eq!(
+        lines[1],
+        "|---|---|---|---|:-:|:-:|:-:|:-:|:-:|:-:|:-:|:-:|:-:|:-:|:-:|:-:|:-:|:-:|:-:|"
+    );
     // The folder's presets come after the built-in catalog's.
     let row = |preset: &str| *lines.iter().find(|l| l.contains(preset)).unwrap();
     assert_eq!(
         row("`p1`"),
-        "| First | `p1` | local | a | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | – |"
+        "| First | `p1` | local | a | ✓ | ✓ | ✓ | ✓ | ✓ | ✓ | – | via chat | – | – | – | – | – | – | – |"
     );
     assert_eq!(
         row("`p2`"),
-        "| Second | `p2` | china | a | ✓ | ✓ | ✓ | – | ✓ | ✓ | ✓ |"
+        "| Second | `p2` | china | a | ✓ | ✓ | ✓ | – | ✓ | ✓ | ✓ | via chat | – | – | – | – | – | – | – |"
     );
     assert!(
         row("`anthropic`").contains("| anthropic |"),
@@ -83,7 +86,7 @@ fn what_an_adapter_does_not_declare_is_assumed() {
     assert!(
         table
             .lines()
-            .any(|l| l == "| P | `p` | local | a | ✓ | ✓ | – | ✓ | ✓ | ✓ | ✓ |"),
+            .any(|l| l == "| P | `p` | local | a | ✓ | ✓ | – | ✓ | ✓ | ✓ | ✓ | via chat | – | – | – | – | – | – | – |"),
         "{table}"
     );
 }

@@ -69,6 +69,30 @@ pub const CAPABILITIES: &[&str] = &[
     "json",
     "embeddings",
     "reasoning",
+    "responses",
+    "images",
+    "audio",
+    "speech",
+    "moderations",
+    "rerank",
+    "files",
+    "batches",
+];
+
+/// Capabilities a provider has only when its preset or its entry says so:
+/// OpenAI's other endpoints, which few OpenAI-compatible providers serve
+/// (`responses`: it speaks the Responses API natively; every provider
+/// serves `/v1/responses` translated from chat). Only OpenAI-format
+/// providers (adapter `openai`) may turn them on.
+pub const OPT_IN: &[&str] = &[
+    "responses",
+    "images",
+    "audio",
+    "speech",
+    "moderations",
+    "rerank",
+    "files",
+    "batches",
 ];
 
 impl fmt::Debug for Provider {
@@ -89,9 +113,14 @@ impl Provider {
         self.disabled.is_none()
     }
 
-    /// False only when the provider declares it lacks `capability`.
+    /// False when the provider declares it lacks `capability`, or when
+    /// the capability is [`OPT_IN`] and not declared.
     pub fn supports(&self, capability: &str) -> bool {
-        self.capabilities.get(capability).copied().unwrap_or(true)
+        let default = !OPT_IN.contains(&capability);
+        self.capabilities
+            .get(capability)
+            .copied()
+            .unwrap_or(default)
     }
 
     /// The secrets that must never leave the gateway.

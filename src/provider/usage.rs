@@ -10,20 +10,41 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// Reads an OpenAI-format `usage` object.
+    /// Reads an OpenAI-format `usage` object: chat's (`prompt_tokens`,
+    /// `completion_tokens`), the Responses API's, images' and audio's
+    /// (`input_tokens`, `output_tokens`), or a rerank's (`total_tokens`
+    /// alone, counted as input).
     pub fn from_json(v: &serde_json::Value) -> Option<Self> {
         let obj = v.as_object()?;
         let n = |k: &str| obj.get(k).and_then(serde_json::Value::as_u64);
+        if let Some(prompt) = n("prompt_tokens") {
+            return Some(Self {
+                prompt,
+                completion: n("completion_tokens").unwrap_or(0),
+                // `get` chains, not `pointer`: this runs per request and per
+                // stream chunk, and `pointer` unescapes its path each time.
+                cached: obj
+                    .get("prompt_tokens_details")
+                    .and_then(|d| d.get("cached_tokens"))
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0),
+            });
+        }
+        if let Some(input) = n("input_tokens") {
+            return Some(Self {
+                prompt: input,
+                completion: n("output_tokens").unwrap_or(0),
+                cached: obj
+                    .get("input_tokens_details")
+                    .and_then(|d| d.get("cached_tokens"))
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0),
+            });
+        }
         Some(Self {
-            prompt: n("prompt_tokens")?,
-            completion: n("completion_tokens").unwrap_or(0),
-            // `get` chains, not `pointer`: this runs per request and per
-            // stream chunk, and `pointer` unescapes its path each time.
-            cached: obj
-                .get("prompt_tokens_details")
-                .and_then(|d| d.get("cached_tokens"))
-                .and_then(serde_json::Value::as_u64)
-                .unwrap_or(0),
+            prompt: n("total_tokens")?,
+            completion: 0,
+            cached: 0,
         })
     }
 }

@@ -58,6 +58,8 @@ pub struct RequestCtx {
     /// The longest one write to the client may stay blocked
     /// (`server.send_timeout` of the request's config).
     pub send_timeout: Duration,
+    /// A Responses API request's turn (its id, echo and answer).
+    pub turn: Option<Box<super::conversation::Turn>>,
     _in_flight: Option<InFlight>,
 }
 
@@ -85,6 +87,7 @@ impl RequestCtx {
             cache: None,
             extra_headers: Vec::new(),
             send_timeout: Duration::from_secs(30),
+            turn: None,
             _in_flight: Some(InFlight::enter()),
         }
     }
@@ -94,6 +97,7 @@ impl RequestCtx {
         self.endpoint = match dialect {
             Dialect::OpenAi => endpoint.name(),
             Dialect::Anthropic => "messages",
+            Dialect::Responses => "responses",
         };
         self.dialect = dialect;
     }

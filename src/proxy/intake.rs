@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::dialect::anthropic;
 use crate::edge::Rejection;
 use crate::error::GatewayError;
+use crate::request::form::{self, Form};
 use crate::request::{self, ClientRequest, Dialect, Endpoint};
 
 /// Reads the whole body; 413 past `limit` bytes.
@@ -79,11 +80,251 @@ pub async fn read(
     let bytes = read_body_within(session, s.max_body_size, s.body_timeout).await?;
     match dialect {
         Dialect::OpenAi => request::parse(endpoint, &bytes),
+        // Read with its conversation (`super::conversation::open`).
+        Dialect::Responses => Err(GatewayError::Internal(
+            "a Responses request is read by its conversation".into(),
+        )),
         Dialect::Anthropic => {
             let hub = anthropic::request_to_hub(request::json(&bytes)?)?;
             let mut req = request::parse_value(endpoint, hub)?;
             req.body_len = bytes.len();
             Ok(req)
         }
+    }
+}
+
+/// Reads a `multipart/form-data` request for `endpoint` as it streams in,
+/// within `server.max_body_size` and `server.body_timeout`: its text fields
+/// become the request's body (`model`, `prompt`, …), its files wait in a
+/// spool ([`crate::request::form`]) for the attempts.
+pub async fn read_form(
+    session: &mut Session,
+    cfg: &Config,
+    endpoint: Endpoint,
+) -> Result<ClientRequest, GatewayError> {
+    let s = &cfg.settings;
+    let content_type = session
+        .req_header()
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let boundary = form::boundary(content_type.as_deref())?;
+    let declared = session
+        .req_header()
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let limit = s.max_body_size;
+    if declared.is_some_and(|n| n > limit) {
+        Rejection::BodyTooLarge.count();
+        session.set_keepalive(None);
+        return Err(GatewayError::PayloadTooLarge { limit });
+    }
+    session.set_read_timeout(Some(s.body_timeout));
+    let body = futures_util::stream::unfold(Some(&mut *session), |s| async move {
+        let s = s?;
+        match s.read_request_body().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), Some(s))),
+            Ok(None) => None,
+            Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+        }
+    });
+    let read = tokio::time::timeout(s.body_timeout, Form::read(body, &boundary, limit)).await;
+    let form = match read {
+        Ok(Ok(form)) => form,
+        Ok(Err(e)) => {
+            if matches!(e, GatewayError::PayloadTooLarge { .. }) {
+                Rejection::BodyTooLarge.count();
+            }
+            session.set_keepalive(None);
+            return Err(e);
+        }
+        Err(_) => {
+            Rejection::BodyTimeout.count();
+            session.set_keepalive(None);
+            return Err(GatewayError::ClientTimeout(format!(
+                "The request body did not arrive within {:?}",
+                s.body_timeout
+            )));
+        }
+    };
+    if form.files().next().is_none() {
+        let field = match endpoint {
+            Endpoint::ImageEdits => "image",
+            _ => "file",
+        };
+        return Err(GatewayError::BadRequest {
+            message: format!("missing required parameter: `{field}` (a file)"),
+            param: Some(field.into()),
+        });
+    }
+    let mut req = request::parse_value(endpoint, form.fields())?;
+    req.body_len = form.spool().len() as usize;
+    req.form = Some(std::sync::Arc::new(form));
+    Ok(req)
+}
+
+/// Client headers a passed-through request keeps (the rest, credentials
+/// first, are the gateway's).
+const PASSED_HEADERS: &[&str] = &["accept", "openai-beta", "idempotency-key"];
+
+/// Reads a request to pass through (`path`: path and query under `/v1`):
+/// its body spooled as it came, within `server.max_body_size`; files and
+/// batches go to the provider the client names in `x-switchyard-provider`
+/// (or the only one that serves them), anything else by its `model` (the
+/// JSON body's, `?model=` or `x-switchyard-model`).
+pub async fn read_passthrough(
+    session: &mut Session,
+    cfg: &Config,
+    path: &str,
+) -> Result<ClientRequest, GatewayError> {
+    let s = &cfg.settings;
+    let head = session.req_header();
+    let header = |name: &str| {
+        head.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let method = head.method.clone();
+    let content_type = header("content-type");
+    let headers: Vec<(String, String)> = PASSED_HEADERS
+        .iter()
+        .filter_map(|n| header(n).map(|v| (n.to_string(), v)))
+        .collect();
+    let query_model = head.uri.query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "model")
+            .map(|(_, v)| v.into_owned())
+    });
+    let named = header("x-switchyard-provider");
+    let header_model = header("x-switchyard-model");
+    let has_body = header("content-length").is_some_and(|n| n.trim() != "0")
+        || header("transfer-encoding").is_some();
+    let body = if has_body {
+        let limit = s.max_body_size;
+        if header("content-length")
+            .and_then(|n| n.trim().parse::<usize>().ok())
+            .is_some_and(|n| n > limit)
+        {
+            Rejection::BodyTooLarge.count();
+            session.set_keepalive(None);
+            return Err(GatewayError::PayloadTooLarge { limit });
+        }
+        session.set_read_timeout(Some(s.body_timeout));
+        let chunks = futures_util::stream::unfold(Some(&mut *session), |s| async move {
+            let s = s?;
+            match s.read_request_body().await {
+                Ok(Some(chunk)) => Some((Ok(chunk), Some(s))),
+                Ok(None) => None,
+                Err(e) => Some((Err(e.to_string()), None)),
+            }
+        });
+        let read = tokio::time::timeout(s.body_timeout, form::spool_body(chunks, limit)).await;
+        match read {
+            Ok(Ok(spool)) => Some(std::sync::Arc::new(spool)),
+            Ok(Err(e)) => {
+                if matches!(e, GatewayError::PayloadTooLarge { .. }) {
+                    Rejection::BodyTooLarge.count();
+                }
+                session.set_keepalive(None);
+                return Err(e);
+            }
+            Err(_) => {
+                Rejection::BodyTimeout.count();
+                session.set_keepalive(None);
+                return Err(GatewayError::ClientTimeout(format!(
+                    "The request body did not arrive within {:?}",
+                    s.body_timeout
+                )));
+            }
+        }
+    } else {
+        None
+    };
+    let provider_scoped = path.starts_with("/files") || path.starts_with("/batches");
+    let provider = if provider_scoped {
+        Some(holder(cfg, path, named)?)
+    } else {
+        None
+    };
+    let body_model = match (&body, content_type.as_deref()) {
+        (Some(spool), Some(ct)) if ct.starts_with("application/json") && !spool.on_disk() => {
+            let bytes = spool
+                .read(0, spool.len() as usize)
+                .await
+                .unwrap_or_default();
+            serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("model").and_then(|m| m.as_str()).map(str::to_string))
+        }
+        _ => None,
+    };
+    let model = match (&provider, body_model.or(query_model).or(header_model)) {
+        (Some(p), _) => p.clone(),
+        (None, Some(m)) => m,
+        (None, None) => {
+            return Err(GatewayError::NotFound(format!(
+                "no such endpoint: {method} /v1{path} (a route with `passthrough: true` passes unknown paths through; name its model in the JSON body's `model`, a `model` query parameter or the `x-switchyard-model` header)"
+            )))
+        }
+    };
+    let body_len = body.as_ref().map_or(0, |b| b.len() as usize);
+    Ok(ClientRequest {
+        endpoint: Endpoint::Passthrough,
+        body: serde_json::json!({ "model": model }),
+        model,
+        stream: false,
+        include_usage: false,
+        body_len,
+        form: None,
+        native: None,
+        passthrough: Some(std::sync::Arc::new(request::Passthrough {
+            method,
+            path: path.to_string(),
+            headers,
+            content_type,
+            body,
+            provider,
+        })),
+    })
+}
+
+/// The provider that holds a client's files and batches: the one it names,
+/// or the only one that serves them.
+fn holder(cfg: &Config, path: &str, named: Option<String>) -> Result<String, GatewayError> {
+    let capability = if path.starts_with("/files") {
+        "files"
+    } else {
+        "batches"
+    };
+    if let Some(name) = named {
+        return match cfg.providers.get(&name) {
+            Some(p) if p.supports(capability) => Ok(name),
+            Some(_) => Err(GatewayError::Unsupported(format!(
+                "provider `{name}` does not serve {capability} (its preset or `capabilities: {{ {capability}: true }}` says which do)"
+            ))),
+            None => Err(GatewayError::bad_request(format!(
+                "x-switchyard-provider: no provider `{name}` in this gateway"
+            ))),
+        };
+    }
+    let serving: Vec<&str> = cfg
+        .providers
+        .values()
+        .filter(|p| p.is_enabled() && p.supports(capability))
+        .map(|p| p.name.as_str())
+        .collect();
+    match serving.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Err(GatewayError::Unsupported(format!(
+            "no provider of this gateway serves {capability}"
+        ))),
+        many => Err(GatewayError::bad_request(format!(
+            "{capability} live at one provider: name it in the `x-switchyard-provider` header (one of: {})",
+            many.join(", ")
+        ))),
     }
 }

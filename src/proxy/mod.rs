@@ -9,6 +9,7 @@
 pub mod admit;
 pub mod attempts;
 pub mod client;
+pub mod conversation;
 pub mod ctx;
 pub mod deliver;
 pub mod endpoints;
@@ -34,6 +35,7 @@ use crate::config::Config;
 use crate::error::GatewayError;
 use crate::policy::Policies;
 use crate::request::{Dialect, Endpoint};
+use conversation::Action;
 use respond::write_error;
 
 /// The gateway service: the current config, the upstream connection pool,
@@ -87,6 +89,30 @@ impl Gateway {
                     .await
             }
             ("POST", "/messages/count_tokens") => endpoints::count_tokens(session, ctx, &cfg).await,
+            ("POST", "/responses") => {
+                self.model(session, ctx, &cfg, Endpoint::Chat, Dialect::Responses)
+                    .await
+            }
+            (m @ ("GET" | "DELETE"), p) if p.starts_with("/responses/") => {
+                let rest = &p["/responses/".len()..];
+                let (id, action) = match (m, rest.strip_suffix("/input_items")) {
+                    ("GET", Some(id)) => (id, Action::InputItems),
+                    ("GET", None) => (rest, Action::Get),
+                    (_, _) => (rest, Action::Delete),
+                };
+                let policies = &self.policies;
+                conversation::stored(session, ctx, &cfg, policies, id, action).await
+            }
+            ("POST", p) if Endpoint::from_path(p).is_some() => {
+                let endpoint = Endpoint::from_path(p);
+                let endpoint = endpoint.map_or(Endpoint::Passthrough, |e| e);
+                self.model(session, ctx, &cfg, endpoint, Dialect::OpenAi)
+                    .await
+            }
+            (_, p) if p.starts_with("/files") || p.starts_with("/batches") => {
+                self.model(session, ctx, &cfg, Endpoint::Passthrough, Dialect::OpenAi)
+                    .await
+            }
             (
                 _,
                 "/chat/completions" | "/embeddings" | "/models" | "/health" | "/ready" | "/metrics",
@@ -94,6 +120,12 @@ impl Gateway {
                 let err =
                     GatewayError::NotFound(format!("method {method} is not allowed on {path}"));
                 write_error(session, ctx, &err).await
+            }
+            // Anything else under /v1: passed through if the route of its
+            // model says so (else a 404 saying how).
+            _ if session.req_header().uri.path().starts_with("/v1/") => {
+                self.model(session, ctx, &cfg, Endpoint::Passthrough, Dialect::OpenAi)
+                    .await
             }
             _ => {
                 let err = GatewayError::NotFound(format!("no such endpoint: {method} {path}"));

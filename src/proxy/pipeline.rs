@@ -21,7 +21,7 @@ use super::admit::{self, Admitted};
 use super::attempts::{self, Shared};
 use super::client;
 use super::respond::write_error;
-use super::{deliver, intake, RequestCtx};
+use super::{conversation, deliver, intake, RequestCtx};
 use crate::config::policy::VirtualKey;
 use crate::config::Config;
 use crate::error::GatewayError;
@@ -51,7 +51,23 @@ pub async fn serve(
 ) -> pingora::Result<()> {
     ctx.begin(endpoint, dialect);
     let key = or_answer!(session, ctx, authenticate(session, ctx, cfg, dialect));
-    let read = intake::read(session, cfg, endpoint, dialect).await;
+    let read = match dialect {
+        Dialect::Responses => {
+            let owner = key.as_ref().map(|k| k.name.as_str());
+            conversation::open(session, cfg, &policies.store, owner)
+                .await
+                .map(|(req, turn)| {
+                    ctx.turn = Some(Box::new(turn));
+                    req
+                })
+        }
+        _ if endpoint == Endpoint::Passthrough => {
+            let path = passthrough_path(session);
+            intake::read_passthrough(session, cfg, &path).await
+        }
+        _ if endpoint.multipart() => intake::read_form(session, cfg, endpoint).await,
+        _ => intake::read(session, cfg, endpoint, dialect).await,
+    };
     let req = or_answer!(session, ctx, read);
     ctx.stream = req.stream;
     // Held until the stream ends: streams keep a provider connection open.
@@ -73,7 +89,13 @@ pub async fn serve(
     let started = client::unless_gone(session, attempts).await;
     attempts::record(ctx, &failures);
     let result = match started {
-        Some(Some(s)) => deliver::answer(session, ctx, &shared, s, ticket.capture()).await,
+        Some(Some(s)) => {
+            let store = Keep {
+                store: &policies.store,
+                cfg,
+            };
+            deliver::answer(session, ctx, &shared, s, ticket.capture(), store).await
+        }
         Some(None) => write_error(session, ctx, &attempts::final_error(&route, failures)).await,
         None => {
             ctx.client_closed();
@@ -82,6 +104,22 @@ pub async fn serve(
     };
     ticket.settle(ctx).await;
     result
+}
+
+/// Where a Responses turn is kept before its answer's last bytes.
+#[derive(Clone, Copy)]
+pub struct Keep<'a> {
+    pub store: &'a crate::state::StateStore,
+    pub cfg: &'a Config,
+}
+
+impl Keep<'_> {
+    /// Keeps `ctx`'s turn, if it has one to keep.
+    pub async fn turn(self, ctx: &RequestCtx) {
+        if let Some(turn) = &ctx.turn {
+            conversation::keep(self.store, self.cfg, turn).await;
+        }
+    }
 }
 
 /// The client's key, when auth is on (none when it is off).
@@ -113,6 +151,9 @@ fn route(
     key: Option<&VirtualKey>,
     req: &ClientRequest,
 ) -> Result<Arc<Route>, GatewayError> {
+    if let Some(p) = &req.passthrough {
+        return passthrough_route(cfg, ctx, key, req, p);
+    }
     let Some(route) = cfg.routes.resolve(&req.model) else {
         ctx.model = Some("unknown".into());
         return Err(GatewayError::UnknownModel(req.model.clone()));
@@ -121,4 +162,74 @@ fn route(
     ctx.strategy = Some(route.policy.strategy.name());
     keys::check_route(key, &route, &req.model)?;
     Ok(route)
+}
+
+/// The path and query of a passed-through request, under `/v1`.
+fn passthrough_path(session: &Session) -> String {
+    let uri = &session.req_header().uri;
+    let path = uri.path();
+    let path = path.strip_prefix("/v1").unwrap_or(path);
+    match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
+    }
+}
+
+/// Where a passed-through request goes: the provider holding files and
+/// batches (one attempt: a file lives at one backend), or the route of its
+/// model when that route passes unknown paths through.
+fn passthrough_route(
+    cfg: &Config,
+    ctx: &mut RequestCtx,
+    key: Option<&VirtualKey>,
+    req: &ClientRequest,
+    p: &crate::request::Passthrough,
+) -> Result<Arc<Route>, GatewayError> {
+    let Some(name) = &p.provider else {
+        let not_passed = || {
+            GatewayError::NotFound(format!(
+                "no such endpoint: {} /v1{} (a route passes unknown paths through with `passthrough: true`)",
+                p.method, p.path
+            ))
+        };
+        let route = cfg.routes.resolve(&req.model).ok_or_else(not_passed)?;
+        if !route.policy.passthrough {
+            return Err(not_passed());
+        }
+        ctx.route = Some(route.name.clone());
+        keys::check_route(key, &route, &req.model)?;
+        return Ok(route);
+    };
+    let provider = cfg
+        .providers
+        .get(name)
+        .ok_or_else(|| GatewayError::bad_request(format!("no provider `{name}`")))?;
+    // A key limited to some routes reaches only their providers.
+    if let Some(k) = key.filter(|k| !k.routes.is_empty()) {
+        let reachable =
+            cfg.routes.routes().iter().any(|r| {
+                k.allows_route(&r.name) && r.targets.iter().any(|t| t.provider.name == *name)
+            });
+        if !reachable {
+            return Err(GatewayError::Forbidden {
+                message: format!("the API key `{}` may not use provider `{name}`", k.name),
+                code: "provider_not_allowed",
+            });
+        }
+    }
+    let route = Route {
+        name: format!("provider:{name}"),
+        patterns: Vec::new(),
+        targets: vec![crate::routing::Target {
+            provider: provider.clone(),
+            model: None,
+            configured: false,
+        }],
+        policy: crate::routing::RoutePolicy {
+            max_attempts: 1,
+            ..Default::default()
+        },
+    };
+    ctx.route = Some(route.name.clone());
+    Ok(Arc::new(route))
 }

@@ -151,7 +151,8 @@ pub async fn write_error(
 ) -> pingora::Result<()> {
     ctx.error.get_or_insert(err.metric_label());
     let body = match ctx.dialect {
-        Dialect::OpenAi => err.body(),
+        // The Responses API's errors are the chat API's.
+        Dialect::OpenAi | Dialect::Responses => err.body(),
         Dialect::Anthropic => crate::dialect::anthropic::error_body(err),
     };
     let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());

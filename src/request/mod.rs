@@ -9,12 +9,47 @@ use serde_json::Value;
 
 use crate::error::GatewayError;
 
+pub mod form;
+pub use form::Form;
+
 /// Which API a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     Chat,
     Embeddings,
+    /// `POST /v1/images/generations`.
+    ImageGenerations,
+    /// `POST /v1/images/edits` (multipart).
+    ImageEdits,
+    /// `POST /v1/audio/transcriptions` (multipart).
+    Transcriptions,
+    /// `POST /v1/audio/translations` (multipart).
+    Translations,
+    /// `POST /v1/audio/speech`: binary audio answers, relayed as they come.
+    Speech,
+    /// `POST /v1/moderations`.
+    Moderations,
+    /// `POST /v1/rerank` (Cohere's and Jina's shape).
+    Rerank,
+    /// Any other request passed through to an OpenAI-compatible provider
+    /// with the key swapped: files and batches (at the provider that holds
+    /// them), and unknown `/v1/...` paths on a route with `passthrough: true`.
+    Passthrough,
 }
+
+/// Every endpoint.
+pub const ALL: &[Endpoint] = &[
+    Endpoint::Chat,
+    Endpoint::Embeddings,
+    Endpoint::ImageGenerations,
+    Endpoint::ImageEdits,
+    Endpoint::Transcriptions,
+    Endpoint::Translations,
+    Endpoint::Speech,
+    Endpoint::Moderations,
+    Endpoint::Rerank,
+    Endpoint::Passthrough,
+];
 
 impl Endpoint {
     /// The name scripts see as `ctx.endpoint` and logs show.
@@ -22,7 +57,90 @@ impl Endpoint {
         match self {
             Self::Chat => "chat",
             Self::Embeddings => "embeddings",
+            Self::ImageGenerations => "image_generations",
+            Self::ImageEdits => "image_edits",
+            Self::Transcriptions => "transcriptions",
+            Self::Translations => "translations",
+            Self::Speech => "speech",
+            Self::Moderations => "moderations",
+            Self::Rerank => "rerank",
+            Self::Passthrough => "passthrough",
         }
+    }
+
+    /// The endpoint's path under an OpenAI-compatible base URL.
+    pub fn openai_path(self) -> &'static str {
+        match self {
+            Self::Chat => "/chat/completions",
+            Self::Embeddings => "/embeddings",
+            Self::ImageGenerations => "/images/generations",
+            Self::ImageEdits => "/images/edits",
+            Self::Transcriptions => "/audio/transcriptions",
+            Self::Translations => "/audio/translations",
+            Self::Speech => "/audio/speech",
+            Self::Moderations => "/moderations",
+            Self::Rerank => "/rerank",
+            // The client's own path (`Passthrough::path`).
+            Self::Passthrough => "",
+        }
+    }
+
+    /// The endpoint of this [`name`](Self::name).
+    pub fn named(name: &str) -> Option<Self> {
+        ALL.iter().copied().find(|e| e.name() == name)
+    }
+
+    /// The endpoint a client path under `/v1` names, for `POST`.
+    pub fn from_path(path: &str) -> Option<Self> {
+        Some(match path {
+            "/chat/completions" => Self::Chat,
+            "/embeddings" => Self::Embeddings,
+            "/images/generations" => Self::ImageGenerations,
+            "/images/edits" => Self::ImageEdits,
+            "/audio/transcriptions" => Self::Transcriptions,
+            "/audio/translations" => Self::Translations,
+            "/audio/speech" => Self::Speech,
+            "/moderations" => Self::Moderations,
+            "/rerank" => Self::Rerank,
+            _ => return None,
+        })
+    }
+
+    /// The capability a provider needs to serve the endpoint.
+    pub fn capability(self) -> &'static str {
+        match self {
+            Self::Chat => "chat",
+            Self::Embeddings => "embeddings",
+            Self::ImageGenerations | Self::ImageEdits => "images",
+            Self::Transcriptions | Self::Translations => "audio",
+            Self::Speech => "speech",
+            Self::Moderations => "moderations",
+            Self::Rerank => "rerank",
+            Self::Passthrough => "passthrough",
+        }
+    }
+
+    /// Whether the client sends `multipart/form-data`.
+    pub fn multipart(self) -> bool {
+        matches!(
+            self,
+            Self::ImageEdits | Self::Transcriptions | Self::Translations
+        )
+    }
+
+    /// Whether the answer may be other than JSON (audio, or a transcript
+    /// as text or subtitles): relayed as the provider sends it.
+    pub fn raw_answer(self) -> bool {
+        matches!(
+            self,
+            Self::Speech | Self::Transcriptions | Self::Translations | Self::Passthrough
+        )
+    }
+
+    /// Chat and embeddings go through the adapters' translation; the
+    /// others are OpenAI's format only, sent as the client wrote them.
+    pub fn translated(self) -> bool {
+        matches!(self, Self::Chat | Self::Embeddings)
     }
 }
 
@@ -34,6 +152,9 @@ pub enum Dialect {
     OpenAi,
     /// Anthropic's Messages API (`/v1/messages`), translated to and from the hub.
     Anthropic,
+    /// OpenAI's Responses API (`/v1/responses`): translated to and from the
+    /// hub, or sent as it is to a provider that speaks it.
+    Responses,
 }
 
 /// A parsed, checked client request in OpenAI format.
@@ -47,6 +168,30 @@ pub struct ClientRequest {
     pub body: Value,
     /// Bytes of the body as the client sent it.
     pub body_len: usize,
+    /// A multipart request's fields (`body` then holds its text fields).
+    pub form: Option<std::sync::Arc<Form>>,
+    /// The request in the client's own API, for a provider that speaks it
+    /// natively (a Responses request, with its history): sent instead of
+    /// the hub body to such a provider.
+    pub native: Option<std::sync::Arc<Value>>,
+    /// A passed-through request: where it goes and its body as sent.
+    pub passthrough: Option<std::sync::Arc<Passthrough>>,
+}
+
+/// What a passed-through request keeps of the client's.
+#[derive(Debug)]
+pub struct Passthrough {
+    pub method: http::Method,
+    /// Path and query under the provider's base URL (the client's, under `/v1`).
+    pub path: String,
+    /// Client headers sent on (`accept`, `openai-beta`, …).
+    pub headers: Vec<(String, String)>,
+    pub content_type: Option<String>,
+    /// The body, if any.
+    pub body: Option<std::sync::Arc<form::Spool>>,
+    /// Files and batches: the provider the client named (or the only one
+    /// that serves them); else the request is routed by `model`.
+    pub provider: Option<String>,
 }
 
 impl ClientRequest {
@@ -59,6 +204,9 @@ impl ClientRequest {
             include_usage: self.include_usage,
             body: Value::Null,
             body_len: self.body_len,
+            form: self.form.clone(),
+            native: self.native.clone(),
+            passthrough: self.passthrough.clone(),
         }
     }
 }
@@ -85,8 +233,20 @@ pub fn json(bytes: &[u8]) -> Result<Value, GatewayError> {
         .map_err(|e| GatewayError::bad_request(format!("the request body is not valid JSON: {e}")))
 }
 
+/// The model a moderation request without one is routed by (OpenAI's default).
+pub const DEFAULT_MODERATION_MODEL: &str = "omni-moderation-latest";
+
 /// Checks an OpenAI-format request for `endpoint`.
 pub fn parse_value(endpoint: Endpoint, body: Value) -> Result<ClientRequest, GatewayError> {
+    let mut body = body;
+    if endpoint == Endpoint::Moderations {
+        // Optional at OpenAI, which then uses its latest moderation model:
+        // routed by that name here.
+        if let Some(obj) = body.as_object_mut() {
+            obj.entry("model")
+                .or_insert_with(|| Value::String(DEFAULT_MODERATION_MODEL.into()));
+        }
+    }
     let obj = body
         .as_object()
         .ok_or_else(|| GatewayError::bad_request("the request body must be a JSON object"))?;
@@ -124,9 +284,9 @@ pub fn parse_value(endpoint: Endpoint, body: Value) -> Result<ClientRequest, Gat
                 ))
             }
         },
-        Endpoint::Embeddings => {
+        Endpoint::Embeddings | Endpoint::Moderations => {
             if stream {
-                return Err(invalid("stream", "embeddings cannot be streamed"));
+                return Err(invalid("stream", "this endpoint cannot be streamed"));
             }
             match obj.get("input") {
                 Some(Value::String(_) | Value::Array(_)) => {}
@@ -134,6 +294,33 @@ pub fn parse_value(endpoint: Endpoint, body: Value) -> Result<ClientRequest, Gat
                 None => return Err(invalid("input", "missing required parameter: `input`")),
             }
         }
+        Endpoint::ImageGenerations | Endpoint::ImageEdits => required_string(obj, "prompt")?,
+        Endpoint::Speech => {
+            required_string(obj, "input")?;
+            required_string(obj, "voice")?;
+        }
+        Endpoint::Rerank => {
+            required_string(obj, "query")?;
+            match obj.get("documents") {
+                Some(Value::Array(d)) if !d.is_empty() => {}
+                Some(_) => {
+                    return Err(invalid(
+                        "documents",
+                        "`documents` must be a non-empty array",
+                    ))
+                }
+                None => {
+                    return Err(invalid(
+                        "documents",
+                        "missing required parameter: `documents`",
+                    ))
+                }
+            }
+        }
+        Endpoint::Transcriptions | Endpoint::Translations | Endpoint::Passthrough => {}
+    }
+    if stream && !matches!(endpoint, Endpoint::Chat | Endpoint::Transcriptions) {
+        return Err(invalid("stream", "this endpoint cannot be streamed"));
     }
     let include_usage = body
         .get("stream_options")
@@ -147,7 +334,25 @@ pub fn parse_value(endpoint: Endpoint, body: Value) -> Result<ClientRequest, Gat
         include_usage,
         body_len: 0,
         body,
+        form: None,
+        native: None,
+        passthrough: None,
     })
+}
+
+/// A field that must be a non-empty string.
+fn required_string(obj: &serde_json::Map<String, Value>, name: &str) -> Result<(), GatewayError> {
+    match obj.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(()),
+        Some(_) => Err(invalid(
+            name,
+            &format!("`{name}` must be a non-empty string"),
+        )),
+        None => Err(invalid(
+            name,
+            &format!("missing required parameter: `{name}`"),
+        )),
+    }
 }
 
 impl ClientRequest {
@@ -162,8 +367,19 @@ impl ClientRequest {
     /// The provider capabilities this request needs.
     pub fn needs(&self) -> Vec<&'static str> {
         let mut needs = Vec::new();
-        if self.endpoint == Endpoint::Embeddings {
-            needs.push("embeddings");
+        if let Some(p) = &self.passthrough {
+            if p.path.starts_with("/files") {
+                needs.push("files");
+            } else if p.path.starts_with("/batches") {
+                needs.push("batches");
+            }
+            return needs;
+        }
+        if self.endpoint != Endpoint::Chat {
+            needs.push(self.endpoint.capability());
+            if self.stream {
+                needs.push("stream");
+            }
             return needs;
         }
         needs.push("chat");

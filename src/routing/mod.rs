@@ -92,6 +92,9 @@ pub struct RoutePolicy {
     pub limits: crate::limits::Limits,
     /// Requests ranked so far: where `round-robin` starts the next one.
     pub rotation: Arc<std::sync::atomic::AtomicUsize>,
+    /// Unknown `/v1/...` paths naming this route's models are passed
+    /// through to its targets.
+    pub passthrough: bool,
 }
 
 /// When a hedged request sends its second attempt.
@@ -121,6 +124,7 @@ impl Default for RoutePolicy {
             cache: None,
             limits: Default::default(),
             rotation: Arc::default(),
+            passthrough: false,
         }
     }
 }

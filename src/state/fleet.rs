@@ -41,6 +41,9 @@ enum Op {
     SeedSpend,
     CacheGet,
     CachePut,
+    RecordGet,
+    RecordPut,
+    RecordDelete,
 }
 
 impl Op {
@@ -53,6 +56,9 @@ impl Op {
             Op::SeedSpend => "seed_spend",
             Op::CacheGet => "cache_get",
             Op::CachePut => "cache_put",
+            Op::RecordGet => "record_get",
+            Op::RecordPut => "record_put",
+            Op::RecordDelete => "record_delete",
         }
     }
 }
@@ -199,6 +205,39 @@ impl RedisState {
         s.call(Op::CachePut, s.link.cache_put(key, value, ttl))
             .await?;
         Ok(())
+    }
+}
+
+impl RedisState {
+    pub async fn record_get(&self, key: &str) -> Result<Option<Bytes>, StateError> {
+        let s = &self.shared;
+        Ok(s.call(Op::RecordGet, s.link.record_get(key))
+            .await?
+            .flatten())
+    }
+
+    pub async fn record_put(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+    ) -> Result<(), StateError> {
+        let s = &self.shared;
+        let stored = s
+            .call(Op::RecordPut, s.link.record_put(key, value, ttl))
+            .await?;
+        match stored {
+            Some(()) => Ok(()),
+            // Failing open: the record is not kept anywhere the fleet sees.
+            None => Err(StateError::Unavailable),
+        }
+    }
+
+    pub async fn record_delete(&self, key: &str) -> Result<bool, StateError> {
+        let s = &self.shared;
+        Ok(s.call(Op::RecordDelete, s.link.record_delete(key))
+            .await?
+            .unwrap_or(false))
     }
 }
 

@@ -125,6 +125,9 @@ impl Keys {
     fn cache(&self, name: &str) -> String {
         format!("{}cache:{name}", self.prefix)
     }
+    fn record(&self, name: &str) -> String {
+        format!("{}record:{name}", self.prefix)
+    }
 }
 
 /// A lazily connected, self-reconnecting handle on one Redis.
@@ -320,6 +323,46 @@ impl Link {
         self.run(|mut conn| async move {
             cmd.query_async::<()>(&mut conn).await?;
             Ok(())
+        })
+        .await
+    }
+}
+
+impl Link {
+    /// GET of a record.
+    pub async fn record_get(&self, key: &str) -> Result<Option<Bytes>, BackendError> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(self.keys.record(key));
+        self.run(|mut conn| async move { Ok(cmd.query_async(&mut conn).await?) })
+            .await
+    }
+
+    /// SET PX of a record.
+    pub async fn record_put(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+    ) -> Result<(), BackendError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.keys.record(key))
+            .arg(value.as_ref())
+            .arg("PX")
+            .arg(duration_ms(ttl).max(1));
+        self.run(|mut conn| async move {
+            cmd.query_async::<()>(&mut conn).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// DEL of a record: whether there was one.
+    pub async fn record_delete(&self, key: &str) -> Result<bool, BackendError> {
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(self.keys.record(key));
+        self.run(|mut conn| async move {
+            let n: i64 = cmd.query_async(&mut conn).await?;
+            Ok(n > 0)
         })
         .await
     }

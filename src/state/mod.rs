@@ -15,6 +15,7 @@ mod bucket;
 mod fleet;
 mod link;
 mod memory;
+mod records;
 #[cfg(test)]
 mod tests;
 
@@ -29,6 +30,8 @@ use fleet::RedisState;
 pub use fleet::PROBE_INTERVAL;
 pub use link::REDIS_OP_TIMEOUT;
 use memory::MemoryState;
+use records::MemoryRecords;
+pub use records::MEMORY_BYTES;
 
 /// What the Redis store does while Redis cannot be reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +75,7 @@ pub struct StateStore {
 }
 
 enum Inner {
-    Memory(Box<MemoryState>),
+    Memory(Box<MemoryState>, MemoryRecords),
     Redis(RedisState),
 }
 
@@ -89,7 +92,10 @@ impl StateStore {
     /// cache (the L1 cache lives with the proxy) and never fails.
     pub fn memory() -> Self {
         Self {
-            inner: Arc::new(Inner::Memory(Box::new(MemoryState::new()))),
+            inner: Arc::new(Inner::Memory(
+                Box::new(MemoryState::new()),
+                MemoryRecords::new(MEMORY_BYTES),
+            )),
         }
     }
 
@@ -107,7 +113,7 @@ impl StateStore {
     /// `"memory"` or `"redis"`.
     pub fn kind(&self) -> &'static str {
         match &*self.inner {
-            Inner::Memory(_) => "memory",
+            Inner::Memory(..) => "memory",
             Inner::Redis(_) => "redis",
         }
     }
@@ -126,7 +132,7 @@ impl StateStore {
     ) -> Result<Decision, StateError> {
         let rate = Rate::new(limit, window);
         match &*self.inner {
-            Inner::Memory(m) => Ok(m.take(bucket, rate, amount)),
+            Inner::Memory(m, _) => Ok(m.take(bucket, rate, amount)),
             Inner::Redis(r) => r.take(bucket, rate, amount).await,
         }
     }
@@ -144,7 +150,7 @@ impl StateStore {
     ) -> Result<(), StateError> {
         let rate = Rate::new(limit, window);
         match &*self.inner {
-            Inner::Memory(m) => {
+            Inner::Memory(m, _) => {
                 m.adjust(bucket, rate, delta);
                 Ok(())
             }
@@ -168,7 +174,7 @@ impl StateStore {
             return Ok(Vec::new());
         }
         match &*self.inner {
-            Inner::Memory(m) => Ok(m.add_spend(counters, usd)),
+            Inner::Memory(m, _) => Ok(m.add_spend(counters, usd)),
             Inner::Redis(r) => r.add_spend(counters, usd).await,
         }
     }
@@ -179,7 +185,7 @@ impl StateStore {
             return Ok(Vec::new());
         }
         match &*self.inner {
-            Inner::Memory(m) => Ok(m.spend(counters)),
+            Inner::Memory(m, _) => Ok(m.spend(counters)),
             Inner::Redis(r) => r.spend(counters).await,
         }
     }
@@ -196,7 +202,7 @@ impl StateStore {
             return Err(StateError::InvalidArgument("usd must be finite"));
         }
         match &*self.inner {
-            Inner::Memory(m) => {
+            Inner::Memory(m, _) => {
                 m.seed_spend(counter, usd, ttl);
                 Ok(())
             }
@@ -209,7 +215,7 @@ impl StateStore {
     /// should treat an error as a miss.
     pub async fn cache_get(&self, key: &str) -> Result<Option<Bytes>, StateError> {
         match &*self.inner {
-            Inner::Memory(_) => Ok(None),
+            Inner::Memory(..) => Ok(None),
             Inner::Redis(r) => r.cache_get(key).await,
         }
     }
@@ -223,9 +229,43 @@ impl StateStore {
         ttl: Duration,
     ) -> Result<(), StateError> {
         match &*self.inner {
-            Inner::Memory(_) => Ok(()),
+            Inner::Memory(..) => Ok(()),
             Inner::Redis(_) if ttl.is_zero() => Ok(()),
             Inner::Redis(r) => r.cache_put(key, value, ttl).await,
+        }
+    }
+
+    /// The record stored under `key` (a stored response), if any.
+    pub async fn record_get(&self, key: &str) -> Result<Option<Bytes>, StateError> {
+        match &*self.inner {
+            Inner::Memory(_, r) => Ok(r.get(key)),
+            Inner::Redis(r) => r.record_get(key).await,
+        }
+    }
+
+    /// Keeps `value` under `key` for `ttl`. With Redis away it fails, also
+    /// when failing open: a record only this node kept would be missing
+    /// on the rest of the fleet, so the caller says so instead.
+    pub async fn record_put(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+    ) -> Result<(), StateError> {
+        match &*self.inner {
+            Inner::Memory(_, r) => {
+                r.put(key, value, ttl);
+                Ok(())
+            }
+            Inner::Redis(r) => r.record_put(key, value, ttl).await,
+        }
+    }
+
+    /// Removes the record under `key`: whether there was one.
+    pub async fn record_delete(&self, key: &str) -> Result<bool, StateError> {
+        match &*self.inner {
+            Inner::Memory(_, r) => Ok(r.delete(key)),
+            Inner::Redis(r) => r.record_delete(key).await,
         }
     }
 
@@ -234,7 +274,7 @@ impl StateStore {
     /// so an unreachable one shows within [`REDIS_OP_TIMEOUT`].
     pub fn healthy(&self) -> bool {
         match &*self.inner {
-            Inner::Memory(_) => true,
+            Inner::Memory(..) => true,
             Inner::Redis(r) => r.healthy(),
         }
     }

@@ -17,13 +17,34 @@ use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorType};
 
 use super::{PeerTimeouts, Upstream};
+use crate::request::form::{self, Piece, Spool, PIECE};
 
 /// The request to send: its head (shared by every request with the same
-/// plan, see [`crate::provider::plans`]) and its body.
+/// plan, see [`crate::provider::plans`]) and its body: bytes, or a
+/// multipart form written piece by piece from its spool.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
     pub head: Arc<RequestHead>,
     pub body: Bytes,
+    pub form: Option<SpooledBody>,
+}
+
+/// A body written from a spool: a multipart form re-encoded for this
+/// attempt's model, or a passed-through body as the client sent it.
+#[derive(Debug, Clone)]
+pub struct SpooledBody {
+    pub spool: Arc<Spool>,
+    pub pieces: Vec<Piece>,
+    pub content_type: Option<String>,
+}
+
+impl Outgoing {
+    fn len(&self) -> u64 {
+        match &self.form {
+            Some(f) => form::length(&f.pieces),
+            None => self.body.len() as u64,
+        }
+    }
 }
 
 /// Method, target and headers of a request (`Host` included), checked once
@@ -230,7 +251,9 @@ async fn exchange(
         .write_request_header(Box::new(header))
         .await
         .map_err(io)?;
-    if !req.body.is_empty() {
+    if let Some(f) = &req.form {
+        write_form(session, f).await.map_err(io)?;
+    } else if !req.body.is_empty() {
         session
             .write_request_body(req.body.clone(), true)
             .await
@@ -242,6 +265,34 @@ async fn exchange(
         Some(_) => Ok(()),
         None => Err(CallError::Io("upstream sent no response header".into())),
     }
+}
+
+/// Writes a form's pieces, its files read from the spool a piece at a
+/// time: never whole in memory.
+async fn write_form(session: &mut HttpSession, f: &SpooledBody) -> pingora::Result<()> {
+    for piece in &f.pieces {
+        match piece {
+            Piece::Bytes(b) => session.write_request_body(b.clone(), false).await?,
+            Piece::Spooled { offset, len } => {
+                let (mut at, end) = (*offset, offset + len);
+                while at < end {
+                    let want = PIECE.min((end - at) as usize);
+                    let chunk = f.spool.read(at, want).await.map_err(|e| {
+                        Error::explain(ErrorType::InternalError, format!("upload spool: {e}"))
+                    })?;
+                    if chunk.is_empty() {
+                        return Err(Error::explain(
+                            ErrorType::InternalError,
+                            "upload spool ended early",
+                        ));
+                    }
+                    at += chunk.len() as u64;
+                    session.write_request_body(chunk, false).await?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Pingora's request header for `req`, built as `http` parts: without a
@@ -257,12 +308,17 @@ fn request_header(req: &Outgoing) -> RequestHeader {
     for (name, value) in &head.headers {
         h.insert(name.clone(), value.clone());
     }
-    if !req.body.is_empty() || head.method == http::Method::POST {
-        h.insert(
-            http::header::CONTENT_LENGTH,
-            HeaderValue::from(req.body.len()),
-        );
-        if !h.contains_key(http::header::CONTENT_TYPE) {
+    let len = req.len();
+    if len > 0 || head.method == http::Method::POST {
+        h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
+        let form_type = req
+            .form
+            .as_ref()
+            .and_then(|f| f.content_type.as_deref())
+            .and_then(|ct| HeaderValue::from_str(ct).ok());
+        if let Some(ct) = form_type {
+            h.insert(http::header::CONTENT_TYPE, ct);
+        } else if !h.contains_key(http::header::CONTENT_TYPE) {
             h.insert(http::header::CONTENT_TYPE, JSON);
         }
     }

@@ -167,3 +167,90 @@ print("TEXT=" + text)
     assert!(stdout.contains("USAGE=11\n"), "{stdout}");
     assert_eq!(mock.hits(), 3);
 }
+
+/// A gateway for the SDKs' Responses and endpoint scripts: `gpt` and
+/// every other model on a failing OpenAI-format provider, then a working
+/// one (so each call fails over); `claude` on an Anthropic-format one.
+async fn endpoints_gateway() -> (MockServer, MockServer, Gateway) {
+    let bad = MockServer::start(MockConfig {
+        error_rate: 1.0,
+        error_status: 503,
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let good = MockServer::start(MockConfig::default()).await.unwrap();
+    let caps = "    capabilities: { images: true, audio: true, speech: true, moderations: true }\n";
+    let all = "    capabilities: { images: true, audio: true, speech: true, moderations: true, files: true, batches: true }\n";
+    let yaml = format!(
+        "providers:\n{}{caps}{}{all}{}routes:\n  - match: {{ model: claude }}\n    targets: [{{ provider: claude, model: claude-sonnet-4 }}]\n  - match: {{ model: \"*\" }}\n    targets: [{{ provider: bad }}, {{ provider: good }}]\n",
+        provider("bad", "openai", &bad, None),
+        provider("good", "openai", &good, None),
+        provider("claude", "anthropic", &good, Some("k")),
+    );
+    let gw = Gateway::start(&yaml).await;
+    (bad, good, gw)
+}
+
+/// Runs an endpoints script with `program` and checks every line.
+async fn check_endpoints(program: &'static str, script: &'static str) {
+    let (bad, _good, gw) = endpoints_gateway().await;
+    let args = vec![script.to_string(), gw.url("/v1")];
+    let out = tokio::task::spawn_blocking(move || Command::new(program).args(&args).output())
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{program} is needed (.ci/setup installs the SDKs): {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{program} failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = mock_text(5);
+    let mut expected = Vec::new();
+    for model in ["GPT", "CLAUDE"] {
+        expected.extend([
+            format!("{model}_TEXT={text}"),
+            format!("{model}_STREAM={text}"),
+            format!("{model}_STREAM_FINAL={text}"),
+            format!("{model}_HELPER={text}"),
+            format!("{model}_TOOL=get_weather:{text}"),
+            // The Anthropic mock says a few words before its tool call.
+            match model {
+                "GPT" => format!("{model}_ITEMS=message,function_call,function_call_output"),
+                _ => format!("{model}_ITEMS=message,message,function_call,function_call_output"),
+            },
+            format!("{model}_RETRIEVED=True"),
+            format!("{model}_DELETED=yes"),
+        ]);
+    }
+    expected.extend([
+        "IMAGE=True".to_string(),
+        "EDIT=True".to_string(),
+        "SPEECH=20480".to_string(),
+        "MODERATION=True,False".to_string(),
+        r#"FILE_CONTENT={"custom_id":"1"}"#.to_string(),
+        "BATCH=ok".to_string(),
+    ]);
+    for line in &expected {
+        assert!(stdout.contains(&format!("{line}\n")), "{line}: {stdout}");
+    }
+    for kind in ["TRANSCRIPTION", "TRANSLATION"] {
+        let line = stdout.lines().find(|l| l.starts_with(kind)).unwrap_or("");
+        assert!(line.contains("512000"), "the whole upload arrived: {line}");
+    }
+    // The first calls failed over; then its breaker kept `bad` out.
+    assert!(bad.hits() >= 3, "the calls failed over: {}", bad.hits());
+}
+
+#[tokio::test]
+async fn python_sdk_speaks_responses_and_the_other_endpoints() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/python/endpoints.py");
+    check_endpoints("python3", script).await;
+}
+
+#[tokio::test]
+async fn node_sdk_speaks_responses_and_the_other_endpoints() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/node/endpoints.mjs");
+    check_endpoints("node", script).await;
+}

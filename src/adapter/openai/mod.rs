@@ -14,6 +14,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::request::Endpoint;
+
 use super::{AdapterError, Capabilities, Ctx, RequestPlan, StreamTranslator, Wire};
 
 /// The OpenAI format.
@@ -102,8 +104,9 @@ impl Wire for OpenAi {
             headers.push(("openai-project".into(), project.to_string()));
         }
         let path = match ctx.endpoint {
-            "embeddings" => "/embeddings",
-            _ => "/chat/completions",
+            // A Responses request to a provider that speaks it natively.
+            "responses" => "/responses",
+            name => Endpoint::named(name).map_or("/chat/completions", Endpoint::openai_path),
         };
         Ok(RequestPlan::post(path, headers))
     }

@@ -424,15 +424,6 @@ fn the_catalog_covers_the_required_providers_and_every_preset_is_in_the_table() 
 
 #[test]
 fn every_preset_is_well_formed() {
-    const CAPS: [&str; 7] = [
-        "chat",
-        "stream",
-        "tools",
-        "vision",
-        "json",
-        "embeddings",
-        "reasoning",
-    ];
     for (name, p) in catalog() {
         assert!(!p.name.trim().is_empty(), "{name}: name");
         let env = p
@@ -453,7 +444,7 @@ fn every_preset_is_well_formed() {
         assert!(docs.starts_with("https://"), "{name}: docs `{docs}`");
         for cap in p.capabilities.keys() {
             assert!(
-                CAPS.contains(&cap.as_str()),
+                crate::provider::CAPABILITIES.contains(&cap.as_str()),
                 "{name}: unknown capability `{cap}`"
             );
         }

@@ -23,7 +23,7 @@ use crate::adapter::script::engine::{build_engine, ScriptLimits};
 use crate::adapter::{Adapter, Capabilities};
 use crate::provider::models::{Models, PriceList};
 use crate::provider::scorer::Scorer;
-use crate::provider::{Provider, CAPABILITIES};
+use crate::provider::{Provider, CAPABILITIES, OPT_IN};
 use crate::routing::strategy::{Strategy, Weights};
 use crate::routing::{HedgeAfter, Route, RoutePolicy, RouteTable, Target};
 use crate::secrets::Secret;
@@ -219,6 +219,7 @@ fn settings(raw: &RawServer, cx: &mut Ctx) -> Settings {
         ("header_timeout", &raw.header_timeout, &mut s.header_timeout),
         ("body_timeout", &raw.body_timeout, &mut s.body_timeout),
         ("send_timeout", &raw.send_timeout, &mut s.send_timeout),
+        ("responses_ttl", &raw.responses_ttl, &mut s.responses_ttl),
     ];
     for (name, value, slot) in durations {
         if let Some(v) = value {
@@ -579,6 +580,7 @@ fn hedge_after(at: &str, h: &super::raw::RawHedge, cx: &mut Ctx) -> Option<Hedge
 fn route_policy(at: &str, r: &RawRoute, cx: &mut Ctx) -> RoutePolicy {
     let mut policy = RoutePolicy {
         timeouts: timeouts(&format!("{at}.timeouts"), r.timeouts.as_ref(), cx),
+        passthrough: r.passthrough,
         ..RoutePolicy::default()
     };
     if let Some(retry) = &r.retry {
@@ -673,6 +675,16 @@ fn capabilities(
                 format!(
                     "unknown capability `{k}` (known: {})",
                     CAPABILITIES.join(", ")
+                ),
+            );
+        }
+        let openai_format = adapter.is_none_or(|a| a.name() == "openai");
+        if *v && OPT_IN.contains(&k.as_str()) && !openai_format {
+            cx.issue(
+                &format!("providers.{provider}.capabilities.{k}"),
+                format!(
+                    "`{k}` is served by OpenAI-format providers only (adapter: openai), not by adapter `{}`",
+                    adapter.map_or("", Adapter::name)
                 ),
             );
         }

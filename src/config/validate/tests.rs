@@ -54,6 +54,8 @@ fn broken_configs_are_reported_with_lines() {
         ("providers:\n  p:\n    adapter: openai\n    base_url: ftp://x\n", "5:15: providers.p.base_url: base_url scheme must be http or https"),
         ("providers:\n  p:\n    adapter: openai\n    base_url: http://x\n    models:\n      m: { quality: 3 }\n", "providers.p.models.m.quality: quality must be between 0 and 1"),
         ("providers:\n  p:\n    adapter: openai\n    base_url: http://x\n    capabilities: { telepathy: true }\n", "providers.p.capabilities.telepathy: unknown capability `telepathy`"),
+        ("providers:\n  p:\n    adapter: anthropic\n    base_url: http://x\n    capabilities: { images: true }\n", "providers.p.capabilities.images: `images` is served by OpenAI-format providers only (adapter: openai), not by adapter `anthropic`"),
+        ("server:\n  responses_ttl: 2w\n", "server.responses_ttl: unknown duration unit `w`"),
         ("providers:\n  p:\n    preset: nonexistent\n", "providers.p.preset: unknown preset `nonexistent`"),
         ("providers:\n  p:\n    api_key: k\n", "providers.p: missing `adapter` (or a `preset`"),
         ("providers:\n  p:\n    adapter: ../etc\n    base_url: http://x\n", "providers.p.adapter: adapter names may use"),

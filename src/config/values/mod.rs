@@ -28,9 +28,10 @@ pub fn duration(v: &Scalar) -> Result<Duration, String> {
         "" | "s" => n,
         "m" => n * 60.0,
         "h" => n * 3600.0,
+        "d" => n * 86400.0,
         other => {
             return Err(format!(
-                "unknown duration unit `{other}` in `{text}` (use ms, s, m or h)"
+                "unknown duration unit `{other}` in `{text}` (use ms, s, m, h or d)"
             ))
         }
     };

@@ -9,6 +9,7 @@ fn durations() {
     assert_eq!(duration(&t("250ms")), Ok(Duration::from_millis(250)));
     assert_eq!(duration(&t("30s")), Ok(Duration::from_secs(30)));
     assert_eq!(duration(&t("2m")), Ok(Duration::from_secs(120)));
+    assert_eq!(duration(&t("30d")), Ok(Duration::from_secs(30 * 86400)));
     assert_eq!(duration(&Scalar::Int(5)), Ok(Duration::from_secs(5)));
     assert!(duration(&t("5 parsecs"))
         .unwrap_err()

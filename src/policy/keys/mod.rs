@@ -63,7 +63,7 @@ fn presented_key(headers: &HeaderMap, dialect: Dialect) -> Option<&str> {
     };
     match dialect {
         Dialect::Anthropic => api_key().or(bearer),
-        Dialect::OpenAi => bearer,
+        Dialect::OpenAi | Dialect::Responses => bearer,
     }
 }
 

@@ -33,6 +33,9 @@ impl CachePlan {
         head: &RequestHeader,
     ) -> Option<Self> {
         let policy = route.policy.cache.as_ref()?;
+        if !cacheable(&shared.req) {
+            return None;
+        }
         let body = shared.body.lock().unwrap_or_else(|e| e.into_inner());
         let use_ = cache::decide(policy, shared.req.endpoint, &body, &head.headers)?;
         let scope = if policy.shared {
@@ -47,6 +50,19 @@ impl CachePlan {
             ttl: policy.ttl,
         })
     }
+}
+
+/// Answers the cache may hold: JSON ones a request's body determines. Not
+/// uploads (their files are not in the key), audio, passed-through
+/// requests, nor Responses API requests (each answer is a stored response
+/// with its own id).
+fn cacheable(req: &crate::request::ClientRequest) -> bool {
+    use crate::request::Endpoint;
+    let json = matches!(
+        req.endpoint,
+        Endpoint::Chat | Endpoint::Embeddings | Endpoint::Moderations | Endpoint::Rerank
+    );
+    json && req.native.is_none()
 }
 
 /// Counts a request's use of the cache: `hit`, `miss` or `bypass`.

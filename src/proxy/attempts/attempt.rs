@@ -64,6 +64,9 @@ pub enum Answer {
     Complete { body: Bytes, usage: Option<Usage> },
     /// A stream: its first body bytes (none if it ended at once).
     Stream { first: Option<Bytes> },
+    /// An answer relayed byte for byte as the provider sends it (audio, a
+    /// transcript as text or its stream): its first bytes.
+    Raw { first: Option<Bytes> },
 }
 
 impl Shared<'_> {
@@ -184,7 +187,15 @@ impl Shared<'_> {
         }
         incoming.set_idle_timeout(timeouts.idle.unwrap_or(Duration::from_secs(60)));
         let labelled = |e: GatewayError| (Outcome::of_sent(&e), e);
-        let answer = if self.req.stream {
+        let json = incoming
+            .header_str("content-type")
+            .is_some_and(|ct| ct.trim_start().starts_with("application/json"));
+        let answer = if self.req.endpoint.raw_answer() && !json {
+            let first = read_first(&mut incoming, attempt_deadline, provider)
+                .await
+                .map_err(labelled)?;
+            Answer::Raw { first }
+        } else if self.req.stream {
             let first = read_first(&mut incoming, attempt_deadline, provider)
                 .await
                 .map_err(labelled)?;

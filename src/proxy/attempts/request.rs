@@ -13,8 +13,9 @@ use crate::adapter::Ctx;
 use crate::error::GatewayError;
 use crate::provider::plans::PlanKey;
 use crate::provider::Provider;
+use crate::request::form::Piece;
 use crate::upstream::backend::Backend;
-use crate::upstream::call::{Outgoing, RequestHead};
+use crate::upstream::call::{Outgoing, RequestHead, SpooledBody};
 use crate::upstream::Upstream;
 
 /// A built request and where it goes.
@@ -26,8 +27,14 @@ pub struct Request<'b> {
 impl Shared<'_> {
     /// What `provider`'s adapter sees of this attempt.
     pub(super) fn adapter_ctx(&self, provider: &Provider, backend: &Backend, model: &str) -> Ctx {
+        // A Responses request goes as it is to a provider that speaks it.
+        let native = self.req.native.is_some() && provider.supports("responses");
         Ctx {
-            endpoint: self.req.endpoint.name(),
+            endpoint: if native {
+                "responses"
+            } else {
+                self.req.endpoint.name()
+            },
             model: model.to_string(),
             stream: self.req.stream,
             include_usage: self.req.include_usage,
@@ -50,19 +57,29 @@ impl Shared<'_> {
     ) -> Result<Arc<RequestHead>, GatewayError> {
         let key = PlanKey {
             backend: &backend.id,
-            endpoint: self.req.endpoint.name(),
+            endpoint: ctx.endpoint,
             model: &ctx.model,
             stream: self.req.stream,
             include_usage: self.req.include_usage,
             encoding_format: self.encoding_format.as_deref(),
         };
-        if let Some(head) = provider.plans.get(&key) {
-            return Ok(head);
+        let passthrough = self.req.passthrough.as_deref();
+        if passthrough.is_none() {
+            if let Some(head) = provider.plans.get(&key) {
+                return Ok(head);
+            }
         }
-        let plan = provider
+        let mut plan = provider
             .adapter
             .plan(ctx)
             .map_err(|e| adapter_error(e, provider))?;
+        if let Some(p) = passthrough {
+            // The client's method and path, with the provider's key.
+            plan.method = p.method.clone();
+            plan.path = p.path.clone();
+            plan.headers.extend(p.headers.iter().cloned());
+            plan.reuse = false;
+        }
         let mut headers = plan.headers;
         headers.extend(provider.headers.iter().cloned());
         let target = backend.upstream.target(&plan.path);
@@ -89,7 +106,44 @@ impl Shared<'_> {
         ctx: &Ctx,
     ) -> Result<Request<'b>, GatewayError> {
         let head = self.head(provider, backend, ctx)?;
-        let body = {
+        let spooled = match (&self.req.form, &self.req.passthrough) {
+            (Some(form), _) => Some(SpooledBody {
+                pieces: form.pieces(&ctx.model),
+                spool: form.spool().clone(),
+                content_type: Some(form.content_type()),
+            }),
+            (None, Some(p)) => p.body.as_ref().map(|spool| SpooledBody {
+                pieces: vec![Piece::Spooled {
+                    offset: 0,
+                    len: spool.len(),
+                }],
+                spool: spool.clone(),
+                content_type: p.content_type.clone(),
+            }),
+            (None, None) => None,
+        };
+        if spooled.is_some() || self.req.passthrough.is_some() {
+            return Ok(Request {
+                upstream: &backend.upstream,
+                request: Outgoing {
+                    head,
+                    body: Bytes::new(),
+                    form: spooled,
+                },
+            });
+        }
+        let native = self
+            .req
+            .native
+            .as_deref()
+            .filter(|_| ctx.endpoint == "responses");
+        let body = if let Some(native) = native {
+            let mut native = native.clone();
+            if let Some(obj) = native.as_object_mut() {
+                obj.insert("model".into(), Value::String(ctx.model.clone()));
+            }
+            serde_json::to_vec(&native)
+        } else {
             let mut hub = self.body.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(obj) = hub.as_object_mut() {
                 obj.insert("model".into(), Value::String(ctx.model.clone()));
@@ -109,6 +163,7 @@ impl Shared<'_> {
             request: Outgoing {
                 head,
                 body: Bytes::from(body),
+                form: None,
             },
         })
     }

@@ -296,6 +296,14 @@ impl<'a> Shared<'a> {
                 return Err(fail(Outcome::NotAllowed, e));
             }
         }
+        if !self.req.endpoint.translated() && provider.adapter.name() != "openai" {
+            let e = GatewayError::Unsupported(format!(
+                "provider `{}` does not serve {} (only OpenAI-format providers do)",
+                provider.name,
+                describe(self.req.endpoint.capability())
+            ));
+            return Err(fail(Outcome::Unsupported, e));
+        }
         if let Some(missing) = self.needs.iter().find(|n| !provider.supports(n)) {
             let e = GatewayError::Unsupported(format!(
                 "provider `{}` does not support {}",

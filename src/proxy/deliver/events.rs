@@ -41,6 +41,8 @@ impl Relay<'_> {
                         self.fail(out, p, ctx, "script", &msg);
                     }
                 }
+            } else if self.native() {
+                self.native_event(ev, out, p, ctx);
             } else {
                 self.passthrough(ev, out, p, ctx);
             }
@@ -79,6 +81,44 @@ impl Relay<'_> {
         }
         p.saw_finish |= peek.finished;
         p.sink.chunk_text(out, data);
+    }
+
+    /// A provider's own Responses event: forwarded as it came (its name
+    /// too); its last one carries the Response, with its usage, to keep.
+    fn native_event(
+        &self,
+        ev: SseEvent,
+        out: &mut Vec<u8>,
+        p: &mut Progress,
+        ctx: &mut RequestCtx,
+    ) {
+        let data = ev.data.trim();
+        if data.is_empty() {
+            return;
+        }
+        if peek::event(data.as_bytes()).is_none() {
+            Hostile::InvalidJson.count(provider_of(ctx));
+            let msg = "the provider sent a stream event that is not JSON";
+            return self.fail(out, p, ctx, "upstream_invalid_json", msg);
+        }
+        match ev.event.as_str() {
+            "response.completed" | "response.incomplete" => {
+                let v: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+                if let Some(response) = v.get("response") {
+                    p.usage = response.get("usage").and_then(Usage::from_json);
+                    p.sink.set_response(response.clone());
+                }
+                p.done = true;
+                p.sink.native_event(out, &ev.event, data);
+            }
+            "response.failed" | "error" => {
+                p.errored = true;
+                ctx.error = Some("upstream_stream_error");
+                let text = redact(data, &self.secrets);
+                p.sink.native_event(out, &ev.event, &text);
+            }
+            _ => p.sink.native_event(out, &ev.event, data),
+        }
     }
 
     fn emit(&self, item: ChunkOut, out: &mut Vec<u8>, p: &mut Progress, ctx: &mut RequestCtx) {

@@ -9,6 +9,7 @@
 
 mod events;
 mod parser;
+mod raw;
 pub mod relay;
 mod sink;
 
@@ -20,10 +21,11 @@ use serde_json::Value;
 
 use super::admit::Capture;
 use super::attempts::{Answer, Shared, Started, Winner};
+use super::pipeline::Keep;
 use super::respond::write_body;
 use super::settle::{self, Delivered};
 use super::RequestCtx;
-use crate::dialect::anthropic;
+use crate::dialect::{anthropic, responses};
 use crate::metrics::metrics;
 use crate::policy::cache::{self, Cached};
 use crate::request::{ClientRequest, Dialect, Endpoint};
@@ -40,6 +42,7 @@ pub async fn answer(
     shared: &Shared<'_>,
     started: Started<'_>,
     capture: Option<Capture<'_>>,
+    keep: Keep<'_>,
 ) -> pingora::Result<()> {
     let Started {
         winner,
@@ -50,12 +53,25 @@ pub async fn answer(
     match answer {
         Answer::Complete { body, usage } => {
             ctx.usage = usage;
-            whole(session, ctx, shared, winner, incoming, body, capture).await
+            let answer = Whole {
+                winner,
+                incoming,
+                body,
+            };
+            whole(session, ctx, shared, answer, capture, keep).await
         }
         Answer::Stream { first } => {
-            stream(session, ctx, shared, winner, incoming, first, capture).await
+            stream(session, ctx, shared, winner, incoming, first, capture, keep).await
         }
+        Answer::Raw { first } => raw(session, ctx, shared, winner, incoming, first).await,
     }
+}
+
+/// A whole answer and the attempt that made it.
+struct Whole<'t> {
+    winner: Winner<'t>,
+    incoming: Incoming,
+    body: Bytes,
 }
 
 /// Records which target answered, after which failed attempts.
@@ -80,13 +96,18 @@ async fn whole(
     session: &mut Session,
     ctx: &mut RequestCtx,
     shared: &Shared<'_>,
-    winner: Winner<'_>,
-    incoming: Incoming,
-    body: Bytes,
+    answer: Whole<'_>,
     capture: Option<Capture<'_>>,
+    keep: Keep<'_>,
 ) -> pingora::Result<()> {
+    let Whole {
+        winner,
+        incoming,
+        body,
+    } = answer;
     let target = winner.target;
     let provider = &target.provider;
+    let native = winner.ctx.endpoint == "responses";
     settle::attempt(ctx, shared, winner, Delivered::Whole).await;
     if let (Some(c), Ok(text)) = (capture, std::str::from_utf8(&body)) {
         c.keep(&provider.name, ctx, text.to_string()).await;
@@ -94,6 +115,11 @@ async fn whole(
     let body = match ctx.dialect {
         Dialect::OpenAi => body,
         Dialect::Anthropic => to_anthropic(&body, &shared.req.model),
+        Dialect::Responses => {
+            let body = to_responses(ctx, body, native);
+            keep.turn(ctx).await;
+            body
+        }
     };
     incoming.release(shared.connector).await;
     let cost = ctx.cost.map(|c| format!("{c:.8}"));
@@ -105,6 +131,7 @@ async fn whole(
 }
 
 /// A stream: relayed, then settled; kept when it completed.
+#[allow(clippy::too_many_arguments)]
 async fn stream(
     session: &mut Session,
     ctx: &mut RequestCtx,
@@ -113,6 +140,7 @@ async fn stream(
     incoming: Incoming,
     first: Option<Bytes>,
     capture: Option<Capture<'_>>,
+    keep: Keep<'_>,
 ) -> pingora::Result<()> {
     let target = winner.target;
     let provider = &target.provider;
@@ -126,6 +154,7 @@ async fn stream(
         max_event: shared.cfg.settings.max_body_size.max(1 << 20),
         secrets: provider.secrets(),
         collect: capture.is_some(),
+        keep: Some(keep),
     };
     let result = relay
         .run(
@@ -145,6 +174,28 @@ async fn stream(
     result.map(|_| ())
 }
 
+/// An answer relayed as the provider sends it, then settled.
+async fn raw(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    shared: &Shared<'_>,
+    winner: Winner<'_>,
+    incoming: Incoming,
+    first: Option<Bytes>,
+) -> pingora::Result<()> {
+    let timeouts = shared.timeouts(&winner.target.provider);
+    let raw = raw::Raw {
+        idle_timeout: timeouts.idle.unwrap_or(Duration::from_secs(60)),
+        max_duration: timeouts.stream.unwrap_or(Duration::from_secs(1800)),
+    };
+    let result = raw
+        .run(session, ctx, incoming, first, shared.connector)
+        .await;
+    let broke = settle::broke(ctx.error);
+    settle::attempt(ctx, shared, winner, Delivered::Stream { broke }).await;
+    result
+}
+
 /// Answers from a cached (or coalesced) answer: JSON, or a replayed stream.
 pub async fn cached(
     session: &mut Session,
@@ -156,7 +207,7 @@ pub async fn cached(
     ctx.model = Some(answer.model.clone());
     if req.stream && req.endpoint == Endpoint::Chat {
         let body: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
-        let mut sink = Sink::new(ctx.dialect, &req.model);
+        let mut sink = Sink::new(ctx, &req.model, false);
         let include_usage = req.include_usage || ctx.dialect == Dialect::Anthropic;
         let mut out = Vec::new();
         for chunk in cache::replay_chunks(&body, include_usage) {
@@ -168,8 +219,26 @@ pub async fn cached(
     let body = match ctx.dialect {
         Dialect::OpenAi => Bytes::from(answer.body.clone()),
         Dialect::Anthropic => to_anthropic(answer.body.as_bytes(), &req.model),
+        Dialect::Responses => to_responses(ctx, Bytes::from(answer.body.clone()), false),
     };
     write_body(session, ctx, 200, "application/json", &[], body).await
+}
+
+/// A Responses client's answer: a hub answer made a Response object, or a
+/// native one as it came; either is the turn's response, to keep.
+fn to_responses(ctx: &mut RequestCtx, body: Bytes, native: bool) -> Bytes {
+    let Some(turn) = ctx.turn.as_mut() else {
+        return body;
+    };
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if native {
+        turn.response = Some(parsed);
+        return body;
+    }
+    let response = responses::response_from_hub(&parsed, &turn.meta);
+    let out = Bytes::from(serde_json::to_vec(&response).unwrap_or_default());
+    turn.response = Some(response);
+    out
 }
 
 /// An OpenAI response body re-encoded for an Anthropic-format client.

@@ -23,9 +23,9 @@ use crate::policy::collect::Collector;
 use crate::provider::Usage;
 use crate::proxy::client::client_gone;
 use crate::proxy::hostile::Hostile;
+use crate::proxy::pipeline::Keep;
 use crate::proxy::respond::{bounded, common_headers, response_parts, set};
 use crate::proxy::RequestCtx;
-use crate::request::Dialect;
 use crate::transform::sse::SseEvent;
 use crate::upstream::call::{CallError, Incoming};
 
@@ -54,6 +54,8 @@ pub struct Relay<'a> {
     pub secrets: Vec<&'a str>,
     /// Rebuild the whole answer (for the response cache).
     pub collect: bool,
+    /// Where a Responses turn is kept before the stream's last event.
+    pub keep: Option<Keep<'a>>,
 }
 
 /// Where a stream stands.
@@ -112,6 +114,11 @@ enum Step {
 }
 
 impl Relay<'_> {
+    /// Whether the provider streams Responses events itself.
+    pub(super) fn native(&self) -> bool {
+        self.ctx.endpoint == "responses"
+    }
+
     /// Writes the stream header, then relays until the upstream ends; the
     /// whole answer as a `chat.completion` when `collect` is set and the
     /// stream completed.
@@ -147,7 +154,7 @@ impl Relay<'_> {
         )
         .await?;
 
-        let mut feed = Feed::new(self, ctx.dialect, model);
+        let mut feed = Feed::new(self, ctx, model);
         // The bytes read while deciding on this provider come first.
         let mut first = Some(first);
         let expiry = tokio::time::sleep_until(expires);
@@ -206,6 +213,10 @@ impl Relay<'_> {
             if ctx.ttft.is_none() && !out.is_empty() {
                 ctx.ttft = Some(ctx.started.elapsed());
             }
+            if finished {
+                let response = feed.progress.sink.response().cloned();
+                self.keep_turn(response, ctx).await;
+            }
             // A client that stops reading blocks this write: bounded by
             // `server.send_timeout`, and by the stream's own timeout.
             if !out.is_empty() {
@@ -232,6 +243,19 @@ impl Relay<'_> {
     }
 }
 
+impl Relay<'_> {
+    /// A Responses stream's turn, kept before its last event goes out.
+    async fn keep_turn(&self, response: Option<Value>, ctx: &mut RequestCtx) {
+        let (Some(keep), Some(response)) = (self.keep, response) else {
+            return;
+        };
+        if let Some(turn) = ctx.turn.as_mut() {
+            turn.response = Some(response);
+        }
+        keep.turn(ctx).await;
+    }
+}
+
 /// The relay's work on one stream's bytes, without its sockets: each
 /// upstream read parsed, its events passed through or translated, and what
 /// the client gets appended to `out`. [`Relay::run`] drives it; the
@@ -244,9 +268,9 @@ pub struct Feed<'r> {
 }
 
 impl<'r> Feed<'r> {
-    /// A stream to a client of `dialect`; `model` is the name it asked for.
-    pub fn new(relay: &'r Relay<'r>, dialect: Dialect, model: &str) -> Self {
-        let sink = Sink::new(dialect, model);
+    /// A stream to `ctx`'s client; `model` is the name it asked for.
+    pub fn new(relay: &'r Relay<'r>, ctx: &RequestCtx, model: &str) -> Self {
+        let sink = Sink::new(ctx, model, relay.native());
         Self {
             relay,
             parser: Parser::new(relay.adapter.framing(), relay.max_event),

@@ -58,6 +58,7 @@ impl<T: Probe> ProbeCheck<T> {
         let req = Outgoing {
             head: Arc::new(head),
             body: Bytes::new(),
+            form: None,
         };
         let t = self.cfg.timeout;
         let timeouts = PeerTimeouts {

@@ -163,6 +163,14 @@ pub(super) fn describe(capability: &str) -> &'static str {
         "vision" => "images in messages",
         "json" => "JSON output (response_format)",
         "stream" => "streaming",
+        "images" => "image generation and edits (/v1/images)",
+        "audio" => "transcriptions and translations (/v1/audio)",
+        "speech" => "speech (/v1/audio/speech)",
+        "moderations" => "moderations (/v1/moderations)",
+        "rerank" => "rerank (/v1/rerank)",
+        "files" => "files (/v1/files)",
+        "batches" => "batches (/v1/batches)",
+        "passthrough" => "passed-through requests",
         _ => "this kind of request",
     }
 }
