@@ -416,8 +416,112 @@ fn log_redaction(c: &mut Criterion) {
     g.finish();
 }
 
+/// What a Responses API client costs over a chat client: its request to the
+/// hub (a tool round trip's items), a whole answer to a Response object, and
+/// per hub chunk of a stream to typed events; and a multipart upload read
+/// (1 MiB audio, spooled) and written again for an attempt.
+fn responses_and_forms(c: &mut Criterion) {
+    use switchyard::dialect::responses::{self, Meta, StreamEncoder};
+    let mut group = c.benchmark_group("responses_dialect");
+    let body = serde_json::json!({
+        "model": "smart", "instructions": "be brief",
+        "tools": [{"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}],
+        "input": [
+            {"role": "user", "content": "Weather in Paris?"},
+            {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": "{\"city\":\"Paris\"}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "sunny"}
+        ]
+    });
+    group.bench_function("request_to_hub", |b| {
+        b.iter(|| {
+            let r = responses::parse(black_box(body.clone())).unwrap();
+            black_box(r.to_hub(&[]).unwrap())
+        })
+    });
+    let meta = Meta {
+        id: "resp_bench".into(),
+        created_at: 0,
+        model: "smart".into(),
+        request: body.clone(),
+    };
+    let answer: serde_json::Value =
+        serde_json::from_str(&fixture("openai", "chat_completion.json").unwrap()).unwrap();
+    group.bench_function("response_from_hub", |b| {
+        b.iter(|| black_box(responses::response_from_hub(black_box(&answer), &meta)))
+    });
+    let chunks: Vec<serde_json::Value> = openai_events(20)
+        .iter()
+        .filter_map(|e| {
+            let e = std::str::from_utf8(e).ok()?;
+            serde_json::from_str(e.trim().strip_prefix("data: ")?).ok()
+        })
+        .collect();
+    group.throughput(Throughput::Elements(chunks.len() as u64));
+    group.bench_function("stream_per_chunk", |b| {
+        let mut out = Vec::with_capacity(16 << 10);
+        b.iter(|| {
+            let mut enc = StreamEncoder::new(meta.clone());
+            out.clear();
+            for c in &chunks {
+                for (name, data) in enc.chunk(c) {
+                    responses::write_event(&mut out, name, &data);
+                }
+            }
+            black_box(enc.finish().len())
+        })
+    });
+    group.finish();
+
+    use switchyard::request::form::{Form, Piece, PIECE};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let file = vec![7u8; 1 << 20];
+    let mut raw =
+        b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mp3\"\r\n\r\n"
+            .to_vec();
+    raw.extend_from_slice(&file);
+    raw.extend_from_slice(
+        b"\r\n--b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper\r\n--b--\r\n",
+    );
+    let raw = bytes::Bytes::from(raw);
+    let mut group = c.benchmark_group("multipart_upload");
+    group.throughput(Throughput::Bytes(raw.len() as u64));
+    group.bench_function("spool_and_resend_1MiB", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = (0..raw.len())
+                    .step_by(16 << 10)
+                    .map(|i| Ok(raw.slice(i..(i + (16 << 10)).min(raw.len()))))
+                    .collect();
+                let form = Form::read(futures_util::stream::iter(chunks), "b", 8 << 20)
+                    .await
+                    .unwrap();
+                let mut sent = 0;
+                for piece in form.pieces("whisper-1") {
+                    match piece {
+                        Piece::Bytes(b) => sent += b.len(),
+                        Piece::Spooled { mut offset, len } => {
+                            let end = offset + len;
+                            while offset < end {
+                                let b = form.spool().read(offset, PIECE).await.unwrap();
+                                offset += b.len() as u64;
+                                sent += b.len();
+                            }
+                        }
+                    }
+                }
+                black_box(sent)
+            })
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    responses_and_forms,
     sse,
     relay,
     routing,

@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
+use http::Method;
 use pingora::connectors::http::Connector;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorType};
@@ -68,6 +69,13 @@ impl Gateway {
             .strip_prefix("/v1")
             .filter(|p| p.starts_with('/'))
             .unwrap_or(&path);
+        // OpenAI's endpoints a provider answers (chat, embeddings, images,
+        // audio, moderations, rerank).
+        if let Some(endpoint) = Endpoint::from_path(path).filter(|_| method == Method::POST) {
+            return self
+                .model(session, ctx, &cfg, endpoint, Dialect::OpenAi)
+                .await;
+        }
         match (method.as_str(), path) {
             ("GET", "/health") => endpoints::health(session, ctx).await,
             ("GET", "/ready") => endpoints::ready(session, ctx, &cfg).await,
@@ -75,14 +83,6 @@ impl Gateway {
             ("GET", "/models") => endpoints::models(session, ctx, &cfg).await,
             ("GET", p) if p.starts_with("/models/") => {
                 endpoints::model(session, ctx, &cfg, &p["/models/".len()..]).await
-            }
-            ("POST", "/chat/completions") => {
-                self.model(session, ctx, &cfg, Endpoint::Chat, Dialect::OpenAi)
-                    .await
-            }
-            ("POST", "/embeddings") => {
-                self.model(session, ctx, &cfg, Endpoint::Embeddings, Dialect::OpenAi)
-                    .await
             }
             ("POST", "/messages") => {
                 self.model(session, ctx, &cfg, Endpoint::Chat, Dialect::Anthropic)
@@ -102,12 +102,6 @@ impl Gateway {
                 };
                 let policies = &self.policies;
                 conversation::stored(session, ctx, &cfg, policies, id, action).await
-            }
-            ("POST", p) if Endpoint::from_path(p).is_some() => {
-                let endpoint = Endpoint::from_path(p);
-                let endpoint = endpoint.map_or(Endpoint::Passthrough, |e| e);
-                self.model(session, ctx, &cfg, endpoint, Dialect::OpenAi)
-                    .await
             }
             (_, p) if p.starts_with("/files") || p.starts_with("/batches") => {
                 self.model(session, ctx, &cfg, Endpoint::Passthrough, Dialect::OpenAi)

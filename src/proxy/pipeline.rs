@@ -51,23 +51,8 @@ pub async fn serve(
 ) -> pingora::Result<()> {
     ctx.begin(endpoint, dialect);
     let key = or_answer!(session, ctx, authenticate(session, ctx, cfg, dialect));
-    let read = match dialect {
-        Dialect::Responses => {
-            let owner = key.as_ref().map(|k| k.name.as_str());
-            conversation::open(session, cfg, &policies.store, owner)
-                .await
-                .map(|(req, turn)| {
-                    ctx.turn = Some(Box::new(turn));
-                    req
-                })
-        }
-        _ if endpoint == Endpoint::Passthrough => {
-            let path = passthrough_path(session);
-            intake::read_passthrough(session, cfg, &path).await
-        }
-        _ if endpoint.multipart() => intake::read_form(session, cfg, endpoint).await,
-        _ => intake::read(session, cfg, endpoint, dialect).await,
-    };
+    let owner = key.as_ref().map(|k| k.name.as_str());
+    let read = read(session, ctx, cfg, policies, owner, endpoint, dialect).await;
     let req = or_answer!(session, ctx, read);
     ctx.stream = req.stream;
     // Held until the stream ends: streams keep a provider connection open.
@@ -104,6 +89,33 @@ pub async fn serve(
     };
     ticket.settle(ctx).await;
     result
+}
+
+/// The client's request, read as its endpoint and dialect say: JSON, a
+/// multipart form, a body to pass through, or a Responses request with
+/// its conversation so far (its turn goes to `ctx`).
+async fn read(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    cfg: &Config,
+    policies: &Policies,
+    owner: Option<&str>,
+    endpoint: Endpoint,
+    dialect: Dialect,
+) -> Result<ClientRequest, GatewayError> {
+    match dialect {
+        Dialect::Responses => {
+            let (req, turn) = conversation::open(session, cfg, &policies.store, owner).await?;
+            ctx.turn = Some(Box::new(turn));
+            Ok(req)
+        }
+        _ if endpoint == Endpoint::Passthrough => {
+            let path = passthrough_path(session);
+            intake::read_passthrough(session, cfg, &path).await
+        }
+        _ if endpoint.multipart() => intake::read_form(session, cfg, endpoint).await,
+        _ => intake::read(session, cfg, endpoint, dialect).await,
+    }
 }
 
 /// Where a Responses turn is kept before its answer's last bytes.

@@ -59,6 +59,64 @@ fn sqlite_rows(path: &Path, prefix: &str) -> Vec<(String, i64, String, i64, f64)
     .collect()
 }
 
+/// The Responses API and OpenAI's other endpoints are recorded with the
+/// usage the provider reports, priced, like chat.
+#[tokio::test]
+async fn responses_images_and_audio_are_recorded_with_their_usage() {
+    let mock = MockServer::start(MockConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("usage.db");
+    let ledger = format!("  url: sqlite:{}\n  flush_interval: 100ms\n", db.display());
+    let yaml = priced_route(&mock, &ledger).replace(
+        "    models:\n",
+        "    capabilities: { images: true, audio: true }\n    models:\n",
+    );
+    let gw = Gateway::start(&yaml).await;
+    let post = |path: &str, id: &str| {
+        gw.client
+            .post(gw.url(path))
+            .bearer_auth(KEY_A)
+            .header("x-request-id", id)
+    };
+    for (id, stream) in [("ep-resp", false), ("ep-resp-stream", true)] {
+        let body = json!({"model": "m", "input": "hello there", "stream": stream});
+        let r = post("/v1/responses", id).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let _ = r.bytes().await;
+    }
+    let r = post("/v1/images/generations", "ep-image")
+        .json(&json!({"model": "m", "prompt": "a cat"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let _ = r.bytes().await;
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(vec![1; 40_000]).file_name("a.mp3"),
+        )
+        .text("model", "m");
+    let r = post("/v1/audio/transcriptions", "ep-audio")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let _ = r.bytes().await;
+    let ok = eventually(Duration::from_secs(5), || async {
+        sqlite_rows(&db, "ep-").len() == 4
+    })
+    .await;
+    let rows = sqlite_rows(&db, "ep-");
+    assert!(ok, "{rows:?}");
+    for (id, status, _, prompt, cost) in &rows {
+        assert_eq!(*status, 200, "{id}");
+        assert!(*prompt > 0, "{id}: prompt tokens recorded: {rows:?}");
+        assert!(*cost > 0.0, "{id}: priced: {rows:?}");
+    }
+}
+
 #[tokio::test]
 async fn every_request_is_recorded_in_sqlite() {
     let mock = MockServer::start(MockConfig::default()).await.unwrap();

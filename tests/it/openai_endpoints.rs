@@ -322,3 +322,24 @@ async fn unknown_paths_pass_through_only_on_routes_that_say_so() {
     assert_eq!(r.status(), 404);
     assert_eq!(gw.get("/v1/nope").await.status(), 404);
 }
+
+#[tokio::test]
+async fn speech_cut_off_by_the_provider_is_never_a_complete_answer() {
+    let cfg = MockConfig {
+        chunks: 6,
+        chunk_delay: Duration::from_millis(20),
+        fault: Some(Fault::DropMidStream { after: 2 }),
+        ..MockConfig::default()
+    };
+    let (_bad, _good, gw) = gateway(cfg).await;
+    let r = gw
+        .post(
+            "/v1/audio/speech",
+            &json!({"model": "tts-1", "input": "hello", "voice": "alloy"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "the head went out with the first bytes");
+    // The chunked body has no end: the client's HTTP stack reports it.
+    let body = r.bytes().await;
+    assert!(body.is_err(), "a cut answer read as complete: {body:?}");
+}
