@@ -460,3 +460,38 @@ async fn unresponsive_redis_times_out_then_is_skipped() {
     assert!(start.elapsed() < Duration::from_millis(20));
     held.abort();
 }
+
+/// Records (stored responses) in both stores: kept, read, deleted, and gone
+/// after their own TTL.
+#[tokio::test]
+async fn records_are_kept_for_their_ttl_and_deleted_on_demand() {
+    let p = prefix("records");
+    let redis = StateStore::redis(&redis_url(), FailMode::Closed, &format!("{p}:")).unwrap();
+    for store in [StateStore::memory(), redis] {
+        let kind = store.kind();
+        let value = Bytes::from_static(b"{\"id\":\"resp_1\"}");
+        store
+            .record_put("resp_1", value.clone(), HOUR)
+            .await
+            .unwrap();
+        store
+            .record_put("short", value.clone(), Duration::from_millis(50))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.record_get("resp_1").await.unwrap(),
+            Some(value),
+            "{kind}"
+        );
+        assert_eq!(store.record_get("nope").await.unwrap(), None, "{kind}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(
+            store.record_get("short").await.unwrap(),
+            None,
+            "{kind}: expired"
+        );
+        assert!(store.record_delete("resp_1").await.unwrap(), "{kind}");
+        assert!(!store.record_delete("resp_1").await.unwrap(), "{kind}");
+        assert_eq!(store.record_get("resp_1").await.unwrap(), None, "{kind}");
+    }
+}
