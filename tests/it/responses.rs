@@ -112,6 +112,9 @@ async fn a_streamed_response_is_typed_events_each_sent_when_it_arrives() {
         assert!(spread >= Duration::from_millis(200), "{model}: {spread:?}");
         let done = events.last().unwrap().json().unwrap();
         assert_eq!(output_text(&done["response"]), mock_text(6), "{model}");
+        assert_eq!(done["response"]["store"], true, "{model}: {done}");
+        let created = events[0].json().unwrap();
+        assert_eq!(created["response"]["id"], done["response"]["id"], "{model}");
         assert!(done["response"]["usage"]["output_tokens"].as_u64().unwrap() > 0);
     }
 }
@@ -197,6 +200,10 @@ async fn a_native_provider_gets_the_responses_api_with_the_history_inline() {
         .await
         .unwrap();
     assert_eq!(output_text(&first), mock_text(5), "{first}");
+    assert_eq!(
+        first["store"], true,
+        "the client's store, not the one sent: {first}"
+    );
     let req = oa.last_request().unwrap();
     assert_eq!(req.path, "/v1/responses");
     let sent = req.json().unwrap();
@@ -206,6 +213,8 @@ async fn a_native_provider_gets_the_responses_api_with_the_history_inline() {
         json!({"model": "native", "input": "and again", "previous_response_id": first["id"]});
     let r = gw.post("/v1/responses", &follow).await;
     assert_eq!(r.status(), 200);
+    let second: Value = r.json().await.unwrap();
+    assert_eq!(second["previous_response_id"], first["id"], "{second}");
     let sent = oa.last_request().unwrap().json().unwrap();
     assert!(sent.get("previous_response_id").is_none(), "{sent}");
     let input = sent["input"].to_string();

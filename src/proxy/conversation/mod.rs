@@ -100,6 +100,21 @@ pub async fn open(
     Ok((req, turn))
 }
 
+/// A native provider's Response as the client asked for it: the provider
+/// was sent the history inline with `store: false`, so the client's `store`
+/// and `previous_response_id` are put back.
+pub fn echo(response: &mut Value, turn: &Turn) {
+    let Some(obj) = response.as_object_mut() else {
+        return;
+    };
+    obj.insert("store".into(), Value::Bool(turn.store));
+    let previous = turn.meta.request.get("previous_response_id");
+    obj.insert(
+        "previous_response_id".into(),
+        previous.cloned().unwrap_or(Value::Null),
+    );
+}
+
 /// Keeps the turn's response, if it has one and asked to be stored. A
 /// store that cannot keep it is logged: the answer itself is not lost.
 pub async fn keep(store: &StateStore, cfg: &Config, turn: &Turn) {

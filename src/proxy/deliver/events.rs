@@ -102,14 +102,18 @@ impl Relay<'_> {
             return self.fail(out, p, ctx, "upstream_invalid_json", msg);
         }
         match ev.event.as_str() {
+            "response.created" | "response.in_progress" => {
+                let echoed = echoed(data, ctx);
+                p.sink.native_event(out, &ev.event, &echoed.to_string());
+            }
             "response.completed" | "response.incomplete" => {
-                let v: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+                let v = echoed(data, ctx);
                 if let Some(response) = v.get("response") {
                     p.usage = response.get("usage").and_then(Usage::from_json);
                     p.sink.set_response(response.clone());
                 }
                 p.done = true;
-                p.sink.native_event(out, &ev.event, data);
+                p.sink.native_event(out, &ev.event, &v.to_string());
             }
             "response.failed" | "error" => {
                 p.errored = true;
@@ -209,6 +213,17 @@ impl Relay<'_> {
         let body = json!({"error": {"message": message, "type": "api_error", "param": null, "code": code}});
         p.sink.error(out, &body);
     }
+}
+
+/// A native lifecycle event with the client's `store` and
+/// `previous_response_id` in its response (see
+/// [`crate::proxy::conversation::echo`]).
+fn echoed(data: &str, ctx: &RequestCtx) -> Value {
+    let mut v: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+    if let (Some(response), Some(turn)) = (v.get_mut("response"), ctx.turn.as_deref()) {
+        crate::proxy::conversation::echo(response, turn);
+    }
+    v
 }
 
 /// The provider serving the stream, for metrics.

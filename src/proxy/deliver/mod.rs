@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use super::admit::Capture;
 use super::attempts::{Answer, Shared, Started, Winner};
+use super::conversation;
 use super::pipeline::Keep;
 use super::respond::write_body;
 use super::settle::{self, Delivered};
@@ -230,10 +231,12 @@ fn to_responses(ctx: &mut RequestCtx, body: Bytes, native: bool) -> Bytes {
     let Some(turn) = ctx.turn.as_mut() else {
         return body;
     };
-    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if native {
+        conversation::echo(&mut parsed, turn);
+        let out = Bytes::from(serde_json::to_vec(&parsed).unwrap_or_default());
         turn.response = Some(parsed);
-        return body;
+        return out;
     }
     let response = responses::response_from_hub(&parsed, &turn.meta);
     let out = Bytes::from(serde_json::to_vec(&response).unwrap_or_default());
