@@ -10,6 +10,8 @@
 # stay in --keep DIR for `callgrind_annotate --inclusive=yes`.
 #
 #   bash benches/instructions.sh [--requests 500] [--modes pass,translate,stream-pass,stream-translate]
+#                                (also: responses, stream-responses — a Responses API client on the
+#                                 chat passthrough route, against the passthrough floor)
 #                                [--keep DIR] [--bin PATH] [--no-build]
 #
 # --bin measures another switchyard binary (e.g. a build of an older commit);
@@ -109,7 +111,16 @@ for mode in ${modes//,/ }; do
     path=/v1/messages
     up="{\"model\":\"claude-sonnet-4\",\"max_tokens\":256,\"stream\":$stream,\"system\":\"You are terse.\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello to the benchmark.\"}]}"
   fi
+  gw_path=/v1/chat/completions
   gw_body="{\"model\":\"${mode##*-}\",\"stream\":$stream,\"messages\":$msgs}"
+  if [[ $mode == *responses ]]; then
+    # A Responses API client, translated to chat for the OpenAI-format
+    # provider: its floor is the chat passthrough's.
+    path=/v1/chat/completions
+    up="{\"model\":\"gpt-4o-mini\",\"stream\":$stream,\"messages\":$msgs}"
+    gw_path=/v1/responses
+    gw_body="{\"model\":\"pass\",\"stream\":$stream,\"store\":false,\"instructions\":\"You are terse.\",\"input\":\"Say hello to the benchmark.\"}"
+  fi
 
   port=$(free_port)
   measure "$mode.floor" "http://127.0.0.1:$port" "$path" "$up" k -- \
@@ -117,7 +128,7 @@ for mode in ${modes//,/ }; do
 
   port=$(free_port); mkdir -p "$tmp/gw.$mode"
   gw_config "$port" "ledger: { enabled: false }" >"$tmp/gw.$mode/routes.yaml"
-  SWITCHYARD_LOG=warn measure "$mode.switchyard" "http://127.0.0.1:$port" /v1/chat/completions "$gw_body" k -- \
+  SWITCHYARD_LOG=warn measure "$mode.switchyard" "http://127.0.0.1:$port" "$gw_path" "$gw_body" k -- \
     "$bin" run --config "$tmp/gw.$mode/routes.yaml"
 
   if [[ $mode == pass ]]; then
