@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::dialect::anthropic;
 use crate::edge::Rejection;
 use crate::error::GatewayError;
-use crate::request::form::{self, Form};
+use crate::request::form::{self, Form, Spool};
 use crate::request::{self, ClientRequest, Dialect, Endpoint};
 
 /// Reads the whole body; 413 past `limit` bytes.
@@ -102,7 +102,6 @@ pub async fn read_form(
     cfg: &Config,
     endpoint: Endpoint,
 ) -> Result<ClientRequest, GatewayError> {
-    let s = &cfg.settings;
     let content_type = session
         .req_header()
         .headers
@@ -110,45 +109,10 @@ pub async fn read_form(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let boundary = form::boundary(content_type.as_deref())?;
-    let declared = session
-        .req_header()
-        .headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    let limit = s.max_body_size;
-    if declared.is_some_and(|n| n > limit) {
-        Rejection::BodyTooLarge.count();
-        session.set_keepalive(None);
-        return Err(GatewayError::PayloadTooLarge { limit });
-    }
-    session.set_read_timeout(Some(s.body_timeout));
-    let body = futures_util::stream::unfold(Some(&mut *session), |s| async move {
-        let s = s?;
-        match s.read_request_body().await {
-            Ok(Some(chunk)) => Some((Ok(chunk), Some(s))),
-            Ok(None) => None,
-            Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
-        }
-    });
-    let read = tokio::time::timeout(s.body_timeout, Form::read(body, &boundary, limit)).await;
-    let form = match read {
-        Ok(Ok(form)) => form,
-        Ok(Err(e)) => {
-            if matches!(e, GatewayError::PayloadTooLarge { .. }) {
-                Rejection::BodyTooLarge.count();
-            }
-            session.set_keepalive(None);
-            return Err(e);
-        }
-        Err(_) => {
-            Rejection::BodyTimeout.count();
-            session.set_keepalive(None);
-            return Err(GatewayError::ClientTimeout(format!(
-                "The request body did not arrive within {:?}",
-                s.body_timeout
-            )));
-        }
+    let Streamed::Form(form) = read_streamed(session, cfg, How::Form(&boundary)).await? else {
+        return Err(GatewayError::Internal(
+            "a form read as something else".into(),
+        ));
     };
     if form.files().next().is_none() {
         let field = match endpoint {
@@ -166,6 +130,78 @@ pub async fn read_form(
     Ok(req)
 }
 
+/// How a body is read as it streams in.
+enum How<'b> {
+    /// As a multipart form with this boundary.
+    Form(&'b str),
+    /// Into a spool, as it came.
+    Raw,
+}
+
+/// A body read as it streamed in.
+enum Streamed {
+    Form(Form),
+    Raw(Spool),
+}
+
+/// Reads the body as it streams in, within `server.max_body_size` (413, at
+/// once when `content-length` says so) and `server.body_timeout` (408),
+/// counted like [`read_body_within`]; after either the connection closes
+/// once answered.
+async fn read_streamed(
+    session: &mut Session,
+    cfg: &Config,
+    how: How<'_>,
+) -> Result<Streamed, GatewayError> {
+    let s = &cfg.settings;
+    let limit = s.max_body_size;
+    let declared = session
+        .req_header()
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        Rejection::BodyTooLarge.count();
+        session.set_keepalive(None);
+        return Err(GatewayError::PayloadTooLarge { limit });
+    }
+    session.set_read_timeout(Some(s.body_timeout));
+    let chunks = futures_util::stream::unfold(Some(&mut *session), |s| async move {
+        let s = s?;
+        match s.read_request_body().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), Some(s))),
+            Ok(None) => None,
+            Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+        }
+    });
+    let read = async {
+        match how {
+            How::Form(boundary) => Form::read(chunks, boundary, limit)
+                .await
+                .map(Streamed::Form),
+            How::Raw => form::spool_body(chunks, limit).await.map(Streamed::Raw),
+        }
+    };
+    let result = match tokio::time::timeout(s.body_timeout, read).await {
+        Ok(r) => r,
+        Err(_) => {
+            Rejection::BodyTimeout.count();
+            Err(GatewayError::ClientTimeout(format!(
+                "The request body did not arrive within {:?}",
+                s.body_timeout
+            )))
+        }
+    };
+    if let Err(e) = &result {
+        if matches!(e, GatewayError::PayloadTooLarge { .. }) {
+            Rejection::BodyTooLarge.count();
+        }
+        session.set_keepalive(None);
+    }
+    result
+}
+
 /// Client headers a passed-through request keeps (the rest, credentials
 /// first, are the gateway's).
 const PASSED_HEADERS: &[&str] = &["accept", "openai-beta", "idempotency-key"];
@@ -180,7 +216,6 @@ pub async fn read_passthrough(
     cfg: &Config,
     path: &str,
 ) -> Result<ClientRequest, GatewayError> {
-    let s = &cfg.settings;
     let head = session.req_header();
     let header = |name: &str| {
         head.headers
@@ -204,42 +239,9 @@ pub async fn read_passthrough(
     let has_body = header("content-length").is_some_and(|n| n.trim() != "0")
         || header("transfer-encoding").is_some();
     let body = if has_body {
-        let limit = s.max_body_size;
-        if header("content-length")
-            .and_then(|n| n.trim().parse::<usize>().ok())
-            .is_some_and(|n| n > limit)
-        {
-            Rejection::BodyTooLarge.count();
-            session.set_keepalive(None);
-            return Err(GatewayError::PayloadTooLarge { limit });
-        }
-        session.set_read_timeout(Some(s.body_timeout));
-        let chunks = futures_util::stream::unfold(Some(&mut *session), |s| async move {
-            let s = s?;
-            match s.read_request_body().await {
-                Ok(Some(chunk)) => Some((Ok(chunk), Some(s))),
-                Ok(None) => None,
-                Err(e) => Some((Err(e.to_string()), None)),
-            }
-        });
-        let read = tokio::time::timeout(s.body_timeout, form::spool_body(chunks, limit)).await;
-        match read {
-            Ok(Ok(spool)) => Some(std::sync::Arc::new(spool)),
-            Ok(Err(e)) => {
-                if matches!(e, GatewayError::PayloadTooLarge { .. }) {
-                    Rejection::BodyTooLarge.count();
-                }
-                session.set_keepalive(None);
-                return Err(e);
-            }
-            Err(_) => {
-                Rejection::BodyTimeout.count();
-                session.set_keepalive(None);
-                return Err(GatewayError::ClientTimeout(format!(
-                    "The request body did not arrive within {:?}",
-                    s.body_timeout
-                )));
-            }
+        match read_streamed(session, cfg, How::Raw).await? {
+            Streamed::Raw(spool) => Some(std::sync::Arc::new(spool)),
+            Streamed::Form(_) => None,
         }
     } else {
         None

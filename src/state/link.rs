@@ -300,41 +300,24 @@ impl Link {
         .await
     }
 
-    /// GET.
+    /// GET of a cached answer.
     pub async fn cache_get(&self, key: &str) -> Result<Option<Bytes>, BackendError> {
-        let mut cmd = redis::cmd("GET");
-        cmd.arg(self.keys.cache(key));
-        self.run(|mut conn| async move { Ok(cmd.query_async(&mut conn).await?) })
-            .await
+        self.get(self.keys.cache(key)).await
     }
 
-    /// SET PX.
+    /// SET PX of a cached answer.
     pub async fn cache_put(
         &self,
         key: &str,
         value: Bytes,
         ttl: Duration,
     ) -> Result<(), BackendError> {
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(self.keys.cache(key))
-            .arg(value.as_ref())
-            .arg("PX")
-            .arg(duration_ms(ttl).max(1));
-        self.run(|mut conn| async move {
-            cmd.query_async::<()>(&mut conn).await?;
-            Ok(())
-        })
-        .await
+        self.set(self.keys.cache(key), value, ttl).await
     }
-}
 
-impl Link {
     /// GET of a record.
     pub async fn record_get(&self, key: &str) -> Result<Option<Bytes>, BackendError> {
-        let mut cmd = redis::cmd("GET");
-        cmd.arg(self.keys.record(key));
-        self.run(|mut conn| async move { Ok(cmd.query_async(&mut conn).await?) })
-            .await
+        self.get(self.keys.record(key)).await
     }
 
     /// SET PX of a record.
@@ -344,16 +327,7 @@ impl Link {
         value: Bytes,
         ttl: Duration,
     ) -> Result<(), BackendError> {
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(self.keys.record(key))
-            .arg(value.as_ref())
-            .arg("PX")
-            .arg(duration_ms(ttl).max(1));
-        self.run(|mut conn| async move {
-            cmd.query_async::<()>(&mut conn).await?;
-            Ok(())
-        })
-        .await
+        self.set(self.keys.record(key), value, ttl).await
     }
 
     /// DEL of a record: whether there was one.
@@ -363,6 +337,26 @@ impl Link {
         self.run(|mut conn| async move {
             let n: i64 = cmd.query_async(&mut conn).await?;
             Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn get(&self, key: String) -> Result<Option<Bytes>, BackendError> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(key);
+        self.run(|mut conn| async move { Ok(cmd.query_async(&mut conn).await?) })
+            .await
+    }
+
+    async fn set(&self, key: String, value: Bytes, ttl: Duration) -> Result<(), BackendError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key)
+            .arg(value.as_ref())
+            .arg("PX")
+            .arg(duration_ms(ttl).max(1));
+        self.run(|mut conn| async move {
+            cmd.query_async::<()>(&mut conn).await?;
+            Ok(())
         })
         .await
     }

@@ -343,3 +343,40 @@ async fn speech_cut_off_by_the_provider_is_never_a_complete_answer() {
     let body = r.bytes().await;
     assert!(body.is_err(), "a cut answer read as complete: {body:?}");
 }
+
+#[tokio::test]
+async fn uploads_and_passed_through_bodies_stay_within_max_body_size() {
+    let mock = MockServer::start(MockConfig::default()).await.unwrap();
+    let yaml = format!(
+        "server: {{ max_body_size: 64KiB }}\nproviders:\n{}{ALL}routes:\n  - match: {{ model: \"*\" }}\n    passthrough: true\n    targets: [{{ provider: p }}]\n",
+        provider("p", "openai", &mock, None)
+    );
+    let gw = Gateway::start(&yaml).await;
+    let big = vec![0u8; 100 << 10];
+    let r = gw
+        .client
+        .post(gw.url("/v1/audio/transcriptions"))
+        .multipart(form(big.clone(), &[("model", "whisper-1")], "file"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let r = gw
+        .client
+        .post(gw.url("/v1/files"))
+        .multipart(form(big, &[("purpose", "batch")], "file"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(mock.hits(), 0, "nothing was sent on");
+    let small = form(vec![1; 1000], &[("model", "whisper-1")], "file");
+    let r = gw
+        .client
+        .post(gw.url("/v1/audio/transcriptions"))
+        .multipart(small)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
