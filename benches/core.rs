@@ -457,17 +457,31 @@ fn responses_and_forms(c: &mut Criterion) {
         })
         .collect();
     group.throughput(Throughput::Elements(chunks.len() as u64));
+    // The translated path: chunks as `Value`s, events onto the wire.
     group.bench_function("stream_per_chunk", |b| {
         let mut out = Vec::with_capacity(16 << 10);
         b.iter(|| {
             let mut enc = StreamEncoder::new(meta.clone());
             out.clear();
             for c in &chunks {
-                for (name, data) in enc.chunk(c) {
-                    responses::write_event(&mut out, name, &data);
-                }
+                enc.chunk_into(c, &mut out);
             }
-            black_box(enc.finish().len())
+            enc.finish_into(&mut out);
+            black_box(out.len())
+        })
+    });
+    // The passthrough path `Sink` takes: each chunk still in its text.
+    let texts: Vec<String> = chunks.iter().map(|c| c.to_string()).collect();
+    group.bench_function("stream_per_chunk_text", |b| {
+        let mut out = Vec::with_capacity(16 << 10);
+        b.iter(|| {
+            let mut enc = StreamEncoder::new(meta.clone());
+            out.clear();
+            for text in &texts {
+                enc.chunk_text_into(text, &mut out);
+            }
+            enc.finish_into(&mut out);
+            black_box(out.len())
         })
     });
     group.finish();

@@ -14,13 +14,17 @@
 //! 3. [`response_from_hub`] turns a `chat.completion` into a Response object
 //!    (`response.rs`, output items in `output.rs`); a stream goes chunk by
 //!    chunk through a [`StreamEncoder`] (`stream.rs`, item events in
-//!    `writer.rs`) and [`write_event`].
+//!    `writer.rs`, the chunk fields it reads in `chunk.rs`): the gateway
+//!    uses its `_into` methods, which write SSE bytes straight from the
+//!    chunk text; `chunk`/`finish`/`error` return the same events as
+//!    values, for [`write_event`], tests and fuzzing.
 //!    The final Response object is what the caller stores under [`Meta::id`].
 //! 4. Failures before the first byte are answered with the gateway's usual
 //!    body ([`GatewayError::body`]): Responses API errors have the chat API's
 //!    shape, `{"error":{"message","type","param","code"}}`. After the first
 //!    byte, [`StreamEncoder::error`] writes `error` and `response.failed`.
 
+mod chunk;
 mod items;
 mod output;
 mod request;

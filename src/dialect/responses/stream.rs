@@ -26,10 +26,11 @@
 
 use serde_json::{json, Value};
 
+use super::chunk::{str_of, Delta, HubChunk, ToolCall};
 use super::new_id;
 use super::output::Item;
-use super::response::{finished, incomplete_reason, reasoning_text, response_object, usage, Meta};
-use super::writer::{Kind, Writer};
+use super::response::{incomplete_reason, response_object, usage, Meta};
+use super::writer::{Kind, Out, Writer};
 
 /// One Responses stream event: its name (the `event:` line) and its data,
 /// whose `type` repeats the name.
@@ -42,6 +43,9 @@ pub struct StreamEncoder {
     started: bool,
     /// The final response, once the stream ended.
     response: Option<Value>,
+    /// The `in_progress` response the stream started with; the final one
+    /// is made from it (its echoed request fields are copied once).
+    base: Option<Value>,
     writer: Writer,
     /// The message or reasoning item being written.
     open_text: Option<usize>,
@@ -66,6 +70,7 @@ impl StreamEncoder {
             meta,
             started: false,
             response: None,
+            base: None,
             writer: Writer::default(),
             open_text: None,
             tools: Vec::new(),
@@ -80,34 +85,32 @@ impl StreamEncoder {
     /// chunk `{"error":{…}}` (an in-band hub error) ends the stream as
     /// [`error`](Self::error) does; values that are not objects are ignored.
     pub fn chunk(&mut self, chunk: &Value) -> Vec<Event> {
-        if self.response.is_some() || !chunk.is_object() {
-            return Vec::new();
+        let mut events = Vec::new();
+        if let Some(chunk) = HubChunk::from_value(chunk) {
+            self.hub_chunk(&chunk, &mut Out::Events(&mut events));
         }
-        if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
-            let text = |name: &str| error.get(name).and_then(Value::as_str);
-            let message = text("message").unwrap_or("The upstream stream failed");
-            let code = text("code").or_else(|| text("type"));
-            return self.error(message, code.unwrap_or("server_error"));
+        events
+    }
+
+    /// [`chunk`](Self::chunk), written as SSE events onto `out`.
+    pub fn chunk_into(&mut self, chunk: &Value, out: &mut Vec<u8>) {
+        if let Some(chunk) = HubChunk::from_value(chunk) {
+            self.hub_chunk(&chunk, &mut Out::Wire(out));
         }
-        let mut out = Vec::new();
-        self.start(&mut out);
-        if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
-            self.usage = Some(u.clone());
-        }
-        let choices = chunk.get("choices").and_then(Value::as_array);
-        for choice in choices.into_iter().flatten() {
-            // A response has one output: only choice 0 matters.
-            if choice.get("index").and_then(Value::as_u64).unwrap_or(0) != 0 {
-                continue;
+    }
+
+    /// [`chunk_into`](Self::chunk_into) for a chunk still in its JSON text,
+    /// read without building a `Value` (text that is not JSON is ignored).
+    pub fn chunk_text_into(&mut self, text: &str, out: &mut Vec<u8>) {
+        match HubChunk::parse(text) {
+            Some(chunk) => self.hub_chunk(&chunk, &mut Out::Wire(out)),
+            // Fields of unexpected types: read as leniently as a `Value`.
+            None => {
+                if let Ok(value) = serde_json::from_str::<Value>(text) {
+                    self.chunk_into(&value, out);
+                }
             }
-            if let Some(delta) = choice.get("delta") {
-                self.delta(delta, &mut out);
-            }
-            if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
-                self.finish_reason = Some(reason.to_string());
-            }
         }
-        out
     }
 
     /// The hub stream completed: closes open items, then
@@ -115,23 +118,14 @@ impl StreamEncoder {
     /// length/content_filter) with the whole response and usage. Nothing
     /// after the stream ended.
     pub fn finish(&mut self) -> Vec<Event> {
-        if self.response.is_some() {
-            return Vec::new();
-        }
-        let mut out = Vec::new();
-        self.start(&mut out);
-        let reason = incomplete_reason(self.finish_reason.as_deref());
-        self.writer.close_open(reason, &mut out);
-        let output = self.writer.output("completed");
-        let response = finished(&self.meta, reason, output, self.final_usage());
-        let name = match reason {
-            Some(_) => "response.incomplete",
-            None => "response.completed",
-        };
-        self.writer
-            .emit(&mut out, name, json!({ "response": response }));
-        self.response = Some(response);
-        out
+        let mut events = Vec::new();
+        self.finish_to(&mut Out::Events(&mut events));
+        events
+    }
+
+    /// [`finish`](Self::finish), written as SSE events onto `out`.
+    pub fn finish_into(&mut self, out: &mut Vec<u8>) {
+        self.finish_to(&mut Out::Wire(out));
     }
 
     /// The stream failed in-band: an `error` event (`{type:"error", code,
@@ -142,13 +136,75 @@ impl StreamEncoder {
     /// (`server_error`, `rate_limit_exceeded`, `invalid_prompt`), else
     /// `server_error`. Nothing after the stream ended.
     pub fn error(&mut self, message: &str, code: &str) -> Vec<Event> {
+        let mut events = Vec::new();
+        self.error_to(message, code, &mut Out::Events(&mut events));
+        events
+    }
+
+    /// [`error`](Self::error), written as SSE events onto `out`.
+    pub fn error_into(&mut self, message: &str, code: &str, out: &mut Vec<u8>) {
+        self.error_to(message, code, &mut Out::Wire(out));
+    }
+
+    fn hub_chunk(&mut self, chunk: &HubChunk<'_>, out: &mut Out<'_>) {
         if self.response.is_some() {
-            return Vec::new();
+            return;
         }
-        let mut out = Vec::new();
-        self.start(&mut out);
+        if let Some(error) = chunk.error() {
+            let text = |name: &str| error.get(name).and_then(Value::as_str);
+            let message = text("message").unwrap_or("The upstream stream failed");
+            let code = text("code").or_else(|| text("type"));
+            return self.error_to(message, code.unwrap_or("server_error"), out);
+        }
+        self.start(out);
+        if let Some(u) = chunk.usage.as_deref().filter(|u| u.is_object()) {
+            self.usage = Some(u.clone());
+        }
+        for choice in chunk.choices.iter().flatten() {
+            // A response has one output: only choice 0 matters.
+            if choice.index.unwrap_or(0) != 0 {
+                continue;
+            }
+            if let Some(delta) = &choice.delta {
+                self.delta(delta, out);
+            }
+            if let Some(reason) = str_of(&choice.finish_reason) {
+                self.finish_reason = Some(reason.to_string());
+            }
+        }
+    }
+
+    fn finish_to(&mut self, out: &mut Out<'_>) {
+        if self.response.is_some() {
+            return;
+        }
+        self.start(out);
+        let reason = incomplete_reason(self.finish_reason.as_deref());
+        self.writer.close_open(reason, out);
+        let output = self.writer.output("completed");
+        let status = match reason {
+            Some(_) => "incomplete",
+            None => "completed",
+        };
+        let mut response = self.final_response(status, output);
+        if let Some(reason) = reason {
+            response["incomplete_details"] = json!({ "reason": reason });
+        }
+        let name = match reason {
+            Some(_) => "response.incomplete",
+            None => "response.completed",
+        };
+        self.writer.emit_response(out, name, &response);
+        self.response = Some(response);
+    }
+
+    fn error_to(&mut self, message: &str, code: &str, out: &mut Out<'_>) {
+        if self.response.is_some() {
+            return;
+        }
+        self.start(out);
         let error = json!({ "code": code, "message": message, "param": null });
-        self.writer.emit(&mut out, "error", error);
+        self.writer.emit(out, "error", error);
         let known = ["server_error", "rate_limit_exceeded", "invalid_prompt"];
         let code = if known.contains(&code) {
             code
@@ -156,12 +212,10 @@ impl StreamEncoder {
             "server_error"
         };
         let output = self.writer.output("incomplete");
-        let mut response = response_object(&self.meta, "failed", output, self.final_usage());
+        let mut response = self.final_response("failed", output);
         response["error"] = json!({ "code": code, "message": message });
-        let data = json!({ "response": response });
-        self.writer.emit(&mut out, "response.failed", data);
+        self.writer.emit_response(out, "response.failed", &response);
         self.response = Some(response);
-        out
     }
 
     /// The final Response object (as in `response.completed`/`incomplete`/
@@ -172,36 +226,39 @@ impl StreamEncoder {
     }
 
     /// `response.created` and `response.in_progress`, once.
-    fn start(&mut self, out: &mut Vec<Event>) {
+    fn start(&mut self, out: &mut Out<'_>) {
         if self.started {
             return;
         }
         self.started = true;
         let response = response_object(&self.meta, "in_progress", Vec::new(), Value::Null);
-        let data = json!({ "response": response });
-        self.writer.emit(out, "response.created", data.clone());
-        self.writer.emit(out, "response.in_progress", data);
+        self.writer
+            .emit_response(out, "response.created", &response);
+        self.writer
+            .emit_response(out, "response.in_progress", &response);
     }
 
-    fn delta(&mut self, delta: &Value, out: &mut Vec<Event>) {
-        if let Some(text) = reasoning_text(delta) {
+    fn delta(&mut self, delta: &Delta<'_>, out: &mut Out<'_>) {
+        if let Some(text) = delta.reasoning_text() {
             self.text_like(Kind::Reasoning, text, out);
         }
-        for (field, kind) in [("content", Kind::Text), ("refusal", Kind::Refusal)] {
-            match delta.get(field).and_then(Value::as_str) {
+        for (text, kind) in [
+            (&delta.content, Kind::Text),
+            (&delta.refusal, Kind::Refusal),
+        ] {
+            match str_of(text) {
                 Some(text) if !text.is_empty() => self.text_like(kind, text, out),
                 _ => {}
             }
         }
-        let calls = delta.get("tool_calls").and_then(Value::as_array);
-        for call in calls.into_iter().flatten() {
+        for call in delta.tool_calls.iter().flatten() {
             self.tool_fragment(call, out);
         }
     }
 
     /// A reasoning, text or refusal fragment: a new item (after closing
     /// every open one) unless an item of its family is open.
-    fn text_like(&mut self, kind: Kind, text: &str, out: &mut Vec<Event>) {
+    fn text_like(&mut self, kind: Kind, text: &str, out: &mut Out<'_>) {
         self.streamed_chars += text.chars().count();
         let reasoning = kind == Kind::Reasoning;
         let index = match self.open_text {
@@ -229,14 +286,13 @@ impl StreamEncoder {
     /// A tool-call delta: the first fragment of a new call (after closing an
     /// open message or reasoning item) opens a `function_call` item with its
     /// `call_id` and `name`; argument text goes to that item.
-    fn tool_fragment(&mut self, call: &Value, out: &mut Vec<Event>) {
+    fn tool_fragment(&mut self, call: &ToolCall<'_>, out: &mut Out<'_>) {
         let key = self.tool_key(call);
         let index = match self.tools.iter().find(|slot| slot.key == key) {
             Some(slot) => slot.item,
             None => self.open_call(key, call, out),
         };
-        let arguments = call.pointer("/function/arguments").and_then(Value::as_str);
-        match arguments {
+        match call.arguments() {
             Some(text) if !text.is_empty() && self.writer.is_open(index) => {
                 self.streamed_chars += text.chars().count();
                 self.writer.arguments(index, text, out);
@@ -247,15 +303,11 @@ impl StreamEncoder {
 
     /// The hub `index` of a tool-call delta. Servers that omit it: a delta
     /// with a new `id` is a new call, anything else continues the last one.
-    fn tool_key(&self, call: &Value) -> u64 {
-        if let Some(index) = call.get("index").and_then(Value::as_u64) {
+    fn tool_key(&self, call: &ToolCall<'_>) -> u64 {
+        if let Some(index) = call.index {
             return index;
         }
-        let id = call
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|id| !id.is_empty());
-        match (id, self.tools.last()) {
+        match (call.id(), self.tools.last()) {
             (Some(id), Some(last)) if id != last.call_id => {
                 self.tools.iter().map(|slot| slot.key).max().unwrap_or(0) + 1
             }
@@ -264,15 +316,15 @@ impl StreamEncoder {
         }
     }
 
-    fn open_call(&mut self, key: u64, call: &Value, out: &mut Vec<Event>) -> usize {
+    fn open_call(&mut self, key: u64, call: &ToolCall<'_>, out: &mut Out<'_>) -> usize {
         if let Some(open) = self.open_text.take() {
             self.writer.close(open, "completed", out);
         }
-        let call_id = match call.get("id").and_then(Value::as_str) {
-            Some(id) if !id.is_empty() => id.to_string(),
-            _ => new_id("call"),
+        let call_id = match call.id() {
+            Some(id) => id.to_string(),
+            None => new_id("call"),
         };
-        let name = call.pointer("/function/name").and_then(Value::as_str);
+        let name = call.name();
         let item = Item::Call {
             id: new_id("fc"),
             call_id: call_id.clone(),
@@ -286,6 +338,21 @@ impl StreamEncoder {
             item: index,
         });
         index
+    }
+
+    /// The response the stream started with, now in `status` with this
+    /// output and the final usage.
+    fn final_response(&mut self, status: &str, output: Vec<Value>) -> Value {
+        let usage = self.final_usage();
+        match self.base.take() {
+            Some(mut response) => {
+                response["status"] = json!(status);
+                response["output"] = Value::Array(output);
+                response["usage"] = usage;
+                response
+            }
+            None => response_object(&self.meta, status, output, usage),
+        }
     }
 
     /// The hub's last usage; without one, an estimate of output tokens.

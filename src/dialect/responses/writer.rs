@@ -7,7 +7,9 @@
 //! `response.function_call_arguments.delta`/`.done`; then
 //! `response.output_item.done`. The [`Writer`] also numbers every event.
 
-use serde_json::{json, Value};
+use std::io::Write;
+
+use serde_json::{json, Map, Value};
 
 use super::output::{reasoning_part, Item, Part};
 use super::response::{item_status, no_arguments_as_object};
@@ -19,6 +21,117 @@ pub(super) enum Kind {
     Reasoning,
     Text,
     Refusal,
+}
+
+/// Where events go: into a list (tests, fuzzing), or straight onto the
+/// wire as `event: <name>\ndata: <json>\n\n`, without building a `Value`
+/// for the hot events (deltas) nor copying the response object.
+pub(super) enum Out<'a> {
+    Events(&'a mut Vec<Event>),
+    Wire(&'a mut Vec<u8>),
+}
+
+impl Out<'_> {
+    /// Event `name` number `sequence` with the fields of `data` (an object).
+    fn event(&mut self, name: &'static str, sequence: u64, mut data: Value) {
+        match self {
+            Self::Events(events) => {
+                if let Some(object) = data.as_object_mut() {
+                    object.insert("type".into(), json!(name));
+                    object.insert("sequence_number".into(), json!(sequence));
+                }
+                events.push((name, data));
+            }
+            Self::Wire(out) => {
+                head(out, name, sequence);
+                let fields = data.as_object().into_iter().flatten();
+                for (key, value) in fields {
+                    if key != "type" && key != "sequence_number" {
+                        out.push(b',');
+                        string(out, key);
+                        out.push(b':');
+                        let _ = serde_json::to_writer(&mut **out, value);
+                    }
+                }
+                out.extend_from_slice(b"}\n\n");
+            }
+        }
+    }
+
+    /// Event `name` whose one field is `response`.
+    fn response(&mut self, name: &'static str, sequence: u64, response: &Value) {
+        match self {
+            Self::Events(_) => {
+                let data = Map::from_iter([("response".to_string(), response.clone())]);
+                self.event(name, sequence, Value::Object(data));
+            }
+            Self::Wire(out) => {
+                head(out, name, sequence);
+                out.extend_from_slice(b",\"response\":");
+                let _ = serde_json::to_writer(&mut **out, response);
+                out.extend_from_slice(b"}\n\n");
+            }
+        }
+    }
+
+    /// A `.delta` event: `item_id`, `output_index`, `content_index` (not
+    /// for function-call arguments), `delta`, and `logprobs: []` for output
+    /// text.
+    #[allow(clippy::too_many_arguments)]
+    fn delta(
+        &mut self,
+        name: &'static str,
+        sequence: u64,
+        item_id: &str,
+        output_index: usize,
+        content_index: Option<usize>,
+        text: &str,
+        logprobs: bool,
+    ) {
+        match self {
+            Self::Events(_) => {
+                let mut data =
+                    json!({ "item_id": item_id, "output_index": output_index, "delta": text });
+                if let Some(content_index) = content_index {
+                    data["content_index"] = json!(content_index);
+                }
+                if logprobs {
+                    data["logprobs"] = json!([]);
+                }
+                self.event(name, sequence, data);
+            }
+            Self::Wire(out) => {
+                head(out, name, sequence);
+                out.extend_from_slice(b",\"item_id\":");
+                string(out, item_id);
+                let _ = write!(out, ",\"output_index\":{output_index}");
+                if let Some(content_index) = content_index {
+                    let _ = write!(out, ",\"content_index\":{content_index}");
+                }
+                out.extend_from_slice(b",\"delta\":");
+                string(out, text);
+                if logprobs {
+                    out.extend_from_slice(b",\"logprobs\":[]");
+                }
+                out.extend_from_slice(b"}\n\n");
+            }
+        }
+    }
+}
+
+/// `event: <name>\ndata: {"type":"<name>","sequence_number":<n>`; event
+/// names need no escaping.
+fn head(out: &mut Vec<u8>, name: &str, sequence: u64) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\ndata: {\"type\":\"");
+    out.extend_from_slice(name.as_bytes());
+    let _ = write!(out, "\",\"sequence_number\":{sequence}");
+}
+
+/// `text` as a JSON string; writing into a `Vec` cannot fail.
+fn string(out: &mut Vec<u8>, text: &str) {
+    let _ = serde_json::to_writer(&mut *out, text);
 }
 
 /// The items of one stream, by `output_index`, and the next
@@ -39,13 +152,21 @@ struct Slot {
 impl Writer {
     /// Appends event `name` with `data` (an object), adding its `type` and
     /// `sequence_number`.
-    pub(super) fn emit(&mut self, out: &mut Vec<Event>, name: &'static str, mut data: Value) {
-        if let Some(object) = data.as_object_mut() {
-            object.insert("type".into(), json!(name));
-            object.insert("sequence_number".into(), json!(self.sequence));
-        }
+    pub(super) fn emit(&mut self, out: &mut Out<'_>, name: &'static str, data: Value) {
+        out.event(name, self.sequence, data);
         self.sequence += 1;
-        out.push((name, data));
+    }
+
+    /// Appends event `name` with the one field `response`, not copied
+    /// onto the wire.
+    pub(super) fn emit_response(
+        &mut self,
+        out: &mut Out<'_>,
+        name: &'static str,
+        response: &Value,
+    ) {
+        out.response(name, self.sequence, response);
+        self.sequence += 1;
     }
 
     /// Whether item `index` exists and is still being written.
@@ -61,7 +182,7 @@ impl Writer {
 
     /// Appends `item` (empty, status `in_progress`) and announces it; a
     /// reasoning item also gets its one content part. Returns its index.
-    pub(super) fn add(&mut self, item: Item, out: &mut Vec<Event>) -> usize {
+    pub(super) fn add(&mut self, item: Item, out: &mut Out<'_>) -> usize {
         let index = self.items.len();
         let data = json!({ "output_index": index, "item": item.to_json("in_progress") });
         let reasoning = matches!(item, Item::Reasoning { .. });
@@ -82,11 +203,10 @@ impl Writer {
     /// A text fragment for open item `index`: reasoning text, or message
     /// text or refusal (opening a part of that kind when the last one is
     /// of the other kind, or there is none).
-    pub(super) fn text(&mut self, index: usize, kind: Kind, text: &str, out: &mut Vec<Event>) {
+    pub(super) fn text(&mut self, index: usize, kind: Kind, text: &str, out: &mut Out<'_>) {
         let Some(slot) = self.items.get_mut(index) else {
             return;
         };
-        let id = slot.item.id().to_string();
         let (name, content_index) = match (&mut slot.item, kind) {
             (Item::Reasoning { text: all, .. }, Kind::Reasoning) => {
                 all.push_str(text);
@@ -106,17 +226,25 @@ impl Writer {
             }
             _ => return,
         };
-        let mut data = json!({
-            "item_id": id, "output_index": index, "content_index": content_index, "delta": text,
-        });
-        if kind == Kind::Text {
-            data["logprobs"] = json!([]);
-        }
-        self.emit(out, name, data);
+        let Some(slot) = self.items.get(index) else {
+            return;
+        };
+        let id = slot.item.id();
+        let logprobs = kind == Kind::Text;
+        out.delta(
+            name,
+            self.sequence,
+            id,
+            index,
+            Some(content_index),
+            text,
+            logprobs,
+        );
+        self.sequence += 1;
     }
 
     /// An arguments fragment for open function call `index`.
-    pub(super) fn arguments(&mut self, index: usize, text: &str, out: &mut Vec<Event>) {
+    pub(super) fn arguments(&mut self, index: usize, text: &str, out: &mut Out<'_>) {
         let Some(Slot {
             item: Item::Call { id, arguments, .. },
             ..
@@ -125,13 +253,14 @@ impl Writer {
             return;
         };
         arguments.push_str(text);
-        let data = json!({ "item_id": id, "output_index": index, "delta": text });
-        self.emit(out, "response.function_call_arguments.delta", data);
+        let name = "response.function_call_arguments.delta";
+        out.delta(name, self.sequence, id, index, None, text, false);
+        self.sequence += 1;
     }
 
     /// Closes every open item, in output order. With `reason` the response
     /// ends incomplete, and its last item is marked so.
-    pub(super) fn close_open(&mut self, reason: Option<&str>, out: &mut Vec<Event>) {
+    pub(super) fn close_open(&mut self, reason: Option<&str>, out: &mut Out<'_>) {
         let count = self.items.len();
         for index in 0..count {
             if self.is_open(index) {
@@ -142,7 +271,7 @@ impl Writer {
 
     /// The `.done` events of open item `index`, then
     /// `response.output_item.done` with the item in `status`.
-    pub(super) fn close(&mut self, index: usize, status: &'static str, out: &mut Vec<Event>) {
+    pub(super) fn close(&mut self, index: usize, status: &'static str, out: &mut Out<'_>) {
         let Some(slot) = self.items.get_mut(index).filter(|s| s.status.is_none()) else {
             return;
         };
@@ -180,7 +309,7 @@ impl Writer {
     }
 
     /// Opens a new empty part of message `index`.
-    fn open_part(&mut self, index: usize, refusal: bool, out: &mut Vec<Event>) {
+    fn open_part(&mut self, index: usize, refusal: bool, out: &mut Out<'_>) {
         let part = Part {
             refusal,
             text: String::new(),
@@ -218,7 +347,7 @@ impl Writer {
     }
 
     /// The `.done` events of the last part of message `index`, if any.
-    fn part_done(&mut self, index: usize, out: &mut Vec<Event>) {
+    fn part_done(&mut self, index: usize, out: &mut Out<'_>) {
         let Some(Slot {
             item: Item::Message { id, parts },
             ..
@@ -254,7 +383,7 @@ impl Writer {
     /// item `index`.
     fn part_event(
         &mut self,
-        out: &mut Vec<Event>,
+        out: &mut Out<'_>,
         name: &'static str,
         index: usize,
         content_index: usize,

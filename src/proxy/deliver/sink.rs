@@ -53,6 +53,7 @@ impl Sink {
     pub fn chunk_text(&mut self, out: &mut Vec<u8>, data: &str) {
         match self {
             Self::OpenAi => write_data(out, data),
+            Self::Responses(enc) => enc.chunk_text_into(data, out),
             _ => {
                 if let Ok(v) = serde_json::from_str::<Value>(data) {
                     self.chunk(out, &v);
@@ -70,11 +71,7 @@ impl Sink {
                     write_event(out, name, &data);
                 }
             }
-            Self::Responses(enc) => {
-                for (name, data) in enc.chunk(chunk) {
-                    write_event(out, name, &data);
-                }
-            }
+            Self::Responses(enc) => enc.chunk_into(chunk, out),
             Self::Native { .. } => {}
         }
     }
@@ -101,11 +98,7 @@ impl Sink {
                     write_event(out, name, &data);
                 }
             }
-            Self::Responses(enc) => {
-                for (name, data) in enc.finish() {
-                    write_event(out, name, &data);
-                }
-            }
+            Self::Responses(enc) => enc.finish_into(out),
             Self::Native { .. } => {}
         }
     }
@@ -149,9 +142,7 @@ impl Sink {
                     .pointer("/error/code")
                     .and_then(Value::as_str)
                     .unwrap_or("api_error");
-                for (name, data) in enc.error(message, code) {
-                    write_event(out, name, &data);
-                }
+                enc.error_into(message, code, out);
             }
             Self::Native { events, .. } => {
                 let code = error

@@ -73,3 +73,32 @@ fn an_in_band_hub_error_chunk_becomes_an_error_event() {
     assert_eq!(error[0]["code"], "server_error");
     assert_eq!(events.last().unwrap().0, "response.failed");
 }
+
+#[test]
+fn errors_write_the_same_events_on_the_wire() {
+    let first = chunk(json!({"content": "Hel"}), None);
+    let in_band = json!({"error": {"message": "overloaded", "type": "server_error"}});
+    let mut encoder = StreamEncoder::new(meta(json!({})));
+    let mut events = encoder.chunk(&first);
+    events.extend(encoder.error("upstream reset", "upstream_error"));
+    let mut wire_encoder = StreamEncoder::new(meta(json!({})));
+    let mut wire = Vec::new();
+    wire_encoder.chunk_text_into(&first.to_string(), &mut wire);
+    wire_encoder.error_into("upstream reset", "upstream_error", &mut wire);
+    wire_encoder.finish_into(&mut wire);
+    super::stream::assert_same_on_wire(&events, &wire);
+    let (mut got, mut want) = (
+        wire_encoder.response().cloned(),
+        encoder.response().cloned(),
+    );
+    got.iter_mut().for_each(super::stream::without_ids);
+    want.iter_mut().for_each(super::stream::without_ids);
+    assert_eq!(got, want);
+
+    let mut encoder = StreamEncoder::new(meta(json!({})));
+    let events = encoder.chunk(&in_band);
+    let mut wire_encoder = StreamEncoder::new(meta(json!({})));
+    let mut wire = Vec::new();
+    wire_encoder.chunk_text_into(&in_band.to_string(), &mut wire);
+    super::stream::assert_same_on_wire(&events, &wire);
+}

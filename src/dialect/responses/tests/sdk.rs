@@ -158,10 +158,17 @@ fn the_official_python_sdk_reads_our_streams_and_responses() {
             Some(message) => encoder.error(message, "server_error"),
             None => encoder.finish(),
         });
+        // The SDK reads what the gateway sends: the wire path, from text.
+        let mut wire_encoder = StreamEncoder::new(meta(json!({"model": "gpt-4.1", "input": "Hi"})));
         let mut sse = Vec::new();
-        for (event, data) in &events {
-            write_event(&mut sse, event, data);
+        for c in &chunks {
+            wire_encoder.chunk_text_into(&c.to_string(), &mut sse);
         }
+        match error {
+            Some(message) => wire_encoder.error_into(message, "server_error", &mut sse),
+            None => wire_encoder.finish_into(&mut sse),
+        }
+        super::stream::assert_same_on_wire(&events, &sse);
         let (terminal, response) = events.last().unwrap();
         let expect = json!({"terminal": terminal, "summary": summary(&response["response"])});
         write(dir.path(), &format!("{name}.sse"), &sse, expect);

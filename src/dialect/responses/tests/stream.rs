@@ -47,9 +47,57 @@ pub(super) fn encode(chunks: &[Value]) -> (Vec<Event>, Value) {
     events.extend(encoder.finish());
     assert!(encoder.finish().is_empty() && encoder.chunk(&chunks[0]).is_empty());
     check_invariants(&events);
+    // The wire path, from `Value`s and from text, writes the same events.
+    let mut from_values = StreamEncoder::new(meta(json!({"model": "gpt-4.1", "input": "Hi"})));
+    let mut from_text = StreamEncoder::new(meta(json!({"model": "gpt-4.1", "input": "Hi"})));
+    let (mut values_wire, mut text_wire) = (Vec::new(), Vec::new());
+    for c in chunks {
+        from_values.chunk_into(c, &mut values_wire);
+        from_text.chunk_text_into(&c.to_string(), &mut text_wire);
+    }
+    from_values.finish_into(&mut values_wire);
+    from_text.finish_into(&mut text_wire);
+    assert_same_on_wire(&events, &values_wire);
+    assert_same_on_wire(&events, &text_wire);
     let response = encoder.response().unwrap().clone();
     assert_eq!(&events.last().unwrap().1["response"], &response);
     (events, response)
+}
+
+/// `wire` holds `events`, but for random ids.
+pub(super) fn assert_same_on_wire(events: &[Event], wire: &[u8]) {
+    let mut parsed = Vec::new();
+    let mut parser = crate::transform::sse::SseParser::new(usize::MAX);
+    parser.feed(wire, &mut parsed).unwrap();
+    parser.finish(&mut parsed);
+    assert_eq!(parsed.len(), events.len());
+    for (got, (name, data)) in parsed.iter().zip(events) {
+        assert_eq!(got.event, *name);
+        let mut back: Value = serde_json::from_str(&got.data).unwrap();
+        let mut data = data.clone();
+        without_ids(&mut back);
+        without_ids(&mut data);
+        assert_eq!(back, data, "{name}");
+    }
+}
+
+/// Every generated id (`msg_…`, `rs_…`, `fc_…`, `call_…`) → `ID`.
+pub(super) fn without_ids(value: &mut Value) {
+    match value {
+        Value::String(s) => {
+            let generated = ["msg_", "rs_", "fc_", "call_"].iter().any(|p| {
+                s.strip_prefix(p).is_some_and(|hex| {
+                    hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+                })
+            });
+            if generated {
+                *s = "ID".into();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_ids),
+        Value::Object(map) => map.values_mut().for_each(without_ids),
+        _ => {}
+    }
 }
 
 /// Types repeat names, sequence numbers count from 0, and every `.added`
@@ -351,4 +399,42 @@ fn other_choices_and_non_objects_are_ignored() {
     );
     let events = encoder.finish();
     assert_eq!(events.last().unwrap().1["response"]["output"], json!([]));
+}
+
+/// Chunk text with escapes, fields of unexpected types (read like a
+/// `Value`: as absent), other choices and non-objects: the text path
+/// writes what the `Value` path does.
+#[test]
+fn chunk_text_reads_like_a_value() {
+    let lines = [
+        r#"{"choices":[{"index":0,"delta":{"content":"a\n\"b\" \u00e9\ud83d\ude00"}}]}"#,
+        r#"{"choices":[{"index":1,"delta":{"content":"other choice"}}]}"#,
+        r#"{"choices":[{"index":"0","delta":{"content":"string index"}}]}"#,
+        r#"{"choices":[{"delta":{"content":["parts"],"refusal":7}}]}"#,
+        r#"{"choices":[{"delta":{"reasoning_content":"","reasoning":"r"}}]}"#,
+        r#"{"choices":[{"delta":{"reasoning_content":5,"reasoning":"r2"}}]}"#,
+        r#"{"choices":[{"delta":{"tool_calls":[{"id":"c1","function":{"name":"f","arguments":{"x":1}}}]}}]}"#,
+        r#"{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"{\"a\":1}"}}]}}]}"#,
+        r#"[null, null, [{"index":0,"delta":{"content":"positional"}}]]"#,
+        r#""just a string""#,
+        r#"{"choices":"nope","usage":{"prompt_tokens":3,"completion_tokens":4}}"#,
+        r#"{"choices":[{"delta":{"content":"x"},"delta":{"content":"dup"}}]}"#,
+        r#"{"choices":[{"delta":null,"finish_reason":"length"}],"usage":null}"#,
+        "not json",
+    ];
+    let mut encoder = StreamEncoder::new(meta(json!({"model": "gpt-4.1", "input": "Hi"})));
+    let mut wire_encoder = StreamEncoder::new(meta(json!({"model": "gpt-4.1", "input": "Hi"})));
+    let (mut events, mut wire) = (Vec::new(), Vec::new());
+    for line in lines {
+        if let Ok(value) = serde_json::from_str::<Value>(line) {
+            events.extend(encoder.chunk(&value));
+        }
+        wire_encoder.chunk_text_into(line, &mut wire);
+    }
+    events.extend(encoder.finish());
+    wire_encoder.finish_into(&mut wire);
+    assert_same_on_wire(&events, &wire);
+    let text = &data(&events, "response.output_text.delta")[0]["delta"];
+    assert_eq!(text, "a\n\"b\" é😀");
+    assert_eq!(events.last().unwrap().0, "response.incomplete");
 }
