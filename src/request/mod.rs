@@ -172,7 +172,8 @@ pub struct ClientRequest {
     pub form: Option<std::sync::Arc<Form>>,
     /// The request in the client's own API, for a provider that speaks it
     /// natively (a Responses request, with its history): sent instead of
-    /// the hub body to such a provider.
+    /// the hub body to such a provider. Set for every Responses request
+    /// (`Null` when no provider of the config speaks it).
     pub native: Option<std::sync::Arc<Value>>,
     /// A passed-through request: where it goes and its body as sent.
     pub passthrough: Option<std::sync::Arc<Passthrough>>,

@@ -82,7 +82,14 @@ pub async fn open(
     let hub = parsed.to_hub(&history)?;
     let mut req = request::parse_value(Endpoint::Chat, hub)?;
     req.body_len = bytes.len();
-    req.native = Some(std::sync::Arc::new(parsed.to_native(&history)));
+    // The Responses body for a provider that speaks it, only built when the
+    // config has one (it copies the whole conversation).
+    let native = cfg.providers.values().any(|p| p.supports("responses"));
+    let native = match native {
+        true => parsed.to_native(&history),
+        false => Value::Null,
+    };
+    req.native = Some(std::sync::Arc::new(native));
     let mut input = history;
     input.extend(parsed.input.iter().cloned());
     let turn = Turn {
