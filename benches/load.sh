@@ -12,6 +12,8 @@
 #
 #   bash benches/load.sh [--secs 5] [--conc 1,16,64,256]
 #                        [--modes pass,translate,stream-pass,stream-translate]
+#                        (also: responses, stream-responses — a Responses API client
+#                         on the passthrough route, against the chat passthrough's floor)
 #                        [--loadgen wrk|oha] [--streams 10000] [--no-streams]
 #                        [--cadence 1000] [--cadence-secs 10] [--no-cadence]
 #                        [--alt-gateway PATH [--alt-name NAME]] [--out FILE] [--debug]
@@ -216,20 +218,26 @@ nginx = "http://127.0.0.1:${nginx_port:-0}" if "$nginx_pid" else None
 gw, gwauth = "http://127.0.0.1:$gw_port_main", "http://127.0.0.1:$gw_port_auth"
 alt = "http://127.0.0.1:$gw_port_alt" if "$gw_pid_alt" else None
 out = {}
-for mode in ["pass", "translate", "stream-pass", "stream-translate"]:
+def responses(stream): return json.dumps({"model": "pass", "stream": stream, "store": False,
+    "instructions": "You are terse.", "input": "Say hello to the benchmark."})
+for mode in ["pass", "translate", "stream-pass", "stream-translate", "responses", "stream-responses"]:
     stream = mode.startswith("stream")
-    if mode.endswith("pass"):
+    if mode.endswith("pass") or mode.endswith("responses"):
         path, up = "/v1/chat/completions", openai("gpt-4o-mini", stream)
     else:
         path, up = "/v1/messages", anthropic(stream)
-    gw_body = openai(mode.split("-")[-1], stream)
+    gw_path, gw_body = "/v1/chat/completions", openai(mode.split("-")[-1], stream)
+    if mode.endswith("responses"):
+        # A Responses API client on the passthrough route: its floor and
+        # direct rows are the chat passthrough's.
+        gw_path, gw_body = "/v1/responses", responses(stream)
     rows = [dict(name="direct (mock)", url=mock + path, body=up, headers=hdr(), pid=None),
             dict(name="floor (bare Pingora)", url=floor + path, body=up, headers=hdr(), pid=$floor_pid)]
     if nginx:
         rows.append(dict(name="nginx", url=nginx + path, body=up, headers=hdr(), pid=[int(p) for p in "$nginx_workers".split(",") if p]))
-    rows.append(dict(name="switchyard", url=gw + "/v1/chat/completions", body=gw_body, headers=hdr(), pid=$gw_pid_main))
+    rows.append(dict(name="switchyard", url=gw + gw_path, body=gw_body, headers=hdr(), pid=$gw_pid_main))
     if alt:
-        rows.append(dict(name="$alt_name", url=alt + "/v1/chat/completions", body=gw_body,
+        rows.append(dict(name="$alt_name", url=alt + gw_path, body=gw_body,
                          headers=hdr(), pid=int("${gw_pid_alt:-0}")))
     if mode.endswith("pass"):
         rows.append(dict(name="switchyard+auth+rl+ledger", url=gwauth + "/v1/chat/completions", body=gw_body,
