@@ -348,3 +348,54 @@ async fn malformed_responses_requests_are_400_in_openais_shape() {
     }
     assert_eq!(gw.get("/v1/responses/resp_nope").await.status(), 404);
 }
+
+/// Codex CLI's freeform `apply_patch` tool (a `custom` tool) reaches a chat
+/// provider as a function with one string argument, and comes back as a
+/// `custom_tool_call`; its output goes back like a function's.
+#[tokio::test]
+async fn custom_tools_round_trip_through_a_chat_provider() {
+    let (_oa, claude, gw) = gateway(MockConfig::default(), "").await;
+    let tools = json!([{"type": "custom", "name": "apply_patch", "description": "Apply a patch",
+        "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}}]);
+    for stream in [false, true] {
+        let body = json!({"model": "claude", "input": "fix it", "tools": tools, "stream": stream});
+        let r = gw.post("/v1/responses", &body).await;
+        assert_eq!(r.status(), 200);
+        let first = if stream {
+            let events = read_sse(r).await;
+            let names: Vec<&str> = events.iter().map(|e| e.event.event.as_str()).collect();
+            assert!(
+                names.contains(&"response.custom_tool_call_input.done"),
+                "{names:?}"
+            );
+            events.last().unwrap().json().unwrap()["response"].clone()
+        } else {
+            r.json::<Value>().await.unwrap()
+        };
+        let call = first["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["type"] == "custom_tool_call")
+            .unwrap_or_else(|| panic!("no custom tool call: {first}"))
+            .clone();
+        assert_eq!(call["name"], "apply_patch");
+        assert!(call["input"].is_string(), "{call}");
+        let sent = claude.last_request().unwrap().json().unwrap();
+        assert_eq!(sent["tools"][0]["name"], "apply_patch", "{sent}");
+        assert_eq!(
+            sent["tools"][0]["input_schema"]["required"],
+            json!(["input"]),
+            "{sent}"
+        );
+        let follow = json!({"model": "claude", "previous_response_id": first["id"], "tools": tools,
+            "input": [{"type": "custom_tool_call_output", "call_id": call["call_id"], "output": "done"}]});
+        let second: Value = gw
+            .post("/v1/responses", &follow)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(output_text(&second), mock_text(5), "{second}");
+    }
+}

@@ -7,14 +7,16 @@
 //!   part, become a plain string.
 //! - `function_call` → a `tool_calls` entry of an assistant message; calls
 //!   right after an assistant message (or each other) join it.
-//! - `function_call_output` → a `tool` message; image and file parts of an
-//!   output (which a tool message cannot carry) follow the tool messages as
-//!   one user message.
+//! - `custom_tool_call` → the same, with `{"input": …}` as its arguments
+//!   (its tool is a function of one string to a chat provider).
+//! - `function_call_output` and `custom_tool_call_output` → a `tool`
+//!   message; image and file parts of an output (which a tool message
+//!   cannot carry) follow the tool messages as one user message.
 //! - `reasoning` → dropped; any other type → a 400.
 
 use serde_json::{json, Map, Value};
 
-use super::{field, invalid, missing, wrong_type};
+use super::{custom, field, invalid, missing, wrong_type};
 use crate::error::GatewayError;
 
 /// Where an item comes from, for the `param` of a 400.
@@ -84,14 +86,15 @@ impl Messages {
             None if item.get("role").is_some() => "message",
             None => "item_reference",
         };
-        if kind != "function_call_output" {
+        if !matches!(kind, "function_call_output" | "custom_tool_call_output") {
             self.flush();
         }
         let path = origin.path();
         let done = match kind {
             "message" => self.message(item, &path),
-            "function_call" => self.function_call(item, &path),
-            "function_call_output" => self.tool_output(item, &path),
+            "function_call" => self.function_call(item, &path, false),
+            "custom_tool_call" => self.function_call(item, &path, true),
+            "function_call_output" | "custom_tool_call_output" => self.tool_output(item, &path),
             "reasoning" => Ok(()),
             other => Err(invalid(
                 format!("{path}.type"),
@@ -143,16 +146,27 @@ impl Messages {
         Ok(())
     }
 
-    fn function_call(&mut self, item: &Value, path: &str) -> Result<(), GatewayError> {
+    /// A function call, or a custom tool call (`custom`), whose `input`
+    /// becomes the arguments `{"input": …}`.
+    fn function_call(
+        &mut self,
+        item: &Value,
+        path: &str,
+        custom: bool,
+    ) -> Result<(), GatewayError> {
         let text = |name: &str| match field(item, name) {
             Some(Value::String(s)) => Ok(s.clone()),
             Some(other) => Err(wrong_type(&format!("{path}.{name}"), "a string", other)),
             None => Err(missing(&format!("{path}.{name}"))),
         };
+        let (id, name) = (text("call_id")?, text("name")?);
+        let arguments = match custom {
+            true => custom::arguments(&text("input")?),
+            false => text("arguments")?,
+        };
         let call = json!({
-            "id": text("call_id")?,
-            "type": "function",
-            "function": { "name": text("name")?, "arguments": text("arguments")? },
+            "id": id, "type": "function",
+            "function": { "name": name, "arguments": arguments },
         });
         let last = self
             .out

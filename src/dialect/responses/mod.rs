@@ -10,7 +10,8 @@
 //!    gateway keeps the state) and builds the upstream body:
 //!    [`ResponsesRequest::to_hub`] for a chat provider (items → messages in
 //!    `items.rs`), or [`ResponsesRequest::to_native`] for a provider that
-//!    speaks the Responses API itself.
+//!    speaks the Responses API itself. Custom (freeform) tools become
+//!    function tools taking one string (`custom.rs`).
 //! 3. [`response_from_hub`] turns a `chat.completion` into a Response object
 //!    (`response.rs`, output items in `output.rs`); a stream goes chunk by
 //!    chunk through a [`StreamEncoder`] (`stream.rs`, item events in
@@ -25,6 +26,7 @@
 //!    byte, [`StreamEncoder::error`] writes `error` and `response.failed`.
 
 mod chunk;
+mod custom;
 mod items;
 mod output;
 mod request;

@@ -1,9 +1,11 @@
 //! The output items a hub answer becomes, shared by the whole-body mapping
 //! ([`super::response`]) and the stream ([`super::stream`]), written in the
 //! SDK's shapes (`ResponseReasoningItem`, `ResponseOutputMessage`,
-//! `ResponseFunctionToolCall`).
+//! `ResponseFunctionToolCall`, `ResponseCustomToolCall`).
 
 use serde_json::{json, Value};
+
+use super::custom;
 
 /// One output item, as far as it is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +17,14 @@ pub(super) enum Item {
     Message { id: String, parts: Vec<Part> },
     /// A function call; `call_id` is the hub's tool call id.
     Call {
+        id: String,
+        call_id: String,
+        name: String,
+        arguments: String,
+    },
+    /// A call to one of the request's custom tools; `arguments` are the
+    /// hub's (raw, as streamed so far), its `input` is read from them.
+    Custom {
         id: String,
         call_id: String,
         name: String,
@@ -32,12 +42,16 @@ pub(super) struct Part {
 impl Item {
     pub(super) fn id(&self) -> &str {
         match self {
-            Self::Reasoning { id, .. } | Self::Message { id, .. } | Self::Call { id, .. } => id,
+            Self::Reasoning { id, .. }
+            | Self::Message { id, .. }
+            | Self::Call { id, .. }
+            | Self::Custom { id, .. } => id,
         }
     }
 
     /// The item with `status` (`in_progress`, `completed`, `incomplete`).
-    /// Reasoning without text yet has no content part.
+    /// Reasoning without text yet has no content part. A custom tool call
+    /// has no status (the SDK's `ResponseCustomToolCall` has none).
     pub(super) fn to_json(&self, status: &str) -> Value {
         match self {
             Self::Reasoning { id, text } => {
@@ -62,6 +76,15 @@ impl Item {
             } => json!({
                 "id": id, "type": "function_call", "status": status,
                 "arguments": arguments, "call_id": call_id, "name": name,
+            }),
+            Self::Custom {
+                id,
+                call_id,
+                name,
+                arguments,
+            } => json!({
+                "id": id, "type": "custom_tool_call", "call_id": call_id, "name": name,
+                "input": custom::input(arguments),
             }),
         }
     }

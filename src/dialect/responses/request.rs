@@ -7,6 +7,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::custom;
 use super::items::{item_id_prefix, Messages, Origin};
 use super::response::new_id;
 use super::{field, invalid, missing, wrong_type, wrong_value};
@@ -113,10 +114,11 @@ impl ResponsesRequest {
     /// not carried over (OpenAI's rule).
     ///
     /// Fails with a 400 for what a chat provider cannot take: item types
-    /// other than messages, function calls, their outputs and reasoning
-    /// (`param` `input[i].type`), image file ids, file URLs, built-in tools
-    /// (`tools[i].type`), `allowed_tools` and hosted tool choices, and text
-    /// formats other than text, json_object and json_schema. Without tools,
+    /// other than messages, function and custom tool calls, their outputs
+    /// and reasoning (`param` `input[i].type`), image file ids, file URLs,
+    /// built-in tools (`tools[i].type`), `allowed_tools` and hosted tool
+    /// choices, and text formats other than text, json_object and
+    /// json_schema. Without tools,
     /// `tool_choice` and `parallel_tool_calls` are left out (OpenAI's chat
     /// API refuses them alone).
     pub fn to_hub(&self, history: &[Value]) -> Result<Value, GatewayError> {
@@ -334,8 +336,9 @@ fn response_format(body: &Value) -> Result<Option<Value>, GatewayError> {
     }
 }
 
-/// `tools` → hub function tools; other tool types run at OpenAI (or in
-/// Codex's custom-tool grammar) and cannot be routed to a chat provider.
+/// `tools` → hub function tools; custom (freeform) tools become function
+/// tools taking one string (`super::custom`); other tool types run at
+/// OpenAI and cannot be routed to a chat provider.
 fn tools(body: &Value) -> Result<Option<Value>, GatewayError> {
     let tools = match field(body, "tools") {
         None => return Ok(None),
@@ -347,10 +350,14 @@ fn tools(body: &Value) -> Result<Option<Value>, GatewayError> {
     for (i, tool) in tools.iter().enumerate() {
         match tool.get("type").and_then(Value::as_str) {
             Some("function") => {}
+            Some("custom") => {
+                out.push(custom::function_tool(tool, i)?);
+                continue;
+            }
             Some(kind) => {
                 return Err(invalid(
                     format!("tools[{i}].type"),
-                    format!("Tools of type '{kind}' are not supported by this gateway for models served without the Responses API; only 'function' tools are."),
+                    format!("Tools of type '{kind}' are not supported by this gateway for models served without the Responses API; only 'function' and 'custom' tools are."),
                 ))
             }
             None => return Err(missing(&format!("tools[{i}].type"))),
@@ -371,8 +378,8 @@ fn tools(body: &Value) -> Result<Option<Value>, GatewayError> {
 }
 
 /// `tool_choice`: `none`/`auto`/`required` as is; `{type:"function", name}`
-/// → `{type:"function", function:{name}}`; anything else (allowed_tools,
-/// hosted tools, MCP, custom) refused.
+/// and `{type:"custom", name}` → `{type:"function", function:{name}}`;
+/// anything else (allowed_tools, hosted tools, MCP) refused.
 fn tool_choice(choice: &Value) -> Result<Value, GatewayError> {
     match choice {
         Value::String(mode) if ["none", "auto", "required"].contains(&mode.as_str()) => {
@@ -384,7 +391,7 @@ fn tool_choice(choice: &Value) -> Result<Value, GatewayError> {
             &["none", "auto", "required"],
         )),
         Value::Object(_) => match choice.get("type").and_then(Value::as_str) {
-            Some("function") => match field(choice, "name") {
+            Some("function" | "custom") => match field(choice, "name") {
                 Some(name @ Value::String(_)) => {
                     Ok(json!({ "type": "function", "function": { "name": name } }))
                 }

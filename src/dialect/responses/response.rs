@@ -7,15 +7,17 @@
 //! - `content` and `refusal` → one assistant `message` with an `output_text`
 //!   and/or a `refusal` part (none when both are empty);
 //! - each of `tool_calls` → a `function_call` item whose `call_id` is the
-//!   hub's tool call id (the client sends it back in `function_call_output`).
+//!   hub's tool call id (the client sends it back in `function_call_output`),
+//!   or a `custom_tool_call` item when it calls one of the request's custom
+//!   tools (its `input` read from the arguments, see `custom.rs`).
 //!
 //! `finish_reason` `length` and `content_filter` make the response
 //! `incomplete` (its last item too); anything else is `completed`.
 
 use serde_json::{json, Map, Value};
 
-use super::field;
 use super::output::{Item, Part};
+use super::{custom, field};
 
 /// What a Response object echoes besides its output.
 #[derive(Debug, Clone)]
@@ -51,7 +53,7 @@ pub fn response_from_hub(hub: &Value, meta: &Meta) -> Value {
         .and_then(|c| c.get("finish_reason"))
         .and_then(Value::as_str);
     let reason = incomplete_reason(finish);
-    let items = output_items(message);
+    let items = output_items(message, &custom::names(&meta.request));
     let output = items
         .iter()
         .enumerate()
@@ -196,7 +198,9 @@ pub(super) fn reasoning_text(message: &Value) -> Option<&str> {
         .filter(|text| !text.is_empty())
 }
 
-fn output_items(message: &Value) -> Vec<Item> {
+/// The output items of a hub message; `custom` names the request's custom
+/// tools.
+fn output_items(message: &Value, custom: &[String]) -> Vec<Item> {
     let mut items = Vec::new();
     if let Some(text) = reasoning_text(message) {
         items.push(Item::Reasoning {
@@ -230,11 +234,11 @@ fn output_items(message: &Value) -> Vec<Item> {
         });
     }
     let calls = message.get("tool_calls").and_then(Value::as_array);
-    items.extend(calls.into_iter().flatten().map(call_item));
+    items.extend(calls.into_iter().flatten().map(|c| call_item(c, custom)));
     items
 }
 
-fn call_item(call: &Value) -> Item {
+fn call_item(call: &Value, custom: &[String]) -> Item {
     let function = call.get("function").unwrap_or(&Value::Null);
     let call_id = match call.get("id").and_then(Value::as_str) {
         Some(id) if !id.is_empty() => id.to_string(),
@@ -247,12 +251,20 @@ fn call_item(call: &Value) -> Item {
         None | Some(Value::Null) => String::new(),
         Some(other) => other.to_string(),
     };
-    let arguments = no_arguments_as_object(arguments);
+    let name = name.unwrap_or_default().to_string();
+    if custom.contains(&name) {
+        return Item::Custom {
+            id: new_id("ctc"),
+            call_id,
+            name,
+            arguments,
+        };
+    }
     Item::Call {
         id: new_id("fc"),
         call_id,
-        name: name.unwrap_or_default().to_string(),
-        arguments,
+        name,
+        arguments: no_arguments_as_object(arguments),
     }
 }
 

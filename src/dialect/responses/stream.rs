@@ -15,8 +15,11 @@
 //! content and refusal → a `message` item with `output_text` / `refusal`
 //! parts (`response.output_text.delta`, `response.refusal.delta`…), each new
 //! tool-call `index` → a `function_call` item
-//! (`response.function_call_arguments.delta`…). A change of kind closes the
-//! open item first. Tool calls may interleave by `index` (some servers do):
+//! (`response.function_call_arguments.delta`…), or a `custom_tool_call` item
+//! when it calls one of the request's custom tools: its arguments are
+//! buffered, and its decoded `input` is written when the item closes
+//! (`response.custom_tool_call_input.delta` once, then `.done`). A change
+//! of kind closes the open item first. Tool calls may interleave by `index` (some servers do):
 //! they stay open together until text or reasoning follows, or the end. A
 //! fragment for a call that was already closed is dropped (no server is
 //! known to send one).
@@ -27,6 +30,7 @@
 use serde_json::{json, Value};
 
 use super::chunk::{str_of, Delta, HubChunk, ToolCall};
+use super::custom;
 use super::new_id;
 use super::output::Item;
 use super::response::{incomplete_reason, response_object, usage, Meta};
@@ -50,6 +54,8 @@ pub struct StreamEncoder {
     /// The message or reasoning item being written.
     open_text: Option<usize>,
     tools: Vec<ToolSlot>,
+    /// The names of the request's custom tools.
+    custom: Vec<String>,
     finish_reason: Option<String>,
     usage: Option<Value>,
     streamed_chars: usize,
@@ -64,9 +70,11 @@ struct ToolSlot {
 }
 
 impl StreamEncoder {
-    /// An encoder for one stream; `meta` is echoed in every response object.
+    /// An encoder for one stream; `meta` is echoed in every response object
+    /// (and its request's custom tools make their calls `custom_tool_call`s).
     pub fn new(meta: Meta) -> Self {
         Self {
+            custom: custom::names(&meta.request),
             meta,
             started: false,
             response: None,
@@ -324,12 +332,20 @@ impl StreamEncoder {
             Some(id) => id.to_string(),
             None => new_id("call"),
         };
-        let name = call.name();
-        let item = Item::Call {
-            id: new_id("fc"),
-            call_id: call_id.clone(),
-            name: name.unwrap_or_default().to_string(),
-            arguments: String::new(),
+        let name = call.name().unwrap_or_default().to_string();
+        let item = match self.custom.contains(&name) {
+            true => Item::Custom {
+                id: new_id("ctc"),
+                call_id: call_id.clone(),
+                name,
+                arguments: String::new(),
+            },
+            false => Item::Call {
+                id: new_id("fc"),
+                call_id: call_id.clone(),
+                name,
+                arguments: String::new(),
+            },
         };
         let index = self.writer.add(item, out);
         self.tools.push(ToolSlot {

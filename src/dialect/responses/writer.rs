@@ -4,13 +4,16 @@
 //! `response.refusal.delta`), `response.output_text.done` (or
 //! `response.refusal.done`), `response.content_part.done`; for reasoning the
 //! same with `response.reasoning_text.*`; for a function call
-//! `response.function_call_arguments.delta`/`.done`; then
-//! `response.output_item.done`. The [`Writer`] also numbers every event.
+//! `response.function_call_arguments.delta`/`.done`; for a custom tool
+//! call, when it closes, `response.custom_tool_call_input.delta` (the whole
+//! input, once) and `.done`; then `response.output_item.done`. The
+//! [`Writer`] also numbers every event.
 
 use std::io::Write;
 
 use serde_json::{json, Map, Value};
 
+use super::custom;
 use super::output::{reasoning_part, Item, Part};
 use super::response::{item_status, no_arguments_as_object};
 use super::stream::Event;
@@ -243,19 +246,19 @@ impl Writer {
         self.sequence += 1;
     }
 
-    /// An arguments fragment for open function call `index`.
+    /// An arguments fragment for open function call `index`; a custom
+    /// tool call's are only buffered (its input is written at its end).
     pub(super) fn arguments(&mut self, index: usize, text: &str, out: &mut Out<'_>) {
-        let Some(Slot {
-            item: Item::Call { id, arguments, .. },
-            ..
-        }) = self.items.get_mut(index)
-        else {
-            return;
-        };
-        arguments.push_str(text);
-        let name = "response.function_call_arguments.delta";
-        out.delta(name, self.sequence, id, index, None, text, false);
-        self.sequence += 1;
+        match self.items.get_mut(index).map(|s| &mut s.item) {
+            Some(Item::Call { id, arguments, .. }) => {
+                arguments.push_str(text);
+                let name = "response.function_call_arguments.delta";
+                out.delta(name, self.sequence, id, index, None, text, false);
+                self.sequence += 1;
+            }
+            Some(Item::Custom { arguments, .. }) => arguments.push_str(text),
+            _ => {}
+        }
     }
 
     /// Closes every open item, in output order. With `reason` the response
@@ -292,6 +295,16 @@ impl Writer {
                 *arguments = no_arguments_as_object(std::mem::take(arguments));
                 let data = json!({ "item_id": id, "output_index": index, "arguments": arguments });
                 self.emit(out, "response.function_call_arguments.done", data);
+            }
+            Item::Custom { arguments, .. } => {
+                let input = custom::input(arguments);
+                if !input.is_empty() {
+                    let name = "response.custom_tool_call_input.delta";
+                    out.delta(name, self.sequence, &id, index, None, &input, false);
+                    self.sequence += 1;
+                }
+                let data = json!({ "item_id": id, "output_index": index, "input": input });
+                self.emit(out, "response.custom_tool_call_input.done", data);
             }
         }
         if let Some(slot) = self.items.get(index) {

@@ -1,12 +1,13 @@
 //! Requests, Responses → hub and native: validation, top-level fields and
 //! tools. Input items are in [`items`], responses in [`response`], streams
-//! in [`stream`] and [`failures`], the official SDK's check of both in
-//! [`sdk`].
+//! in [`stream`] and [`failures`], custom (freeform) tools end to end in
+//! [`custom`], the official SDK's check of both in [`sdk`].
 
 use serde_json::{json, Value};
 
 use super::*;
 
+mod custom;
 mod failures;
 mod items;
 mod response;
@@ -300,10 +301,6 @@ fn hosted_tools_and_choices_are_refused_with_their_param() {
             json!({"tools": [{"type": "code_interpreter", "container": {"type": "auto"}}]}),
             "tools[0].type",
         ),
-        (
-            json!({"tools": [{"type": "custom", "name": "apply_patch"}]}),
-            "tools[0].type",
-        ),
         (json!({"tools": [{"type": "function"}]}), "tools[0].name"),
         (
             json!({"tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": []}}),
@@ -324,7 +321,7 @@ fn hosted_tools_and_choices_are_refused_with_their_param() {
     let (message, _) = bad(req.to_hub(&[]));
     assert_eq!(
         message,
-        "Tools of type 'web_search' are not supported by this gateway for models served without the Responses API; only 'function' tools are."
+        "Tools of type 'web_search' are not supported by this gateway for models served without the Responses API; only 'function' and 'custom' tools are."
     );
 }
 

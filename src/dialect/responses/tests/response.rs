@@ -13,7 +13,7 @@ pub(super) fn meta(request: Value) -> Meta {
     }
 }
 
-fn completion(message: Value, finish: &str, usage: Value) -> Value {
+pub(super) fn completion(message: Value, finish: &str, usage: Value) -> Value {
     json!({
         "id": "chatcmpl-abc123", "object": "chat.completion", "created": 1741569952,
         "model": "gpt-4.1-2025-04-14",
@@ -31,6 +31,7 @@ pub(super) fn output(response: &Value) -> Value {
             Some("message") => "msg",
             Some("reasoning") => "rs",
             Some("function_call") => "fc",
+            Some("custom_tool_call") => "ctc",
             other => panic!("unexpected item type {other:?}"),
         };
         assert!(is_id(&item["id"], prefix), "{item}");

@@ -43,7 +43,8 @@ def client(body, content_type):
     return openai.OpenAI(api_key="sk-test", base_url="http://gateway.test/v1", http_client=http, max_retries=0)
 
 def summary(response):
-    calls = [[item.name, item.arguments] for item in response.output if item.type == "function_call"]
+    calls = [[item.type, item.name, item.arguments if item.type == "function_call" else item.input]
+             for item in response.output if item.type in ("function_call", "custom_tool_call")]
     return {"status": response.status, "output_text": response.output_text, "calls": calls}
 
 def check_stream(name, body, expect):
@@ -91,6 +92,17 @@ for path in sorted(pathlib.Path(sys.argv[1]).iterdir()):
 print(f"{checked} files checked with openai {openai.__version__}")
 "#;
 
+/// Codex CLI's `apply_patch` tool, in short.
+fn custom_tool() -> Value {
+    json!({"type": "custom", "name": "apply_patch", "description": "Edit files.",
+           "format": {"type": "grammar", "syntax": "lark", "definition": "start: \"*** Begin Patch\""}})
+}
+
+/// The request every stream case answers: with a custom tool.
+fn stream_request() -> Value {
+    json!({"model": "gpt-4.1", "input": "Hi", "tools": [custom_tool()]})
+}
+
 fn stream_cases() -> Vec<(&'static str, Vec<Value>, Option<&'static str>)> {
     let text = vec![
         chunk(json!({"role": "assistant", "content": ""}), None),
@@ -116,12 +128,26 @@ fn stream_cases() -> Vec<(&'static str, Vec<Value>, Option<&'static str>)> {
     ];
     let cut = vec![chunk(json!({"content": "Once upon"}), Some("length"))];
     let failed = vec![chunk(json!({"content": "Hel"}), None)];
+    let custom = vec![
+        chunk(json!({"content": "Patching."}), None),
+        tool_delta(
+            0,
+            Some("call_p"),
+            Some("apply_patch"),
+            r#"{"input":"*** Begin"#,
+        ),
+        tool_delta(0, None, None, r#" Patch\n*** End Patch"}"#),
+        tool_delta(1, Some("call_f"), Some("get_time"), "{}"),
+        chunk(json!({}), Some("tool_calls")),
+        usage_chunk(30, 20),
+    ];
     vec![
         ("text", text, None),
         ("tools", tools, None),
         ("refusal", refusal, None),
         ("incomplete", cut, None),
         ("failed", failed, Some("upstream reset")),
+        ("custom", custom, None),
     ]
 }
 
@@ -136,8 +162,11 @@ fn summary(response: &Value) -> Value {
         .collect();
     let calls: Vec<Value> = items
         .iter()
-        .filter(|i| i["type"] == "function_call")
-        .map(|i| json!([i["name"], i["arguments"]]))
+        .filter(|i| i["type"] == "function_call" || i["type"] == "custom_tool_call")
+        .map(|i| match i["type"] == "function_call" {
+            true => json!([i["type"], i["name"], i["arguments"]]),
+            false => json!([i["type"], i["name"], i["input"]]),
+        })
         .collect();
     json!({"status": response["status"], "output_text": text, "calls": calls})
 }
@@ -152,14 +181,14 @@ fn write(dir: &Path, name: &str, body: &[u8], expect: Value) {
 fn the_official_python_sdk_reads_our_streams_and_responses() {
     let dir = tempfile::tempdir().unwrap();
     for (name, chunks, error) in stream_cases() {
-        let mut encoder = StreamEncoder::new(meta(json!({"model": "gpt-4.1", "input": "Hi"})));
+        let mut encoder = StreamEncoder::new(meta(stream_request()));
         let mut events: Vec<Event> = chunks.iter().flat_map(|c| encoder.chunk(c)).collect();
         events.extend(match error {
             Some(message) => encoder.error(message, "server_error"),
             None => encoder.finish(),
         });
         // The SDK reads what the gateway sends: the wire path, from text.
-        let mut wire_encoder = StreamEncoder::new(meta(json!({"model": "gpt-4.1", "input": "Hi"})));
+        let mut wire_encoder = StreamEncoder::new(meta(stream_request()));
         let mut sse = Vec::new();
         for c in &chunks {
             wire_encoder.chunk_text_into(&c.to_string(), &mut sse);
@@ -175,7 +204,11 @@ fn the_official_python_sdk_reads_our_streams_and_responses() {
     }
     let message = json!({
         "role": "assistant", "reasoning_content": "Hmm.", "content": "Sure.", "refusal": null,
-        "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+        "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+            {"id": "call_2", "type": "function",
+             "function": {"name": "apply_patch", "arguments": "{\"input\":\"*** Begin Patch\"}"}},
+        ],
     });
     for (name, finish) in [("whole", "tool_calls"), ("whole_cut", "length")] {
         let hub = json!({
@@ -184,7 +217,8 @@ fn the_official_python_sdk_reads_our_streams_and_responses() {
             "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7},
         });
         let request = json!({"model": "gpt-4.1", "input": "Hi", "instructions": "Be brief.",
-                             "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}, "strict": false}],
+                             "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}, "strict": false},
+                                       custom_tool()],
                              "text": {"format": {"type": "json_object"}}, "reasoning": {"effort": "low"}});
         let response = response_from_hub(&hub, &meta(request));
         let body = serde_json::to_vec(&response).unwrap();
@@ -209,5 +243,5 @@ fn the_official_python_sdk_reads_our_streams_and_responses() {
         run.status.success(),
         "the SDK check failed:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("7 files checked"), "{stdout}");
+    assert!(stdout.contains("8 files checked"), "{stdout}");
 }

@@ -42,14 +42,19 @@ pub(super) fn tool_delta(
 /// Every event for these chunks, then `finish()`; checks the invariants
 /// every stream keeps.
 pub(super) fn encode(chunks: &[Value]) -> (Vec<Event>, Value) {
-    let mut encoder = StreamEncoder::new(meta(json!({"model": "gpt-4.1", "input": "Hi"})));
+    encode_for(json!({"model": "gpt-4.1", "input": "Hi"}), chunks)
+}
+
+/// [`encode`] for a stream answering `request`.
+pub(super) fn encode_for(request: Value, chunks: &[Value]) -> (Vec<Event>, Value) {
+    let mut encoder = StreamEncoder::new(meta(request.clone()));
     let mut events: Vec<Event> = chunks.iter().flat_map(|c| encoder.chunk(c)).collect();
     events.extend(encoder.finish());
     assert!(encoder.finish().is_empty() && encoder.chunk(&chunks[0]).is_empty());
     check_invariants(&events);
     // The wire path, from `Value`s and from text, writes the same events.
-    let mut from_values = StreamEncoder::new(meta(json!({"model": "gpt-4.1", "input": "Hi"})));
-    let mut from_text = StreamEncoder::new(meta(json!({"model": "gpt-4.1", "input": "Hi"})));
+    let mut from_values = StreamEncoder::new(meta(request.clone()));
+    let mut from_text = StreamEncoder::new(meta(request));
     let (mut values_wire, mut text_wire) = (Vec::new(), Vec::new());
     for c in chunks {
         from_values.chunk_into(c, &mut values_wire);
@@ -81,11 +86,11 @@ pub(super) fn assert_same_on_wire(events: &[Event], wire: &[u8]) {
     }
 }
 
-/// Every generated id (`msg_…`, `rs_…`, `fc_…`, `call_…`) → `ID`.
+/// Every generated id (`msg_…`, `rs_…`, `fc_…`, `ctc_…`, `call_…`) → `ID`.
 pub(super) fn without_ids(value: &mut Value) {
     match value {
         Value::String(s) => {
-            let generated = ["msg_", "rs_", "fc_", "call_"].iter().any(|p| {
+            let generated = ["msg_", "rs_", "fc_", "ctc_", "call_"].iter().any(|p| {
                 s.strip_prefix(p).is_some_and(|hex| {
                     hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())
                 })
