@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::dialect::anthropic;
 use crate::edge::Rejection;
 use crate::error::GatewayError;
-use crate::request::form::{self, Form, Spool};
+use crate::request::form::{self, Form};
 use crate::request::{self, ClientRequest, Dialect, Endpoint};
 
 /// Reads the whole body; 413 past `limit` bytes.
@@ -109,11 +109,10 @@ pub async fn read_form(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let boundary = form::boundary(content_type.as_deref())?;
-    let Streamed::Form(form) = read_streamed(session, cfg, How::Form(&boundary)).await? else {
-        return Err(GatewayError::Internal(
-            "a form read as something else".into(),
-        ));
-    };
+    let (limit, timeout) = begin_streamed(session, cfg)?;
+    let read = Form::read(chunks(session), &boundary, limit);
+    let read = tokio::time::timeout(timeout, read).await;
+    let form = end_streamed(session, read, timeout)?;
     if form.files().next().is_none() {
         let field = match endpoint {
             Endpoint::ImageEdits => "image",
@@ -130,29 +129,10 @@ pub async fn read_form(
     Ok(req)
 }
 
-/// How a body is read as it streams in.
-enum How<'b> {
-    /// As a multipart form with this boundary.
-    Form(&'b str),
-    /// Into a spool, as it came.
-    Raw,
-}
-
-/// A body read as it streamed in.
-enum Streamed {
-    Form(Form),
-    Raw(Spool),
-}
-
-/// Reads the body as it streams in, within `server.max_body_size` (413, at
-/// once when `content-length` says so) and `server.body_timeout` (408),
-/// counted like [`read_body_within`]; after either the connection closes
-/// once answered.
-async fn read_streamed(
-    session: &mut Session,
-    cfg: &Config,
-    how: How<'_>,
-) -> Result<Streamed, GatewayError> {
+/// Starts reading a body as it streams in: a `content-length` past
+/// `server.max_body_size` is a 413 at once; each read is bounded by
+/// `server.body_timeout`. Returns the limit and the whole body's time.
+fn begin_streamed(session: &mut Session, cfg: &Config) -> Result<(usize, Duration), GatewayError> {
     let s = &cfg.settings;
     let limit = s.max_body_size;
     let declared = session
@@ -167,32 +147,37 @@ async fn read_streamed(
         return Err(GatewayError::PayloadTooLarge { limit });
     }
     session.set_read_timeout(Some(s.body_timeout));
-    let chunks = futures_util::stream::unfold(Some(&mut *session), |s| async move {
+    Ok((limit, s.body_timeout))
+}
+
+/// The body's chunks as they arrive.
+fn chunks(
+    session: &mut Session,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + '_ {
+    futures_util::stream::unfold(Some(session), |s| async move {
         let s = s?;
         match s.read_request_body().await {
             Ok(Some(chunk)) => Some((Ok(chunk), Some(s))),
             Ok(None) => None,
             Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
         }
+    })
+}
+
+/// A streamed read's outcome within `timeout` (408 past it), counted like
+/// [`read_body_within`]'s; after a failure the connection closes once
+/// answered.
+fn end_streamed<T>(
+    session: &mut Session,
+    read: Result<Result<T, GatewayError>, tokio::time::error::Elapsed>,
+    timeout: Duration,
+) -> Result<T, GatewayError> {
+    let result = read.unwrap_or_else(|_| {
+        Rejection::BodyTimeout.count();
+        Err(GatewayError::ClientTimeout(format!(
+            "The request body did not arrive within {timeout:?}"
+        )))
     });
-    let read = async {
-        match how {
-            How::Form(boundary) => Form::read(chunks, boundary, limit)
-                .await
-                .map(Streamed::Form),
-            How::Raw => form::spool_body(chunks, limit).await.map(Streamed::Raw),
-        }
-    };
-    let result = match tokio::time::timeout(s.body_timeout, read).await {
-        Ok(r) => r,
-        Err(_) => {
-            Rejection::BodyTimeout.count();
-            Err(GatewayError::ClientTimeout(format!(
-                "The request body did not arrive within {:?}",
-                s.body_timeout
-            )))
-        }
-    };
     if let Err(e) = &result {
         if matches!(e, GatewayError::PayloadTooLarge { .. }) {
             Rejection::BodyTooLarge.count();
@@ -239,10 +224,10 @@ pub async fn read_passthrough(
     let has_body = header("content-length").is_some_and(|n| n.trim() != "0")
         || header("transfer-encoding").is_some();
     let body = if has_body {
-        match read_streamed(session, cfg, How::Raw).await? {
-            Streamed::Raw(spool) => Some(std::sync::Arc::new(spool)),
-            Streamed::Form(_) => None,
-        }
+        let (limit, timeout) = begin_streamed(session, cfg)?;
+        let read = form::spool_body(chunks(session), limit);
+        let read = tokio::time::timeout(timeout, read).await;
+        Some(std::sync::Arc::new(end_streamed(session, read, timeout)?))
     } else {
         None
     };

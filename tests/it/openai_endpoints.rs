@@ -46,6 +46,22 @@ fn form(file: Vec<u8>, fields: &[(&str, &str)], name: &str) -> reqwest::multipar
     form
 }
 
+/// Posts `form` to `path`.
+async fn upload(gw: &Gateway, path: &str, form: reqwest::multipart::Form) -> reqwest::Response {
+    gw.client
+        .post(gw.url(path))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Asks for a few words of speech.
+async fn speak(gw: &Gateway) -> reqwest::Response {
+    let body = json!({"model": "tts-1", "input": "hello", "voice": "alloy"});
+    gw.post("/v1/audio/speech", &body).await
+}
+
 #[tokio::test]
 async fn json_endpoints_fail_over_and_record_usage() {
     let (bad, good, gw) = gateway(MockConfig::default()).await;
@@ -117,13 +133,7 @@ async fn multipart_uploads_are_spooled_and_resent_whole_on_failover() {
         if name == "image" {
             fields = vec![("model", "gpt-image-1"), ("prompt", "add a hat")];
         }
-        let r = gw
-            .client
-            .post(gw.url(path))
-            .multipart(form(file.clone(), &fields, name))
-            .send()
-            .await
-            .unwrap();
+        let r = upload(&gw, path, form(file.clone(), &fields, name)).await;
         assert_eq!(r.status(), 200, "{path}: {}", r.text().await.unwrap());
         assert_eq!(r.headers()["x-switchyard-provider"], "good");
         let v: Value = r.json().await.unwrap();
@@ -145,13 +155,12 @@ async fn multipart_uploads_are_spooled_and_resent_whole_on_failover() {
     }
     assert_eq!(bad.hits(), 3);
     // No file, or not a form: 400 naming it.
-    let r = gw
-        .client
-        .post(gw.url("/v1/audio/transcriptions"))
-        .multipart(reqwest::multipart::Form::new().text("model", "whisper-1"))
-        .send()
-        .await
-        .unwrap();
+    let r = upload(
+        &gw,
+        "/v1/audio/transcriptions",
+        reqwest::multipart::Form::new().text("model", "whisper-1"),
+    )
+    .await;
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["param"], "file");
     let r = gw
@@ -168,12 +177,7 @@ async fn speech_is_relayed_as_it_is_produced() {
         ..MockConfig::default()
     };
     let (_bad, _good, gw) = gateway(cfg).await;
-    let r = gw
-        .post(
-            "/v1/audio/speech",
-            &json!({"model": "tts-1", "input": "hello", "voice": "alloy"}),
-        )
-        .await;
+    let r = speak(&gw).await;
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"]
         .to_str()
@@ -332,12 +336,7 @@ async fn speech_cut_off_by_the_provider_is_never_a_complete_answer() {
         ..MockConfig::default()
     };
     let (_bad, _good, gw) = gateway(cfg).await;
-    let r = gw
-        .post(
-            "/v1/audio/speech",
-            &json!({"model": "tts-1", "input": "hello", "voice": "alloy"}),
-        )
-        .await;
+    let r = speak(&gw).await;
     assert_eq!(r.status(), 200, "the head went out with the first bytes");
     // The chunked body has no end: the client's HTTP stack reports it.
     let body = r.bytes().await;
@@ -353,30 +352,13 @@ async fn uploads_and_passed_through_bodies_stay_within_max_body_size() {
     );
     let gw = Gateway::start(&yaml).await;
     let big = vec![0u8; 100 << 10];
-    let r = gw
-        .client
-        .post(gw.url("/v1/audio/transcriptions"))
-        .multipart(form(big.clone(), &[("model", "whisper-1")], "file"))
-        .send()
-        .await
-        .unwrap();
+    let audio = form(big.clone(), &[("model", "whisper-1")], "file");
+    let r = upload(&gw, "/v1/audio/transcriptions", audio).await;
     assert_eq!(r.status(), 413);
-    let r = gw
-        .client
-        .post(gw.url("/v1/files"))
-        .multipart(form(big, &[("purpose", "batch")], "file"))
-        .send()
-        .await
-        .unwrap();
+    let r = upload(&gw, "/v1/files", form(big, &[("purpose", "batch")], "file")).await;
     assert_eq!(r.status(), 413);
     assert_eq!(mock.hits(), 0, "nothing was sent on");
     let small = form(vec![1; 1000], &[("model", "whisper-1")], "file");
-    let r = gw
-        .client
-        .post(gw.url("/v1/audio/transcriptions"))
-        .multipart(small)
-        .send()
-        .await
-        .unwrap();
+    let r = upload(&gw, "/v1/audio/transcriptions", small).await;
     assert_eq!(r.status(), 200);
 }

@@ -47,11 +47,8 @@ async fn gateway() -> (MockServer, MockServer, Gateway) {
     (claude, oa, gw)
 }
 
-/// Runs `program args… base_url` and checks what the SDK saw.
-async fn check_sdk(program: &'static str, args: Vec<String>) {
-    let (_claude, _oa, gw) = gateway().await;
-    let mut args = args;
-    args.push(gw.url("/v1"));
+/// Runs `program args…` to success; its standard output.
+async fn run(program: &'static str, args: Vec<String>) -> String {
     let out = tokio::task::spawn_blocking(move || Command::new(program).args(&args).output())
         .await
         .unwrap()
@@ -62,6 +59,15 @@ async fn check_sdk(program: &'static str, args: Vec<String>) {
         "{program} failed: {stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    stdout.into_owned()
+}
+
+/// Runs `program args… base_url` and checks what the SDK saw.
+async fn check_sdk(program: &'static str, args: Vec<String>) {
+    let (_claude, _oa, gw) = gateway().await;
+    let mut args = args;
+    args.push(gw.url("/v1"));
+    let stdout = run(program, args).await;
     assert!(
         stdout.contains(&format!("STREAM={}\n", mock_text(5))),
         "{stdout}"
@@ -143,16 +149,7 @@ print("TEXT=" + text)
     );
     let gw = Gateway::start(&yaml).await;
     let args = vec!["-c".to_string(), GEMINI_TOOLS_PY.to_string(), gw.url("/v1")];
-    let out = tokio::task::spawn_blocking(move || Command::new("python3").args(&args).output())
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("python3 is needed (.ci/setup installs the SDK): {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "python3 failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run("python3", args).await;
     for line in [
         "CALLS=1",
         "NAME=get_weather",
@@ -195,17 +192,7 @@ async fn endpoints_gateway() -> (MockServer, MockServer, Gateway) {
 /// Runs an endpoints script with `program` and checks every line.
 async fn check_endpoints(program: &'static str, script: &'static str) {
     let (bad, _good, gw) = endpoints_gateway().await;
-    let args = vec![script.to_string(), gw.url("/v1")];
-    let out = tokio::task::spawn_blocking(move || Command::new(program).args(&args).output())
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("{program} is needed (.ci/setup installs the SDKs): {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{program} failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run(program, vec![script.to_string(), gw.url("/v1")]).await;
     let text = mock_text(5);
     let mut expected = Vec::new();
     for model in ["GPT", "CLAUDE"] {
