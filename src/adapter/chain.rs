@@ -75,7 +75,11 @@ impl Adapter {
             "name": self.name(),
             "kind": kind,
             "script": script,
-            "framing": match self.framing() { Framing::Sse => "sse", Framing::Ndjson => "ndjson" },
+            "framing": match self.framing() {
+                Framing::Sse => "sse",
+                Framing::Ndjson => "ndjson",
+                Framing::EventStream => "eventstream",
+            },
             "patch": self.patch.as_ref().map(|p| json!({
                 "name": p.name(),
                 "script": p.path().display().to_string(),

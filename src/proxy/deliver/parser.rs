@@ -1,7 +1,9 @@
 //! The reader of a provider's stream framing: server-sent events, or
-//! newline-delimited JSON read as events of the same shape.
+//! newline-delimited JSON or AWS event-stream frames read as events of the
+//! same shape.
 
 use crate::adapter::Framing;
+use crate::transform::eventstream::EventStreamParser;
 use crate::transform::ndjson::NdjsonParser;
 use crate::transform::sse::{EventTooLarge, SseEvent, SseParser};
 
@@ -9,6 +11,7 @@ use crate::transform::sse::{EventTooLarge, SseEvent, SseParser};
 pub(super) enum Parser {
     Sse(SseParser),
     Ndjson(NdjsonParser),
+    EventStream(EventStreamParser),
 }
 
 impl Parser {
@@ -16,6 +19,7 @@ impl Parser {
         match framing {
             Framing::Sse => Self::Sse(SseParser::new(max_event)),
             Framing::Ndjson => Self::Ndjson(NdjsonParser::new(max_event)),
+            Framing::EventStream => Self::EventStream(EventStreamParser::new(max_event)),
         }
     }
 
@@ -27,6 +31,7 @@ impl Parser {
         match self {
             Self::Sse(p) => p.feed(bytes, out),
             Self::Ndjson(p) => p.feed(bytes, out),
+            Self::EventStream(p) => p.feed(bytes, out),
         }
     }
 
@@ -34,6 +39,7 @@ impl Parser {
         match self {
             Self::Sse(p) => p.finish(out),
             Self::Ndjson(p) => p.finish(out),
+            Self::EventStream(p) => p.finish(out),
         }
     }
 
@@ -41,6 +47,7 @@ impl Parser {
         match self {
             Self::Sse(p) => p.saw_junk(),
             Self::Ndjson(p) => p.saw_junk(),
+            Self::EventStream(p) => p.saw_junk(),
         }
     }
 }

@@ -59,7 +59,8 @@ impl Hostile {
 }
 
 /// Checks the start of a 2xx answer to a streaming request: it must look
-/// like the stream the adapter reads (server-sent events, or NDJSON).
+/// like the stream the adapter reads (server-sent events, NDJSON, or AWS
+/// event-stream frames).
 /// Lenient on the content type (some OpenAI-compatible servers omit or
 /// misstate it) as long as the body is events; otherwise a 502 naming what
 /// came instead, counted.
@@ -75,12 +76,19 @@ pub fn check_stream_start(
     let expected = match framing {
         Framing::Sse if may_be_sse(first) => return Ok(()),
         Framing::Ndjson if crate::transform::ndjson::may_be_ndjson(first) => return Ok(()),
+        Framing::EventStream if crate::transform::eventstream::may_be_eventstream(first) => {
+            return Ok(())
+        }
         Framing::Sse => "an event stream",
         Framing::Ndjson => "newline-delimited JSON",
+        Framing::EventStream => "an AWS event stream",
     };
     let streamy = |ct: &str| match framing {
         Framing::Sse => is_event_stream(ct),
         Framing::Ndjson => ct.to_ascii_lowercase().contains("ndjson"),
+        Framing::EventStream => ct
+            .to_ascii_lowercase()
+            .contains("application/vnd.amazon.eventstream"),
     };
     let (kind, message) = match content_type {
         Some(ct) if !streamy(ct) => (
@@ -95,6 +103,7 @@ pub fn check_stream_start(
             match framing {
                 Framing::Sse => format!("provider `{provider}` sent a stream that is not server-sent events"),
                 Framing::Ndjson => format!("provider `{provider}` sent a stream that is not newline-delimited JSON"),
+                Framing::EventStream => format!("provider `{provider}` sent a stream that is not an AWS event stream"),
             },
         ),
     };
