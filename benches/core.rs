@@ -106,7 +106,7 @@ fn relay(c: &mut Criterion) {
             idle_timeout: Duration::from_secs(60),
             max_duration: Duration::from_secs(1800),
             max_event: 1 << 20,
-            secrets: vec!["k"],
+            secrets: vec!["k".into()],
             collect: false,
             keep: None,
         };
@@ -235,6 +235,11 @@ fn adapters(c: &mut Criterion) {
     });
     for (name, dir, model) in [
         ("anthropic", "anthropic", "claude-sonnet-4"),
+        (
+            "bedrock",
+            "bedrock",
+            "anthropic.claude-3-5-haiku-20241022-v1:0",
+        ),
         ("gemini", "gemini", "gemini-2.5-flash"),
         ("azure-openai", "azure", "gpt-4o"),
         ("cohere", "cohere", "command-a-03-2025"),
@@ -281,6 +286,65 @@ fn adapters(c: &mut Criterion) {
         }
         group.finish();
     }
+}
+
+/// What a cloud provider adds per request and per stream event: a SigV4
+/// signature over a typical Converse request (AWS's signer), and reading
+/// AWS's binary event-stream frames (the Bedrock fixture's stream).
+fn cloud(c: &mut Criterion) {
+    use switchyard::cloud::aws::{ProcessEnv, Settings, Signer};
+    use switchyard::upstream::call::{Outgoing, RequestHead};
+    use switchyard::upstream::Upstream;
+    let mut group = c.benchmark_group("cloud");
+    let settings = Settings {
+        region: Some("us-east-1".into()),
+        access_key_id: Some("AKIAIOSFODNN7EXAMPLE".into()),
+        secret_access_key: Some("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into()),
+        session_token: Some("FwoGZXIvYXdzEBYaDHsessiontoken".into()),
+        ..Settings::default()
+    };
+    let signer = Signer::new(&settings, &ProcessEnv).unwrap();
+    let upstream = Upstream::parse("https://bedrock-runtime.us-east-1.amazonaws.com").unwrap();
+    let head = Arc::new(
+        RequestHead::new(
+            http::Method::POST,
+            &upstream,
+            "/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/converse",
+            &[("content-type".into(), "application/json".into())],
+        )
+        .unwrap(),
+    );
+    let body = bytes::Bytes::from(
+        fixture("bedrock", "adapter_request.bedrock.json").unwrap_or_else(|| "{}".into()),
+    );
+    group.bench_function("sigv4_sign", |b| {
+        b.iter(|| {
+            let mut out = Outgoing {
+                head: head.clone(),
+                body: body.clone(),
+                form: None,
+            };
+            black_box(signer.sign(&upstream, &mut out).is_ok())
+        })
+    });
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/bedrock/adapter_stream.bedrock.eventstream");
+    if let Ok(stream) = std::fs::read(path) {
+        let mut events = Vec::new();
+        let mut parser = switchyard::transform::eventstream::EventStreamParser::new(1 << 20);
+        let _ = parser.feed(&stream, &mut events);
+        group.throughput(Throughput::Elements(events.len() as u64));
+        group.bench_function("eventstream_per_frame", |b| {
+            b.iter(|| {
+                let mut parser =
+                    switchyard::transform::eventstream::EventStreamParser::new(1 << 20);
+                let mut out = Vec::new();
+                black_box(parser.feed(&stream, &mut out).is_ok());
+                black_box(out.len())
+            })
+        });
+    }
+    group.finish();
 }
 
 /// What script hooks cost: a no-op adapter hook and a one-field patch per
@@ -540,6 +604,7 @@ criterion_group!(
     relay,
     routing,
     adapters,
+    cloud,
     script_hooks,
     token_estimates,
     log_redaction

@@ -6,9 +6,11 @@
 //! - **built in**, in Rust against typed wire structs, for the formats the
 //!   gateway ships: OpenAI and every OpenAI-compatible preset
 //!   ([`openai`]), Azure OpenAI ([`azure`]), Anthropic ([`anthropic`],
-//!   whose wire types the `/v1/messages` dialect shares) and Gemini
-//!   ([`gemini`]). They are part of the binary: `adapter: anthropic` works
-//!   from a routes.yaml in any folder.
+//!   whose wire types the `/v1/messages` dialect shares), Gemini
+//!   ([`gemini`]) and Amazon Bedrock's Converse API ([`bedrock`], whose
+//!   streams come in AWS's binary event-stream framing). They are part of
+//!   the binary: `adapter: anthropic` works from a routes.yaml in any
+//!   folder.
 //! - **scripts** ([`script`]): a `.rhai` file in the scripts folder with the
 //!   same hooks is an adapter for any other provider, hot-reloaded; and a
 //!   `patch:` script may tweak any provider's requests, answers and stream
@@ -16,13 +18,16 @@
 
 pub mod anthropic;
 pub mod azure;
+pub mod bedrock;
 pub mod chain;
 pub mod fixtures;
 pub mod gemini;
+pub(crate) mod hub;
 pub mod openai;
 pub mod script;
 #[cfg(test)]
 pub(crate) mod sweep;
+pub mod vertex;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -88,6 +93,13 @@ pub enum Framing {
     /// One JSON object per line (Ollama's `application/x-ndjson`): each
     /// line reaches the translator as an event with an empty name.
     Ndjson,
+    /// AWS's binary event-stream framing
+    /// (`application/vnd.amazon.eventstream`, Bedrock's ConverseStream):
+    /// each message reaches the translator as an event named by its
+    /// `:event-type` header (`exception:<type>` for an exception, `error`
+    /// for an error), its payload as the data (see
+    /// [`crate::transform::eventstream`]).
+    EventStream,
 }
 
 /// What an attempt's hooks see: the request's shape, the target and its
@@ -171,7 +183,14 @@ impl RequestPlan {
 }
 
 /// The built-in adapters, by name.
-pub const BUILT_IN: &[&str] = &["openai", "azure-openai", "anthropic", "gemini"];
+pub const BUILT_IN: &[&str] = &[
+    "openai",
+    "azure-openai",
+    "anthropic",
+    "gemini",
+    "vertex",
+    "bedrock",
+];
 
 pub use chain::{Adapter, Origin, StreamState};
 
@@ -182,6 +201,8 @@ pub fn builtin(name: &str) -> Option<Arc<dyn Wire>> {
         "azure-openai" => Some(Arc::new(azure::Azure)),
         "gemini" => Some(Arc::new(gemini::Gemini)),
         "anthropic" => Some(Arc::new(anthropic::Anthropic)),
+        "bedrock" => Some(Arc::new(bedrock::Bedrock)),
+        "vertex" => Some(Arc::new(vertex::Vertex)),
         _ => None,
     }
 }

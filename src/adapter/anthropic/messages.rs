@@ -17,6 +17,7 @@ use super::wire::{
     Base64Source, Content, ContentBlock, DocumentBlock, DocumentSource, ImageBlock, ImageSource,
     Message, Role, SystemBlock, TextBlock, ToolResultBlock, ToolUseBlock, UrlSource,
 };
+use crate::adapter::hub::{object_part, part_kind, part_text, tool_input};
 use crate::adapter::AdapterError;
 
 /// `system` and `messages` of the Messages request.
@@ -91,11 +92,6 @@ fn finish_turn((role, mut blocks): (Role, Vec<ContentBlock>)) -> Message {
     }
 }
 
-/// A part's `type`, for dispatch and messages (`''` when missing).
-fn part_kind<'a>(part: &'a Map<String, Value>) -> Cow<'a, str> {
-    part.get("type").map(shown).unwrap_or_default()
-}
-
 /// A part's `cache_control` (an OpenRouter-style extension), passed on.
 fn cache_control(part: &Map<String, Value>) -> Option<Cow<'_, Value>> {
     part.get("cache_control")
@@ -113,13 +109,6 @@ fn text_block<'a>(text: &'a str, cache: Option<Cow<'a, Value>>) -> TextBlock<'a>
 /// Text blocks as content blocks.
 fn as_content(blocks: Vec<TextBlock>) -> Vec<ContentBlock> {
     blocks.into_iter().map(ContentBlock::Text).collect()
-}
-
-/// A part's `text` (or `refusal`) string.
-fn part_text<'a>(part: &'a Map<String, Value>, field: &str) -> Result<&'a str, AdapterError> {
-    part.get(field)
-        .and_then(Value::as_str)
-        .ok_or_else(|| rejected(format!("{field} parts need a {field} string")))
 }
 
 /// Text content (a string or text parts) of a `role` message → text
@@ -154,11 +143,6 @@ fn text_blocks<'a>(
         }
     }
     Ok(out)
-}
-
-fn object_part<'a>(part: &'a Value, role: &str) -> Result<&'a Map<String, Value>, AdapterError> {
-    part.as_object()
-        .ok_or_else(|| rejected(format!("{role} message content parts must be objects")))
 }
 
 /// A user message's content (a string or parts) → content blocks.
@@ -344,37 +328,6 @@ fn tool_use_block(call: &Value) -> Result<ContentBlock<'_>, AdapterError> {
         input,
         cache_control: None,
     }))
-}
-
-/// Tool-call `arguments` (a JSON string) → the tool_use `input` object.
-/// Empty arguments mean `{}`; invalid JSON is refused rather than guessed.
-fn tool_input<'a>(
-    arguments: Option<&'a Value>,
-    name: &str,
-) -> Result<Cow<'a, Value>, AdapterError> {
-    let text = match arguments {
-        // Some clients send the object itself.
-        Some(object @ Value::Object(_)) => return Ok(Cow::Borrowed(object)),
-        None | Some(Value::Null) => return Ok(Cow::Owned(Value::Object(Map::new()))),
-        Some(Value::String(text)) => text.trim(),
-        Some(_) => {
-            return Err(rejected(format!(
-                "arguments of tool call '{name}' must be a JSON string"
-            )))
-        }
-    };
-    if text.is_empty() {
-        return Ok(Cow::Owned(Value::Object(Map::new())));
-    }
-    match serde_json::from_str::<Value>(text) {
-        Ok(input @ Value::Object(_)) => Ok(Cow::Owned(input)),
-        Ok(_) => Err(rejected(format!(
-            "arguments of tool call '{name}' must be a JSON object"
-        ))),
-        Err(_) => Err(rejected(format!(
-            "arguments of tool call '{name}' are not valid JSON"
-        ))),
-    }
 }
 
 /// A `tool` message → a tool_result block. Content that is neither text

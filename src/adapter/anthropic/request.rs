@@ -23,25 +23,11 @@ use super::wire::{
     JsonSchemaFormat, MessagesRequest, Metadata, NamedToolChoice, OutputConfig, OutputFormat,
     SystemPrompt, Tool, ToolChoice, ToolChoiceOptions,
 };
+pub(crate) use crate::adapter::hub::{allowed_tool_names, as_count, rejected, shown};
 use crate::adapter::{AdapterError, Ctx};
 
 /// `max_tokens` when neither the client nor the provider's options set it.
 const DEFAULT_MAX_TOKENS: u64 = 4096;
-
-/// A 400 refusal.
-pub(super) fn rejected(message: impl Into<String>) -> AdapterError {
-    AdapterError::rejected(message)
-}
-
-/// A value as it reads in a message: a string as it is, `null` as
-/// nothing, anything else as JSON.
-pub(super) fn shown(v: &Value) -> Cow<'_, str> {
-    match v {
-        Value::String(s) => Cow::Borrowed(s),
-        Value::Null => Cow::Borrowed(""),
-        other => Cow::Owned(other.to_string()),
-    }
-}
 
 /// The Messages request for hub request `body`, as JSON.
 pub(super) fn request(body: &Value, ctx: &Ctx) -> Result<Value, AdapterError> {
@@ -110,15 +96,6 @@ fn build<'a>(body: &'a Value, ctx: &'a Ctx) -> Result<MessagesRequest<'a>, Adapt
         thinking: None,
         output_config,
         stream: body.get("stream").and_then(Value::as_bool),
-    })
-}
-
-/// A token count: a non-negative integer (also written as `1024.0`).
-fn as_count(v: &Value) -> Option<u64> {
-    v.as_u64().or_else(|| {
-        let f = v.as_f64()?;
-        // Exact in f64 up to 2^53.
-        (f >= 0.0 && f.fract() == 0.0 && f <= 9_007_199_254_740_992.0).then_some(f as u64)
     })
 }
 
@@ -260,36 +237,6 @@ fn input_schema<'a>(
             "the parameters of tool '{name}' must be a JSON Schema object"
         ))),
     }
-}
-
-/// The tool names a `{type:"allowed_tools"}` tool_choice permits, or none
-/// for all.
-fn allowed_tool_names(choice: Option<&Value>) -> Result<Option<Vec<&str>>, AdapterError> {
-    let Some(choice) = choice.filter(|c| c.get("type").is_some_and(|t| t == "allowed_tools"))
-    else {
-        return Ok(None);
-    };
-    let listed = match choice.get("allowed_tools") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(spec)) => spec.get("tools"),
-        Some(_) => return Err(rejected("tool_choice.allowed_tools must be an object")),
-    };
-    let tools = match listed {
-        None | Some(Value::Null) => return Ok(Some(Vec::new())),
-        Some(Value::Array(tools)) => tools,
-        Some(_) => return Err(rejected("tool_choice.allowed_tools.tools must be an array")),
-    };
-    let names = tools
-        .iter()
-        .filter_map(|tool| {
-            let function = tool
-                .get("function")
-                .filter(|f| !f.is_null())
-                .unwrap_or(tool);
-            function.get("name").and_then(Value::as_str)
-        })
-        .collect();
-    Ok(Some(names))
 }
 
 /// Hub `tool_choice` + `parallel_tool_calls` → Anthropic `tool_choice`.

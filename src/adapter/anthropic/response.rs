@@ -13,6 +13,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::wire::{ContentBlock, MessagesResponse, StopReason, ToolUseBlock, Usage};
+use crate::adapter::hub::message_choice;
+pub(crate) use crate::adapter::hub::{chatcmpl_id, unix_time};
 use crate::adapter::{AdapterError, Ctx};
 
 /// A failure of the response or stream hook: the provider's answer is not
@@ -38,24 +40,7 @@ pub(super) fn response(body: Value, ctx: &Ctx) -> Result<Value, AdapterError> {
             _ => {}
         }
     }
-    let mut message = Map::new();
-    message.insert("role".into(), Value::from("assistant"));
-    message.insert("content".into(), text.map_or(Value::Null, Value::String));
-    message.insert("refusal".into(), Value::Null);
-    if !calls.is_empty() {
-        message.insert("tool_calls".into(), Value::Array(calls));
-    }
-    if let Some(reasoning) = reasoning {
-        message.insert("reasoning_content".into(), Value::String(reasoning));
-    }
-    let mut choice = Map::new();
-    choice.insert("index".into(), Value::from(0));
-    choice.insert("message".into(), Value::Object(message));
-    choice.insert("logprobs".into(), Value::Null);
-    choice.insert(
-        "finish_reason".into(),
-        Value::from(finish_reason(answer.stop_reason)),
-    );
+    let choice = message_choice(text, reasoning, calls, finish_reason(answer.stop_reason));
     let mut out = Map::new();
     let id = answer.id.map_or_else(chatcmpl_id, Cow::into_owned);
     out.insert("id".into(), Value::String(id));
@@ -65,7 +50,7 @@ pub(super) fn response(body: Value, ctx: &Ctx) -> Result<Value, AdapterError> {
         .model
         .map_or_else(|| ctx.model.clone(), Cow::into_owned);
     out.insert("model".into(), Value::String(model));
-    out.insert("choices".into(), Value::Array(vec![Value::Object(choice)]));
+    out.insert("choices".into(), Value::Array(vec![choice]));
     if let Some(usage) = answer.usage {
         out.insert(
             "usage".into(),
@@ -146,20 +131,4 @@ pub(super) fn hub_usage(u: &Usage) -> Result<Value, &'static str> {
         usage.insert("completion_tokens_details".into(), Value::Object(details));
     }
     Ok(Value::Object(usage))
-}
-
-/// Seconds since the epoch (0 before it), for `created`.
-pub(super) fn unix_time() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// `chatcmpl-` and 24 random hex digits: the id of an answer that came
-/// without one.
-pub(super) fn chatcmpl_id() -> String {
-    let n: u128 = rand::random();
-    let mut id = format!("chatcmpl-{n:032x}");
-    id.truncate("chatcmpl-".len() + 24);
-    id
 }

@@ -33,6 +33,7 @@ use super::wire::stream::{ContentBlockDelta, ContentBlockStart, ErrorEvent, Mess
 use super::wire::{
     BlockDelta, ContentBlock, ErrorDetail, MessagesResponse, StreamEvent, Tagged, TextBlock, Usage,
 };
+use crate::adapter::hub::{delta_choice, tool_calls};
 use crate::adapter::{AdapterError, ChunkOut, Ctx, StreamTranslator};
 
 /// One stream's state.
@@ -152,16 +153,11 @@ impl Translator {
 
     /// One chunk with a single choice.
     fn chunk(&mut self, delta: Map<String, Value>, finish: Option<&'static str>) -> ChunkOut {
-        let mut choice = Map::new();
-        choice.insert("index".into(), Value::from(0));
-        choice.insert("delta".into(), Value::Object(delta));
-        choice.insert("logprobs".into(), Value::Null);
-        choice.insert(
-            "finish_reason".into(),
-            finish.map_or(Value::Null, Value::from),
-        );
         let mut chunk = self.envelope();
-        chunk.insert("choices".into(), Value::Array(vec![Value::Object(choice)]));
+        chunk.insert(
+            "choices".into(),
+            Value::Array(vec![delta_choice(delta, finish)]),
+        );
         ChunkOut::Json(Value::Object(chunk))
     }
 
@@ -268,13 +264,6 @@ impl Translator {
 fn one(key: &str, text: Cow<str>) -> Map<String, Value> {
     let mut delta = Map::new();
     delta.insert(key.into(), Value::String(text.into_owned()));
-    delta
-}
-
-/// A delta with one tool call.
-fn tool_calls(call: Map<String, Value>) -> Map<String, Value> {
-    let mut delta = Map::new();
-    delta.insert("tool_calls".into(), Value::Array(vec![Value::Object(call)]));
     delta
 }
 

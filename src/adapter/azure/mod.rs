@@ -28,6 +28,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::hub::percent_encode;
 use super::openai::auth_header;
 use super::{AdapterError, Capabilities, ChunkOut, Ctx, RequestPlan, StreamTranslator, Wire};
 
@@ -71,8 +72,8 @@ impl Wire for Azure {
             .collect();
         let path = format!(
             "/deployments/{}/{operation}?api-version={}",
-            encode(&deployment),
-            encode(&version)
+            percent_encode(&deployment, b""),
+            percent_encode(&version, b"")
         );
         Ok(RequestPlan::post(path, headers))
     }
@@ -112,20 +113,6 @@ fn text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
-}
-
-/// Percent-encodes what cannot appear as is in a path segment or a query
-/// value (everything but RFC 3986's unreserved characters).
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// One Azure stream: drops filter-only events, and completes a stream that
