@@ -10,7 +10,9 @@
 //! 4. [`routing`] — the client's `model` to a route and its ordered targets.
 //! 5. [`provider`] — a configured provider: its backends, limits, models;
 //!    [`adapter`] — its wire format (built in, or a Rhai script) and patch.
-//! 6. [`upstream`] — the provider's address and one call through Pingora's connector.
+//! 6. [`upstream`] — the provider's address and one call through Pingora's
+//!    connector; [`cloud`] — AWS SigV4 signatures and Google access tokens
+//!    added to a cloud provider's request once its body is built.
 //! 7. [`transform`] — SSE parsing and writing; [`proxy::deliver`] relays streams.
 //! 8. [`policy`] — virtual keys, rate limits, budgets, response cache and
 //!    coalescing, on the shared [`state`] store (memory, or Redis for a
@@ -31,6 +33,7 @@
 pub mod adapter;
 pub mod admin;
 pub mod auth;
+pub mod cloud;
 pub mod config;
 pub mod dialect;
 pub mod edge;

@@ -141,7 +141,7 @@ impl Config {
     }
 
     /// Every secret of every provider, for redaction.
-    pub fn secrets(&self) -> Vec<&str> {
+    pub fn secrets(&self) -> Vec<std::borrow::Cow<'_, str>> {
         self.providers.values().flat_map(|p| p.secrets()).collect()
     }
 
@@ -149,7 +149,7 @@ impl Config {
     /// metrics token, the passwords of the Redis and PostgreSQL URLs (as
     /// written and decoded) — for the log redactor.
     pub fn log_secrets(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.secrets().into_iter().map(str::to_string).collect();
+        let mut out: Vec<String> = self.secrets().into_iter().map(|s| s.into_owned()).collect();
         if let Some(admin) = &self.policy.admin {
             out.push(admin.key.expose().to_string());
             out.extend(admin.metrics_token.iter().map(|t| t.expose().to_string()));

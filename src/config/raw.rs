@@ -157,6 +157,44 @@ pub struct RawProvider {
     /// Requests and tokens per minute this gateway sends the provider, to
     /// stay under its own quota; over it, the next target is tried.
     pub limits: Option<super::policy::RawLimits>,
+    /// AWS SigV4 signing (Bedrock): region and where the keys come from.
+    pub aws: Option<RawAws>,
+    /// Google OAuth2 (Vertex AI): project, region and the credentials file.
+    pub gcp: Option<RawGcp>,
+}
+
+/// `aws:` of a provider. Every field is optional: keys default to the
+/// environment, then the shared credentials file (see `cloud::aws`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAws {
+    /// Signing region (and `{region}` in the base URL), e.g. `us-east-1`.
+    pub region: Option<String>,
+    /// SigV4 service name; default `bedrock`.
+    pub service: Option<String>,
+    /// `${VAR}` or `enc:v1:` like `api_key`.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+    /// A profile of the shared credentials / config files.
+    pub profile: Option<String>,
+    /// The shared credentials file, instead of `~/.aws/credentials`.
+    pub credentials_file: Option<String>,
+}
+
+/// `gcp:` of a provider (see `cloud::google`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGcp {
+    /// Default: the credentials file's project, then
+    /// `GOOGLE_CLOUD_PROJECT`.
+    pub project: Option<String>,
+    /// Vertex location, e.g. `us-east5`, or `global` (the default).
+    #[serde(alias = "location")]
+    pub region: Option<String>,
+    /// A service account key or gcloud user credentials (JSON); default
+    /// `GOOGLE_APPLICATION_CREDENTIALS`, then gcloud's default file.
+    pub credentials_file: Option<String>,
 }
 
 /// One entry of a provider's `backends:`.

@@ -311,11 +311,11 @@ impl GatewayError {
 ///
 /// Upstream error messages and script errors may echo what they were given;
 /// this is applied to anything that leaves the gateway from those sources.
-pub fn redact(text: &str, secrets: &[&str]) -> String {
+pub fn redact<S: AsRef<str>>(text: &str, secrets: &[S]) -> String {
     let mut out = text.to_string();
-    for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        if out.contains(*secret) {
-            out = out.replace(*secret, "***");
+    for secret in secrets.iter().map(AsRef::as_ref).filter(|s| s.len() >= 4) {
+        if out.contains(secret) {
+            out = out.replace(secret, "***");
         }
     }
     out

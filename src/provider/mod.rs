@@ -6,6 +6,7 @@ pub mod plans;
 pub mod scorer;
 pub mod usage;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -58,6 +59,9 @@ pub struct Provider {
     pub limits: crate::limits::Limits,
     /// Request heads its adapter's `request(ctx)` built, for reuse.
     pub plans: plans::PlanMemo,
+    /// Cloud credentials (AWS SigV4, a Google token) added to each
+    /// request once its body is built; `None` for API-key providers.
+    pub auth: Option<Arc<crate::cloud::Auth>>,
 }
 
 /// The capabilities adapters and presets may declare.
@@ -123,20 +127,28 @@ impl Provider {
             .unwrap_or(default)
     }
 
-    /// The secrets that must never leave the gateway.
-    pub fn secrets(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.api_key.iter().map(Secret::expose).collect();
+    /// The secrets that must never leave the gateway: keys, credential
+    /// headers, and cloud credentials (the token in use among them).
+    pub fn secrets(&self) -> Vec<Cow<'_, str>> {
+        let mut v: Vec<Cow<'_, str>> = self
+            .api_key
+            .iter()
+            .map(|k| Cow::Borrowed(k.expose()))
+            .collect();
         v.extend(
             self.backend_list
                 .iter()
-                .filter_map(|b| b.api_key.as_ref().map(Secret::expose)),
+                .filter_map(|b| b.api_key.as_ref().map(|k| Cow::Borrowed(k.expose()))),
         );
         v.extend(
             self.headers
                 .iter()
                 .filter(|(k, _)| is_credential_header(k))
-                .map(|(_, v)| v.as_str()),
+                .map(|(_, v)| Cow::Borrowed(v.as_str())),
         );
+        if let Some(auth) = &self.auth {
+            v.extend(auth.secrets());
+        }
         v
     }
 }

@@ -92,6 +92,26 @@ impl RequestHead {
     }
 }
 
+impl RequestHead {
+    /// A copy with `extra` headers (credentials computed for one request:
+    /// a signature, a token) replacing any of the same name.
+    pub fn with_headers(&self, extra: Vec<(HeaderName, HeaderValue)>) -> Self {
+        let mut headers = self.headers.clone();
+        for (name, mut value) in extra {
+            if is_secret(&name) {
+                value.set_sensitive(true);
+            }
+            headers.retain(|(n, _)| *n != name);
+            headers.push((name, value));
+        }
+        Self {
+            method: self.method.clone(),
+            target: self.target.clone(),
+            headers,
+        }
+    }
+}
+
 /// Headers that carry credentials, marked sensitive (never logged by `http`).
 fn is_secret(name: &HeaderName) -> bool {
     name == http::header::AUTHORIZATION

@@ -412,6 +412,10 @@ fn provider(
         return None;
     };
     let mut disabled = (p.enabled == Some(false)).then(|| "enabled: false".to_string());
+    let cloud = cloud::cloud(name, &adapter_name, &p, cx);
+    if let Some(reason) = &cloud.disabled {
+        disabled.get_or_insert(reason.clone());
+    }
     let mut fill = |field: &str, value: Result<String, Unresolved>, cx: &mut Ctx| match value {
         Ok(v) => Some(v),
         Err(Unresolved::Unset(var)) => {
@@ -423,8 +427,17 @@ fn provider(
             None
         }
     };
-    let url = cx.expand(&base_url);
+    let url = cx.expand(&base_url).map(|u| match &cloud.region {
+        Some(region) => crate::cloud::fill_region(&u, region),
+        None => u,
+    });
     let base_url = fill("base_url", url, cx);
+    if base_url.as_deref().is_some_and(|u| u.contains("{region}")) {
+        cx.issue(
+            &at("base_url"),
+            "`{region}` needs a region: set aws.region or gcp.region",
+        );
+    }
     let api_key = match p.api_key.as_deref() {
         Some(k) => {
             let key = cx.expand_secret(k);
@@ -454,7 +467,7 @@ fn provider(
         None => Upstream::parse("http://127.0.0.1:9").ok(),
     };
     let adapter = adapter(name, &adapter_name, p.patch.as_deref(), adapters, cx);
-    let options = match p.options.as_ref().map(serde_json::to_value) {
+    let mut options = match p.options.as_ref().map(serde_json::to_value) {
         None | Some(Ok(serde_json::Value::Null)) => serde_json::Map::new(),
         Some(Ok(serde_json::Value::Object(m))) => m,
         Some(_) => {
@@ -462,6 +475,11 @@ fn provider(
             serde_json::Map::new()
         }
     };
+    for (k, v) in &cloud.options {
+        options
+            .entry(k.to_string())
+            .or_insert_with(|| serde_json::Value::String(v.clone()));
+    }
     if let Some(a) = &adapter {
         if let Err(e) = a.check_options(&options) {
             cx.issue(&at("options"), e);
@@ -497,6 +515,7 @@ fn provider(
         health: backends.health,
         limits: policy::limits(&format!("providers.{name}.limits"), p.limits.as_ref(), cx),
         plans: Default::default(),
+        auth: cloud.auth,
         timeouts: timeouts(
             &format!("providers.{name}.timeouts"),
             p.timeouts.as_ref(),
@@ -883,6 +902,7 @@ fn version(
 
 mod adapters;
 mod backends;
+mod cloud;
 mod expand;
 #[cfg(test)]
 mod tests;

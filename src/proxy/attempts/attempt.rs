@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::errors::{adapter_error, call_error, upstream_error_from};
+use super::errors::{adapter_error, call_error, credentials_error, upstream_error_from};
 use super::outcome::{Failure, Outcome};
 use super::request::Request;
 use super::shared::{Candidate, Shared};
@@ -106,7 +106,7 @@ impl Shared<'_> {
         let in_flight = provider.backends.in_flight(&backend.id);
         let model = target.model_for(&self.req.model).to_string();
         let ctx = Arc::new(self.adapter_ctx(provider, backend, &model));
-        let outgoing = match self.outgoing(provider, backend, &ctx) {
+        let mut outgoing = match self.outgoing(provider, backend, &ctx) {
             Ok(o) => o,
             Err(e) => {
                 // Not sent: what the provider's limits reserved goes back.
@@ -114,6 +114,16 @@ impl Shared<'_> {
                 return Err(fail(Outcome::of_adapter(&e), e));
             }
         };
+        if let Some(auth) = &provider.auth {
+            let authorized = auth
+                .authorize(self.connector, outgoing.upstream, &mut outgoing.request)
+                .await;
+            if let Err(e) = authorized {
+                admit::settle_provider(self.store.as_ref(), limit.as_ref(), None).await;
+                let e = credentials_error(e, provider);
+                return Err(fail(Outcome::Credentials, e));
+            }
+        }
         let timeouts = self.timeouts(provider);
         let attempt_deadline = self.attempt_deadline(&timeouts);
         let peer = PeerTimeouts {
@@ -139,6 +149,11 @@ impl Shared<'_> {
             }
             Err((outcome, e)) => {
                 upstream_latency("error");
+                if let (Outcome::Status(status @ (401 | 403)), Some(auth)) =
+                    (outcome, &provider.auth)
+                {
+                    auth.refused(status);
+                }
                 report_failure(backend, permit, &e);
                 admit::settle_provider(self.store.as_ref(), limit.as_ref(), None).await;
                 return Err(fail(outcome, e));

@@ -51,7 +51,7 @@ pub struct Relay<'a> {
     /// Longest life of the stream, from the request's arrival.
     pub max_duration: std::time::Duration,
     pub max_event: usize,
-    pub secrets: Vec<&'a str>,
+    pub secrets: Vec<std::borrow::Cow<'a, str>>,
     /// Rebuild the whole answer (for the response cache).
     pub collect: bool,
     /// Where a Responses turn is kept before the stream's last event.

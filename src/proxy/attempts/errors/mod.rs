@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use crate::adapter::AdapterError;
+use crate::cloud::AuthError;
 use crate::error::{redact, GatewayError};
 use crate::metrics::metrics;
 use crate::provider::Provider;
@@ -152,6 +153,23 @@ pub fn adapter_error(e: AdapterError, provider: &Provider) -> GatewayError {
             tracing::error!(provider = %provider.name, error = %text, "adapter failed");
             GatewayError::BadGateway(text)
         }
+    }
+}
+
+/// Cloud credentials that could not be had: refused ones fail over like a
+/// refused key (502 `provider_auth_failed` when nothing else answers),
+/// the rest like a provider that could not be reached.
+pub(super) fn credentials_error(e: AuthError, provider: &Provider) -> GatewayError {
+    let secrets = provider.secrets();
+    match e {
+        AuthError::Refused(m) => GatewayError::ProviderAuth {
+            status: 401,
+            message: redact(&format!("provider `{}`: {m}", provider.name), &secrets),
+        },
+        AuthError::Unavailable(m) => GatewayError::BadGateway(redact(
+            &format!("provider `{}`: credentials: {m}", provider.name),
+            &secrets,
+        )),
     }
 }
 

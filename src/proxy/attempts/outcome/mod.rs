@@ -31,6 +31,9 @@ pub enum Outcome {
     AdapterRefused,
     /// Not sent: the adapter failed building the request.
     AdapterFailed,
+    /// Not sent: the provider's cloud credentials could not be had (the
+    /// token endpoint refused them, or did not answer).
+    Credentials,
     /// Sent: the provider answered with this error status.
     Status(u16),
     /// Sent: no answer (or no complete one) in time.
@@ -52,6 +55,7 @@ impl Outcome {
             Self::Breaker(r) => r.as_str(),
             Self::RateLimited => "rate_limited",
             Self::AdapterRefused | Self::AdapterFailed => "script",
+            Self::Credentials => "credentials",
             Self::Status(s) => return Cow::Owned(s.to_string()),
             Self::Timeout => "timeout",
             Self::Error => "error",
@@ -64,7 +68,7 @@ impl Outcome {
         match self {
             Self::Status(_) => "status",
             Self::Timeout => "timeout",
-            Self::Error | Self::AdapterFailed => "error",
+            Self::Error | Self::AdapterFailed | Self::Credentials => "error",
             Self::Disabled
             | Self::NotAllowed
             | Self::Unsupported
@@ -88,7 +92,8 @@ impl Outcome {
             | Self::Breaker(_)
             | Self::RateLimited
             | Self::AdapterRefused
-            | Self::AdapterFailed => false,
+            | Self::AdapterFailed
+            | Self::Credentials => false,
         }
     }
 

@@ -1,0 +1,340 @@
+//! AWS SigV4 request signing (Bedrock), with AWS's own signer
+//! (`aws-sigv4`), and where the keys come from.
+//!
+//! Credentials, first found wins (the AWS SDKs' order, without the
+//! network-based sources):
+//! 1. `aws.access_key_id` / `aws.secret_access_key` / `aws.session_token`
+//!    in routes.yaml (usually `${VAR}` references);
+//! 2. the environment: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+//!    `AWS_SESSION_TOKEN`;
+//! 3. the shared credentials file (`aws.credentials_file`, else
+//!    `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`) and then
+//!    the config file (`AWS_CONFIG_FILE`, else `~/.aws/config`), profile
+//!    `aws.profile`, else `AWS_PROFILE`, else `default`. The files are read
+//!    again when they change (checked at most once a second) and when the
+//!    provider refuses a signature, so that keys rotated by another tool
+//!    (`aws sso login`, a credentials helper writing the file) are picked
+//!    up without a reload.
+//!
+//! The signing region is the backend host's (`bedrock-runtime.<region>.
+//! amazonaws.com`), else `aws.region`; the service name is `bedrock`
+//! unless `aws.service` says otherwise.
+
+mod profile;
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use http::{HeaderName, HeaderValue};
+
+use super::AuthError;
+use crate::secrets::Secret;
+use crate::upstream::call::Outgoing;
+use crate::upstream::Upstream;
+
+pub use profile::ProfileFile;
+
+/// One set of AWS keys.
+#[derive(Clone)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("session_token", &self.session_token.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the keys come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// Given in routes.yaml or the environment: fixed for the life of the
+    /// config.
+    Fixed(Credentials),
+    /// A profile of the shared credentials / config files.
+    Profile(ProfileFile),
+}
+
+/// Signs a provider's requests.
+pub struct Signer {
+    source: Source,
+    /// The keys in use (a profile's, as last read).
+    current: ArcSwap<Credentials>,
+    /// The region when the backend's host does not say.
+    region: String,
+    /// The SigV4 service name (`bedrock`).
+    service: String,
+    /// Seconds since the epoch when the profile files were last checked.
+    checked: AtomicU64,
+    /// Read the profile again at the next request.
+    stale: AtomicBool,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("source", &self.source)
+            .field("region", &self.region)
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What routes.yaml says in a provider's `aws:` block (variables expanded).
+#[derive(Debug, Default, Clone)]
+pub struct Settings {
+    pub region: Option<String>,
+    pub service: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+    pub profile: Option<String>,
+    pub credentials_file: Option<PathBuf>,
+}
+
+/// The process environment, read once per config load (a parameter so
+/// that tests need not set variables).
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The real environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Signer {
+    /// A signer for `settings`: `Err` says why no credentials were found
+    /// (the provider is then disabled, like one whose key variable is
+    /// unset).
+    pub fn new(settings: &Settings, env: &dyn Env) -> Result<Self, String> {
+        let source = source(settings, env)?;
+        let current = match &source {
+            Source::Fixed(c) => c.clone(),
+            Source::Profile(p) => p.read()?,
+        };
+        let region = settings
+            .region
+            .clone()
+            .or_else(|| env.var("AWS_REGION"))
+            .or_else(|| env.var("AWS_DEFAULT_REGION"))
+            .or_else(|| match &source {
+                Source::Profile(p) => p.region(),
+                Source::Fixed(_) => None,
+            })
+            .unwrap_or_else(|| "us-east-1".to_string());
+        Ok(Self {
+            source,
+            current: ArcSwap::from_pointee(current),
+            region,
+            service: settings
+                .service
+                .clone()
+                .unwrap_or_else(|| "bedrock".to_string()),
+            checked: AtomicU64::new(now_secs()),
+            stale: AtomicBool::new(false),
+        })
+    }
+
+    /// The region requests are signed for when the host does not name one.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The keys to sign with now.
+    pub fn credentials(&self) -> Arc<Credentials> {
+        if let Source::Profile(profile) = &self.source {
+            let now = now_secs();
+            let due = self.checked.load(Ordering::Relaxed) < now;
+            if self.stale.swap(false, Ordering::Relaxed) || due {
+                self.checked.store(now, Ordering::Relaxed);
+                if let Some(fresh) = profile.read_if_changed() {
+                    self.current.store(Arc::new(fresh));
+                }
+            }
+        }
+        self.current.load_full()
+    }
+
+    /// Signs `out` (a request to `upstream` with its final body) at the
+    /// current time.
+    pub fn sign(&self, upstream: &Upstream, out: &mut Outgoing) -> Result<(), AuthError> {
+        self.sign_at(upstream, out, SystemTime::now())
+    }
+
+    /// [`Signer::sign`] at `time`.
+    pub fn sign_at(
+        &self,
+        upstream: &Upstream,
+        out: &mut Outgoing,
+        time: SystemTime,
+    ) -> Result<(), AuthError> {
+        if out.form.is_some() {
+            return Err(AuthError::Unavailable(
+                "SigV4-signed providers take JSON bodies only, not uploads".into(),
+            ));
+        }
+        let creds = self.credentials();
+        let identity: Identity = aws_credential_types::Credentials::new(
+            creds.access_key_id.clone(),
+            creds.secret_access_key.expose().to_string(),
+            creds.session_token.as_ref().map(|t| t.expose().to_string()),
+            None,
+            "switchyard",
+        )
+        .into();
+        let region = region_of_host(&upstream.host).unwrap_or(&self.region);
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(region)
+            .name(&self.service)
+            .time(time)
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| AuthError::Unavailable(format!("SigV4 parameters: {e}")))?
+            .into();
+        let head = &out.head;
+        let mut headers = Vec::with_capacity(head.headers.len());
+        for (name, value) in &head.headers {
+            if let Ok(v) = value.to_str() {
+                headers.push((name.as_str(), v));
+            }
+        }
+        let scheme = if upstream.tls { "https" } else { "http" };
+        let uri = format!("{scheme}://{}{}", upstream.authority, head.target);
+        let signable = SignableRequest::new(
+            head.method.as_str(),
+            uri,
+            headers.into_iter(),
+            SignableBody::Bytes(&out.body),
+        )
+        .map_err(|e| AuthError::Unavailable(format!("SigV4: {e}")))?;
+        let (instructions, _) = sign(signable, &params)
+            .map_err(|e| AuthError::Unavailable(format!("SigV4: {e}")))?
+            .into_parts();
+        let (signed, _) = instructions.into_parts();
+        let mut extra = Vec::with_capacity(signed.len());
+        for header in signed {
+            let name = HeaderName::from_bytes(header.name().as_bytes())
+                .map_err(|_| AuthError::Unavailable("SigV4: a header name".into()))?;
+            let value = HeaderValue::from_str(header.value())
+                .map_err(|_| AuthError::Unavailable(format!("SigV4: the {name} header")))?;
+            extra.push((name, value));
+        }
+        out.head = Arc::new(out.head.with_headers(extra));
+        Ok(())
+    }
+
+    /// The provider refused a signature: read the profile files again at
+    /// the next request (the keys may have been rotated).
+    pub fn refused(&self) {
+        self.stale.store(true, Ordering::Relaxed);
+    }
+
+    /// The secret key and session token, those in use and those configured.
+    pub fn secrets(&self) -> Vec<Cow<'_, str>> {
+        let current = self.current.load();
+        let mut out = vec![Cow::Owned(current.secret_access_key.expose().to_string())];
+        if let Some(t) = &current.session_token {
+            out.push(Cow::Owned(t.expose().to_string()));
+        }
+        if let Source::Fixed(c) = &self.source {
+            out.push(Cow::Borrowed(c.secret_access_key.expose()));
+            out.extend(c.session_token.as_ref().map(|t| Cow::Borrowed(t.expose())));
+        }
+        out
+    }
+}
+
+/// Where the keys come from, for `settings`.
+fn source(settings: &Settings, env: &dyn Env) -> Result<Source, String> {
+    match (&settings.access_key_id, &settings.secret_access_key) {
+        (Some(id), Some(secret)) => {
+            return Ok(Source::Fixed(Credentials {
+                access_key_id: id.clone(),
+                secret_access_key: Secret::new(secret.clone()),
+                session_token: settings.session_token.clone().map(Secret::new),
+            }))
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(
+                "aws: access_key_id and secret_access_key go together (give both, or neither to use the environment or a profile)"
+                    .into(),
+            )
+        }
+        (None, None) => {}
+    }
+    let explicit_profile = settings.profile.is_some() || settings.credentials_file.is_some();
+    if !explicit_profile {
+        if let (Some(id), Some(secret)) = (
+            env.var("AWS_ACCESS_KEY_ID"),
+            env.var("AWS_SECRET_ACCESS_KEY"),
+        ) {
+            return Ok(Source::Fixed(Credentials {
+                access_key_id: id,
+                secret_access_key: Secret::new(secret),
+                session_token: env.var("AWS_SESSION_TOKEN").map(Secret::new),
+            }));
+        }
+    }
+    let home = env.var("HOME").map(PathBuf::from);
+    let credentials = settings
+        .credentials_file
+        .clone()
+        .or_else(|| env.var("AWS_SHARED_CREDENTIALS_FILE").map(PathBuf::from))
+        .or_else(|| home.as_ref().map(|h| h.join(".aws/credentials")));
+    let config = env
+        .var("AWS_CONFIG_FILE")
+        .map(PathBuf::from)
+        .or_else(|| home.as_ref().map(|h| h.join(".aws/config")));
+    let profile = settings
+        .profile
+        .clone()
+        .or_else(|| env.var("AWS_PROFILE"))
+        .unwrap_or_else(|| "default".to_string());
+    let file = ProfileFile::new(credentials, config, profile);
+    file.read().map_err(|e| {
+        format!(
+            "no AWS credentials: not in routes.yaml (aws.access_key_id), not in the environment (AWS_ACCESS_KEY_ID), and {e}"
+        )
+    })?;
+    Ok(Source::Profile(file))
+}
+
+/// The region in an AWS endpoint host: `bedrock-runtime.us-west-2.
+/// amazonaws.com`, `bedrock-runtime-fips.us-east-1.amazonaws.com`,
+/// `….amazonaws.com.cn`.
+pub fn region_of_host(host: &str) -> Option<&str> {
+    let rest = host
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| host.strip_suffix(".amazonaws.com.cn"))?;
+    let (_, region) = rest.rsplit_once('.')?;
+    (!region.is_empty()).then_some(region)
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
+}
+
+#[cfg(test)]
+mod tests;
