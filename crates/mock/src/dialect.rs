@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+use super::bedrock::eventstream;
 use super::body::{ndjson_line, sse_data, sse_event};
 use super::state::RecordedRequest;
 
@@ -25,6 +26,9 @@ pub(crate) enum Dialect {
     Cohere,
     /// Ollama's native API (`/api/chat`, `/api/embed`); streams are NDJSON.
     Ollama,
+    /// AWS Bedrock's Converse API: SigV4 or a bearer API key, errors
+    /// `{"message"}` with `x-amzn-ErrorType`, binary event streams.
+    Bedrock,
 }
 
 impl Dialect {
@@ -40,6 +44,11 @@ impl Dialect {
                 bearer == Some(key)
             }
             Dialect::Anthropic => req.header("x-api-key") == Some(key),
+            Dialect::Bedrock => {
+                req.header("authorization")
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    == Some(key)
+            }
         }
     }
 
@@ -56,6 +65,11 @@ impl Dialect {
             Dialect::Anthropic => anthropic_error(StatusCode::UNAUTHORIZED, "invalid x-api-key"),
             Dialect::Cohere => cohere_error(StatusCode::UNAUTHORIZED, "invalid api token"),
             Dialect::Ollama => ollama_error(StatusCode::UNAUTHORIZED, "unauthorized"),
+            Dialect::Bedrock => bedrock_error(
+                StatusCode::FORBIDDEN,
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            ),
         }
     }
 
@@ -68,6 +82,7 @@ impl Dialect {
             Dialect::Anthropic => anthropic_error(status, anthropic_message(status)),
             Dialect::Cohere => cohere_error(status, cohere_message(status)),
             Dialect::Ollama => ollama_error(status, ollama_message(status)),
+            Dialect::Bedrock => bedrock_status_error(status),
         };
         if let Some(secs) = retry_after {
             response
@@ -97,6 +112,7 @@ impl Dialect {
             }),
             Dialect::Cohere => json!({ "id": echo, "message": echo }),
             Dialect::Ollama => json!({ "error": echo }),
+            Dialect::Bedrock => json!({ "message": echo }),
         };
         let mut response = json_response(status, &body);
         if let Ok(v) = HeaderValue::from_str(key) {
@@ -134,6 +150,11 @@ impl Dialect {
                 StatusCode::BAD_REQUEST,
                 "the input length exceeds the context length",
             ),
+            Dialect::Bedrock => bedrock_error(
+                StatusCode::BAD_REQUEST,
+                "ValidationException",
+                "Input is too long for requested model.",
+            ),
         }
     }
 
@@ -141,7 +162,11 @@ impl Dialect {
     /// (`Fault::StreamError`): Anthropic 529 (overloaded), the others 500.
     pub(crate) fn overloaded_status(self) -> u16 {
         match self {
-            Dialect::OpenAi | Dialect::Responses | Dialect::Cohere | Dialect::Ollama => 500,
+            Dialect::OpenAi
+            | Dialect::Responses
+            | Dialect::Cohere
+            | Dialect::Ollama
+            | Dialect::Bedrock => 500,
             Dialect::Anthropic => 529,
         }
     }
@@ -172,6 +197,10 @@ impl Dialect {
             ),
             Dialect::Ollama => ndjson_line(&json!({
                 "error": "an error was encountered while running the model"})),
+            Dialect::Bedrock => eventstream::exception(
+                "modelStreamErrorException",
+                "The system encountered an unexpected error during processing. Try your request again.",
+            ),
         }
     }
 
@@ -191,6 +220,7 @@ impl Dialect {
             Dialect::Ollama => Bytes::from_static(
                 b"{\"model\":\"mock\",\"message\":{\"role\":\"assistant\",\"content\":\n",
             ),
+            Dialect::Bedrock => eventstream::malformed(),
         }
     }
 
@@ -201,6 +231,7 @@ impl Dialect {
                 "text/event-stream"
             }
             Dialect::Ollama => "application/x-ndjson",
+            Dialect::Bedrock => "application/vnd.amazon.eventstream",
         }
     }
 }
@@ -307,6 +338,54 @@ fn cohere_message(status: StatusCode) -> &'static str {
         500..=599 => "internal server error, this has been reported to our developers",
         _ => "Mock fault.",
     }
+}
+
+/// A Bedrock error response: `{"message": "…"}` with the error's type in
+/// `x-amzn-ErrorType` (`ValidationException`, `ThrottlingException`, …).
+pub(crate) fn bedrock_error(status: StatusCode, kind: &str, message: &str) -> Response {
+    let mut response = json_response(status, &json!({ "message": message }));
+    if let Ok(v) = HeaderValue::from_str(kind) {
+        response.headers_mut().insert("x-amzn-errortype", v);
+    }
+    response
+}
+
+/// Bedrock's type and message for an injected status.
+fn bedrock_status_error(status: StatusCode) -> Response {
+    let (kind, message) = match status.as_u16() {
+        400 => ("ValidationException", "Mock fault."),
+        401 => (
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        ),
+        403 => (
+            "AccessDeniedException",
+            "You don't have access to the model with the specified model ID.",
+        ),
+        404 => (
+            "ResourceNotFoundException",
+            "Could not resolve the foundation model from the provided model identifier.",
+        ),
+        408 => (
+            "ModelTimeoutException",
+            "Model has timed out in processing the request.",
+        ),
+        424 => ("ModelErrorException", "The model returned an error."),
+        429 => (
+            "ThrottlingException",
+            "Too many requests, please wait before trying again.",
+        ),
+        503 => (
+            "ServiceUnavailableException",
+            "Bedrock is unable to process your request.",
+        ),
+        500..=599 => (
+            "InternalServerException",
+            "The server encountered an internal error while processing the request.",
+        ),
+        _ => ("ValidationException", "Mock fault."),
+    };
+    bedrock_error(status, kind, message)
 }
 
 /// An Ollama error response: `{"error": "…"}`.

@@ -30,13 +30,19 @@
 //! - any method on `/v1/mock/echo/{*rest}`: what arrived (`echo`);
 //! - `POST /v1/messages` (Anthropic), `POST /v1beta/models/{model}:{method}`
 //!   (Gemini), `POST /v2/chat` and `/v2/embed` (Cohere), `POST /api/chat`
-//!   (NDJSON streams) and `/api/embed` (Ollama).
+//!   (NDJSON streams) and `/api/embed` (Ollama);
+//! - `POST /model/{model}/converse` and `/converse-stream` (AWS Bedrock, SigV4, event stream) (`bedrock`);
+//! - Google Vertex AI (`vertex`): `POST /token` (OAuth2), and under
+//!   `/v1/projects/{p}/locations/{l}/`: `publishers/google/models/{m}:generateContent`
+//!   / `:streamGenerateContent`, `publishers/anthropic/models/{m}:rawPredict` /
+//!   `:streamRawPredict`, `endpoints/openapi/chat/completions` (bearer token, not `api_key`).
 //!
 //! Every endpoint but `/v1/models` and unknown paths is a hit and goes
 //! through `call`: `api_key`, `latency`, `error_rate` and the faults apply.
 
 mod anthropic;
 mod audio;
+mod bedrock;
 mod body;
 mod call;
 mod cohere;
@@ -61,6 +67,7 @@ mod routes;
 mod slow_header;
 mod state;
 mod store;
+mod vertex;
 
 use std::io;
 use std::net::SocketAddr;
@@ -70,9 +77,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use bedrock::AwsAuth;
 pub use faults::{Fault, ParseFaultError};
 pub use form::{Form, FormPart};
 pub use state::RecordedRequest;
+pub use vertex::GcpAuth;
 
 use state::{Shared, Shutdown};
 
@@ -144,6 +153,14 @@ pub struct MockConfig {
     /// first: all of them in tests (the default), a few in a long load run,
     /// where keeping every body would grow without bound.
     pub keep_requests: usize,
+    /// AWS credentials Bedrock requests must be signed with (SigV4); with
+    /// `None`, Bedrock takes unsigned requests (or `api_key` as a bearer
+    /// token, if set).
+    pub aws: Option<AwsAuth>,
+    /// Google Cloud credentials for the Vertex AI endpoints (`/token` and
+    /// `/v1/projects/…`); with `None`, `/token` is an unknown path and the
+    /// Vertex model endpoints take any request.
+    pub gcp: Option<GcpAuth>,
 }
 
 impl Default for MockConfig {
@@ -160,6 +177,8 @@ impl Default for MockConfig {
             error_status: 500,
             seed: 0,
             keep_requests: usize::MAX,
+            aws: None,
+            gcp: None,
         }
     }
 }
@@ -265,6 +284,17 @@ impl MockServer {
     /// Streams whose client went away before the mock sent the last event.
     pub fn cancelled_streams(&self) -> usize {
         self.shared.cancelled_streams()
+    }
+
+    /// Access tokens Vertex AI's `POST /token` issued so far.
+    pub fn token_exchanges(&self) -> usize {
+        self.shared.gcp_tokens.exchanges()
+    }
+
+    /// Refuses every token `POST /token` issued so far (401 from now on);
+    /// tokens issued later and `GcpAuth::static_tokens` still work.
+    pub fn revoke_tokens(&self) {
+        self.shared.gcp_tokens.revoke_all();
     }
 
     /// Requests in progress: from arrival until the response body is finished

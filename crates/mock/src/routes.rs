@@ -12,8 +12,8 @@ use axum::Router;
 
 use super::state::Shared;
 use super::{
-    anthropic, audio, cohere, echo, embeddings, files, gemini, images, moderations, ollama, openai,
-    rerank, responses,
+    anthropic, audio, bedrock, cohere, echo, embeddings, files, gemini, images, moderations,
+    ollama, openai, rerank, responses, vertex,
 };
 
 /// Every route of the mock.
@@ -57,6 +57,14 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v2/rerank", post(rerank::rerank))
         .route("/api/chat", post(ollama::chat))
         .route("/api/embed", post(ollama::embed))
+        .route("/token", post(vertex::token))
+        .route("/v1/projects/{*rest}", post(vertex::projects))
+        .route("/v1beta1/projects/{*rest}", post(vertex::projects))
+        .route("/model/{model}/converse", post(bedrock::converse))
+        .route(
+            "/model/{model}/converse-stream",
+            post(bedrock::converse_stream),
+        )
         .fallback(fallback)
         .with_state(shared)
 }

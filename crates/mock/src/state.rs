@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use super::dialect::openai_error;
 use super::form::{self, Form};
 use super::store::Store;
+use super::vertex::Tokens;
 use super::MockConfig;
 
 /// Largest request body the mock reads.
@@ -101,6 +102,8 @@ pub(crate) struct Shared {
     shutdown: Shutdown,
     /// Files and batches uploaded to this server.
     pub(crate) store: Store,
+    /// Access tokens issued by Vertex AI's `/token`.
+    pub(crate) gcp_tokens: Tokens,
 }
 
 /// Locks a mutex, ignoring poisoning (the data stays usable).
@@ -119,6 +122,7 @@ impl Shared {
             in_flight: AtomicUsize::new(0),
             shutdown,
             store: Store::default(),
+            gcp_tokens: Tokens::default(),
         }
     }
 

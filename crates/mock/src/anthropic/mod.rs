@@ -28,8 +28,17 @@ pub(crate) async fn messages(
     if call.req().header("anthropic-version").is_none() {
         return Err(bad_request("anthropic-version: header is required"));
     }
-    let parsed =
-        MessagesRequest::parse(&call.req().body, call.chunks()).map_err(|m| bad_request(&m))?;
+    Ok(answer(call, None))
+}
+
+/// Answers a messages call that passed its checks: the model comes from
+/// `url_model` (Anthropic on Vertex AI names it in the path, see
+/// `super::vertex`) or else from the body; a 400 if the body is invalid.
+pub(crate) fn answer(call: Call, url_model: Option<&str>) -> Response {
+    let parsed = match MessagesRequest::parse(&call.req().body, call.chunks(), url_model) {
+        Ok(parsed) => parsed,
+        Err(message) => return bad_request(&message),
+    };
     let head = Head {
         id: call.id("msg_mock"),
         model: parsed.model,
@@ -37,9 +46,9 @@ pub(crate) async fn messages(
         output_tokens: call.chunks(),
     };
     if parsed.stream {
-        Ok(call.stream(stream_frames(&head, &parsed.reply)))
+        call.stream(stream_frames(&head, &parsed.reply))
     } else {
-        Ok(call.json(&message(&head, &parsed.reply)))
+        call.json(&message(&head, &parsed.reply))
     }
 }
 
@@ -57,13 +66,13 @@ struct MessagesRequest {
 }
 
 impl MessagesRequest {
-    /// Parses and validates the body; `Err` is the 400 message.
-    fn parse(body: &[u8], chunks: usize) -> Result<Self, String> {
+    /// Parses and validates the body (its `model` unless `url_model` is
+    /// given); `Err` is the 400 message.
+    fn parse(body: &[u8], chunks: usize, url_model: Option<&str>) -> Result<Self, String> {
         let body: Value = serde_json::from_slice(body)
             .map_err(|e| format!("There was an issue with the request body: invalid JSON ({e})"))?;
-        let model = body
-            .get("model")
-            .and_then(Value::as_str)
+        let model = url_model
+            .or_else(|| body.get("model").and_then(Value::as_str))
             .ok_or("model: Field required")?;
         body.get("max_tokens")
             .and_then(Value::as_u64)

@@ -67,6 +67,8 @@ impl Args {
             error_status: self.error_status,
             seed: self.seed,
             keep_requests: self.keep_requests,
+            aws: None,
+            gcp: None,
         }
     }
 }

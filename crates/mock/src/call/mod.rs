@@ -31,6 +31,9 @@ pub(crate) enum KeyCheck {
     Enforce,
     /// Let the request through; [`Call::authorized`] tells (the echo).
     Report,
+    /// No key check: the caller checked another credential (Vertex AI's
+    /// OAuth bearer token, in `vertex`), and `api_key` does not apply.
+    Skip,
 }
 
 impl Call {
@@ -68,7 +71,11 @@ impl Call {
             self.sleep(after).await?;
         }
         let cfg = &self.started.cfg;
-        if keys == KeyCheck::Enforce && !self.authorized() {
+        if keys == KeyCheck::Enforce && self.dialect == Dialect::Bedrock {
+            if let Some(refusal) = super::bedrock::refusal(&self.started.req, cfg) {
+                return Err(refusal);
+            }
+        } else if keys == KeyCheck::Enforce && !self.authorized() {
             return Err(self.dialect.unauthorized());
         }
         if let Some(Fault::Status { code, retry_after }) = cfg.fault {

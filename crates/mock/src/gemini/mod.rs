@@ -21,6 +21,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use super::body::{self, Ending, Pace};
+use super::call::KeyCheck;
 use super::faults::Fault;
 use super::reply::{self, prompt_tokens, Reply};
 use super::state::{Endpoint, RecordedRequest, Shared, Started};
@@ -38,7 +39,7 @@ const MAX_DIMENSIONS: usize = 3072;
 
 /// What `{model}:{method}` asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Method {
+pub(crate) enum Method {
     Generate { stream: bool },
     BatchEmbed,
     Embed,
@@ -61,7 +62,20 @@ pub(crate) async fn models(State(shared): State<Arc<Shared>>, request: Request) 
             return error(StatusCode::NOT_FOUND, &message);
         }
     };
-    let call = match GeminiCall::begin(&shared, request).await {
+    answer(&shared, request, &model, method, KeyCheck::Enforce).await
+}
+
+/// Answers `method` on `model`: the Gemini API's path above, and Vertex
+/// AI's `publishers/google` path (`super::vertex`), which checked its
+/// bearer token before and passes `KeyCheck::Skip`.
+pub(crate) async fn answer(
+    shared: &Arc<Shared>,
+    request: Request,
+    model: &str,
+    method: Method,
+    keys: KeyCheck,
+) -> Response {
+    let call = match GeminiCall::begin(shared, request, keys).await {
         Ok(call) => call,
         Err(response) => return response,
     };
@@ -72,13 +86,14 @@ pub(crate) async fn models(State(shared): State<Arc<Shared>>, request: Request) 
         );
     }
     let result = match method {
-        Method::Generate { stream } => call.generate(&model, stream),
-        Method::BatchEmbed | Method::Embed => call.embed(&model, method == Method::BatchEmbed),
+        Method::Generate { stream } => call.generate(model, stream),
+        Method::BatchEmbed | Method::Embed => call.embed(model, method == Method::BatchEmbed),
     };
     result.unwrap_or_else(|message| error(StatusCode::BAD_REQUEST, &message))
 }
 
-fn method(name: &str) -> Option<Method> {
+/// The method named after the `:` of a model path.
+pub(crate) fn method(name: &str) -> Option<Method> {
     match name {
         "generateContent" => Some(Method::Generate { stream: false }),
         "streamGenerateContent" => Some(Method::Generate { stream: true }),
@@ -96,7 +111,11 @@ struct GeminiCall {
 }
 
 impl GeminiCall {
-    async fn begin(shared: &Arc<Shared>, request: Request) -> Result<Self, Response> {
+    async fn begin(
+        shared: &Arc<Shared>,
+        request: Request,
+        keys: KeyCheck,
+    ) -> Result<Self, Response> {
         let mut started = shared.begin(request, Endpoint::Llm).await?;
         let latency = match started.cfg.fault {
             Some(Fault::Late { after }) => started.cfg.latency + after,
@@ -112,11 +131,10 @@ impl GeminiCall {
             started.shutdown.wait().await;
             return Err(body::abort_response());
         }
-        let refused = started
-            .cfg
-            .api_key
-            .as_ref()
-            .and_then(|key| check_key(&started.req, key));
+        let refused = match (keys, &started.cfg.api_key) {
+            (KeyCheck::Enforce, Some(key)) => check_key(&started.req, key),
+            _ => None,
+        };
         if let Some(response) = refused {
             return Err(response);
         }
@@ -287,8 +305,8 @@ fn error_body(code: u16, message: &str) -> Value {
     json!({"error": {"code": code, "message": message, "status": status_name(code)}})
 }
 
-/// A Gemini error response.
-fn error(status: StatusCode, message: &str) -> Response {
+/// A Gemini (Google API) error response.
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     json_response(status, &error_body(status.as_u16(), message))
 }
 

@@ -55,6 +55,9 @@ pub(crate) fn huge_event(dialect: Dialect, bytes: usize) -> Vec<Bytes> {
             b"{\"model\":\"mock\",\"message\":{\"role\":\"assistant\",\"content\":\"",
             b"\"},\"done\":false}\n",
         ),
+        Dialect::Bedrock => {
+            return crate::bedrock::eventstream::huge_event(bytes, |n| padding(n).collect());
+        }
     };
     let pad = bytes.saturating_sub(head.len() + tail.len());
     std::iter::once(Bytes::from_static(head))

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use super::body::{self, sse_data, Frame};
-use super::call::Call;
+use super::call::{Call, KeyCheck};
 use super::dialect::{openai_error, Dialect};
 use super::reply::{self, argument_fragments, content_chars, prompt_tokens, Reply};
 use super::state::{Endpoint, Shared};
@@ -27,7 +27,18 @@ pub(crate) async fn chat(
     State(shared): State<Arc<Shared>>,
     request: Request,
 ) -> Result<Response, Response> {
-    let call = Call::begin(&shared, request, Dialect::OpenAi).await?;
+    chat_with(&shared, request, KeyCheck::Enforce).await
+}
+
+/// A chat completion, with the key check as `keys` says: Vertex AI's
+/// OpenAI-compatible endpoint (`super::vertex`) checked its bearer token
+/// before and passes `KeyCheck::Skip`.
+pub(crate) async fn chat_with(
+    shared: &Arc<Shared>,
+    request: Request,
+    keys: KeyCheck,
+) -> Result<Response, Response> {
+    let call = Call::begin_with(shared, request, Dialect::OpenAi, keys).await?;
     let chat = ChatRequest::parse(&call.req().body, call.chunks()).map_err(|e| e.response())?;
     let head = Head {
         id: call.id("chatcmpl-mock"),
