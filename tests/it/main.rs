@@ -10,6 +10,7 @@ mod anthropic;
 mod balancing;
 mod catalog;
 mod cli;
+mod cloud;
 mod dashboard;
 mod deploy;
 mod endpoints;

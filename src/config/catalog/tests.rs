@@ -38,6 +38,16 @@ const EXPECTED: &[(&str, &str, Auth)] = &[
         "https://contoso.openai.azure.com/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21",
         Auth::Header("api-key"),
     ),
+    (
+        "bedrock",
+        "https://bedrock-runtime.us-east-1.amazonaws.com/model/test-model/converse",
+        Auth::Bearer,
+    ),
+    (
+        "vertex",
+        "https://aiplatform.googleapis.com/v1/projects/proj-123/locations/global/publishers/google/models/test-model:generateContent",
+        Auth::Bearer,
+    ),
     ("anthropic", "https://api.anthropic.com/v1/messages", Auth::Header("x-api-key")),
     (
         "gemini",
@@ -105,6 +115,8 @@ const MODEL_OF: &[(&str, &str)] = &[("azure-openai", "gpt-4o"), ("gemini", "gemi
 const REQUIRED: &[&str] = &[
     "openai",
     "azure-openai",
+    "bedrock",
+    "vertex",
     "anthropic",
     "gemini",
     "mistral",
@@ -148,6 +160,8 @@ fn environment() {
     ONCE.call_once(|| {
         std::env::set_var("AZURE_OPENAI_RESOURCE", RESOURCE);
         std::env::set_var("CLOUDFLARE_ACCOUNT_ID", ACCOUNT);
+        std::env::set_var("GOOGLE_CLOUD_PROJECT", "proj-123");
+        std::env::set_var("AWS_REGION", "us-east-1");
         for var in [
             "OLLAMA_BASE_URL",
             "VLLM_BASE_URL",
@@ -155,6 +169,7 @@ fn environment() {
             "LMSTUDIO_BASE_URL",
             "LOCALAI_BASE_URL",
             "SGLANG_BASE_URL",
+            "GOOGLE_CLOUD_LOCATION",
         ] {
             std::env::remove_var(var);
         }
@@ -302,6 +317,13 @@ fn every_preset_matches_the_documented_url_and_auth_as_data() {
     for (name, preset) in catalog() {
         let (url, auth) = expected(&name);
         let base = preset.base_url.trim_end_matches('/');
+        // The cloud presets' `{region}`, as the EXPECTED table has it.
+        let region = if base.contains("aiplatform") {
+            "global"
+        } else {
+            "us-east-1"
+        };
+        let base = crate::cloud::fill_region(base, region);
         if !base.contains("${") {
             assert!(
                 url.starts_with(&format!("{base}/")),
@@ -475,8 +497,10 @@ fn every_preset_is_well_formed() {
                     "{name}: base_url `{}`",
                     p.base_url
                 );
+                // Cloud providers name their credentials chain's variable.
+                let cloud = matches!(p.adapter.as_str(), "bedrock" | "vertex");
                 assert!(
-                    env.ends_with("_API_KEY") || env.ends_with("_TOKEN"),
+                    env.ends_with("_API_KEY") || env.ends_with("_TOKEN") || cloud,
                     "{name}: env `{env}` should name a key"
                 );
                 assert!(
