@@ -11,6 +11,7 @@ use switchyard::adapter::chain::Origin;
 use switchyard::adapter::script::engine::{build_engine, ScriptLimits};
 use switchyard::adapter::script::ScriptAdapter;
 use switchyard::adapter::{Adapter, AdapterError, ChunkOut, Ctx, Framing, Wire};
+use switchyard::transform::eventstream::EventStreamParser;
 use switchyard::transform::ndjson::NdjsonParser;
 use switchyard::transform::sse::{SseEvent, SseParser};
 
@@ -149,6 +150,10 @@ pub fn fuzz_stream(name: &str, data: &[u8]) {
         }
         Framing::Ndjson => {
             let mut p = NdjsonParser::new(1 << 20);
+            p.feed(data, &mut events).map(|()| p.finish(&mut events))
+        }
+        Framing::EventStream => {
+            let mut p = EventStreamParser::new(1 << 20);
             p.feed(data, &mut events).map(|()| p.finish(&mut events))
         }
     };
