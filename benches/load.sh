@@ -13,7 +13,10 @@
 #   bash benches/load.sh [--secs 5] [--conc 1,16,64,256]
 #                        [--modes pass,translate,stream-pass,stream-translate]
 #                        (also: responses, stream-responses — a Responses API client
-#                         on the passthrough route, against the chat passthrough's floor)
+#                         on the passthrough route, against the chat passthrough's floor;
+#                         bedrock, stream-bedrock — OpenAI clients translated to Bedrock
+#                         Converse, every request SigV4-signed, the stream in AWS's
+#                         binary event-stream framing)
 #                        [--loadgen wrk|oha] [--streams 10000] [--no-streams]
 #                        [--cadence 1000] [--cadence-secs 10] [--no-cadence]
 #                        [--alt-gateway PATH [--alt-name NAME]] [--out FILE] [--debug]
@@ -175,9 +178,12 @@ server: { threads: 2, max_connections: 50000, max_streams: 50000 }
 providers:
   oa: { adapter: openai, base_url: "http://$mock/v1", api_key: k }
   an: { adapter: anthropic, base_url: "http://$mock", api_key: k }
+  # Bedrock: every request SigV4-signed (the mock, started without keys, accepts it)
+  br: { adapter: bedrock, base_url: "http://$mock", aws: { region: us-east-1, access_key_id: AKIDBENCH, secret_access_key: bench-secret } }
 routes:
   - { match: { model: pass }, targets: [ { provider: oa, model: gpt-4o-mini } ] }
   - { match: { model: translate }, targets: [ { provider: an, model: claude-sonnet-4 } ] }
+  - { match: { model: bedrock }, targets: [ { provider: br, model: "anthropic.claude-3-5-haiku-20241022-v1:0" } ] }
 $2
 YAML
 }
@@ -220,10 +226,17 @@ alt = "http://127.0.0.1:$gw_port_alt" if "$gw_pid_alt" else None
 out = {}
 def responses(stream): return json.dumps({"model": "pass", "stream": stream, "store": False,
     "instructions": "You are terse.", "input": "Say hello to the benchmark."})
-for mode in ["pass", "translate", "stream-pass", "stream-translate", "responses", "stream-responses"]:
+def converse(): return json.dumps({"system": [{"text": "You are terse."}],
+    "messages": [{"role": "user", "content": [{"text": "Say hello to the benchmark."}]}]})
+for mode in ["pass", "translate", "stream-pass", "stream-translate", "responses", "stream-responses",
+             "bedrock", "stream-bedrock"]:
     stream = mode.startswith("stream")
     if mode.endswith("pass") or mode.endswith("responses"):
         path, up = "/v1/chat/completions", openai("gpt-4o-mini", stream)
+    elif mode.endswith("bedrock"):
+        # Converse / ConverseStream (AWS's binary event-stream framing)
+        op = "converse-stream" if stream else "converse"
+        path, up = f"/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/{op}", converse()
     else:
         path, up = "/v1/messages", anthropic(stream)
     gw_path, gw_body = "/v1/chat/completions", openai(mode.split("-")[-1], stream)

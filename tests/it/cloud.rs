@@ -646,3 +646,103 @@ async fn official_sdks_reach_bedrock_and_vertex_and_fail_over_between_them() {
     }
     assert!(broken.hits() > 0, "the failover route tried Bedrock first");
 }
+
+/// The preset's models (Claude, Llama, Mistral, Nova) all go through
+/// Converse, each id encoded into the path, and each answer is priced from
+/// the preset's list prices unless routes.yaml says otherwise.
+#[tokio::test]
+async fn every_bedrock_family_goes_through_converse_and_is_priced_from_the_preset() {
+    let mock = bedrock_mock(MockConfig::default()).await;
+    let haiku = "us.anthropic.claude-haiku-4-5-20251001-v1:0";
+    let llama = "us.meta.llama3-3-70b-instruct-v1:0";
+    let mistral = "mistral.mistral-large-2407-v1:0";
+    let nova = "amazon.nova-pro-v1:0";
+    let yaml = format!(
+        "providers:\n  bedrock:\n    preset: bedrock\n    base_url: {}\n    aws: {{ region: {REGION}, access_key_id: {AKID}, secret_access_key: \"{SECRET}\", session_token: {SESSION} }}\n    models:\n      \"{nova}\": {{ input_per_mtok: 1, output_per_mtok: 4 }}\nroutes:\n{}{}{}{}",
+        mock.url(),
+        route("haiku", &[("bedrock", haiku)]),
+        route("llama", &[("bedrock", llama)]),
+        route("mistral", &[("bedrock", mistral)]),
+        route("nova", &[("bedrock", nova)]),
+    );
+    let gw = Gateway::start(&yaml).await;
+    // (model, encoded id, $ per million input and output tokens)
+    for (model, id, prices) in [
+        (
+            "haiku",
+            "us.anthropic.claude-haiku-4-5-20251001-v1%3A0",
+            (1.0, 5.0),
+        ),
+        (
+            "llama",
+            "us.meta.llama3-3-70b-instruct-v1%3A0",
+            (0.72, 0.72),
+        ),
+        ("mistral", "mistral.mistral-large-2407-v1%3A0", (2.0, 6.0)),
+        // routes.yaml's price over the preset's (0.8 / 3.2)
+        ("nova", "amazon.nova-pro-v1%3A0", (1.0, 4.0)),
+    ] {
+        let r = gw.post("/v1/chat/completions", &chat(model, false)).await;
+        assert_eq!(r.status(), 200, "{model}");
+        let cost: f64 = r.headers()["x-switchyard-cost-usd"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let body = json_of(r).await;
+        let (input, output) = (
+            body["usage"]["prompt_tokens"].as_f64().unwrap(),
+            body["usage"]["completion_tokens"].as_f64().unwrap(),
+        );
+        let want = (input * prices.0 + output * prices.1) / 1e6;
+        assert!((cost - want).abs() < 1e-12, "{model}: {cost} != {want}");
+        assert_eq!(
+            mock.last_request().unwrap().path,
+            format!("/model/{id}/converse"),
+            "{model}"
+        );
+    }
+}
+
+/// A token endpoint that cannot be reached: the attempt fails over, and
+/// alone it is a 502 saying so (not an auth failure).
+#[tokio::test]
+async fn an_unreachable_token_endpoint_fails_over() {
+    let mock = vertex_mock(|_| {}).await;
+    let direct = MockServer::start(MockConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut sa: Value = serde_json::from_str(SERVICE_ACCOUNT).unwrap();
+    let closed = free_port();
+    sa["token_uri"] = json!(format!("http://127.0.0.1:{closed}/token"));
+    let key = dir.path().join("sa.json");
+    std::fs::write(&key, sa.to_string()).unwrap();
+    let yaml = format!(
+        "providers:\n{}{}routes:\n{}{}",
+        vertex_entry("vertex", &mock, &key),
+        provider("direct", "openai", &direct, None),
+        route(
+            "gemini",
+            &[("vertex", "gemini-2.5-flash"), ("direct", "gpt-4o")]
+        ),
+        route("only", &[("vertex", "gemini-2.5-flash")])
+    );
+    let gw = Gateway::start(&yaml).await;
+    let r = gw
+        .post("/v1/chat/completions", &chat("gemini", false))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["x-switchyard-attempts"],
+        "vertex:credentials,direct:200"
+    );
+    let r = gw.post("/v1/chat/completions", &chat("only", false)).await;
+    assert_eq!(r.status(), 502);
+    let err = json_of(r).await;
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("vertex") && message.contains("token endpoint"),
+        "{message}"
+    );
+    assert_ne!(err["error"]["code"], "provider_auth_failed");
+    assert_eq!(mock.hits(), 0, "no model request without a token");
+}
