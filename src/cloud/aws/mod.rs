@@ -68,11 +68,32 @@ pub enum Source {
     Profile(ProfileFile),
 }
 
+/// Keys with their signing identity, built once per set of keys rather
+/// than per request.
+struct Keys {
+    creds: Credentials,
+    identity: Identity,
+}
+
+impl Keys {
+    fn new(creds: Credentials) -> Self {
+        let identity = aws_credential_types::Credentials::new(
+            creds.access_key_id.clone(),
+            creds.secret_access_key.expose().to_string(),
+            creds.session_token.as_ref().map(|t| t.expose().to_string()),
+            None,
+            "switchyard",
+        )
+        .into();
+        Self { creds, identity }
+    }
+}
+
 /// Signs a provider's requests.
 pub struct Signer {
     source: Source,
     /// The keys in use (a profile's, as last read).
-    current: ArcSwap<Credentials>,
+    current: ArcSwap<Keys>,
     /// The region when the backend's host does not say.
     region: String,
     /// The SigV4 service name (`bedrock`).
@@ -142,7 +163,7 @@ impl Signer {
             .unwrap_or_else(|| "us-east-1".to_string());
         Ok(Self {
             source,
-            current: ArcSwap::from_pointee(current),
+            current: ArcSwap::from_pointee(Keys::new(current)),
             region,
             service: settings
                 .service
@@ -159,14 +180,20 @@ impl Signer {
     }
 
     /// The keys to sign with now.
-    pub fn credentials(&self) -> Arc<Credentials> {
+    pub fn credentials(&self) -> Credentials {
+        self.keys().creds.clone()
+    }
+
+    /// The keys to sign with now: a profile's are read again when its
+    /// files changed (checked at most once a second) or after a refusal.
+    fn keys(&self) -> Arc<Keys> {
         if let Source::Profile(profile) = &self.source {
             let now = now_secs();
             let due = self.checked.load(Ordering::Relaxed) < now;
             if self.stale.swap(false, Ordering::Relaxed) || due {
                 self.checked.store(now, Ordering::Relaxed);
                 if let Some(fresh) = profile.read_if_changed() {
-                    self.current.store(Arc::new(fresh));
+                    self.current.store(Arc::new(Keys::new(fresh)));
                 }
             }
         }
@@ -191,18 +218,10 @@ impl Signer {
                 "SigV4-signed providers take JSON bodies only, not uploads".into(),
             ));
         }
-        let creds = self.credentials();
-        let identity: Identity = aws_credential_types::Credentials::new(
-            creds.access_key_id.clone(),
-            creds.secret_access_key.expose().to_string(),
-            creds.session_token.as_ref().map(|t| t.expose().to_string()),
-            None,
-            "switchyard",
-        )
-        .into();
+        let keys = self.keys();
         let region = region_of_host(&upstream.host).unwrap_or(&self.region);
         let params = v4::SigningParams::builder()
-            .identity(&identity)
+            .identity(&keys.identity)
             .region(region)
             .name(&self.service)
             .time(time)
@@ -251,6 +270,7 @@ impl Signer {
     /// The secret key and session token, those in use and those configured.
     pub fn secrets(&self) -> Vec<Cow<'_, str>> {
         let current = self.current.load();
+        let current = &current.creds;
         let mut out = vec![Cow::Owned(current.secret_access_key.expose().to_string())];
         if let Some(t) = &current.session_token {
             out.push(Cow::Owned(t.expose().to_string()));
@@ -320,13 +340,29 @@ fn source(settings: &Settings, env: &dyn Env) -> Result<Source, String> {
 
 /// The region in an AWS endpoint host: `bedrock-runtime.us-west-2.
 /// amazonaws.com`, `bedrock-runtime-fips.us-east-1.amazonaws.com`,
-/// `….amazonaws.com.cn`.
+/// `….amazonaws.com.cn`; PrivateLink hosts (`vpce-….bedrock-runtime.us-east-1.vpce.amazonaws.com`)
+/// too: the last label shaped like a region (`us-east-1`, `us-gov-west-1`).
 pub fn region_of_host(host: &str) -> Option<&str> {
     let rest = host
         .strip_suffix(".amazonaws.com")
         .or_else(|| host.strip_suffix(".amazonaws.com.cn"))?;
-    let (_, region) = rest.rsplit_once('.')?;
-    (!region.is_empty()).then_some(region)
+    rest.rsplit('.').find(|label| is_region(label))
+}
+
+/// `xx-name-N` or `xx-gov-name-N`: letters, letters, digits.
+fn is_region(label: &str) -> bool {
+    let parts: Vec<&str> = label.split('-').collect();
+    let letters = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
+    match parts.as_slice() {
+        [area, rest @ .., number] if (1..=2).contains(&rest.len()) => {
+            area.len() == 2
+                && rest.iter().all(|p| letters(p))
+                && letters(area)
+                && !number.is_empty()
+                && number.bytes().all(|b| b.is_ascii_digit())
+        }
+        _ => false,
+    }
 }
 
 fn now_secs() -> u64 {

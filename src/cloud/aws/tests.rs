@@ -67,6 +67,14 @@ fn regions_are_read_from_aws_hosts() {
         region_of_host("bedrock-runtime.cn-north-1.amazonaws.com.cn"),
         Some("cn-north-1")
     );
+    assert_eq!(
+        region_of_host("vpce-0a1b2c-xyz.bedrock-runtime.eu-west-3.vpce.amazonaws.com"),
+        Some("eu-west-3")
+    );
+    assert_eq!(
+        region_of_host("bedrock-runtime.us-gov-west-1.amazonaws.com"),
+        Some("us-gov-west-1")
+    );
     assert_eq!(region_of_host("127.0.0.1"), None);
     assert_eq!(region_of_host("amazonaws.com"), None);
 }
