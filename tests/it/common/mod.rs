@@ -47,11 +47,27 @@ pub struct Gateway {
     logs: Arc<Mutex<String>>,
 }
 
+/// A port nothing listens on, for a gateway (or admin listener) to bind
+/// soon. Taken below Linux's ephemeral range (32768–60999), where the
+/// mocks' `bind(0)` and outgoing connections never land, and never the
+/// same twice in this process: a port handed out here cannot be taken by a
+/// mock or another test between the probe and the gateway's bind — with
+/// `bind(0)` it could, and the test then talked to someone else's server.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // A different starting point per run, should two test binaries overlap.
+    let start = std::process::id() % SPAN;
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (FIRST + (start + n) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {FIRST} and {}", FIRST + SPAN)
 }
 
 /// Polls `check` every 20 ms until it is true or `timeout` passes.
@@ -144,7 +160,7 @@ impl Gateway {
                 .timeout(Duration::from_secs(60))
                 .build()
                 .expect("client");
-            let gw = Gateway {
+            let mut gw = Gateway {
                 child,
                 addr,
                 admin: admin_of(&config),
@@ -152,10 +168,22 @@ impl Gateway {
                 client,
                 logs,
             };
-            let up = eventually(Duration::from_secs(30), || async {
-                gw.client.get(gw.url("/health")).send().await.is_ok()
-            })
-            .await;
+            // Up means *this* process answers: a 200 from `/health` (a mock
+            // or another test's server that took the port between probing
+            // and binding answers otherwise, or not for long) while the
+            // child is still running.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let mut up = false;
+            let running = |gw: &mut Gateway| matches!(gw.child.try_wait(), Ok(None));
+            while Instant::now() < deadline && running(&mut gw) {
+                let health = gw.client.get(gw.url("/health")).send().await;
+                if health.is_ok_and(|r| r.status() == 200) {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    up = running(&mut gw);
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             if up {
                 return gw;
             }
