@@ -10,7 +10,8 @@
 # stay in --keep DIR for `callgrind_annotate --inclusive=yes`.
 #
 #   bash benches/instructions.sh [--requests 500] [--modes pass,translate,stream-pass,stream-translate]
-#                                (also: responses, stream-responses — a Responses API client on the
+#                                (also: bedrock, stream-bedrock — Bedrock Converse, SigV4-signed;
+#                                 responses, stream-responses — a Responses API client on the
 #                                 chat passthrough route, against the passthrough floor)
 #                                [--keep DIR] [--bin PATH] [--no-build]
 #
@@ -94,9 +95,11 @@ server: { threads: 2 }
 providers:
   oa: { adapter: openai, base_url: "http://$mock/v1", api_key: k }
   an: { adapter: anthropic, base_url: "http://$mock", api_key: k }
+  br: { adapter: bedrock, base_url: "http://$mock", aws: { region: us-east-1, access_key_id: AKIDBENCH, secret_access_key: bench-secret } }
 routes:
   - { match: { model: pass }, targets: [ { provider: oa, model: gpt-4o-mini } ] }
   - { match: { model: translate }, targets: [ { provider: an, model: claude-sonnet-4 } ] }
+  - { match: { model: bedrock }, targets: [ { provider: br, model: "anthropic.claude-3-5-haiku-20241022-v1:0" } ] }
 $2
 YAML
 }
@@ -110,6 +113,12 @@ for mode in ${modes//,/ }; do
   else
     path=/v1/messages
     up="{\"model\":\"claude-sonnet-4\",\"max_tokens\":256,\"stream\":$stream,\"system\":\"You are terse.\",\"messages\":[{\"role\":\"user\",\"content\":\"Say hello to the benchmark.\"}]}"
+  fi
+  if [[ $mode == *bedrock ]]; then
+    # Converse / ConverseStream (AWS event-stream frames); the gateway signs each request
+    op=converse; [[ $stream == true ]] && op=converse-stream
+    path=/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/$op
+    up="{\"system\":[{\"text\":\"You are terse.\"}],\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"Say hello to the benchmark.\"}]}]}"
   fi
   gw_path=/v1/chat/completions
   gw_body="{\"model\":\"${mode##*-}\",\"stream\":$stream,\"messages\":$msgs}"

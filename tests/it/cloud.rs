@@ -174,7 +174,7 @@ async fn bedrock_signed_requests_answer_and_stream_without_buffering() {
 }
 
 #[tokio::test]
-async fn bedrock_tools_and_json_output_are_translated() {
+async fn bedrock_tools_images_and_json_output_are_translated() {
     let mock = bedrock_mock(MockConfig::default()).await;
     let yaml = format!(
         "providers:\n{}routes:\n{}",
@@ -215,6 +215,18 @@ async fn bedrock_tools_and_json_output_are_translated() {
             .cloned()
     });
     assert_eq!(finish, Some(json!("tool_calls")));
+
+    // An image, inline as Bedrock wants it.
+    let png = switchyard_mock::expected::PNG_BASE64;
+    let req = json!({"model": "claude", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{png}")}}]}]});
+    let r = gw.post("/v1/chat/completions", &req).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let sent = mock.last_request().unwrap().json().unwrap();
+    let image = &sent["messages"][0]["content"][1]["image"];
+    assert_eq!(image["format"], "png", "{sent}");
+    assert_eq!(image["source"]["bytes"], png);
 
     let mut req = chat("claude", false);
     req["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "greeting",

@@ -21,6 +21,7 @@
 //! unless `aws.service` says otherwise.
 
 mod profile;
+mod sigv4;
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -29,10 +30,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
-use http::{HeaderName, HeaderValue};
 
 use super::AuthError;
 use crate::secrets::Secret;
@@ -68,24 +65,19 @@ pub enum Source {
     Profile(ProfileFile),
 }
 
-/// Keys with their signing identity, built once per set of keys rather
-/// than per request.
+/// Keys with the signing key derived from them for one day, region and
+/// service (four HMACs that would otherwise be redone per request).
 struct Keys {
     creds: Credentials,
-    identity: Identity,
+    derived: std::sync::Mutex<Option<sigv4::Derived>>,
 }
 
 impl Keys {
     fn new(creds: Credentials) -> Self {
-        let identity = aws_credential_types::Credentials::new(
-            creds.access_key_id.clone(),
-            creds.secret_access_key.expose().to_string(),
-            creds.session_token.as_ref().map(|t| t.expose().to_string()),
-            None,
-            "switchyard",
-        )
-        .into();
-        Self { creds, identity }
+        Self {
+            creds,
+            derived: std::sync::Mutex::new(None),
+        }
     }
 }
 
@@ -220,43 +212,15 @@ impl Signer {
         }
         let keys = self.keys();
         let region = region_of_host(&upstream.host).unwrap_or(&self.region);
-        let params = v4::SigningParams::builder()
-            .identity(&keys.identity)
-            .region(region)
-            .name(&self.service)
-            .time(time)
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|e| AuthError::Unavailable(format!("SigV4 parameters: {e}")))?
-            .into();
-        let head = &out.head;
-        let mut headers = Vec::with_capacity(head.headers.len());
-        for (name, value) in &head.headers {
-            if let Ok(v) = value.to_str() {
-                headers.push((name.as_str(), v));
-            }
-        }
-        let scheme = if upstream.tls { "https" } else { "http" };
-        let uri = format!("{scheme}://{}{}", upstream.authority, head.target);
-        let signable = SignableRequest::new(
-            head.method.as_str(),
-            uri,
-            headers.into_iter(),
-            SignableBody::Bytes(&out.body),
-        )
-        .map_err(|e| AuthError::Unavailable(format!("SigV4: {e}")))?;
-        let (instructions, _) = sign(signable, &params)
-            .map_err(|e| AuthError::Unavailable(format!("SigV4: {e}")))?
-            .into_parts();
-        let (signed, _) = instructions.into_parts();
-        let mut extra = Vec::with_capacity(signed.len());
-        for header in signed {
-            let name = HeaderName::from_bytes(header.name().as_bytes())
-                .map_err(|_| AuthError::Unavailable("SigV4: a header name".into()))?;
-            let value = HeaderValue::from_str(header.value())
-                .map_err(|_| AuthError::Unavailable(format!("SigV4: the {name} header")))?;
-            extra.push((name, value));
-        }
+        let extra = sigv4::sign(sigv4::Request {
+            creds: &keys.creds,
+            derived: &keys.derived,
+            region,
+            service: &self.service,
+            time,
+            head: &out.head,
+            body: &out.body,
+        })?;
         out.head = Arc::new(out.head.with_headers(extra));
         Ok(())
     }

@@ -234,3 +234,119 @@ fn ini_sections_follow_aws_rules() {
     );
     assert!(parse_section(text, "missing", false).is_none());
 }
+
+/// The signature of `path` (and its query) as AWS's own full signer makes it.
+fn reference(
+    upstream: &Upstream,
+    out: &Outgoing,
+    region: &str,
+    token: Option<&str>,
+    at: std::time::SystemTime,
+) -> String {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    use aws_smithy_runtime_api::client::identity::Identity;
+    let identity: Identity = aws_credential_types::Credentials::new(
+        "AKIDEXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        token.map(str::to_string),
+        None,
+        "test",
+    )
+    .into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name("bedrock")
+        .time(at)
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let headers: Vec<(&str, &str)> = out
+        .head
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
+        .collect();
+    let uri = format!("https://{}{}", upstream.authority, out.head.target);
+    let signable = SignableRequest::new(
+        out.head.method.as_str(),
+        uri,
+        headers.into_iter(),
+        SignableBody::Bytes(&out.body),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let authorization = instructions
+        .headers()
+        .find(|(n, _)| *n == "authorization")
+        .map(|(_, v)| v.to_string());
+    authorization.unwrap()
+}
+
+#[test]
+fn signatures_equal_those_of_awss_own_signer() {
+    let upstream = Upstream::parse("https://bedrock-runtime.us-west-2.amazonaws.com").unwrap();
+    let paths = [
+        "/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/converse",
+        "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse-stream",
+        "/model/arn%3Aaws%3Abedrock%3Aus-west-2%3A123456789012%3Ainference-profile%2Fx/converse",
+        "/v1/some path?b=2&a=1&a=0&c=%20x",
+        "/",
+    ];
+    let bodies = [
+        "",
+        "{}",
+        r#"{"messages":[{"role":"user","content":[{"text":"héllo"}]}]}"#,
+    ];
+    for (i, path) in paths.iter().enumerate() {
+        for (j, body) in bodies.iter().enumerate() {
+            for token in [None, Some("FwoGZXIvYXdzEBY+/=token")] {
+                let mut settings = keys("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+                settings.session_token = token.map(str::to_string);
+                let signer = Signer::new(&settings, &env(&[])).unwrap();
+                let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000 + (i * 86_400 + j) as u64);
+                let head = RequestHead::new(
+                    http::Method::POST,
+                    &upstream,
+                    &path.replace(' ', "%20"),
+                    &[("content-type".into(), "application/json".into())],
+                )
+                .unwrap();
+                let mut out = Outgoing {
+                    head: Arc::new(head),
+                    body: Bytes::from(body.to_string()),
+                    form: None,
+                };
+                let want = reference(&upstream, &out, "us-west-2", token, at);
+                signer.sign_at(&upstream, &mut out, at).unwrap();
+                assert_eq!(
+                    header(&out, "authorization"),
+                    Some(want.as_str()),
+                    "{path} {body:?} {token:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_signing_key_is_derived_again_when_the_day_changes() {
+    let upstream = Upstream::parse("https://bedrock-runtime.us-west-2.amazonaws.com").unwrap();
+    let signer = Signer::new(
+        &keys("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+        &env(&[]),
+    )
+    .unwrap();
+    for day in [0u64, 0, 1, 2, 1] {
+        let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000 + day * 86_400);
+        let mut out = outgoing(&upstream, "{}");
+        let want = reference(&upstream, &out, "us-west-2", None, at);
+        signer.sign_at(&upstream, &mut out, at).unwrap();
+        assert_eq!(
+            header(&out, "authorization"),
+            Some(want.as_str()),
+            "day {day}"
+        );
+    }
+}
