@@ -758,3 +758,44 @@ async fn an_unreachable_token_endpoint_fails_over() {
     assert_ne!(err["error"]["code"], "provider_auth_failed");
     assert_eq!(mock.hits(), 0, "no model request without a token");
 }
+
+/// A token endpoint that accepts the connection and never answers: the
+/// exchange is bounded by the attempt's time (the route's `first_byte`
+/// here), then the next target answers.
+#[tokio::test]
+async fn a_hanging_token_endpoint_is_bounded_by_the_attempts_time() {
+    let mock = vertex_mock(|_| {}).await;
+    let direct = MockServer::start(MockConfig::default()).await.unwrap();
+    // Listening, never accepting: the request goes out, no answer comes.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut sa: Value = serde_json::from_str(SERVICE_ACCOUNT).unwrap();
+    sa["token_uri"] = json!(format!("http://{}/token", silent.local_addr().unwrap()));
+    let key = dir.path().join("sa.json");
+    std::fs::write(&key, sa.to_string()).unwrap();
+    let yaml = format!(
+        "providers:\n{}{}routes:\n{}    timeouts: {{ first_byte: 500ms }}\n",
+        vertex_entry("vertex", &mock, &key),
+        provider("direct", "openai", &direct, None),
+        route(
+            "gemini",
+            &[("vertex", "gemini-2.5-flash"), ("direct", "gpt-4o")]
+        ),
+    );
+    let gw = Gateway::start(&yaml).await;
+    let began = Instant::now();
+    let r = gw
+        .post("/v1/chat/completions", &chat("gemini", false))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["x-switchyard-attempts"],
+        "vertex:credentials,direct:200"
+    );
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
+    drop(silent);
+}

@@ -1,5 +1,5 @@
-//! AWS SigV4 request signing (Bedrock), with AWS's own signer
-//! (`aws-sigv4`), and where the keys come from.
+//! AWS SigV4 request signing (Bedrock; the signature itself in
+//! `sigv4.rs`), and where the keys come from.
 //!
 //! Credentials, first found wins (the AWS SDKs' order, without the
 //! network-based sources):

@@ -114,18 +114,29 @@ impl Shared<'_> {
                 return Err(fail(Outcome::of_adapter(&e), e));
             }
         };
+        let timeouts = self.timeouts(provider);
+        let attempt_deadline = self.attempt_deadline(&timeouts);
         if let Some(auth) = &provider.auth {
-            let authorized = auth
-                .authorize(self.connector, outgoing.upstream, &mut outgoing.request)
-                .await;
-            if let Err(e) = authorized {
+            // A token exchange waits no longer than the provider's answer
+            // would (its first-byte time, within the attempt's deadline).
+            let authorized = tokio::time::timeout(
+                self.first_byte(&timeouts, attempt_deadline),
+                auth.authorize(self.connector, outgoing.upstream, &mut outgoing.request),
+            )
+            .await;
+            let e = match authorized {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(credentials_error(e, provider)),
+                Err(_) => Some(GatewayError::UpstreamTimeout(format!(
+                    "provider `{}`: no token from the token endpoint within the first-byte time",
+                    provider.name
+                ))),
+            };
+            if let Some(e) = e {
                 admit::settle_provider(self.store.as_ref(), limit.as_ref(), None).await;
-                let e = credentials_error(e, provider);
                 return Err(fail(Outcome::Credentials, e));
             }
         }
-        let timeouts = self.timeouts(provider);
-        let attempt_deadline = self.attempt_deadline(&timeouts);
         let peer = PeerTimeouts {
             connect: timeouts.connect.unwrap_or(Duration::from_secs(5)),
             read: self.first_byte(&timeouts, attempt_deadline),
