@@ -62,16 +62,9 @@ impl Auth {
             Self::Aws(signer) => signer.sign(upstream, out),
             Self::Google(tokens) => {
                 let token = tokens.token(connector).await?;
-                let value = http::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-                    .map_err(|_| {
-                        AuthError::Unavailable(
-                            "the token endpoint returned a token that cannot be sent in a header"
-                                .into(),
-                        )
-                    })?;
                 out.head = Arc::new(
                     out.head
-                        .with_headers(vec![(http::header::AUTHORIZATION, value)]),
+                        .with_headers(vec![(http::header::AUTHORIZATION, token.header().clone())]),
                 );
                 Ok(())
             }

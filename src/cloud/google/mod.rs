@@ -92,6 +92,9 @@ impl std::fmt::Debug for Grant {
 #[derive(Debug)]
 pub struct Token {
     value: Secret,
+    /// `Bearer <token>`, checked and marked sensitive once, sent as it is
+    /// by every request until the token is replaced.
+    header: http::HeaderValue,
     /// Refresh from here on (the others keep using it meanwhile).
     refresh_at: Instant,
     /// Unusable from here on.
@@ -101,6 +104,11 @@ pub struct Token {
 impl Token {
     pub fn expose(&self) -> &str {
         self.value.expose()
+    }
+
+    /// The `authorization` header's value.
+    pub fn header(&self) -> &http::HeaderValue {
+        &self.header
     }
 }
 
@@ -356,7 +364,19 @@ impl Tokens {
             Ok(answer) => {
                 let life = Duration::from_secs(answer.expires_in.max(1));
                 let margin = (life / 5).min(Duration::from_secs(300));
+                let mut header = http::HeaderValue::from_str(&format!(
+                    "Bearer {}",
+                    answer.access_token
+                ))
+                .map_err(|_| {
+                    AuthError::Unavailable(
+                        "the token endpoint returned a token that cannot be sent in a header"
+                            .into(),
+                    )
+                })?;
+                header.set_sensitive(true);
                 let token = Arc::new(Token {
+                    header,
                     value: Secret::new(answer.access_token),
                     refresh_at: began + life - margin,
                     expires_at: began + life,
