@@ -364,16 +364,14 @@ impl Tokens {
             Ok(answer) => {
                 let life = Duration::from_secs(answer.expires_in.max(1));
                 let margin = (life / 5).min(Duration::from_secs(300));
-                let mut header = http::HeaderValue::from_str(&format!(
-                    "Bearer {}",
-                    answer.access_token
-                ))
-                .map_err(|_| {
-                    AuthError::Unavailable(
+                let mut header =
+                    http::HeaderValue::from_str(&format!("Bearer {}", answer.access_token))
+                        .map_err(|_| {
+                            AuthError::Unavailable(
                         "the token endpoint returned a token that cannot be sent in a header"
                             .into(),
                     )
-                })?;
+                        })?;
                 header.set_sensitive(true);
                 let token = Arc::new(Token {
                     header,
