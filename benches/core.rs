@@ -323,6 +323,7 @@ fn cloud(c: &mut Criterion) {
                 head: head.clone(),
                 body: body.clone(),
                 form: None,
+                extra_headers: Vec::new(),
             };
             black_box(signer.sign(&upstream, &mut out).is_ok())
         })

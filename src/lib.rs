@@ -51,5 +51,6 @@ pub mod routing;
 pub mod secrets;
 pub mod server;
 pub mod state;
+pub mod trace;
 pub mod transform;
 pub mod upstream;

@@ -62,6 +62,10 @@ pub struct Metrics {
     pub failovers: IntCounterVec,
     /// Adapter script failures, by adapter and hook.
     pub script_errors: IntCounterVec,
+    /// Spans the collector accepted.
+    pub trace_spans_exported: IntCounter,
+    /// Spans not exported, by reason (queue_full, export_failed, shutdown).
+    pub trace_spans_dropped: IntCounterVec,
     /// State store operations Redis did not serve (down, timed out or
     /// erroring), by op (take, adjust, add_spend, spend, seed_spend,
     /// cache_get, cache_put).
@@ -177,6 +181,15 @@ fn build() -> prometheus::Result<Metrics> {
             "gateway_script_errors_total",
             "Adapter script failures, by adapter",
             &["adapter"]
+        )?,
+        trace_spans_exported: register_int_counter!(
+            "gateway_trace_spans_exported_total",
+            "Spans the OpenTelemetry collector accepted"
+        )?,
+        trace_spans_dropped: register_int_counter_vec!(
+            "gateway_trace_spans_dropped_total",
+            "Spans not exported, by reason (queue_full: the export queue was full; export_failed: the collector refused them or was unreachable; shutdown: unsent at exit)",
+            &["reason"]
         )?,
         state_errors: register_int_counter_vec!(
             "gateway_state_errors_total",

@@ -250,6 +250,13 @@ impl BackgroundService for Drain {
                 Err(e) => tracing::error!(error = %e, "usage ledger flush failed"),
             }
         }
+        // And every finished request's spans are offered to the collector.
+        if tokio::task::spawn_blocking(|| crate::trace::flush_all(Duration::from_secs(3)))
+            .await
+            .is_ok()
+        {
+            tracing::debug!("trace exporters flushed");
+        }
         std::process::exit(0);
     }
 }

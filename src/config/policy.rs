@@ -236,6 +236,8 @@ pub struct Policy {
     /// Bytes of the in-memory response cache.
     pub cache_memory: usize,
     pub admin: Option<AdminSettings>,
+    /// OpenTelemetry tracing, when a collector is configured.
+    pub tracing: Option<Arc<crate::trace::Tracing>>,
 }
 
 /// The default ledger file, beside the config.
@@ -249,6 +251,7 @@ pub struct RawPolicy {
     pub ledger: Option<RawLedger>,
     pub cache: Option<RawCache>,
     pub admin: Option<RawAdmin>,
+    pub tracing: Option<super::tracing::RawTracing>,
 }
 
 /// Where problems go: `(path, message)`, and warnings.
@@ -258,7 +261,7 @@ pub trait Report {
 }
 
 /// Expands `${VAR}` in a policy value; `None` when it expands to nothing.
-fn expand(at: &str, text: &str, r: &mut dyn Report) -> Option<String> {
+pub(super) fn expand(at: &str, text: &str, r: &mut dyn Report) -> Option<String> {
     match values::interpolate(text, |k| std::env::var(k).ok()) {
         Ok(v) if v.trim().is_empty() => None,
         Ok(v) => Some(v.trim().to_string()),
@@ -323,12 +326,16 @@ pub fn policy(raw: RawPolicy, r: &mut dyn Report) -> Policy {
         }
     }
     let admin = raw.admin.and_then(|a| admin(a, r));
+    let env = |k: &str| std::env::var(k).ok();
+    let tracing = super::tracing::tracing(raw.tracing, &env, r)
+        .map(|t| Arc::new(crate::trace::Tracing::new(t)));
     Policy {
         auth,
         state,
         ledger,
         cache_memory,
         admin,
+        tracing,
     }
 }
 

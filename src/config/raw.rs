@@ -279,6 +279,10 @@ pub struct RawRoute {
     /// targets (OpenAI-compatible ones), with the key swapped.
     #[serde(default)]
     pub passthrough: bool,
+    /// Trace spans hold the prompt and completion text (within
+    /// `tracing.content_limit`); off by default.
+    #[serde(default)]
+    pub capture_content: bool,
     /// How targets are ranked: `ordered` (default), `round-robin`, `cost`,
     /// `latency`, `quality`, `hybrid` or `script`.
     pub strategy: Option<String>,

@@ -78,6 +78,8 @@ pub struct UsageRecord {
     /// `"hit"`, `"miss"`, `"coalesced"` or `""`.
     pub cache: String,
     pub error: Option<String>,
+    /// The request's OpenTelemetry trace id (32 hex digits), when traced.
+    pub trace_id: Option<String>,
 }
 
 /// Unix time now in milliseconds (for [`UsageRecord::at_ms`]).

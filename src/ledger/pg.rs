@@ -25,19 +25,19 @@ const SCHEMA_LOCK: i64 = 0x5377_6974_6368_7964;
 
 const COLUMNS: &str = "at_ms, request_id, key, route, provider, model, endpoint, status, stream, \
      prompt_tokens, completion_tokens, cached_tokens, cost_usd, latency_ms, ttft_ms, attempts, \
-     cache, error";
+     cache, error, trace_id";
 
-/// The element types of the 18 arrays a batch is sent as, in `COLUMNS` order.
+/// The element types of the 19 arrays a batch is sent as, in `COLUMNS` order.
 const ARRAY_TYPES: &str = "int8[], text[], text[], text[], text[], text[], text[], int4[], \
-     bool[], int8[], int8[], int8[], float8[], int8[], int8[], int4[], text[], text[]";
+     bool[], int8[], int8[], int8[], float8[], int8[], int8[], int4[], text[], text[], text[]";
 
 /// A connection to the ledger table in PostgreSQL.
 pub(crate) struct PgStore {
     client: Client,
     table: String,
     target: LedgerTarget,
-    /// `INSERT … SELECT * FROM unnest($1, …, $18)`: a whole batch as one
-    /// statement of 18 array parameters, prepared once per connection.
+    /// `INSERT … SELECT * FROM unnest($1, …, $19)`: a whole batch as one
+    /// statement of 19 array parameters, prepared once per connection.
     insert: Option<Statement>,
 }
 
@@ -73,6 +73,7 @@ struct Columns<'a> {
     attempts: Vec<i32>,
     cache: Vec<&'a str>,
     error: Vec<Option<&'a str>>,
+    trace_id: Vec<Option<&'a str>>,
 }
 
 impl<'a> Columns<'a> {
@@ -99,6 +100,7 @@ impl<'a> Columns<'a> {
                 .collect(),
             cache: records().map(|r| r.cache.as_str()).collect(),
             error: records().map(|r| r.error.as_deref()).collect(),
+            trace_id: records().map(|r| r.trace_id.as_deref()).collect(),
         }
     }
 }
@@ -163,8 +165,10 @@ impl PgStore {
                  ttft_ms BIGINT,
                  attempts INTEGER NOT NULL,
                  cache TEXT NOT NULL,
-                 error TEXT
+                 error TEXT,
+                 trace_id TEXT
              );
+             ALTER TABLE {t} ADD COLUMN IF NOT EXISTS trace_id TEXT;
              CREATE INDEX IF NOT EXISTS {t}_at_ms ON {t} (at_ms);
              CREATE INDEX IF NOT EXISTS {t}_key_at_ms ON {t} (key, at_ms);"
         );
@@ -202,7 +206,7 @@ fn refused(e: &postgres::Error) -> bool {
 impl Store for PgStore {
     fn insert(&mut self, batch: &[Pending]) -> Result<(), StoreError> {
         let cols = Columns::of(batch);
-        let params: [&(dyn ToSql + Sync); 18] = [
+        let params: [&(dyn ToSql + Sync); 19] = [
             &cols.at_ms,
             &cols.request_id,
             &cols.key,
@@ -221,6 +225,7 @@ impl Store for PgStore {
             &cols.attempts,
             &cols.cache,
             &cols.error,
+            &cols.trace_id,
         ];
         let result = (|| {
             if self.insert.is_none() {

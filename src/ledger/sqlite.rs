@@ -66,23 +66,39 @@ impl SqliteStore {
                  ttft_ms INTEGER,
                  attempts INTEGER NOT NULL,
                  cache TEXT NOT NULL,
-                 error TEXT
+                 error TEXT,
+                 trace_id TEXT
              );
              CREATE INDEX IF NOT EXISTS {table}_at_ms ON {table} (at_ms);
              CREATE INDEX IF NOT EXISTS {table}_key_at_ms ON {table} (key, at_ms);"
         ))
         .map_err(|e| fail("cannot create the ledger table in", &e))?;
+        add_trace_id(&conn, table)
+            .map_err(|e| fail("cannot add trace_id to the ledger table in", &e))?;
         Ok(Self {
             conn,
             table: table.to_string(),
             insert_sql: format!(
                 "INSERT INTO {table} (at_ms, request_id, key, route, provider, model, endpoint,
                  status, stream, prompt_tokens, completion_tokens, cached_tokens, cost_usd,
-                 latency_ms, ttft_ms, attempts, cache, error)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+                 latency_ms, ttft_ms, attempts, cache, error, trace_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
             ),
         })
     }
+}
+
+/// A ledger table made before traces (issue 21) gets their column.
+fn add_trace_id(conn: &Connection, table: &str) -> rusqlite::Result<()> {
+    let has = conn
+        .prepare(&format!(
+            "SELECT 1 FROM pragma_table_info('{table}') WHERE name = 'trace_id'"
+        ))?
+        .exists([])?;
+    if !has {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN trace_id TEXT"))?;
+    }
+    Ok(())
 }
 
 fn err(e: rusqlite::Error) -> StoreError {
@@ -115,6 +131,7 @@ impl Store for SqliteStore {
                     r.attempts,
                     r.cache,
                     r.error,
+                    r.trace_id,
                 ])
                 .map_err(err)?;
             }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use crate::metrics::metrics;
 pub use crate::provider::Usage;
 use crate::request::{Dialect, Endpoint};
+use crate::trace::RequestTrace;
 
 /// Counts a request as in flight for as long as it lives.
 #[derive(Debug)]
@@ -60,6 +61,10 @@ pub struct RequestCtx {
     pub send_timeout: Duration,
     /// A Responses API request's turn (its id, echo and answer).
     pub turn: Option<Box<super::conversation::Turn>>,
+    /// The request's trace, when tracing is on.
+    pub trace: Option<Box<RequestTrace>>,
+    /// Events read from the provider's stream.
+    pub stream_events: u64,
     _in_flight: Option<InFlight>,
 }
 
@@ -88,6 +93,8 @@ impl RequestCtx {
             extra_headers: Vec::new(),
             send_timeout: Duration::from_secs(30),
             turn: None,
+            trace: None,
+            stream_events: 0,
             _in_flight: Some(InFlight::enter()),
         }
     }

@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod record;
 pub mod respond;
 pub mod settle;
+pub mod spans;
 
 use std::sync::Arc;
 

@@ -21,7 +21,7 @@ use super::admit::{self, Admitted};
 use super::attempts::{self, Shared};
 use super::client;
 use super::respond::write_error;
-use super::{conversation, deliver, intake, RequestCtx};
+use super::{conversation, deliver, intake, spans, RequestCtx};
 use crate::config::policy::VirtualKey;
 use crate::config::Config;
 use crate::error::GatewayError;
@@ -50,6 +50,7 @@ pub async fn serve(
     dialect: Dialect,
 ) -> pingora::Result<()> {
     ctx.begin(endpoint, dialect);
+    spans::begin(ctx, cfg, &session.req_header().headers);
     let key = or_answer!(session, ctx, authenticate(session, ctx, cfg, dialect));
     let owner = key.as_ref().map(|k| k.name.as_str());
     let read = read(session, ctx, cfg, policies, owner, endpoint, dialect).await;
@@ -60,7 +61,12 @@ pub async fn serve(
     let route = or_answer!(session, ctx, route(cfg, ctx, key.as_deref(), &req));
     let head = session.req_header();
     let shared = Shared::new(cfg, connector, req, &route, ctx.started, head)
-        .for_key(key.clone(), &policies.store);
+        .for_key(key.clone(), &policies.store)
+        .traced(ctx.trace.as_ref().map(|t| t.for_attempts()));
+    if ctx.trace.is_some() {
+        let body = shared.body.lock().unwrap_or_else(|e| e.into_inner());
+        spans::request(ctx, &route.policy, &shared.req.model, &body);
+    }
     let mut ticket = match admit::admit(session, ctx, policies, &route, &shared, key).await {
         Admitted::Call(ticket) => ticket,
         Admitted::Answered(a) => return deliver::cached(session, ctx, &shared.req, &a).await,
@@ -72,6 +78,9 @@ pub async fn serve(
     // would otherwise stay reserved in this one for a whole stream.
     let attempts = Box::pin(attempts::run(&shared, &route, &mut failures));
     let started = client::unless_gone(session, attempts).await;
+    if let Some(t) = ctx.trace.as_mut() {
+        t.spans.extend(shared.take_spans());
+    }
     attempts::record(ctx, &failures);
     let result = match started {
         Some(Some(s)) => {

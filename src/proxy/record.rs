@@ -6,18 +6,21 @@ use crate::ledger::UsageRecord;
 use crate::metrics::metrics;
 use crate::policy::Policies;
 
-/// Records `ctx`'s request, whatever its end.
-pub fn finished(ctx: &RequestCtx, policies: &Policies) {
-    record(ctx);
+/// Records `ctx`'s request, whatever its end; its trace goes to the
+/// exporter.
+pub fn finished(ctx: &mut RequestCtx, policies: &Policies) {
+    let trace_id = ctx.trace.as_ref().map(|t| t.trace_id.hex());
+    record(ctx, trace_id.as_deref());
     if let Some(ledger) = &policies.ledger {
         if !ctx.endpoint.is_empty() {
-            ledger.record(usage_record(ctx));
+            ledger.record(usage_record(ctx, trace_id));
         }
     }
+    super::spans::finish(ctx);
 }
 
 /// A finished model request, for the usage ledger.
-fn usage_record(ctx: &RequestCtx) -> UsageRecord {
+fn usage_record(ctx: &RequestCtx, trace_id: Option<String>) -> UsageRecord {
     let usage = ctx.usage.unwrap_or_default();
     UsageRecord {
         at_ms: crate::ledger::now_ms(),
@@ -38,11 +41,12 @@ fn usage_record(ctx: &RequestCtx) -> UsageRecord {
         attempts: ctx.attempts.len() as u32,
         cache: ctx.cache.unwrap_or("").to_string(),
         error: ctx.error.map(str::to_string),
+        trace_id,
     }
 }
 
 /// Metrics and the access log line for a finished request.
-fn record(ctx: &RequestCtx) {
+fn record(ctx: &RequestCtx, trace_id: Option<&str>) {
     let m = metrics();
     let route = ctx.route.as_deref().unwrap_or("");
     let provider = ctx.provider.as_deref().unwrap_or("");
@@ -97,6 +101,7 @@ fn record(ctx: &RequestCtx) {
         cache = ctx.cache,
         error = ctx.error,
         config_version = %ctx.config_version,
+        trace_id,
         "request"
     );
 }

@@ -23,6 +23,7 @@ const STRATEGY: HeaderName = HeaderName::from_static("x-switchyard-strategy");
 const PROVIDER: HeaderName = HeaderName::from_static("x-switchyard-provider");
 const ATTEMPTS: HeaderName = HeaderName::from_static("x-switchyard-attempts");
 const CACHE: HeaderName = HeaderName::from_static("x-switchyard-cache");
+const TRACE_ID: HeaderName = HeaderName::from_static("x-switchyard-trace-id");
 
 /// A response head whose headers are set directly in an `http::HeaderMap`
 /// (names are compile-time constants, not parsed per response) and
@@ -80,6 +81,9 @@ pub fn common_headers(h: &mut HeaderMap, ctx: &RequestCtx) -> pingora::Result<()
     }
     if let Some(cache) = ctx.cache {
         set(h, CACHE, cache)?;
+    }
+    if let Some(t) = &ctx.trace {
+        set(h, TRACE_ID, &t.trace_id.hex())?;
     }
     for (name, value) in &ctx.extra_headers {
         set_named(h, name, value)?;

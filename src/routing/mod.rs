@@ -95,6 +95,8 @@ pub struct RoutePolicy {
     /// Unknown `/v1/...` paths naming this route's models are passed
     /// through to its targets.
     pub passthrough: bool,
+    /// Trace spans hold the prompt and completion text.
+    pub capture_content: bool,
 }
 
 /// When a hedged request sends its second attempt.
@@ -125,6 +127,7 @@ impl Default for RoutePolicy {
             limits: Default::default(),
             rotation: Arc::default(),
             passthrough: false,
+            capture_content: false,
         }
     }
 }

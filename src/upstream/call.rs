@@ -27,6 +27,9 @@ pub struct Outgoing {
     pub head: Arc<RequestHead>,
     pub body: Bytes,
     pub form: Option<SpooledBody>,
+    /// Headers of this one request beside the shared head's (its
+    /// `traceparent` and `tracestate`), added last.
+    pub extra_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// A body written from a spool: a multipart form re-encoded for this
@@ -325,7 +328,7 @@ fn request_header(req: &Outgoing) -> RequestHeader {
     parts.uri = head.target.clone();
     let h = &mut parts.headers;
     h.reserve(head.headers.len() + 3);
-    for (name, value) in &head.headers {
+    for (name, value) in head.headers.iter().chain(&req.extra_headers) {
         h.insert(name.clone(), value.clone());
     }
     let len = req.len();

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a panic fails the run
 
+mod collector;
 mod common;
 
 mod admin;
@@ -40,4 +41,5 @@ mod sdk;
 mod shutdown;
 mod strategies;
 mod streaming;
+mod tracing;
 mod upgrade;

@@ -35,7 +35,10 @@
 //! - Google Vertex AI (`vertex`): `POST /token` (OAuth2), and under
 //!   `/v1/projects/{p}/locations/{l}/`: `publishers/google/models/{m}:generateContent`
 //!   / `:streamGenerateContent`, `publishers/anthropic/models/{m}:rawPredict` /
-//!   `:streamRawPredict`, `endpoints/openapi/chat/completions` (bearer token, not `api_key`).
+//!   `:streamRawPredict`, `endpoints/openapi/chat/completions` (bearer token, not `api_key`);
+//! - `POST /v1/traces`: OTLP/HTTP span exports, answered 200 and counted
+//!   ([`MockServer::otlp_exports`]), so `mock-provider` can stand in for a
+//!   collector in load runs (tests that read spans have their own).
 //!
 //! Every endpoint but `/v1/models` and unknown paths is a hit and goes
 //! through `call`: `api_key`, `latency`, `error_rate` and the faults apply.
@@ -71,6 +74,7 @@ mod vertex;
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -188,6 +192,8 @@ impl Default for MockConfig {
 pub struct MockServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
+    /// Exports received on `POST /v1/traces`.
+    otlp_exports: Arc<AtomicUsize>,
     /// Dropping the sender is the shutdown signal for the server and handlers.
     stop_tx: Option<watch::Sender<()>>,
     task: Option<JoinHandle<io::Result<()>>>,
@@ -219,7 +225,8 @@ impl MockServer {
         let addr = listener.local_addr()?;
         let (stop_tx, stop_rx) = watch::channel(());
         let shared = Arc::new(Shared::new(cfg, Shutdown::new(stop_rx.clone())));
-        let app = routes::router(Arc::clone(&shared));
+        let otlp_exports = Arc::new(AtomicUsize::new(0));
+        let app = routes::router(Arc::clone(&shared), Arc::clone(&otlp_exports));
         let listener = slow_header::FaultyListener {
             inner: listener,
             shared: Arc::clone(&shared),
@@ -233,6 +240,7 @@ impl MockServer {
         Ok(MockServer {
             addr,
             shared,
+            otlp_exports,
             stop_tx: Some(stop_tx),
             task: Some(task),
         })
@@ -295,6 +303,11 @@ impl MockServer {
     /// tokens issued later and `GcpAuth::static_tokens` still work.
     pub fn revoke_tokens(&self) {
         self.shared.gcp_tokens.revoke_all();
+    }
+
+    /// Trace exports received on `POST /v1/traces`, in all.
+    pub fn otlp_exports(&self) -> usize {
+        self.otlp_exports.load(Ordering::SeqCst)
     }
 
     /// Requests in progress: from arrival until the response body is finished

@@ -2,11 +2,12 @@
 //! the other providers' native paths, and a fallback that serves OpenAI
 //! endpoints under other base paths (Azure's deployments, `/openai/v1`).
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::Method;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, post, MethodRouter};
 use axum::Router;
 
@@ -16,8 +17,9 @@ use super::{
     ollama, openai, rerank, responses, vertex,
 };
 
-/// Every route of the mock.
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
+/// Every route of the mock; `otlp_exports` counts the trace exports
+/// posted to `/v1/traces`.
+pub(crate) fn router(shared: Arc<Shared>, otlp_exports: Arc<AtomicUsize>) -> Router {
     let openai_paths: [(&str, MethodRouter<Arc<Shared>>); 18] = [
         ("/chat/completions", post(openai::chat)),
         ("/embeddings", post(embeddings::create)),
@@ -65,6 +67,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/model/{model}/converse-stream",
             post(bedrock::converse_stream),
         )
+        .route(
+            "/v1/traces",
+            post(move || trace_sink(Arc::clone(&otlp_exports))),
+        )
         .fallback(fallback)
         .with_state(shared)
 }
@@ -105,4 +111,17 @@ async fn fallback(shared: State<Arc<Shared>>, request: Request) -> Response {
         return openai::not_found(shared, request).await;
     };
     answer.unwrap_or_else(|r| r)
+}
+
+/// `POST /v1/traces`: counted and answered as a collector does (200, an
+/// empty `ExportTraceServiceResponse`), so that `mock-provider` can stand
+/// in for a collector in load runs. Not decoded: the gateway's
+/// `gateway_trace_spans_exported_total` says how many spans it sent.
+async fn trace_sink(count: Arc<AtomicUsize>) -> Response {
+    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/x-protobuf")],
+        "",
+    )
+        .into_response()
 }

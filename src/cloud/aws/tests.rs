@@ -42,6 +42,7 @@ fn outgoing(upstream: &Upstream, body: &str) -> Outgoing {
         head: Arc::new(head),
         body: Bytes::from(body.to_string()),
         form: None,
+        extra_headers: Vec::new(),
     }
 }
 
@@ -317,6 +318,7 @@ fn signatures_equal_those_of_awss_own_signer() {
                     head: Arc::new(head),
                     body: Bytes::from(body.to_string()),
                     form: None,
+                    extra_headers: Vec::new(),
                 };
                 let want = reference(&upstream, &out, "us-west-2", token, at);
                 signer.sign_at(&upstream, &mut out, at).unwrap();

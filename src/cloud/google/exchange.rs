@@ -67,6 +67,7 @@ pub(super) async fn post(
         head: Arc::new(head),
         body: Bytes::from(body),
         form: None,
+        extra_headers: Vec::new(),
     };
     let peer = PeerTimeouts {
         connect: TIMEOUT,

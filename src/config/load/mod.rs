@@ -264,10 +264,11 @@ pub fn parse(source: &Source) -> Result<(RawConfig, Vec<ConfigIssue>), Vec<Confi
             "ledger" => raw.policy.ledger = section(source, &key, value, &mut issues),
             "cache" => raw.policy.cache = section(source, &key, value, &mut issues),
             "admin" => raw.policy.admin = section(source, &key, value, &mut issues),
+            "tracing" => raw.policy.tracing = section(source, &key, value, &mut issues),
             other => issues.push(source.key_issue(
                 other,
                 format!(
-                    "unknown key `{other}` (expected listen, server, scripts, providers, routes, auth, state, ledger, cache, admin)"
+                    "unknown key `{other}` (expected listen, server, scripts, providers, routes, auth, state, ledger, cache, admin, tracing)"
                 ),
             )),
         }

@@ -600,6 +600,7 @@ fn route_policy(at: &str, r: &RawRoute, cx: &mut Ctx) -> RoutePolicy {
     let mut policy = RoutePolicy {
         timeouts: timeouts(&format!("{at}.timeouts"), r.timeouts.as_ref(), cx),
         passthrough: r.passthrough,
+        capture_content: r.capture_content,
         ..RoutePolicy::default()
     };
     if let Some(retry) = &r.retry {

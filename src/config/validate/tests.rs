@@ -56,6 +56,8 @@ fn broken_configs_are_reported_with_lines() {
         ("providers:\n  p:\n    adapter: openai\n    base_url: http://x\n    capabilities: { telepathy: true }\n", "providers.p.capabilities.telepathy: unknown capability `telepathy`"),
         ("providers:\n  p:\n    adapter: anthropic\n    base_url: http://x\n    capabilities: { images: true }\n", "providers.p.capabilities.images: `images` is served by OpenAI-format providers only (adapter: openai), not by adapter `anthropic`"),
         ("server:\n  responses_ttl: 2w\n", "server.responses_ttl: unknown duration unit `w`"),
+        ("tracing:\n  endpoint: http://127.0.0.1:4318\n  sampler: sometimes\n", "4:12: tracing.sampler: unknown sampler `sometimes`"),
+        ("tracing:\n  endpoint: http://127.0.0.1:4318\n  sample: 0.5\n", "4:3: tracing.sample: unknown field `sample`"),
         ("providers:\n  p:\n    preset: nonexistent\n", "providers.p.preset: unknown preset `nonexistent`"),
         ("providers:\n  p:\n    api_key: k\n", "providers.p: missing `adapter` (or a `preset`"),
         ("providers:\n  p:\n    adapter: ../etc\n    base_url: http://x\n", "providers.p.adapter: adapter names may use"),

@@ -40,6 +40,7 @@ fn records_round_trip(db: TestDb) {
         attempts: 3,
         cache: "miss".into(),
         error: Some("upstream closed the stream: 'quoted' \"text\" ✓".into()),
+        trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
     };
     let bare = UsageRecord {
         key: String::new(),
@@ -346,6 +347,46 @@ fn records_arriving_one_by_one_do_not_wake_the_writer_each(db: TestDb) {
     assert_eq!(db.count(), 200);
 }
 
+/// A ledger made before traces were recorded gets the `trace_id` column
+/// when it is opened, and keeps its rows.
+fn a_table_without_trace_ids_gets_their_column(db: TestDb) {
+    let old_schema = format!(
+        "CREATE TABLE {} (
+             id {}, at_ms BIGINT NOT NULL, request_id TEXT NOT NULL,
+             key TEXT NOT NULL, route TEXT NOT NULL, provider TEXT NOT NULL,
+             model TEXT NOT NULL, endpoint TEXT NOT NULL, status INTEGER NOT NULL,
+             stream BOOLEAN NOT NULL, prompt_tokens BIGINT NOT NULL,
+             completion_tokens BIGINT NOT NULL, cached_tokens BIGINT NOT NULL,
+             cost_usd DOUBLE PRECISION NOT NULL, latency_ms BIGINT NOT NULL, ttft_ms BIGINT,
+             attempts INTEGER NOT NULL, cache TEXT NOT NULL, error TEXT);
+         INSERT INTO {} (at_ms, request_id, key, route, provider, model, endpoint, status,
+             stream, prompt_tokens, completion_tokens, cached_tokens, cost_usd, latency_ms,
+             attempts, cache)
+         VALUES (1, 'old', '', '', '', '', 'chat', 200, false, 0, 0, 0, 0, 0, 1, '');",
+        db.table(),
+        match db {
+            TestDb::Sqlite { .. } => "INTEGER PRIMARY KEY",
+            TestDb::Postgres { .. } => "BIGSERIAL PRIMARY KEY",
+        },
+        db.table()
+    );
+    db.execute(&old_schema);
+    let ledger = db.open(slow());
+    let traced = UsageRecord {
+        trace_id: Some("0af7651916cd43dd8448eb211c80319c".into()),
+        ..rec("new")
+    };
+    ledger.record(traced.clone());
+    ledger.flush().unwrap();
+    let rows = db.rows();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[0].request_id.as_str(), rows[0].trace_id.as_deref()),
+        ("old", None)
+    );
+    assert_eq!(rows[1], traced);
+}
+
 /// Each name becomes `sqlite::name` and `postgres::name`.
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
@@ -369,4 +410,5 @@ both!(
     records_from_many_threads_all_arrive,
     a_writer_behind_schedule_still_writes_full_batches,
     records_arriving_one_by_one_do_not_wake_the_writer_each,
+    a_table_without_trace_ids_gets_their_column,
 );

@@ -79,7 +79,7 @@ impl TestDb {
         let sql = format!(
             "SELECT at_ms, request_id, key, route, provider, model, endpoint, status, stream,
              prompt_tokens, completion_tokens, cached_tokens, cost_usd, latency_ms, ttft_ms,
-             attempts, cache, error FROM {} ORDER BY id",
+             attempts, cache, error, trace_id FROM {} ORDER BY id",
             self.table()
         );
         match self {
@@ -108,6 +108,7 @@ impl TestDb {
                             attempts: r.get(15)?,
                             cache: r.get(16)?,
                             error: r.get(17)?,
+                            trace_id: r.get(18)?,
                         })
                     })
                     .unwrap();
@@ -139,9 +140,27 @@ impl TestDb {
                         attempts: u32::try_from(r.get::<_, i32>(15)).unwrap(),
                         cache: r.get(16),
                         error: r.get(17),
+                        trace_id: r.get(18),
                     })
                     .collect()
             }
+        }
+    }
+
+    /// Runs `sql` on a connection of its own.
+    pub fn execute(&self, sql: &str) {
+        match self {
+            Self::Sqlite { path, .. } => {
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                rusqlite::Connection::open(path)
+                    .unwrap()
+                    .execute_batch(sql)
+                    .unwrap();
+            }
+            Self::Postgres { url, .. } => postgres::Client::connect(url, postgres::NoTls)
+                .unwrap()
+                .batch_execute(sql)
+                .unwrap(),
         }
     }
 
@@ -194,6 +213,7 @@ pub(crate) fn rec(request_id: impl Into<String>) -> UsageRecord {
         attempts: 1,
         cache: String::new(),
         error: None,
+        trace_id: None,
     }
 }
 

@@ -6,16 +6,19 @@
 
 #![allow(clippy::result_large_err)]
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
 use serde_json::Value;
 
 use super::errors::{adapter_error, call_error, credentials_error, upstream_error_from};
 use super::outcome::{Failure, Outcome};
 use super::request::Request;
 use super::shared::{Candidate, Shared};
+use super::span::AttemptSpan;
 use crate::adapter::Ctx;
 use crate::error::GatewayError;
 use crate::metrics::metrics;
@@ -24,6 +27,7 @@ use crate::provider::{Provider, Usage};
 use crate::proxy::admit;
 use crate::proxy::hostile::{self, Hostile};
 use crate::routing::Target;
+use crate::trace::span::SpanId;
 use crate::upstream::backend::Backend;
 use crate::upstream::balance::InFlightGuard;
 use crate::upstream::breaker::Permit;
@@ -56,6 +60,8 @@ pub struct Winner<'t> {
     pub status: u16,
     /// What the provider's own rate limits reserved for this attempt.
     pub limit: Option<limits::Admission>,
+    /// The attempt's span, when the request is traced.
+    pub span: Option<SpanId>,
 }
 
 /// The part of the answer read before committing to this target.
@@ -72,6 +78,45 @@ pub enum Answer {
 impl Shared<'_> {
     /// Runs one attempt against a candidate backend, if its breaker admits it.
     pub async fn start<'t>(&self, cand: &Candidate<'t>) -> Result<Started<'t>, Failure> {
+        self.traced_attempt(cand, false).await
+    }
+
+    /// [`Shared::start`] for the second attempt of a hedged pair.
+    pub async fn hedge<'t>(&self, cand: &Candidate<'t>) -> Result<Started<'t>, Failure> {
+        self.traced_attempt(cand, true).await
+    }
+
+    /// The attempt, in its span when the request is traced.
+    async fn traced_attempt<'t>(
+        &self,
+        cand: &Candidate<'t>,
+        hedge: bool,
+    ) -> Result<Started<'t>, Failure> {
+        let Some(trace) = &self.trace else {
+            return self.attempt(cand, None).await;
+        };
+        let index = self.attempts_begun.fetch_add(1, Ordering::Relaxed);
+        let span = AttemptSpan::begin(trace, self, cand, hedge, index);
+        let mut headers = vec![(TRACEPARENT, span.traceparent())];
+        if let Some(state) = trace.state.as_deref() {
+            if let Ok(v) = HeaderValue::from_str(state) {
+                headers.push((TRACESTATE, v));
+            }
+        }
+        let mut result = self.attempt(cand, Some(headers)).await;
+        if let Ok(s) = &mut result {
+            s.winner.span = Some(span.id);
+        }
+        span.end(&result);
+        result
+    }
+
+    /// One attempt; `trace_headers` go to the provider with it.
+    async fn attempt<'t>(
+        &self,
+        cand: &Candidate<'t>,
+        trace_headers: Option<Vec<(HeaderName, HeaderValue)>>,
+    ) -> Result<Started<'t>, Failure> {
         let target = cand.target;
         let backend = &cand.backend;
         let provider = &target.provider;
@@ -114,6 +159,9 @@ impl Shared<'_> {
                 return Err(fail(Outcome::of_adapter(&e), e));
             }
         };
+        if let Some(h) = trace_headers {
+            outgoing.request.extra_headers = h;
+        }
         let timeouts = self.timeouts(provider);
         let attempt_deadline = self.attempt_deadline(&timeouts);
         if let Some(auth) = &provider.auth {
@@ -181,6 +229,7 @@ impl Shared<'_> {
             first_byte: began.elapsed(),
             status,
             limit,
+            span: None,
         };
         Ok(Started {
             winner,
@@ -380,6 +429,9 @@ async fn read_first(
         })?
         .map_err(|e| call_error(e, provider))
 }
+
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// Some servers send blank lines before a JSON body while they wait.
 fn trim_leading_whitespace(b: &Bytes) -> &[u8] {

@@ -33,7 +33,7 @@ pub(super) async fn hedged<'t>(
         .hedges
         .with_label_values(&[&first.target.provider.name])
         .inc();
-    let b = shared.start(second);
+    let b = shared.hedge(second);
     tokio::pin!(b);
     let (mut a_done, mut b_done) = (false, false);
     loop {

@@ -14,6 +14,7 @@ mod order;
 pub mod outcome;
 mod request;
 mod shared;
+mod span;
 
 use std::time::{Duration, Instant};
 

@@ -129,6 +129,7 @@ impl Shared<'_> {
                     head,
                     body: Bytes::new(),
                     form: spooled,
+                    extra_headers: Vec::new(),
                 },
             });
         }
@@ -164,6 +165,7 @@ impl Shared<'_> {
                 head,
                 body: Bytes::from(body),
                 form: None,
+                extra_headers: Vec::new(),
             },
         })
     }

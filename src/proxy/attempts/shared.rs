@@ -5,6 +5,7 @@
 
 #![allow(clippy::result_large_err)]
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -21,6 +22,8 @@ use crate::request::{ClientRequest, Endpoint};
 use crate::routing::strategy::{Components, Demand};
 use crate::routing::{Route, RoutePolicy, Target};
 use crate::state::StateStore;
+use crate::trace::span::Span;
+use crate::trace::AttemptTrace;
 use crate::upstream::backend::Backend;
 use crate::upstream::balance::Strategy;
 use crate::upstream::Timeouts;
@@ -57,6 +60,12 @@ pub struct Shared<'a> {
     pub key: Option<Arc<VirtualKey>>,
     /// Where provider rate limits are counted (none: not checked).
     pub store: Option<StateStore>,
+    /// The request's trace, for the attempts' spans (none: not traced).
+    pub trace: Option<AttemptTrace>,
+    /// The attempts' finished spans, when the trace is sampled.
+    pub spans: Mutex<Vec<Span>>,
+    /// Attempts begun so far (traced requests only): an attempt's index.
+    pub(super) attempts_begun: AtomicUsize,
 }
 
 /// A target's backend to try.
@@ -139,7 +148,21 @@ impl<'a> Shared<'a> {
             prompt_bound,
             key: None,
             store: None,
+            trace: None,
+            spans: Mutex::new(Vec::new()),
+            attempts_begun: AtomicUsize::new(0),
         }
+    }
+
+    /// The attempts make spans of `trace` and send it on to providers.
+    pub fn traced(mut self, trace: Option<AttemptTrace>) -> Self {
+        self.trace = trace;
+        self
+    }
+
+    /// The attempts' finished spans.
+    pub fn take_spans(&self) -> Vec<Span> {
+        std::mem::take(&mut *self.spans.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Only targets `key` allows are tried, and providers' rate limits are

@@ -25,6 +25,7 @@ impl Relay<'_> {
         ctx: &mut RequestCtx,
     ) {
         let mut items = Vec::new();
+        ctx.stream_events += events.len() as u64;
         for ev in events.drain(..) {
             if p.done || p.errored {
                 continue;

@@ -25,12 +25,14 @@ use super::conversation;
 use super::pipeline::Keep;
 use super::respond::write_body;
 use super::settle::{self, Delivered};
+use super::spans;
 use super::RequestCtx;
 use crate::dialect::{anthropic, responses};
 use crate::metrics::metrics;
 use crate::policy::cache::{self, Cached};
 use crate::request::{ClientRequest, Dialect, Endpoint};
 use crate::routing::Target;
+use crate::trace::now_ns;
 use crate::upstream::call::Incoming;
 use relay::Relay;
 use sink::Sink;
@@ -110,6 +112,11 @@ async fn whole(
     let provider = &target.provider;
     let native = winner.ctx.endpoint == "responses";
     settle::attempt(ctx, shared, winner, Delivered::Whole).await;
+    if spans::captures(ctx, shared.policy) {
+        if let Ok(answer) = serde_json::from_slice::<Value>(&body) {
+            spans::answer(ctx, shared.policy, &answer);
+        }
+    }
     if let (Some(c), Ok(text)) = (capture, std::str::from_utf8(&body)) {
         c.keep(&provider.name, ctx, text.to_string()).await;
     }
@@ -146,6 +153,7 @@ async fn stream(
     let target = winner.target;
     let provider = &target.provider;
     let timeouts = shared.timeouts(provider);
+    let captures = spans::captures(ctx, shared.policy);
     let relay = Relay {
         adapter: &provider.adapter,
         ctx: &winner.ctx,
@@ -154,9 +162,10 @@ async fn stream(
         max_duration: timeouts.stream.unwrap_or(Duration::from_secs(1800)),
         max_event: shared.cfg.settings.max_body_size.max(1 << 20),
         secrets: provider.secrets(),
-        collect: capture.is_some(),
+        collect: capture.is_some() || captures,
         keep: Some(keep),
     };
+    let (span, start_ns) = (winner.span, now_ns());
     let result = relay
         .run(
             session,
@@ -167,11 +176,15 @@ async fn stream(
             &shared.req.model,
         )
         .await;
+    if let (true, Ok(Some(whole))) = (captures, &result) {
+        spans::answer(ctx, shared.policy, whole);
+    }
     if let (Some(c), Ok(Some(whole))) = (capture, &result) {
         c.keep(&provider.name, ctx, whole.to_string()).await;
     }
     let broke = settle::broke(ctx.error);
     settle::attempt(ctx, shared, winner, Delivered::Stream { broke }).await;
+    spans::stream(ctx, span, start_ns);
     result.map(|_| ())
 }
 
@@ -189,11 +202,13 @@ async fn raw(
         idle_timeout: timeouts.idle.unwrap_or(Duration::from_secs(60)),
         max_duration: timeouts.stream.unwrap_or(Duration::from_secs(1800)),
     };
+    let (span, start_ns) = (winner.span, now_ns());
     let result = raw
         .run(session, ctx, incoming, first, shared.connector)
         .await;
     let broke = settle::broke(ctx.error);
     settle::attempt(ctx, shared, winner, Delivered::Stream { broke }).await;
+    spans::stream(ctx, span, start_ns);
     result
 }
 

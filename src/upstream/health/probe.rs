@@ -59,6 +59,7 @@ impl<T: Probe> ProbeCheck<T> {
             head: Arc::new(head),
             body: Bytes::new(),
             form: None,
+            extra_headers: Vec::new(),
         };
         let t = self.cfg.timeout;
         let timeouts = PeerTimeouts {
