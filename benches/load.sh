@@ -5,7 +5,9 @@
 # installed) and Switchyard, in four modes — pass (non-streaming, OpenAI
 # format), translate (non-streaming, Anthropic-format provider), stream-pass
 # and stream-translate (20 chunks) — plus "switchyard+auth+rl+ledger" (a
-# virtual key, RPM/TPM limits and the SQLite ledger on) in the pass modes.
+# virtual key, RPM/TPM limits and the SQLite ledger on) in the pass modes,
+# and "switchyard+tracing" (OpenTelemetry, every request sampled and
+# exported to a second mock standing in for the collector) in all four.
 # Prints a markdown table (also written to --out): req/s, p50/p99, CPU µs per
 # request of each proxy process (/proc/PID/stat) and RSS, as ratios to the
 # direct run and to the floor; stream modes also get time to first byte.
@@ -120,9 +122,12 @@ start_floor() { # name upstream -> sets floor_port floor_pid
   wait_http "http://127.0.0.1:$floor_port/"
 }
 
-# 1. the mock provider: 20-chunk replies, no delay
+# 1. the mock provider: 20-chunk replies, no delay; and another as the
+#    OpenTelemetry collector of the traced gateway (it answers OTLP exports)
 start_mock mock --chunks 20
 mock=$mock_addr
+start_mock collector
+collector=$mock_addr
 
 # 2. the floor
 start_floor floor "$mock"
@@ -202,6 +207,10 @@ start_gw gwauth "$bin/switchyard" "auth:
     - { name: bench, key_hash: \"$vhash\", rpm: 100000000, tpm: 100000000000 }
 ledger: { url: sqlite:usage.db }"
 gw_pid_auth=$gw_pid gw_port_auth=$gw_port
+# Tracing on, every request sampled (issue 21): its cost over the bare row.
+start_gw gwtrace "$bin/switchyard" "ledger: { enabled: false }
+tracing: { endpoint: \"http://$collector\", sampler: always_on }"
+gw_pid_trace=$gw_pid gw_port_trace=$gw_port
 gw_pid_alt="" gw_port_alt=""
 if [ -n "$alt" ]; then
   start_gw gwalt "$alt" "ledger: { enabled: false }"
@@ -222,6 +231,7 @@ def hdr(key="k"): return {"Content-Type": "application/json", "Authorization": f
 mock, floor = "http://$mock", "http://127.0.0.1:$floor_port"
 nginx = "http://127.0.0.1:${nginx_port:-0}" if "$nginx_pid" else None
 gw, gwauth = "http://127.0.0.1:$gw_port_main", "http://127.0.0.1:$gw_port_auth"
+gwtrace = "http://127.0.0.1:$gw_port_trace"
 alt = "http://127.0.0.1:$gw_port_alt" if "$gw_pid_alt" else None
 out = {}
 def responses(stream): return json.dumps({"model": "pass", "stream": stream, "store": False,
@@ -252,6 +262,9 @@ for mode in ["pass", "translate", "stream-pass", "stream-translate", "responses"
     if alt:
         rows.append(dict(name="$alt_name", url=alt + gw_path, body=gw_body,
                          headers=hdr(), pid=int("${gw_pid_alt:-0}")))
+    if mode in ("pass", "stream-pass", "translate", "stream-translate"):
+        rows.append(dict(name="switchyard+tracing", url=gwtrace + gw_path, body=gw_body,
+                         headers=hdr(), pid=$gw_pid_trace))
     if mode.endswith("pass"):
         rows.append(dict(name="switchyard+auth+rl+ledger", url=gwauth + "/v1/chat/completions", body=gw_body,
                          headers=hdr("$vkey"), pid=$gw_pid_auth))

@@ -116,8 +116,10 @@ async fn gateway_with_traffic() -> (Gateway, Vec<MockServer>) {
     })
     .await
     .unwrap();
+    // Traces go to a collector that is not there: exported and dropped
+    // spans are both counted.
     let yaml = format!(
-        "providers:\n{}    models: {{ x: {{ input_per_mtok: 2.5, output_per_mtok: 10 }} }}\n{}    circuit_breaker: {{ consecutive_failures: 1, cooldown: 10m }}\n{}{}routes:
+        "tracing: {{ endpoint: \"http://127.0.0.1:1\", delay: 10ms, timeout: 1s }}\nproviders:\n{}    models: {{ x: {{ input_per_mtok: 2.5, output_per_mtok: 10 }} }}\n{}    circuit_breaker: {{ consecutive_failures: 1, cooldown: 10m }}\n{}{}routes:
   - name: chat
     match: {{ model: m }}
     targets: [{{ provider: down, model: x }}, {{ provider: good, model: x }}]
@@ -150,6 +152,13 @@ async fn gateway_with_traffic() -> (Gateway, Vec<MockServer>) {
     assert_eq!(r.headers()["x-switchyard-provider"], "good");
     let r = gw.post("/v1/chat/completions", &chat("s", false)).await;
     assert_eq!(r.status(), 502);
+    let dropped = eventually(Duration::from_secs(10), || async {
+        gw.metrics()
+            .await
+            .contains("gateway_trace_spans_dropped_total{reason=\"export_failed\"}")
+    })
+    .await;
+    assert!(dropped, "spans to a dead collector are not counted");
     (gw, vec![good, down, slow])
 }
 

@@ -586,3 +586,50 @@ async fn a_collector_down_refusing_or_hanging_costs_requests_nothing() {
     }
     assert!(collector.spans().is_empty());
 }
+
+#[tokio::test]
+async fn spans_still_queued_go_out_at_shutdown() {
+    let collector = Collector::start().await.unwrap();
+    let mock = MockServer::start(MockConfig::default()).await.unwrap();
+    // Nothing would be sent for a minute but for the shutdown.
+    let yaml = format!(
+        "tracing:\n  endpoint: {}\n  delay: 60s\nproviders:\n{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n",
+        collector.url(),
+        provider("p", "openai", &mock, None),
+    );
+    let mut gw = Gateway::start(&yaml).await;
+    for _ in 0..3 {
+        assert_eq!(post(&gw, &body("m", false), &[]).await.status(), 200);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(collector.spans().is_empty(), "exported before the delay");
+    gw.signal("TERM");
+    assert_eq!(gw.wait_exit(Duration::from_secs(15)).await, Some(0));
+    assert_eq!(collector.spans().len(), 6, "{:#?}", collector.spans());
+}
+
+#[tokio::test]
+async fn a_reload_sends_spans_to_the_new_collector() {
+    let first = Collector::start().await.unwrap();
+    let second = Collector::start().await.unwrap();
+    let mock = MockServer::start(MockConfig::default()).await.unwrap();
+    let yaml = |c: &Collector| {
+        format!(
+            "tracing:\n  endpoint: {}\n  delay: 20ms\nproviders:\n{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n",
+            c.url(),
+            provider("p", "openai", &mock, None),
+        )
+    };
+    let gw = Gateway::start(&yaml(&first)).await;
+    let a = post(&gw, &body("m", false), &[]).await;
+    let a = header(&a, "x-switchyard-trace-id");
+    let old = gw.version().await;
+    gw.write_config(&yaml(&second));
+    assert!(gw.wait_for_new_version(&old, Duration::from_secs(10)).await);
+    let b = post(&gw, &body("m", false), &[]).await;
+    let b = header(&b, "x-switchyard-trace-id");
+    let to_first = first.wait_for_spans(2, Duration::from_secs(10)).await;
+    let to_second = second.wait_for_spans(2, Duration::from_secs(10)).await;
+    assert!(to_first.iter().all(|s| s.trace_id == a) && to_first.len() == 2);
+    assert!(to_second.iter().all(|s| s.trace_id == b) && to_second.len() == 2);
+}
