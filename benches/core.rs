@@ -598,8 +598,117 @@ fn responses_and_forms(c: &mut Criterion) {
     group.finish();
 }
 
+/// What tracing adds per request (issue 21): a traced request's three
+/// spans (request, attempt, stream) as the gateway builds them, their
+/// OTLP encoding on the exporter's thread, and the client's `traceparent`
+/// read and a provider's written.
+fn tracing_spans(c: &mut Criterion) {
+    use std::borrow::Cow;
+    use switchyard::trace::context::{parse_traceparent, traceparent};
+    use switchyard::trace::span::{Attr, Kind, Span, SpanId, Status, TraceId};
+    let trace = TraceId::random();
+    let span = |name: &'static str, kind: Kind, attrs: Vec<Attr>| Span {
+        trace_id: trace,
+        span_id: SpanId::random(),
+        parent: Some(SpanId::random()),
+        remote_parent: false,
+        trace_state: None,
+        name: Cow::Borrowed(name),
+        kind,
+        start_ns: 1_765_000_000_000_000_000,
+        end_ns: 1_765_000_000_250_000_000,
+        attrs,
+        events: Vec::new(),
+        status: Status::Unset,
+    };
+    let request = || {
+        vec![
+            span(
+                "chat smart",
+                Kind::Server,
+                vec![
+                    Attr::str("gen_ai.operation.name", "chat"),
+                    Attr::int("http.response.status_code", 200),
+                    Attr::str(
+                        "switchyard.request_id",
+                        "req_0123456789abcdef01234567".to_string(),
+                    ),
+                    Attr::str("switchyard.endpoint", "chat"),
+                    Attr::bool("switchyard.stream", true),
+                    Attr::str("switchyard.config_version", "3f9c2a1b".to_string()),
+                    Attr::str("gen_ai.request.model", "smart".to_string()),
+                    Attr::str("gen_ai.response.model", "gpt-4o-mini".to_string()),
+                    Attr::str("switchyard.route", "smart".to_string()),
+                    Attr::str("switchyard.provider", "openai".to_string()),
+                    Attr::str("switchyard.strategy", "ordered"),
+                    Attr::str("switchyard.attempts", "openai:200".to_string()),
+                    Attr::int("gen_ai.usage.input_tokens", 24),
+                    Attr::int("gen_ai.usage.output_tokens", 60),
+                    Attr::f64("switchyard.cost_usd", 0.000_042),
+                    Attr::f64("switchyard.time_to_first_token_ms", 0.41),
+                ],
+            ),
+            span(
+                "chat gpt-4o-mini",
+                Kind::Client,
+                vec![
+                    Attr::str("gen_ai.operation.name", "chat"),
+                    Attr::str("gen_ai.system", "openai"),
+                    Attr::str("gen_ai.request.model", "gpt-4o-mini".to_string()),
+                    Attr::str("switchyard.provider", "openai".to_string()),
+                    Attr::str("switchyard.backend", "openai".to_string()),
+                    Attr::str("server.address", "api.openai.com".to_string()),
+                    Attr::int("server.port", 443),
+                    Attr::int("switchyard.attempt.index", 0),
+                    Attr::bool("switchyard.attempt.hedge", false),
+                    Attr::bool("switchyard.attempt.failover", false),
+                    Attr::int("http.response.status_code", 200),
+                    Attr::f64("switchyard.time_to_first_byte_ms", 0.35),
+                ],
+            ),
+            span(
+                "stream gpt-4o-mini",
+                Kind::Internal,
+                vec![
+                    Attr::int("switchyard.stream.events", 23),
+                    Attr::str("switchyard.stream.end", "complete"),
+                    Attr::f64("switchyard.time_to_first_token_ms", 0.41),
+                ],
+            ),
+        ]
+    };
+    let resource = vec![Attr {
+        key: Cow::Borrowed("service.name"),
+        value: switchyard::trace::span::Value::Str(Cow::Borrowed("switchyard")),
+    }];
+    let mut group = c.benchmark_group("tracing");
+    group.bench_function("build_request_spans", |b| b.iter(|| black_box(request())));
+    let spans: Vec<Span> = (0..170).flat_map(|_| request()).collect();
+    let mut out = Vec::new();
+    // A batch of 510 spans, the exporter's default batch (per request: / 170).
+    group.throughput(Throughput::Elements(170));
+    group.bench_function("otlp_encode_per_request", |b| {
+        b.iter(|| {
+            out.clear();
+            switchyard::trace::otlp::encode(&resource, "switchyard", "0.1.0", &spans, &mut out);
+            black_box(out.len())
+        })
+    });
+    group.throughput(Throughput::Elements(1));
+    let header = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    group.bench_function("traceparent_read_and_write", |b| {
+        b.iter(|| {
+            let (t, s, _) =
+                parse_traceparent(black_box(header)).unwrap_or((trace, SpanId([1; 8]), 0));
+            black_box(traceparent(t, s, true))
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    tracing_spans,
     responses_and_forms,
     sse,
     relay,

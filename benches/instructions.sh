@@ -2,7 +2,8 @@
 # Instructions per request (issue 8), counted by callgrind: unlike CPU time,
 # the count holds steady on a busy machine, so before/after comparisons of
 # the request path are exact. Each proxy — the floor (examples/bare_proxy.rs)
-# and Switchyard in the four load.sh modes, plus auth + rate limit + ledger —
+# and Switchyard in the four load.sh modes, plus auth + rate limit + ledger,
+# and tracing at 100% sampling in the pass modes —
 # runs under `valgrind --tool=callgrind` with instrumentation off; after a
 # warm-up, counting is switched on for N sequential keep-alive requests
 # (concurrency 1) and switched off again. The report gives instructions per
@@ -139,6 +140,16 @@ for mode in ${modes//,/ }; do
   gw_config "$port" "ledger: { enabled: false }" >"$tmp/gw.$mode/routes.yaml"
   SWITCHYARD_LOG=warn measure "$mode.switchyard" "http://127.0.0.1:$port" "$gw_path" "$gw_body" k -- \
     "$bin" run --config "$tmp/gw.$mode/routes.yaml"
+
+  if [[ $mode == pass || $mode == stream-pass ]]; then
+    # Tracing on, every request sampled and exported (to the mock, which
+    # answers OTLP exports): the export thread's instructions count too.
+    port=$(free_port); mkdir -p "$tmp/gwtrace.$mode"
+    gw_config "$port" "ledger: { enabled: false }
+tracing: { endpoint: \"http://$mock\", sampler: always_on, delay: 100ms }" >"$tmp/gwtrace.$mode/routes.yaml"
+    SWITCHYARD_LOG=warn measure "$mode.switchyard+tracing" "http://127.0.0.1:$port" "$gw_path" "$gw_body" k -- \
+      "$bin" run --config "$tmp/gwtrace.$mode/routes.yaml"
+  fi
 
   if [[ $mode == pass ]]; then
     port=$(free_port); mkdir -p "$tmp/gwauth"

@@ -9,11 +9,11 @@ use crate::policy::Policies;
 /// Records `ctx`'s request, whatever its end; its trace goes to the
 /// exporter.
 pub fn finished(ctx: &mut RequestCtx, policies: &Policies) {
-    let trace_id = ctx.trace.as_ref().map(|t| t.trace_id.hex());
-    record(ctx, trace_id.as_deref());
+    let trace_id = ctx.trace.as_ref().map(|t| t.hex.as_str());
+    record(ctx, trace_id);
     if let Some(ledger) = &policies.ledger {
         if !ctx.endpoint.is_empty() {
-            ledger.record(usage_record(ctx, trace_id));
+            ledger.record(usage_record(ctx, trace_id.map(str::to_string)));
         }
     }
     super::spans::finish(ctx);

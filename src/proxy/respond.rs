@@ -83,7 +83,7 @@ pub fn common_headers(h: &mut HeaderMap, ctx: &RequestCtx) -> pingora::Result<()
         set(h, CACHE, cache)?;
     }
     if let Some(t) = &ctx.trace {
-        set(h, TRACE_ID, &t.trace_id.hex())?;
+        set(h, TRACE_ID, &t.hex)?;
     }
     for (name, value) in &ctx.extra_headers {
         set_named(h, name, value)?;

@@ -111,10 +111,12 @@ pub fn finish(ctx: &mut RequestCtx) {
         e => e,
     };
     let requested = t.request_model.clone().unwrap_or_default();
-    let name = match requested.as_str() {
-        "" => operation.to_string(),
-        m => format!("{operation} {m}"),
-    };
+    let mut name = String::with_capacity(operation.len() + 1 + requested.len());
+    name.push_str(operation);
+    if !requested.is_empty() {
+        name.push(' ');
+        name.push_str(&requested);
+    }
     let mut attrs = Vec::with_capacity(24);
     attrs.extend([
         Attr::str("gen_ai.operation.name", operation),

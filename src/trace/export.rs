@@ -130,6 +130,7 @@ impl Exporter {
             buffer: Vec::new(),
             oldest: None,
             body: Vec::new(),
+            scratch: Default::default(),
             last_log: None,
         };
         match std::thread::Builder::new()
@@ -191,8 +192,9 @@ struct Worker {
     buffer: Vec<Span>,
     /// When the oldest span in `buffer` arrived.
     oldest: Option<Instant>,
-    /// The request body, reused.
+    /// The request body, and the encoder's buffers, reused.
     body: Vec<u8>,
+    scratch: super::otlp::Scratch,
     last_log: Option<Instant>,
 }
 
@@ -277,7 +279,7 @@ impl Worker {
     async fn export_batch(&mut self, to: &Post<'_>) {
         let n = self.buffer.len().min(self.settings.batch);
         self.body.clear();
-        super::otlp::encode(
+        self.scratch.encode(
             to.resource,
             SCOPE,
             env!("CARGO_PKG_VERSION"),

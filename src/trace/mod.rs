@@ -102,6 +102,7 @@ impl Tracing {
         };
         RequestTrace {
             tracing: self.clone(),
+            hex: trace_id.hex(),
             trace_id,
             span_id: SpanId::random(),
             parent,
@@ -122,6 +123,9 @@ impl Tracing {
 pub struct RequestTrace {
     pub tracing: Arc<Tracing>,
     pub trace_id: TraceId,
+    /// The trace id as 32 hex digits (the response header, the access log
+    /// and the ledger show it).
+    pub hex: String,
     /// The request's own span.
     pub span_id: SpanId,
     /// The client's span, when it sent a `traceparent`.

@@ -45,7 +45,10 @@ impl<'s> AttemptSpan<'s> {
             let model = cand.target.model_for(&shared.req.model).to_string();
             let upstream = &cand.backend.upstream;
             let operation = shared.req.endpoint.name();
-            name = format!("{operation} {model}");
+            name.reserve(operation.len() + 1 + model.len());
+            name.push_str(operation);
+            name.push(' ');
+            name.push_str(&model);
             attrs.extend([
                 Attr::str("gen_ai.operation.name", operation),
                 Attr::str("gen_ai.system", system(provider)),
@@ -152,7 +155,7 @@ pub fn system(provider: &Provider) -> &'static str {
         "cohere" => "cohere",
         "openai" => {
             let host = provider.upstream.host.as_str();
-            let known = [
+            const KNOWN: [(&str, &str); 7] = [
                 ("openai.com", "openai"),
                 ("deepseek.com", "deepseek"),
                 ("groq.com", "groq"),
@@ -161,9 +164,14 @@ pub fn system(provider: &Provider) -> &'static str {
                 ("perplexity.ai", "perplexity"),
                 ("azure.com", "az.ai.openai"),
             ];
-            known
+            // The domain itself or a subdomain of it (not `notopenai.com`).
+            let under = |domain: &str| {
+                host.strip_suffix(domain)
+                    .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+            };
+            KNOWN
                 .iter()
-                .find(|(suffix, _)| host == *suffix || host.ends_with(&format!(".{suffix}")))
+                .find(|(domain, _)| under(domain))
                 .map_or("openai", |(_, system)| system)
         }
         _ => "_OTHER",

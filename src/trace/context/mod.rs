@@ -105,18 +105,21 @@ pub fn traceparent(trace: TraceId, span: SpanId, sampled: bool) -> HeaderValue {
 impl TraceId {
     /// A random trace id (never all zeros).
     pub fn random() -> Self {
+        // One u128 drawn, not sixteen bytes one by one.
         let mut rng = rand::thread_rng();
         loop {
-            let id: [u8; 16] = rng.gen();
-            if id != [0; 16] {
-                return Self(id);
+            let id: u128 = rng.gen();
+            if id != 0 {
+                return Self(id.to_be_bytes());
             }
         }
     }
 
     /// 32 lowercase hex digits, as logs and headers show it.
     pub fn hex(&self) -> String {
-        hex::encode(self.0)
+        let mut out = [0u8; 32];
+        write_hex(&self.0, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
     }
 }
 
@@ -125,16 +128,18 @@ impl SpanId {
     pub fn random() -> Self {
         let mut rng = rand::thread_rng();
         loop {
-            let id: [u8; 8] = rng.gen();
-            if id != [0; 8] {
-                return Self(id);
+            let id: u64 = rng.gen();
+            if id != 0 {
+                return Self(id.to_be_bytes());
             }
         }
     }
 
     /// 16 lowercase hex digits.
     pub fn hex(&self) -> String {
-        hex::encode(self.0)
+        let mut out = [0u8; 16];
+        write_hex(&self.0, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
     }
 }
 
@@ -150,6 +155,9 @@ fn hex_byte(two: &[u8]) -> Option<u8> {
     Some(digit(two[0])? << 4 | digit(two[1])?)
 }
 
+/// Lowercase hex of `bytes` into `out` (twice as long). By hand: the
+/// `hex` crate's encoder goes character by character through an iterator,
+/// and this runs for every traced request.
 fn write_hex(bytes: &[u8], out: &mut [u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for (i, b) in bytes.iter().enumerate() {

@@ -9,10 +9,11 @@
 //! exporter's CPU is part of the ≤ 5 µs per request budget. prost supplies
 //! only the wire primitives (varints, field keys).
 //!
-//! A nested message is preceded by its length, so every message has a
-//! `*_len` function that mirrors its writer field for field: lengths are
-//! computed first, then the bytes go straight into `out`, with no scratch
-//! buffer and no copies. Fields at their proto3 default (empty string,
+//! A nested message is preceded by its length. The small ones (an
+//! attribute, an event, a status) have a `*_len` function that mirrors
+//! their writer field for field; a span is written into a scratch buffer
+//! ([`Scratch`]) and its bytes copied behind its length, which costs less
+//! than walking its attributes twice. Fields at their proto3 default (empty string,
 //! zero time, no parent, unset status) are left out, as proto3 does.
 //!
 //! Field numbers: opentelemetry-proto's `trace/v1/trace.proto`,
@@ -39,10 +40,8 @@ const STATUS_CODE_ERROR: u64 = 2;
 /// holding `spans` in order.
 ///
 /// `out` is appended to, never cleared: a caller reusing one buffer clears
-/// it between requests. It grows at most once per call (the exact size is
-/// reserved up front), and not at all once its capacity fits a batch.
-/// With no spans the request still holds the resource and the empty scope.
-/// Never fails.
+/// it between requests. With no spans the request still holds the resource
+/// and the empty scope. Never fails.
 pub fn encode(
     resource: &[Attr],
     scope_name: &str,
@@ -50,30 +49,58 @@ pub fn encode(
     spans: &[Span],
     out: &mut Vec<u8>,
 ) {
-    // ExportTraceServiceRequest { 1: ResourceSpans {
-    //   1: Resource { 1: attributes }, 2: ScopeSpans {
-    //     1: InstrumentationScope { 1: name, 2: version }, 2: spans } } }
-    let resource_body = attrs_len(1, resource);
-    let scope_body = str_len(1, scope_name) + str_len(2, scope_version);
-    let spans_body: usize = spans.iter().map(|s| nested_len(2, span_len(s))).sum();
-    let scope_spans_body = nested_len(1, scope_body) + spans_body;
-    let resource_spans_body = nested_len(1, resource_body) + nested_len(2, scope_spans_body);
-    let total = nested_len(1, resource_spans_body);
-    out.reserve(total);
-    let start = out.len();
+    let mut scratch = Scratch::default();
+    scratch.encode(resource, scope_name, scope_version, spans, out);
+}
 
-    put_header(1, resource_spans_body, out);
-    put_header(1, resource_body, out);
-    put_attrs(1, resource, out);
-    put_header(2, scope_spans_body, out);
-    put_header(1, scope_body, out);
-    put_str(1, scope_name, out);
-    put_str(2, scope_version, out);
-    for span in spans {
-        put_header(2, span_len(span), out);
-        put_span(span, out);
+/// Buffers [`encode`] writes spans into before it knows their lengths,
+/// kept by a caller that encodes batch after batch (the exporter).
+#[derive(Debug, Default)]
+pub struct Scratch {
+    span: Vec<u8>,
+    spans: Vec<u8>,
+}
+
+impl Scratch {
+    /// [`encode`], reusing these buffers.
+    pub fn encode(
+        &mut self,
+        resource: &[Attr],
+        scope_name: &str,
+        scope_version: &str,
+        spans: &[Span],
+        out: &mut Vec<u8>,
+    ) {
+        // Each span is written once, into `span`, and its bytes copied
+        // behind its length: computing a span's length before writing it
+        // walked its attributes twice, and cost more than the copy.
+        self.spans.clear();
+        for span in spans {
+            self.span.clear();
+            put_span(span, &mut self.span);
+            put_header(2, self.span.len(), &mut self.spans);
+            self.spans.extend_from_slice(&self.span);
+        }
+        // ExportTraceServiceRequest { 1: ResourceSpans {
+        //   1: Resource { 1: attributes }, 2: ScopeSpans {
+        //     1: InstrumentationScope { 1: name, 2: version }, 2: spans } } }
+        let resource_body = attrs_len(1, resource);
+        let scope_body = str_len(1, scope_name) + str_len(2, scope_version);
+        let scope_spans_body = nested_len(1, scope_body) + self.spans.len();
+        let resource_spans_body = nested_len(1, resource_body) + nested_len(2, scope_spans_body);
+        let total = nested_len(1, resource_spans_body);
+        out.reserve(total);
+        let start = out.len();
+        put_header(1, resource_spans_body, out);
+        put_header(1, resource_body, out);
+        put_attrs(1, resource, out);
+        put_header(2, scope_spans_body, out);
+        put_header(1, scope_body, out);
+        put_str(1, scope_name, out);
+        put_str(2, scope_version, out);
+        out.extend_from_slice(&self.spans);
+        debug_assert_eq!(out.len() - start, total, "a *_len and its writer disagree");
     }
-    debug_assert_eq!(out.len() - start, total, "a *_len and its writer disagree");
 }
 
 /// `Span.flags` for `span`: sampled, and whether its parent is remote.
@@ -86,30 +113,7 @@ fn flags(span: &Span) -> u32 {
     FLAG_SAMPLED | FLAG_HAS_IS_REMOTE | remote
 }
 
-/// The length of a `Span`'s body.
-fn span_len(span: &Span) -> usize {
-    let trace_state = span.trace_state.as_deref().unwrap_or("");
-    let parent = span.parent.as_ref().map_or(&[][..], |p| &p.0[..]);
-    bytes_len(1, &span.trace_id.0)
-        + bytes_len(2, &span.span_id.0)
-        + str_len(3, trace_state)
-        + bytes_len(4, parent)
-        + str_len(5, &span.name)
-        + varint_len(6, span.kind as u64)
-        + fixed64_len(7, span.start_ns)
-        + fixed64_len(8, span.end_ns)
-        + attrs_len(9, &span.attrs)
-        + span
-            .events
-            .iter()
-            .map(|e| nested_len(11, event_len(e)))
-            .sum::<usize>()
-        + status_len(&span.status).map_or(0, |len| nested_len(15, len))
-        + key_len(16)
-        + 4
-}
-
-/// Writes a `Span`'s body; mirrors [`span_len`].
+/// Writes a `Span`'s body.
 fn put_span(span: &Span, out: &mut Vec<u8>) {
     let trace_state = span.trace_state.as_deref().unwrap_or("");
     let parent = span.parent.as_ref().map_or(&[][..], |p| &p.0[..]);
@@ -176,9 +180,10 @@ fn attrs_len(tag: u32, attrs: &[Attr]) -> usize {
 /// Writes `attrs` as repeated `KeyValue` field `tag`; mirrors [`attrs_len`].
 fn put_attrs(tag: u32, attrs: &[Attr], out: &mut Vec<u8>) {
     for attr in attrs {
-        put_header(tag, key_value_len(attr), out);
+        let value = any_value_len(&attr.value);
+        put_header(tag, str_len(1, &attr.key) + nested_len(2, value), out);
         put_str(1, &attr.key, out);
-        put_header(2, any_value_len(&attr.value), out);
+        put_header(2, value, out);
         put_any_value(&attr.value, out);
     }
 }
@@ -206,15 +211,15 @@ fn put_any_value(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Str(s) => put_bytes_or_str(1, s.as_bytes(), out),
         Value::Bool(b) => {
-            encode_key(2, WireType::Varint, out);
-            encode_varint(u64::from(*b), out);
+            put_key(2, WireType::Varint, out);
+            out.push(u8::from(*b));
         }
         Value::Int(i) => {
-            encode_key(3, WireType::Varint, out);
+            put_key(3, WireType::Varint, out);
             encode_varint(*i as u64, out);
         }
         Value::F64(f) => {
-            encode_key(4, WireType::SixtyFourBit, out);
+            put_key(4, WireType::SixtyFourBit, out);
             out.extend_from_slice(&f.to_le_bytes());
         }
     }
@@ -228,8 +233,21 @@ fn nested_len(tag: u32, len: usize) -> usize {
 /// Writes the key and length of a length-delimited field; its `len`-byte
 /// body follows.
 fn put_header(tag: u32, len: usize, out: &mut Vec<u8>) {
-    encode_key(tag, WireType::LengthDelimited, out);
-    encode_varint(len as u64, out);
+    put_key(tag, WireType::LengthDelimited, out);
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        encode_varint(len as u64, out);
+    }
+}
+
+/// A field's key: one byte for the field numbers used here (below 16).
+fn put_key(tag: u32, wire_type: WireType, out: &mut Vec<u8>) {
+    if tag < 16 {
+        out.push(((tag << 3) | wire_type as u32) as u8);
+    } else {
+        encode_key(tag, wire_type, out);
+    }
 }
 
 /// The length of a `string` field, left out when empty.
@@ -276,7 +294,7 @@ fn varint_len(tag: u32, v: u64) -> usize {
 /// Writes a varint field unless it is zero; mirrors [`varint_len`].
 fn put_varint(tag: u32, v: u64, out: &mut Vec<u8>) {
     if v != 0 {
-        encode_key(tag, WireType::Varint, out);
+        put_key(tag, WireType::Varint, out);
         encode_varint(v, out);
     }
 }
@@ -293,7 +311,7 @@ fn fixed64_len(tag: u32, v: u64) -> usize {
 /// Writes a `fixed64` field unless it is zero; mirrors [`fixed64_len`].
 fn put_fixed64(tag: u32, v: u64, out: &mut Vec<u8>) {
     if v != 0 {
-        encode_key(tag, WireType::SixtyFourBit, out);
+        put_key(tag, WireType::SixtyFourBit, out);
         out.extend_from_slice(&v.to_le_bytes());
     }
 }
