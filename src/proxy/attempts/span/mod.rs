@@ -146,7 +146,12 @@ impl Drop for AttemptSpan<'_> {
 /// `gen_ai.system`: the well-known value for the provider's API, by its
 /// adapter and, for OpenAI-compatible ones, its host.
 pub fn system(provider: &Provider) -> &'static str {
-    match provider.adapter.name() {
+    system_of(provider.adapter.name(), &provider.upstream.host)
+}
+
+/// [`system`] from an adapter's name and a provider's host.
+fn system_of(adapter: &str, host: &str) -> &'static str {
+    match adapter {
         "anthropic" => "anthropic",
         "gemini" => "gcp.gemini",
         "vertex" => "gcp.vertex_ai",
@@ -154,7 +159,6 @@ pub fn system(provider: &Provider) -> &'static str {
         "azure" => "az.ai.openai",
         "cohere" => "cohere",
         "openai" => {
-            let host = provider.upstream.host.as_str();
             const KNOWN: [(&str, &str); 7] = [
                 ("openai.com", "openai"),
                 ("deepseek.com", "deepseek"),
@@ -177,3 +181,6 @@ pub fn system(provider: &Provider) -> &'static str {
         _ => "_OTHER",
     }
 }
+
+#[cfg(test)]
+mod tests;
