@@ -107,16 +107,19 @@ impl Exporter {
         }
     }
 
-    /// Exports what is queued, waiting at most `timeout`; false if that
-    /// was not enough.
-    pub fn flush(&self, timeout: Duration) -> bool {
+    /// Exports what is queued, waiting at most `timeout`; `Err` with the
+    /// spans still unsent if that was not enough.
+    pub fn flush(&self, timeout: Duration) -> Result<(), usize> {
         let Some(Some(h)) = self.handle.get() else {
-            return true;
+            return Ok(());
         };
         let (ack, done) = mpsc::sync_channel(1);
         let sent = h.tx.send(Msg::Flush(ack)).is_ok();
         h.thread.unpark();
-        sent && done.recv_timeout(timeout).is_ok()
+        if sent && done.recv_timeout(timeout).is_ok() {
+            return Ok(());
+        }
+        Err(h.queued.load(Ordering::Relaxed))
     }
 
     /// Starts the export thread; `None` (logged) if it could not start.
@@ -171,8 +174,9 @@ pub fn flush_all(timeout: Duration) {
         .collect();
     for e in all {
         let left = deadline.saturating_duration_since(Instant::now());
-        if !e.flush(left) {
-            tracing::warn!(endpoint = %e.settings.endpoint, "spans still unsent at shutdown");
+        if let Err(unsent) = e.flush(left) {
+            drop_spans(unsent, "shutdown");
+            tracing::warn!(endpoint = %e.settings.endpoint, spans = unsent, "spans still unsent at shutdown: dropped");
         }
     }
 }
