@@ -27,8 +27,7 @@ use pingora::connectors::http::Connector;
 use super::span::{Attr, Span};
 use super::ExportSettings;
 use crate::metrics::metrics;
-use crate::upstream::call::{self, Outgoing, RequestHead};
-use crate::upstream::{PeerTimeouts, Upstream};
+use crate::upstream::call::{self, PostError};
 
 /// The instrumentation scope the spans are reported under.
 const SCOPE: &str = "switchyard";
@@ -369,37 +368,29 @@ impl Post<'_> {
         body: Bytes,
         timeout: Duration,
     ) -> Result<(), (String, bool)> {
-        let fatal = |e: String| (e, false);
-        let url = url::Url::parse(&settings.endpoint).map_err(|e| fatal(e.to_string()))?;
-        let origin = format!("{}://{}", url.scheme(), url.authority());
-        let upstream = Upstream::parse(&origin).map_err(fatal)?;
         let mut headers = vec![(
             "content-type".to_string(),
             "application/x-protobuf".to_string(),
         )];
         headers.extend(settings.headers.iter().cloned());
-        let head =
-            RequestHead::new(http::Method::POST, &upstream, url.path(), &headers).map_err(fatal)?;
-        let outgoing = Outgoing {
-            head: Arc::new(head),
+        // The answer is small (an ExportTraceServiceResponse); reading it
+        // lets the connection be reused.
+        let post = call::post(
+            self.connector,
+            &settings.endpoint,
+            &headers,
             body,
-            form: None,
-            extra_headers: Vec::new(),
+            timeout,
+            64 * 1024,
+        );
+        let status = match post.await {
+            Ok((status, _)) => status,
+            // The collector answered; an unread body does not undo a 2xx.
+            Err(PostError::Unread { status, .. }) => status,
+            Err(e @ PostError::Invalid(_)) => return Err((e.to_string(), false)),
+            Err(e @ PostError::Call(_)) => return Err((e.to_string(), true)),
         };
-        let peer = PeerTimeouts {
-            connect: timeout,
-            read: timeout,
-            write: timeout,
-        };
-        let mut incoming = call::send(self.connector, &upstream, &outgoing, peer)
-            .await
-            .map_err(|e| (e.to_string(), true))?;
-        let status = incoming.status();
-        // The answer is small (an ExportTraceServiceResponse); read it so
-        // the connection can be reused.
-        let _ = incoming.read_all(64 * 1024).await;
         if (200..300).contains(&status) {
-            incoming.release(self.connector).await;
             return Ok(());
         }
         let transient = matches!(status, 429 | 502 | 503 | 504);

@@ -263,6 +263,69 @@ pub async fn send(
     Err(last.unwrap_or_else(|| CallError::Io("no connection".into())))
 }
 
+/// Why [`post`] got no whole answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PostError {
+    /// The URL or a header cannot make a request (trying again will not help).
+    #[error("{0}")]
+    Invalid(String),
+    /// No response header: the endpoint could not be reached or did not answer.
+    #[error("{0}")]
+    Call(String),
+    /// The response header came, its body did not.
+    #[error("HTTP {status}, body unread: {message}")]
+    Unread { status: u16, message: String },
+}
+
+/// A small request of the gateway's own — a token exchange, a trace
+/// export — posted to `url` through `connector` (its pool and TLS, no
+/// second HTTP client), and its answer read whole, up to `max_answer`
+/// bytes; the connection goes back to the pool. Each step waits at most
+/// `timeout`; callers bound the whole.
+pub async fn post(
+    connector: &Connector,
+    url: &str,
+    headers: &[(String, String)],
+    body: Bytes,
+    timeout: Duration,
+    max_answer: usize,
+) -> Result<(u16, Bytes), PostError> {
+    let invalid = |e: String| PostError::Invalid(format!("{url}: {e}"));
+    let parsed = url::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
+    let origin = format!("{}://{}", parsed.scheme(), parsed.authority());
+    let upstream = Upstream::parse(&origin).map_err(invalid)?;
+    let target = match parsed.query() {
+        Some(q) => format!("{}?{q}", parsed.path()),
+        None => parsed.path().to_string(),
+    };
+    let head =
+        RequestHead::new(http::Method::POST, &upstream, &target, headers).map_err(invalid)?;
+    let outgoing = Outgoing {
+        head: Arc::new(head),
+        body,
+        form: None,
+        extra_headers: Vec::new(),
+    };
+    let peer = PeerTimeouts {
+        connect: timeout,
+        read: timeout,
+        write: timeout,
+    };
+    let mut incoming = send(connector, &upstream, &outgoing, peer)
+        .await
+        .map_err(|e| PostError::Call(e.to_string()))?;
+    let status = incoming.status();
+    let answer = incoming
+        .read_all(max_answer)
+        .await
+        .map_err(|e| PostError::Unread {
+            status,
+            message: e.to_string(),
+        })?;
+    incoming.release(connector).await;
+    Ok((status, answer))
+}
+
 async fn exchange(
     session: &mut HttpSession,
     req: &Outgoing,

@@ -1,7 +1,6 @@
 //! One request to an OAuth2 token endpoint, through the gateway's own
-//! upstream connector (Pingora's pool and TLS, no second HTTP client).
+//! upstream connector ([`call::post`]).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -9,8 +8,7 @@ use pingora::connectors::http::Connector;
 use serde::Deserialize;
 
 use crate::cloud::AuthError;
-use crate::upstream::call::{self, Outgoing, RequestHead};
-use crate::upstream::{PeerTimeouts, Upstream};
+use crate::upstream::call;
 
 /// How long a token exchange may take, all in.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -44,13 +42,6 @@ pub(super) async fn post(
     form: &[(&'static str, String)],
 ) -> Result<Answer, AuthError> {
     let unavailable = |what: String| AuthError::Unavailable(format!("token endpoint: {what}"));
-    let url = url::Url::parse(token_uri).map_err(|e| unavailable(format!("{token_uri}: {e}")))?;
-    let origin = format!("{}://{}", url.scheme(), url.authority());
-    let upstream = Upstream::parse(&origin).map_err(unavailable)?;
-    let mut target = url.path().to_string();
-    if let Some(q) = url.query() {
-        target = format!("{target}?{q}");
-    }
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
         .finish();
@@ -61,34 +52,18 @@ pub(super) async fn post(
         ),
         ("accept".to_string(), "application/json".to_string()),
     ];
-    let head =
-        RequestHead::new(http::Method::POST, &upstream, &target, &headers).map_err(unavailable)?;
-    let outgoing = Outgoing {
-        head: Arc::new(head),
-        body: Bytes::from(body),
-        form: None,
-        extra_headers: Vec::new(),
-    };
-    let peer = PeerTimeouts {
-        connect: TIMEOUT,
-        read: TIMEOUT,
-        write: TIMEOUT,
-    };
-    let exchange = async {
-        let mut incoming = call::send(connector, &upstream, &outgoing, peer)
-            .await
-            .map_err(|e| unavailable(e.to_string()))?;
-        let status = incoming.status();
-        let body = incoming
-            .read_all(MAX_ANSWER)
-            .await
-            .map_err(|e| unavailable(e.to_string()))?;
-        incoming.release(connector).await;
-        Ok::<_, AuthError>((status, body))
-    };
+    let exchange = call::post(
+        connector,
+        token_uri,
+        &headers,
+        Bytes::from(body),
+        TIMEOUT,
+        MAX_ANSWER,
+    );
     let (status, body) = tokio::time::timeout(TIMEOUT, exchange)
         .await
-        .map_err(|_| unavailable(format!("no answer from {origin} in {TIMEOUT:?}")))??;
+        .map_err(|_| unavailable(format!("no answer from {token_uri} in {TIMEOUT:?}")))?
+        .map_err(|e| unavailable(e.to_string()))?;
     if (200..300).contains(&status) {
         return serde_json::from_slice::<Answer>(&body)
             .map_err(|_| unavailable(format!("HTTP {status} without an access_token")));
