@@ -47,7 +47,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub use query::{GroupBy, UsageQuery, UsageRow};
+pub use query::{GroupBy, SpendBy, UsageQuery, UsageRow};
 pub use target::LedgerTarget;
 
 use store::{Pending, Store, StoreError};
@@ -80,6 +80,8 @@ pub struct UsageRecord {
     pub error: Option<String>,
     /// The request's OpenTelemetry trace id (32 hex digits), when traced.
     pub trace_id: Option<String>,
+    /// The guardrail that blocked the request or its answer, if one did.
+    pub guardrail: Option<String>,
 }
 
 /// Unix time now in milliseconds (for [`UsageRecord::at_ms`]).
@@ -272,10 +274,28 @@ impl Ledger {
         self.inner.read(|store| store.query(q))
     }
 
-    /// Total `cost_usd` per key over records at or after `since_ms`, for
-    /// seeding budgets at start-up. Blocks like [`Ledger::query`].
+    /// Total `cost_usd` per key, route or provider (`by`) over records at
+    /// or after `since_ms`; records whose value for `by` is empty (no key
+    /// when auth is off, say) are left out. Fails with
+    /// [`LedgerError::Query`] when the database cannot answer. Blocks like
+    /// [`Ledger::query`].
+    pub fn spend_by(
+        &self,
+        by: SpendBy,
+        since_ms: i64,
+    ) -> Result<HashMap<String, f64>, LedgerError> {
+        self.inner.read(|store| store.spend_by(by, since_ms))
+    }
+
+    /// [`Ledger::spend_by`] per key, for seeding budgets at start-up.
     pub fn spend_by_key(&self, since_ms: i64) -> Result<HashMap<String, f64>, LedgerError> {
-        self.inner.read(|store| store.spend_by_key(since_ms))
+        self.spend_by(SpendBy::Key, since_ms)
+    }
+
+    /// Total `cost_usd` over all records at or after `since_ms` (0 when
+    /// there are none). Fails and blocks like [`Ledger::spend_by`].
+    pub fn spend_total(&self, since_ms: i64) -> Result<f64, LedgerError> {
+        self.inner.read(|store| store.spend_total(since_ms))
     }
 
     /// `sqlite:/path/usage.db` or `postgres://host:port/db`, without password.

@@ -1,7 +1,7 @@
 //! The PostgreSQL backend, on the synchronous `postgres` client (which runs
 //! its own small runtime, so it is only ever called from plain threads:
 //! the writer thread and the query thread). A batch goes in as one
-//! `INSERT … SELECT * FROM unnest(…)` of 18 arrays: one round trip and one
+//! `INSERT … SELECT * FROM unnest(…)` of 20 arrays: one round trip and one
 //! implicit transaction, whatever the batch size.
 
 use std::collections::HashMap;
@@ -11,7 +11,7 @@ use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Statement};
 
-use super::query::{self, Dialect, Param, Totals, UsageQuery, UsageRow};
+use super::query::{self, Dialect, Param, SpendBy, Totals, UsageQuery, UsageRow};
 use super::store::{db_int, Pending, Store, StoreError};
 use super::target::LedgerTarget;
 
@@ -25,19 +25,20 @@ const SCHEMA_LOCK: i64 = 0x5377_6974_6368_7964;
 
 const COLUMNS: &str = "at_ms, request_id, key, route, provider, model, endpoint, status, stream, \
      prompt_tokens, completion_tokens, cached_tokens, cost_usd, latency_ms, ttft_ms, attempts, \
-     cache, error, trace_id";
+     cache, error, trace_id, guardrail";
 
-/// The element types of the 19 arrays a batch is sent as, in `COLUMNS` order.
+/// The element types of the 20 arrays a batch is sent as, in `COLUMNS` order.
 const ARRAY_TYPES: &str = "int8[], text[], text[], text[], text[], text[], text[], int4[], \
-     bool[], int8[], int8[], int8[], float8[], int8[], int8[], int4[], text[], text[], text[]";
+     bool[], int8[], int8[], int8[], float8[], int8[], int8[], int4[], text[], text[], text[], \
+     text[]";
 
 /// A connection to the ledger table in PostgreSQL.
 pub(crate) struct PgStore {
     client: Client,
     table: String,
     target: LedgerTarget,
-    /// `INSERT … SELECT * FROM unnest($1, …, $19)`: a whole batch as one
-    /// statement of 19 array parameters, prepared once per connection.
+    /// `INSERT … SELECT * FROM unnest($1, …, $20)`: a whole batch as one
+    /// statement of 20 array parameters, prepared once per connection.
     insert: Option<Statement>,
 }
 
@@ -74,6 +75,7 @@ struct Columns<'a> {
     cache: Vec<&'a str>,
     error: Vec<Option<&'a str>>,
     trace_id: Vec<Option<&'a str>>,
+    guardrail: Vec<Option<&'a str>>,
 }
 
 impl<'a> Columns<'a> {
@@ -101,6 +103,7 @@ impl<'a> Columns<'a> {
             cache: records().map(|r| r.cache.as_str()).collect(),
             error: records().map(|r| r.error.as_deref()).collect(),
             trace_id: records().map(|r| r.trace_id.as_deref()).collect(),
+            guardrail: records().map(|r| r.guardrail.as_deref()).collect(),
         }
     }
 }
@@ -166,9 +169,11 @@ impl PgStore {
                  attempts INTEGER NOT NULL,
                  cache TEXT NOT NULL,
                  error TEXT,
-                 trace_id TEXT
+                 trace_id TEXT,
+                 guardrail TEXT
              );
              ALTER TABLE {t} ADD COLUMN IF NOT EXISTS trace_id TEXT;
+             ALTER TABLE {t} ADD COLUMN IF NOT EXISTS guardrail TEXT;
              CREATE INDEX IF NOT EXISTS {t}_at_ms ON {t} (at_ms);
              CREATE INDEX IF NOT EXISTS {t}_key_at_ms ON {t} (key, at_ms);"
         );
@@ -206,7 +211,7 @@ fn refused(e: &postgres::Error) -> bool {
 impl Store for PgStore {
     fn insert(&mut self, batch: &[Pending]) -> Result<(), StoreError> {
         let cols = Columns::of(batch);
-        let params: [&(dyn ToSql + Sync); 19] = [
+        let params: [&(dyn ToSql + Sync); 20] = [
             &cols.at_ms,
             &cols.request_id,
             &cols.key,
@@ -226,6 +231,7 @@ impl Store for PgStore {
             &cols.cache,
             &cols.error,
             &cols.trace_id,
+            &cols.guardrail,
         ];
         let result = (|| {
             if self.insert.is_none() {
@@ -284,12 +290,8 @@ impl Store for PgStore {
         Ok(out)
     }
 
-    fn spend_by_key(&mut self, since_ms: i64) -> Result<HashMap<String, f64>, StoreError> {
-        let sql = format!(
-            "SELECT key, CAST(SUM(cost_usd) AS DOUBLE PRECISION) FROM {} \
-             WHERE at_ms >= $1 GROUP BY key",
-            self.table
-        );
+    fn spend_by(&mut self, by: SpendBy, since_ms: i64) -> Result<HashMap<String, f64>, StoreError> {
+        let sql = query::spend_by_sql(by, &self.table, Dialect::Postgres);
         let rows = self
             .client
             .query(&sql, &[&since_ms])
@@ -297,6 +299,14 @@ impl Store for PgStore {
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect::<Result<_, postgres::Error>>()
+            .map_err(|e| self.err(&e))
+    }
+
+    fn spend_total(&mut self, since_ms: i64) -> Result<f64, StoreError> {
+        let sql = query::spend_total_sql(&self.table, Dialect::Postgres);
+        self.client
+            .query_one(&sql, &[&since_ms])
+            .and_then(|r| r.try_get(0))
             .map_err(|e| self.err(&e))
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rusqlite::{params, params_from_iter, Connection};
 
-use super::query::{self, Dialect, Param, Totals, UsageQuery, UsageRow};
+use super::query::{self, Dialect, Param, SpendBy, Totals, UsageQuery, UsageRow};
 use super::store::{db_int, Pending, Store, StoreError};
 
 /// How long a statement waits for another connection's lock.
@@ -67,7 +67,8 @@ impl SqliteStore {
                  attempts INTEGER NOT NULL,
                  cache TEXT NOT NULL,
                  error TEXT,
-                 trace_id TEXT
+                 trace_id TEXT,
+                 guardrail TEXT
              );
              CREATE INDEX IF NOT EXISTS {table}_at_ms ON {table} (at_ms);
              CREATE INDEX IF NOT EXISTS {table}_key_at_ms ON {table} (key, at_ms);"
@@ -75,14 +76,16 @@ impl SqliteStore {
         .map_err(|e| fail("cannot create the ledger table in", &e))?;
         add_trace_id(&conn, table)
             .map_err(|e| fail("cannot add trace_id to the ledger table in", &e))?;
+        add_guardrail(&conn, table)
+            .map_err(|e| fail("cannot add guardrail to the ledger table in", &e))?;
         Ok(Self {
             conn,
             table: table.to_string(),
             insert_sql: format!(
                 "INSERT INTO {table} (at_ms, request_id, key, route, provider, model, endpoint,
                  status, stream, prompt_tokens, completion_tokens, cached_tokens, cost_usd,
-                 latency_ms, ttft_ms, attempts, cache, error, trace_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                 latency_ms, ttft_ms, attempts, cache, error, trace_id, guardrail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
             ),
         })
     }
@@ -97,6 +100,19 @@ fn add_trace_id(conn: &Connection, table: &str) -> rusqlite::Result<()> {
         .exists([])?;
     if !has {
         conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN trace_id TEXT"))?;
+    }
+    Ok(())
+}
+
+/// A ledger table made before guardrails were recorded gets their column.
+fn add_guardrail(conn: &Connection, table: &str) -> rusqlite::Result<()> {
+    let has = conn
+        .prepare(&format!(
+            "SELECT 1 FROM pragma_table_info('{table}') WHERE name = 'guardrail'"
+        ))?
+        .exists([])?;
+    if !has {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN guardrail TEXT"))?;
     }
     Ok(())
 }
@@ -132,6 +148,7 @@ impl Store for SqliteStore {
                     r.cache,
                     r.error,
                     r.trace_id,
+                    r.guardrail,
                 ])
                 .map_err(err)?;
             }
@@ -172,17 +189,19 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    fn spend_by_key(&mut self, since_ms: i64) -> Result<HashMap<String, f64>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT key, SUM(cost_usd) FROM {} WHERE at_ms >= ?1 GROUP BY key",
-                self.table
-            ))
-            .map_err(err)?;
+    fn spend_by(&mut self, by: SpendBy, since_ms: i64) -> Result<HashMap<String, f64>, StoreError> {
+        let sql = query::spend_by_sql(by, &self.table, Dialect::Sqlite);
+        let mut stmt = self.conn.prepare(&sql).map_err(err)?;
         let rows = stmt
             .query_map([since_ms], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(err)?;
         rows.collect::<Result<_, _>>().map_err(err)
+    }
+
+    fn spend_total(&mut self, since_ms: i64) -> Result<f64, StoreError> {
+        let sql = query::spend_total_sql(&self.table, Dialect::Sqlite);
+        self.conn
+            .query_row(&sql, [since_ms], |r| r.get(0))
+            .map_err(err)
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use super::query::{UsageQuery, UsageRow};
+use super::query::{SpendBy, UsageQuery, UsageRow};
 use super::target::LedgerTarget;
 use super::{pg, sqlite, UsageRecord};
 
@@ -44,8 +44,11 @@ pub(crate) trait Store: Send {
     fn insert(&mut self, batch: &[Pending]) -> Result<(), StoreError>;
     /// Aggregates per [`UsageQuery`].
     fn query(&mut self, q: &UsageQuery) -> Result<Vec<UsageRow>, StoreError>;
-    /// Sum of `cost_usd` per key for records at or after `since_ms`.
-    fn spend_by_key(&mut self, since_ms: i64) -> Result<HashMap<String, f64>, StoreError>;
+    /// Sum of `cost_usd` per non-empty value of `by` for records at or
+    /// after `since_ms`.
+    fn spend_by(&mut self, by: SpendBy, since_ms: i64) -> Result<HashMap<String, f64>, StoreError>;
+    /// Sum of `cost_usd` for records at or after `since_ms` (0 for none).
+    fn spend_total(&mut self, since_ms: i64) -> Result<f64, StoreError>;
 }
 
 /// Opens a connection to `target` and makes sure `table` and its indexes exist.

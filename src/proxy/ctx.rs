@@ -65,6 +65,8 @@ pub struct RequestCtx {
     pub trace: Option<Box<RequestTrace>>,
     /// Events read from the provider's stream.
     pub stream_events: u64,
+    /// The guardrail that blocked the request or its answer.
+    pub guardrail: Option<String>,
     _in_flight: Option<InFlight>,
 }
 
@@ -95,6 +97,7 @@ impl RequestCtx {
             turn: None,
             trace: None,
             stream_events: 0,
+            guardrail: None,
             _in_flight: Some(InFlight::enter()),
         }
     }

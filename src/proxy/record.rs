@@ -42,6 +42,7 @@ fn usage_record(ctx: &RequestCtx, trace_id: Option<String>) -> UsageRecord {
         cache: ctx.cache.unwrap_or("").to_string(),
         error: ctx.error.map(str::to_string),
         trace_id,
+        guardrail: ctx.guardrail.clone(),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Reading the ledger back: a [`UsageQuery`] (filters, time range, grouping)
 //! becomes one aggregate `SELECT` per backend dialect. User values only ever
-//! travel as bound parameters; column expressions come from [`GroupBy`].
+//! travel as bound parameters; column expressions come from [`GroupBy`]
+//! and [`SpendBy`]. Spend sums (per key, route or provider, or in total)
+//! are built here too.
 
 use std::collections::BTreeMap;
 
@@ -93,6 +95,46 @@ impl GroupBy {
             }
         }
     }
+}
+
+/// Which column spend is summed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpendBy {
+    Key,
+    Route,
+    Provider,
+}
+
+impl SpendBy {
+    /// The column, from this `match` only: never spliced from text.
+    fn column(self) -> &'static str {
+        match self {
+            Self::Key => "key",
+            Self::Route => "route",
+            Self::Provider => "provider",
+        }
+    }
+}
+
+/// `SELECT value, spend … GROUP BY value` for [`SpendBy`] on `table`, with
+/// `since_ms` as its one parameter; empty values are left out.
+pub(crate) fn spend_by_sql(by: SpendBy, table: &str, dialect: Dialect) -> String {
+    let col = by.column();
+    format!(
+        "SELECT {col}, CAST(SUM(cost_usd) AS DOUBLE PRECISION) FROM {table} \
+         WHERE at_ms >= {} AND {col} <> '' GROUP BY {col}",
+        dialect.placeholder(1)
+    )
+}
+
+/// One row, one column: total spend on `table` since the one parameter
+/// (0 when no record matches).
+pub(crate) fn spend_total_sql(table: &str, dialect: Dialect) -> String {
+    format!(
+        "SELECT CAST(COALESCE(SUM(cost_usd), 0) AS DOUBLE PRECISION) FROM {table} \
+         WHERE at_ms >= {}",
+        dialect.placeholder(1)
+    )
 }
 
 /// One group's totals. `errors` counts statuses ≥ 400, `cache_hits` records

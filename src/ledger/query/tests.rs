@@ -51,3 +51,23 @@ fn user_values_are_bound_never_spliced() {
         sql.text
     );
 }
+
+#[test]
+fn spend_columns_come_from_the_enum_and_skip_empty_values() {
+    let cases = [
+        (SpendBy::Key, "key"),
+        (SpendBy::Route, "route"),
+        (SpendBy::Provider, "provider"),
+    ];
+    for (by, col) in cases {
+        let sql = spend_by_sql(by, "t", Dialect::Postgres);
+        assert!(sql.starts_with(&format!("SELECT {col}, ")), "{sql}");
+        assert!(
+            sql.ends_with(&format!("WHERE at_ms >= $1 AND {col} <> '' GROUP BY {col}")),
+            "{sql}"
+        );
+    }
+    let sql = spend_total_sql("t", Dialect::Sqlite);
+    assert!(sql.contains("COALESCE(SUM(cost_usd), 0)"), "{sql}");
+    assert!(sql.ends_with("WHERE at_ms >= ?1"), "{sql}");
+}

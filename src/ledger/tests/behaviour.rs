@@ -1,23 +1,15 @@
 //! The same behaviour checked on both backends: each `fn` here runs once on
-//! SQLite and once on PostgreSQL (see `both!` at the end).
+//! SQLite and once on PostgreSQL (see `both!` in `tests/mod.rs`).
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::{poll, rec, TestDb};
+use super::{poll, rec, slow, TestDb};
 use crate::ledger::{GroupBy, Ledger, LedgerError, LedgerOptions, UsageQuery, UsageRecord};
 
 const DAY: i64 = 86_400_000;
 const HOUR: i64 = 3_600_000;
 /// 2024-01-01T00:00:00Z.
 const T0: i64 = 1_704_067_200_000;
-
-fn slow() -> LedgerOptions {
-    LedgerOptions {
-        flush_interval: Duration::from_secs(3600),
-        ..Default::default()
-    }
-}
 
 fn records_round_trip(db: TestDb) {
     let ledger = db.open(slow());
@@ -41,6 +33,7 @@ fn records_round_trip(db: TestDb) {
         cache: "miss".into(),
         error: Some("upstream closed the stream: 'quoted' \"text\" ✓".into()),
         trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+        guardrail: Some("pii-filter".into()),
     };
     let bare = UsageRecord {
         key: String::new(),
@@ -252,17 +245,6 @@ fn filters_and_time_ranges(db: TestDb) {
     assert_eq!(limited[0].group["key"], "alice");
 }
 
-fn spend_by_key_sums_cost_since(db: TestDb) {
-    let ledger = db.open(slow());
-    seed(&ledger);
-    let spend = ledger.spend_by_key(T0).unwrap();
-    let want: HashMap<String, f64> = [("alice".to_string(), 1.5), ("bob".to_string(), 0.25)].into();
-    assert_eq!(spend, want);
-    let later = ledger.spend_by_key(T0 + DAY + 2 * HOUR + 1).unwrap();
-    assert_eq!(later, [("bob".to_string(), 0.25)].into());
-    assert!(ledger.spend_by_key(T0 + 9 * DAY).unwrap().is_empty());
-}
-
 fn reopening_keeps_rows_and_schema(db: TestDb) {
     let first = db.open(slow());
     first.record(rec("before"));
@@ -347,68 +329,14 @@ fn records_arriving_one_by_one_do_not_wake_the_writer_each(db: TestDb) {
     assert_eq!(db.count(), 200);
 }
 
-/// A ledger made before traces were recorded gets the `trace_id` column
-/// when it is opened, and keeps its rows.
-fn a_table_without_trace_ids_gets_their_column(db: TestDb) {
-    let old_schema = format!(
-        "CREATE TABLE {} (
-             id {}, at_ms BIGINT NOT NULL, request_id TEXT NOT NULL,
-             key TEXT NOT NULL, route TEXT NOT NULL, provider TEXT NOT NULL,
-             model TEXT NOT NULL, endpoint TEXT NOT NULL, status INTEGER NOT NULL,
-             stream BOOLEAN NOT NULL, prompt_tokens BIGINT NOT NULL,
-             completion_tokens BIGINT NOT NULL, cached_tokens BIGINT NOT NULL,
-             cost_usd DOUBLE PRECISION NOT NULL, latency_ms BIGINT NOT NULL, ttft_ms BIGINT,
-             attempts INTEGER NOT NULL, cache TEXT NOT NULL, error TEXT);
-         INSERT INTO {} (at_ms, request_id, key, route, provider, model, endpoint, status,
-             stream, prompt_tokens, completion_tokens, cached_tokens, cost_usd, latency_ms,
-             attempts, cache)
-         VALUES (1, 'old', '', '', '', '', 'chat', 200, false, 0, 0, 0, 0, 0, 1, '');",
-        db.table(),
-        match db {
-            TestDb::Sqlite { .. } => "INTEGER PRIMARY KEY",
-            TestDb::Postgres { .. } => "BIGSERIAL PRIMARY KEY",
-        },
-        db.table()
-    );
-    db.execute(&old_schema);
-    let ledger = db.open(slow());
-    let traced = UsageRecord {
-        trace_id: Some("0af7651916cd43dd8448eb211c80319c".into()),
-        ..rec("new")
-    };
-    ledger.record(traced.clone());
-    ledger.flush().unwrap();
-    let rows = db.rows();
-    assert_eq!(rows.len(), 2);
-    assert_eq!(
-        (rows[0].request_id.as_str(), rows[0].trace_id.as_deref()),
-        ("old", None)
-    );
-    assert_eq!(rows[1], traced);
-}
-
-/// Each name becomes `sqlite::name` and `postgres::name`.
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() { super::$name(super::TestDb::sqlite()) })*
-        }
-        mod postgres {
-            $(#[test] fn $name() { super::$name(super::TestDb::postgres()) })*
-        }
-    };
-}
-
 both!(
     records_round_trip,
     records_are_written_within_the_flush_interval_without_flush,
     a_full_batch_is_written_at_once,
     group_by_each_dimension,
     filters_and_time_ranges,
-    spend_by_key_sums_cost_since,
     reopening_keeps_rows_and_schema,
     records_from_many_threads_all_arrive,
     a_writer_behind_schedule_still_writes_full_batches,
     records_arriving_one_by_one_do_not_wake_the_writer_each,
-    a_table_without_trace_ids_gets_their_column,
 );

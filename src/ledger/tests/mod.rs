@@ -3,9 +3,23 @@
 //! `postgres://postgres@127.0.0.1:5432/test`), each test on its own table so
 //! parallel runs and reruns never see each other's rows.
 
+/// Each name becomes `sqlite::name` and `postgres::name`.
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(super::TestDb::sqlite()) })*
+        }
+        mod postgres {
+            $(#[test] fn $name() { super::$name(super::TestDb::postgres()) })*
+        }
+    };
+}
+
 mod behaviour;
 mod crash;
 mod outage;
+mod schema;
+mod spend;
 mod throughput;
 
 use std::path::PathBuf;
@@ -79,7 +93,7 @@ impl TestDb {
         let sql = format!(
             "SELECT at_ms, request_id, key, route, provider, model, endpoint, status, stream,
              prompt_tokens, completion_tokens, cached_tokens, cost_usd, latency_ms, ttft_ms,
-             attempts, cache, error, trace_id FROM {} ORDER BY id",
+             attempts, cache, error, trace_id, guardrail FROM {} ORDER BY id",
             self.table()
         );
         match self {
@@ -109,6 +123,7 @@ impl TestDb {
                             cache: r.get(16)?,
                             error: r.get(17)?,
                             trace_id: r.get(18)?,
+                            guardrail: r.get(19)?,
                         })
                     })
                     .unwrap();
@@ -141,6 +156,7 @@ impl TestDb {
                         cache: r.get(16),
                         error: r.get(17),
                         trace_id: r.get(18),
+                        guardrail: r.get(19),
                     })
                     .collect()
             }
@@ -214,6 +230,15 @@ pub(crate) fn rec(request_id: impl Into<String>) -> UsageRecord {
         cache: String::new(),
         error: None,
         trace_id: None,
+        guardrail: None,
+    }
+}
+
+/// Options that never flush on their own: tests call `flush`.
+pub(crate) fn slow() -> LedgerOptions {
+    LedgerOptions {
+        flush_interval: Duration::from_secs(3600),
+        ..Default::default()
     }
 }
 
