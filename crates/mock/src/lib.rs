@@ -38,9 +38,13 @@
 //!   `:streamRawPredict`, `endpoints/openapi/chat/completions` (bearer token, not `api_key`);
 //! - `POST /v1/traces`: OTLP/HTTP span exports, answered 200 and counted
 //!   ([`MockServer::otlp_exports`]), so `mock-provider` can stand in for a
-//!   collector in load runs (tests that read spans have their own).
+//!   collector in load runs (tests that read spans have their own);
+//! - `POST /hooks/{name}`: a webhook receiver for the gateway's budget
+//!   alerts, answered 200 `{"ok":true}` and recorded
+//!   ([`MockServer::webhooks`]), the first `MockConfig::webhook_failures`
+//!   answered 503 (`hooks`).
 //!
-//! Every endpoint but `/v1/models` and unknown paths is a hit and goes
+//! Every endpoint but `/v1/models`, the two sinks and unknown paths is a hit and goes
 //! through `call`: `api_key`, `latency`, `error_rate` and the faults apply.
 
 mod anthropic;
@@ -57,6 +61,7 @@ mod faults;
 mod files;
 mod form;
 mod gemini;
+mod hooks;
 mod hostile;
 mod images;
 mod moderations;
@@ -84,6 +89,7 @@ use tokio::task::JoinHandle;
 pub use bedrock::AwsAuth;
 pub use faults::{Fault, ParseFaultError};
 pub use form::{Form, FormPart};
+pub use hooks::Hook;
 pub use state::RecordedRequest;
 pub use vertex::GcpAuth;
 
@@ -165,6 +171,9 @@ pub struct MockConfig {
     /// `/v1/projects/…`); with `None`, `/token` is an unknown path and the
     /// Vertex model endpoints take any request.
     pub gcp: Option<GcpAuth>,
+    /// How many of the first `POST /hooks/{name}` are answered 503 before
+    /// the receiver accepts them (0: none).
+    pub webhook_failures: usize,
 }
 
 impl Default for MockConfig {
@@ -183,6 +192,7 @@ impl Default for MockConfig {
             keep_requests: usize::MAX,
             aws: None,
             gcp: None,
+            webhook_failures: 0,
         }
     }
 }
@@ -194,6 +204,8 @@ pub struct MockServer {
     shared: Arc<Shared>,
     /// Exports received on `POST /v1/traces`.
     otlp_exports: Arc<AtomicUsize>,
+    /// What `POST /hooks/{name}` received.
+    hooks: Arc<hooks::Hooks>,
     /// Dropping the sender is the shutdown signal for the server and handlers.
     stop_tx: Option<watch::Sender<()>>,
     task: Option<JoinHandle<io::Result<()>>>,
@@ -226,7 +238,12 @@ impl MockServer {
         let (stop_tx, stop_rx) = watch::channel(());
         let shared = Arc::new(Shared::new(cfg, Shutdown::new(stop_rx.clone())));
         let otlp_exports = Arc::new(AtomicUsize::new(0));
-        let app = routes::router(Arc::clone(&shared), Arc::clone(&otlp_exports));
+        let hooks = Arc::new(hooks::Hooks::default());
+        let app = routes::router(
+            Arc::clone(&shared),
+            Arc::clone(&otlp_exports),
+            Arc::clone(&hooks),
+        );
         let listener = slow_header::FaultyListener {
             inner: listener,
             shared: Arc::clone(&shared),
@@ -241,6 +258,7 @@ impl MockServer {
             addr,
             shared,
             otlp_exports,
+            hooks,
             stop_tx: Some(stop_tx),
             task: Some(task),
         })
@@ -308,6 +326,17 @@ impl MockServer {
     /// Trace exports received on `POST /v1/traces`, in all.
     pub fn otlp_exports(&self) -> usize {
         self.otlp_exports.load(Ordering::SeqCst)
+    }
+
+    /// The POSTs to `/hooks/{name}` answered 200, in arrival order (those
+    /// answered 503 under `MockConfig::webhook_failures` are not here).
+    pub fn webhooks(&self) -> Vec<Hook> {
+        self.hooks.accepted()
+    }
+
+    /// POSTs to `/hooks/{name}` received, the ones answered 503 included.
+    pub fn webhook_attempts(&self) -> usize {
+        self.hooks.attempts()
     }
 
     /// Requests in progress: from arrival until the response body is finished

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, post, MethodRouter};
 use axum::Router;
 
+use super::hooks::{self, Hooks};
 use super::state::Shared;
 use super::{
     anthropic, audio, bedrock, cohere, echo, embeddings, files, gemini, images, moderations,
@@ -18,8 +19,13 @@ use super::{
 };
 
 /// Every route of the mock; `otlp_exports` counts the trace exports
-/// posted to `/v1/traces`.
-pub(crate) fn router(shared: Arc<Shared>, otlp_exports: Arc<AtomicUsize>) -> Router {
+/// posted to `/v1/traces`, `hooks` keeps the webhooks posted to
+/// `/hooks/{name}`.
+pub(crate) fn router(
+    shared: Arc<Shared>,
+    otlp_exports: Arc<AtomicUsize>,
+    hooks: Arc<Hooks>,
+) -> Router {
     let openai_paths: [(&str, MethodRouter<Arc<Shared>>); 18] = [
         ("/chat/completions", post(openai::chat)),
         ("/embeddings", post(embeddings::create)),
@@ -70,6 +76,12 @@ pub(crate) fn router(shared: Arc<Shared>, otlp_exports: Arc<AtomicUsize>) -> Rou
         .route(
             "/v1/traces",
             post(move || trace_sink(Arc::clone(&otlp_exports))),
+        )
+        .route(
+            "/hooks/{name}",
+            post(move |shared, name, headers, body| {
+                hooks::receive(shared, Arc::clone(&hooks), name, headers, body)
+            }),
         )
         .fallback(fallback)
         .with_state(shared)

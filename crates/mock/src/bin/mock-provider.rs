@@ -69,6 +69,7 @@ impl Args {
             keep_requests: self.keep_requests,
             aws: None,
             gcp: None,
+            webhook_failures: 0,
         }
     }
 }

@@ -1,5 +1,10 @@
 //! OpenAI Chat Completions (wire-formats §1.1–1.3), `GET /v1/models`, and
 //! the OpenAI-shaped 404 for unknown paths.
+//!
+//! A request whose system message asks for a `SAFE`/`UNSAFE` verdict (both
+//! words in it) is answered as a moderation model would: `UNSAFE` when the
+//! other messages contain the word `kill` (any case), else `SAFE` — one
+//! delta, for the gateway's verdict guardrail.
 
 use std::sync::Arc;
 
@@ -135,10 +140,34 @@ impl ChatRequest {
                 .pointer("/stream_options/include_usage")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
-            reply: Reply::choose(tool_to_call(&body, messages), chunks),
+            reply: verdict(messages)
+                .unwrap_or_else(|| Reply::choose(tool_to_call(&body, messages), chunks)),
             prompt_tokens: prompt_tokens(chars),
         })
     }
+}
+
+/// A moderation model's one-word verdict, when the system message asks
+/// for one (see the module's doc).
+fn verdict(messages: &[Value]) -> Option<Reply> {
+    let text = |m: &Value| {
+        m.get("content")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (system, rest) = messages.split_first()?;
+    let asks = system.get("role").and_then(Value::as_str) == Some("system")
+        && text(system).contains("UNSAFE")
+        && text(system).contains("SAFE");
+    if !asks {
+        return None;
+    }
+    let flagged = rest.iter().any(|m| text(m).to_lowercase().contains("kill"));
+    let word = if flagged { "UNSAFE" } else { "SAFE" };
+    Some(Reply::Text {
+        deltas: vec![word.to_string()],
+    })
 }
 
 /// Why a chat body was rejected; becomes OpenAI's 400.
