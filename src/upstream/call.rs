@@ -298,8 +298,25 @@ pub async fn post(
         Some(q) => format!("{}?{q}", parsed.path()),
         None => parsed.path().to_string(),
     };
-    let head =
-        RequestHead::new(http::Method::POST, &upstream, &target, headers).map_err(invalid)?;
+    post_to(
+        connector, &upstream, &target, headers, body, timeout, max_answer,
+    )
+    .await
+}
+
+/// [`post`] to `target` (path and query) at an upstream already parsed,
+/// such as a provider's backend.
+pub async fn post_to(
+    connector: &Connector,
+    upstream: &Upstream,
+    target: &str,
+    headers: &[(String, String)],
+    body: Bytes,
+    timeout: Duration,
+    max_answer: usize,
+) -> Result<(u16, Bytes), PostError> {
+    let head = RequestHead::new(http::Method::POST, upstream, target, headers)
+        .map_err(|e| PostError::Invalid(format!("{target}: {e}")))?;
     let outgoing = Outgoing {
         head: Arc::new(head),
         body,
@@ -311,7 +328,7 @@ pub async fn post(
         read: timeout,
         write: timeout,
     };
-    let mut incoming = send(connector, &upstream, &outgoing, peer)
+    let mut incoming = send(connector, upstream, &outgoing, peer)
         .await
         .map_err(|e| PostError::Call(e.to_string()))?;
     let status = incoming.status();

@@ -156,6 +156,52 @@ impl Script {
         }
     }
 
+    /// Runs `hook(body, ctx)` on a document the hook edits in place: its
+    /// edits, or the document it returns instead.
+    pub fn edit(
+        &self,
+        hook: &'static str,
+        body: serde_json::Value,
+        ctx: Dynamic,
+    ) -> Result<serde_json::Value, AdapterError> {
+        let doc = json::Json::new(body);
+        let out = self.call(hook, None, (Dynamic::from(doc.clone()), ctx))?;
+        let itself = out
+            .read_lock::<json::Json>()
+            .is_some_and(|j| j.is_root_of(&doc));
+        if out.is_unit() || itself {
+            drop(out);
+            return Ok(doc.into_value());
+        }
+        let replaced = self.to_json(hook, &out)?;
+        drop(doc);
+        Ok(replaced)
+    }
+
+    /// Runs the stream hook `hook(chunk, ctx)` with `this` as per-stream
+    /// state: the chunk edited in place, or what it returns instead (see
+    /// [`Script::chunks`]), goes to `out`.
+    pub fn edit_chunk(
+        &self,
+        hook: &'static str,
+        this: &mut Dynamic,
+        chunk: serde_json::Value,
+        ctx: Dynamic,
+        out: &mut Vec<ChunkOut>,
+    ) -> Result<(), AdapterError> {
+        let doc = json::Json::new(chunk);
+        let result = self.call(hook, Some(this), (Dynamic::from(doc.clone()), ctx))?;
+        let itself = result
+            .read_lock::<json::Json>()
+            .is_some_and(|j| j.is_root_of(&doc));
+        if result.is_unit() || itself {
+            drop(result);
+            out.push(ChunkOut::Json(doc.into_value()));
+            return Ok(());
+        }
+        self.chunks(hook, result, out)
+    }
+
     /// A failure of `hook` that is not a Rhai error (a bad return value).
     pub fn bad_output(&self, hook: &'static str, message: impl Into<String>) -> AdapterError {
         AdapterError::Failed {

@@ -66,6 +66,13 @@ impl Json {
         node(&root, &self.path).cloned().unwrap_or(Value::Null)
     }
 
+    /// `f` of the node this handle points to (`null` if it is gone),
+    /// without copying it.
+    pub fn inspect<R>(&self, f: impl FnOnce(&Value) -> R) -> R {
+        let root = lock(&self.root);
+        f(node(&root, &self.path).unwrap_or(&Value::Null))
+    }
+
     fn child(&self, step: Step) -> Self {
         let mut path = Vec::with_capacity(self.path.len() + 1);
         path.extend_from_slice(&self.path);

@@ -175,7 +175,7 @@ impl Patch {
         if !self.hooks.request {
             return Ok(body);
         }
-        self.edit("patch_request", body, ctx)
+        self.script.edit("patch_request", body, ctx.script_map())
     }
 
     /// Runs `patch_response` on a hub answer, if defined.
@@ -183,23 +183,7 @@ impl Patch {
         if !self.hooks.response {
             return Ok(body);
         }
-        self.edit("patch_response", body, ctx)
-    }
-
-    /// Runs `hook` on `body`: its edits, or the body it returns.
-    fn edit(&self, hook: &'static str, body: Value, ctx: &Ctx) -> Result<Value, AdapterError> {
-        let doc = Json::new(body);
-        let out = self
-            .script
-            .call(hook, None, (Dynamic::from(doc.clone()), ctx.script_map()))?;
-        let itself = out.read_lock::<Json>().is_some_and(|j| j.is_root_of(&doc));
-        if out.is_unit() || itself {
-            drop(out);
-            return Ok(doc.into_value());
-        }
-        let replaced = self.script.to_json(hook, &out)?;
-        drop(doc);
-        Ok(replaced)
+        self.script.edit("patch_response", body, ctx.script_map())
     }
 
     /// The per-stream state `patch_chunk` sees as `this`.
@@ -219,22 +203,8 @@ impl Patch {
             out.push(ChunkOut::Json(chunk));
             return Ok(());
         }
-        let hook = "patch_chunk";
-        let doc = Json::new(chunk);
-        let result = self.script.call(
-            hook,
-            Some(this),
-            (Dynamic::from(doc.clone()), ctx.script_map()),
-        )?;
-        let itself = result
-            .read_lock::<Json>()
-            .is_some_and(|j| j.is_root_of(&doc));
-        if result.is_unit() || itself {
-            drop(result);
-            out.push(ChunkOut::Json(doc.into_value()));
-            return Ok(());
-        }
-        self.script.chunks(hook, result, out)
+        self.script
+            .edit_chunk("patch_chunk", this, chunk, ctx.script_map(), out)
     }
 }
 
