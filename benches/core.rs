@@ -109,6 +109,7 @@ fn relay(c: &mut Criterion) {
             secrets: vec!["k".into()],
             collect: false,
             keep: None,
+            guards: None,
         };
         let burst = reads.concat();
         group.throughput(Throughput::Elements(reads.len() as u64));

@@ -38,6 +38,7 @@ pub mod config;
 pub mod dialect;
 pub mod edge;
 pub mod error;
+pub mod guard;
 pub mod ledger;
 pub mod limits;
 pub mod logging;

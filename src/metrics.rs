@@ -76,6 +76,21 @@ pub struct Metrics {
     pub ratelimit_rejections: IntCounterVec,
     /// Requests refused because a key's budget is spent, by key name.
     pub budget_rejections: IntCounterVec,
+    /// Requests refused because a budget is spent, by scope (gateway,
+    /// route, provider, key) and the scope's name.
+    pub budget_refusals: IntCounterVec,
+    /// Soft budget thresholds crossed, by scope, name, period and threshold.
+    pub budget_alerts: IntCounterVec,
+    /// Budget webhook deliveries, by outcome (delivered, retried, failed,
+    /// dropped).
+    pub webhook_deliveries: IntCounterVec,
+    /// Requests and answers a guardrail blocked, by guardrail and stage
+    /// (request, response, chunk).
+    pub guardrail_blocks: IntCounterVec,
+    /// Guardrail failures (a script error, a moderation call that failed or
+    /// timed out), by guardrail and what was done (open: let through;
+    /// closed: refused).
+    pub guardrail_errors: IntCounterVec,
     /// Response cache lookups, by result (hit, miss, bypass).
     pub cache_requests: IntCounterVec,
     /// Requests answered by joining an identical request already in flight.
@@ -209,6 +224,31 @@ fn build() -> prometheus::Result<Metrics> {
             "gateway_budget_rejections_total",
             "Requests refused because the key's budget is spent, by key name",
             &["key"]
+        )?,
+        budget_refusals: register_int_counter_vec!(
+            "gateway_budget_refusals_total",
+            "Requests refused because a budget is spent, by scope (gateway, route, provider, key) and name",
+            &["scope", "name"]
+        )?,
+        budget_alerts: register_int_counter_vec!(
+            "gateway_budget_alerts_total",
+            "Soft budget thresholds crossed (each fires once per period), by scope, name, period and threshold",
+            &["scope", "name", "period", "threshold"]
+        )?,
+        webhook_deliveries: register_int_counter_vec!(
+            "gateway_webhook_deliveries_total",
+            "Budget webhook deliveries, by outcome (delivered, retried, failed, dropped)",
+            &["outcome"]
+        )?,
+        guardrail_blocks: register_int_counter_vec!(
+            "gateway_guardrail_blocks_total",
+            "Requests and answers blocked by a guardrail, by guardrail and stage (request, response, chunk)",
+            &["guardrail", "stage"]
+        )?,
+        guardrail_errors: register_int_counter_vec!(
+            "gateway_guardrail_errors_total",
+            "Guardrails that failed (script error, moderation call failed or timed out), by guardrail and action (open, closed)",
+            &["guardrail", "action"]
         )?,
         cache_requests: register_int_counter_vec!(
             "gateway_cache_requests_total",

@@ -91,7 +91,7 @@ pub fn keys(cfg: &Config) -> Value {
                 "models": k.models.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "rpm": k.rpm,
                 "tpm": k.tpm,
-                "budget": {"daily": k.daily_budget, "monthly": k.monthly_budget},
+                "budget": {"daily": k.budget.daily, "monthly": k.budget.monthly, "alerts": k.budget.alerts},
                 "metadata": k.metadata,
             })
         })

@@ -5,6 +5,7 @@
 //! the adapter scripts, `watch` reloads on change and swaps atomically.
 
 pub mod catalog;
+pub mod guardrails;
 pub mod load;
 pub mod policy;
 pub mod pricing;
@@ -111,6 +112,8 @@ pub struct Config {
     pub catalog: catalog::Catalog,
     /// Keys, shared state, ledger, cache and admin settings.
     pub policy: policy::Policy,
+    /// Guardrails every model request passes, before its route's own.
+    pub guardrails: crate::guard::Guardrails,
     /// The pricing catalog that fills models' missing prices and limits.
     pub pricing: pricing::Pricing,
 }

@@ -52,12 +52,48 @@ pub struct RawKey {
     pub metadata: BTreeMap<String, serde_yaml::Value>,
 }
 
-/// `budget:` of a key, in USD.
+/// `budget:` of the gateway (at the top), a route, a provider or a key, in
+/// USD per UTC day and month.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawBudget {
     pub daily: Option<f64>,
     pub monthly: Option<f64>,
+    /// Soft thresholds: `50%` or `0.5`; each fires once per period.
+    #[serde(default)]
+    pub alerts: Vec<Scalar>,
+    /// A route's: past `at`, only targets under a price ceiling serve.
+    pub degrade: Option<RawDegrade>,
+    /// The top-level budget's: where alerts are POSTed.
+    pub webhook: Option<RawWebhook>,
+}
+
+/// `degrade:` of a route's budget.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDegrade {
+    /// `80%` or `0.8` of the day's or month's budget.
+    pub at: Scalar,
+    /// USD per million input tokens.
+    pub max_input_price: Option<f64>,
+    /// USD per million output tokens.
+    pub max_output_price: Option<f64>,
+}
+
+/// `budget.webhook:` — budget alerts POSTed as signed JSON.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub url: String,
+    /// HMAC-SHA256 key of the `x-switchyard-signature` header; usually
+    /// `${SWITCHYARD_WEBHOOK_SECRET}`.
+    pub secret: Option<String>,
+    /// Per POST (default 5s).
+    pub timeout: Option<Scalar>,
+    /// Tries in all (default 5).
+    pub attempts: Option<u32>,
+    /// First wait between tries, doubled each time (default 1s).
+    pub backoff: Option<Scalar>,
 }
 
 /// `limits:` of a provider or a route.
@@ -157,8 +193,7 @@ pub struct VirtualKey {
     pub models: Vec<WildMatch>,
     pub rpm: Option<u64>,
     pub tpm: Option<u64>,
-    pub daily_budget: Option<f64>,
-    pub monthly_budget: Option<f64>,
+    pub budget: crate::limits::Budget,
     pub metadata: BTreeMap<String, String>,
 }
 
@@ -238,6 +273,25 @@ pub struct Policy {
     pub admin: Option<AdminSettings>,
     /// OpenTelemetry tracing, when a collector is configured.
     pub tracing: Option<Arc<crate::trace::Tracing>>,
+    /// What the whole gateway may spend.
+    pub budget: crate::limits::Budget,
+    /// Where budget alerts are POSTed.
+    pub webhook: Option<WebhookSettings>,
+}
+
+/// `budget.webhook:` validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookSettings {
+    /// Where events are POSTed: an `http://` or `https://` URL.
+    pub url: String,
+    /// The HMAC key of the signature header; no header without one.
+    pub secret: Option<crate::secrets::Secret>,
+    /// The longest one POST may take (default 5 s).
+    pub timeout: Duration,
+    /// Tries of one event in all, the first included (default 5).
+    pub attempts: u32,
+    /// The wait before the first retry, doubled for each next one (default 1 s).
+    pub backoff: Duration,
 }
 
 /// The default ledger file, beside the config.
@@ -252,6 +306,7 @@ pub struct RawPolicy {
     pub cache: Option<RawCache>,
     pub admin: Option<RawAdmin>,
     pub tracing: Option<super::tracing::RawTracing>,
+    pub budget: Option<RawBudget>,
 }
 
 /// Where problems go: `(path, message)`, and warnings.
@@ -329,6 +384,12 @@ pub fn policy(raw: RawPolicy, r: &mut dyn Report) -> Policy {
     let env = |k: &str| std::env::var(k).ok();
     let tracing = super::tracing::tracing(raw.tracing, &env, r)
         .map(|t| Arc::new(crate::trace::Tracing::new(t)));
+    let raw_budget = raw.budget.unwrap_or_default();
+    let webhook = raw_budget
+        .webhook
+        .as_ref()
+        .and_then(|w| webhook("budget.webhook", w, r));
+    let budget = budget("budget", &raw_budget, Scope::Gateway, r);
     Policy {
         auth,
         state,
@@ -336,6 +397,8 @@ pub fn policy(raw: RawPolicy, r: &mut dyn Report) -> Policy {
         cache_memory,
         admin,
         tracing,
+        budget,
+        webhook,
     }
 }
 
@@ -476,15 +539,12 @@ fn auth(raw: Option<RawAuth>, r: &mut dyn Report) -> Auth {
                 r.issue(&format!("{at}.{field}"), "must be at least 1".into());
             }
         }
-        let budget = k.budget.unwrap_or_default();
-        for (field, v) in [("daily", budget.daily), ("monthly", budget.monthly)] {
-            if v.is_some_and(|x| !x.is_finite() || x < 0.0) {
-                r.issue(
-                    &format!("{at}.budget.{field}"),
-                    "must be a non-negative amount in USD".into(),
-                );
-            }
-        }
+        let budget = budget(
+            &format!("{at}.budget"),
+            &k.budget.unwrap_or_default(),
+            Scope::Key,
+            r,
+        );
         let globs = |v: Option<OneOrMany>| -> Vec<WildMatch> {
             v.map(|v| v.to_vec())
                 .unwrap_or_default()
@@ -514,8 +574,7 @@ fn auth(raw: Option<RawAuth>, r: &mut dyn Report) -> Auth {
             models: globs(k.models),
             rpm: k.rpm,
             tpm: k.tpm,
-            daily_budget: budget.daily,
-            monthly_budget: budget.monthly,
+            budget,
             metadata,
         });
         if out.by_hash.insert(hash, key.clone()).is_some() {
@@ -588,5 +647,186 @@ pub fn route_cache(
         when,
         shared: details.shared.unwrap_or(false),
         coalesce: details.coalesce.unwrap_or(true),
+    })
+}
+
+/// Which kind of scope a `budget:` belongs to: only a route's may degrade,
+/// only the gateway's has a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Gateway,
+    Route,
+    Provider,
+    Key,
+}
+
+impl Scope {
+    /// As metrics, logs and alerts name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Scope::Gateway => "gateway",
+            Scope::Route => "route",
+            Scope::Provider => "provider",
+            Scope::Key => "key",
+        }
+    }
+}
+
+/// A `budget:` at `at`.
+pub fn budget(
+    at: &str,
+    raw: &RawBudget,
+    scope: Scope,
+    r: &mut dyn Report,
+) -> crate::limits::Budget {
+    for (field, v) in [("daily", raw.daily), ("monthly", raw.monthly)] {
+        if v.is_some_and(|x| !x.is_finite() || x < 0.0) {
+            r.issue(
+                &format!("{at}.{field}"),
+                "must be a non-negative amount in USD".into(),
+            );
+        }
+    }
+    let mut alerts = Vec::new();
+    for (i, a) in raw.alerts.iter().enumerate() {
+        match fraction(a) {
+            Ok(f) => alerts.push(f),
+            Err(e) => r.issue(&format!("{at}.alerts[{i}]"), e),
+        }
+    }
+    alerts.sort_by(f64::total_cmp);
+    alerts.dedup();
+    let periods = raw.daily.is_some() || raw.monthly.is_some();
+    if !alerts.is_empty() && !periods {
+        r.issue(
+            &format!("{at}.alerts"),
+            "alerts are fractions of a budget: give `daily:`, `monthly:` or both".into(),
+        );
+    }
+    let degrade = raw.degrade.as_ref().and_then(|d| {
+        if scope != Scope::Route {
+            r.issue(
+                &format!("{at}.degrade"),
+                "only a route's budget may degrade (to cheaper targets)".into(),
+            );
+            return None;
+        }
+        if !periods {
+            r.issue(
+                &format!("{at}.degrade"),
+                "degrade applies past a fraction of a budget: give `daily:`, `monthly:` or both".into(),
+            );
+        }
+        let at_fraction = fraction(&d.at)
+            .map_err(|e| r.issue(&format!("{at}.degrade.at"), e))
+            .ok()?;
+        for (field, v) in [
+            ("max_input_price", d.max_input_price),
+            ("max_output_price", d.max_output_price),
+        ] {
+            if v.is_some_and(|x| !x.is_finite() || x < 0.0) {
+                r.issue(
+                    &format!("{at}.degrade.{field}"),
+                    "must be a non-negative price in USD per million tokens".into(),
+                );
+            }
+        }
+        if d.max_input_price.is_none() && d.max_output_price.is_none() {
+            r.issue(
+                &format!("{at}.degrade"),
+                "give the ceiling: `max_input_price`, `max_output_price` or both (USD per million tokens)".into(),
+            );
+        }
+        Some(crate::limits::Degrade {
+            at: at_fraction,
+            max_input_price: d.max_input_price,
+            max_output_price: d.max_output_price,
+        })
+    });
+    if raw.webhook.is_some() && scope != Scope::Gateway {
+        r.issue(
+            &format!("{at}.webhook"),
+            "the webhook is set once, in the top-level `budget:`, for every scope's alerts".into(),
+        );
+    }
+    crate::limits::Budget {
+        daily: raw.daily,
+        monthly: raw.monthly,
+        alerts,
+        degrade,
+    }
+}
+
+/// `80%` or `0.8`: a fraction in (0, 1].
+fn fraction(v: &Scalar) -> Result<f64, String> {
+    let f = match v {
+        Scalar::Int(n) => *n as f64,
+        Scalar::Float(f) => *f,
+        Scalar::Text(t) => match t.trim().strip_suffix('%') {
+            Some(p) => p
+                .trim()
+                .parse::<f64>()
+                .map(|p| p / 100.0)
+                .map_err(|_| format!("`{t}` is not a percentage such as 80%"))?,
+            None => t
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| format!("`{t}` is not a fraction such as 0.8 or 80%"))?,
+        },
+    };
+    if f.is_finite() && f > 0.0 && f <= 1.0 {
+        Ok(f)
+    } else {
+        Err("must be more than 0% and at most 100%".into())
+    }
+}
+
+fn webhook(at: &str, raw: &RawWebhook, r: &mut dyn Report) -> Option<WebhookSettings> {
+    let url = expand(&format!("{at}.url"), &raw.url, r)?;
+    match url::Url::parse(&url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+        _ => {
+            r.issue(
+                &format!("{at}.url"),
+                "expected an http:// or https:// URL".into(),
+            );
+            return None;
+        }
+    }
+    let secret = raw
+        .secret
+        .as_deref()
+        .and_then(|s| expand(&format!("{at}.secret"), s, r))
+        .map(crate::secrets::Secret::new);
+    let mut duration = |field: &str, v: &Option<Scalar>, default: Duration| match v {
+        None => default,
+        Some(v) => match values::duration(v) {
+            Ok(d) if d.is_zero() => {
+                r.issue(&format!("{at}.{field}"), "must be more than 0".into());
+                default
+            }
+            Ok(d) => d,
+            Err(e) => {
+                r.issue(&format!("{at}.{field}"), e);
+                default
+            }
+        },
+    };
+    let timeout = duration("timeout", &raw.timeout, Duration::from_secs(5));
+    let backoff = duration("backoff", &raw.backoff, Duration::from_secs(1));
+    let attempts = match raw.attempts {
+        Some(0) => {
+            r.issue(&format!("{at}.attempts"), "must be at least 1".into());
+            1
+        }
+        Some(n) => n,
+        None => 5,
+    };
+    Some(WebhookSettings {
+        url,
+        secret,
+        timeout,
+        attempts,
+        backoff,
     })
 }

@@ -26,6 +26,9 @@ pub struct RawConfig {
     /// `auth:`, `state:`, `ledger:`, `cache:` and `admin:`.
     #[serde(skip)]
     pub policy: super::policy::RawPolicy,
+    /// `guardrails:`: run on every model request, before its route's own.
+    #[serde(skip)]
+    pub guardrails: Vec<super::guardrails::RawGuardrail>,
     /// Providers whose entry failed to parse (already reported).
     #[serde(skip)]
     pub broken_providers: Vec<String>,
@@ -157,6 +160,9 @@ pub struct RawProvider {
     /// Requests and tokens per minute this gateway sends the provider, to
     /// stay under its own quota; over it, the next target is tried.
     pub limits: Option<super::policy::RawLimits>,
+    /// What this gateway may spend on the provider; over it, the next
+    /// target is tried.
+    pub budget: Option<super::policy::RawBudget>,
     /// AWS SigV4 signing (Bedrock): region and where the keys come from.
     pub aws: Option<RawAws>,
     /// Google OAuth2 (Vertex AI): project, region and the credentials file.
@@ -303,6 +309,11 @@ pub struct RawRoute {
     pub cache: Option<super::policy::RawRouteCache>,
     /// Requests and tokens per minute for the whole route.
     pub limits: Option<super::policy::RawLimits>,
+    /// What the route may spend.
+    pub budget: Option<super::policy::RawBudget>,
+    /// The route's own guardrails, run after the global ones.
+    #[serde(default)]
+    pub guardrails: Vec<super::guardrails::RawGuardrail>,
 }
 
 /// `weights:` of a hybrid route.

@@ -88,6 +88,13 @@ pub enum GatewayError {
     /// retrying shortly is safe.
     #[error("{0}")]
     Overloaded(String),
+    /// A guardrail refused the request or its answer (a 4xx of its choice).
+    #[error("{message}")]
+    Blocked { status: u16, message: String },
+    /// A guardrail failed (script error, moderation unreachable or too
+    /// slow) and fails closed.
+    #[error("{0}")]
+    GuardrailFailed(String),
 }
 
 impl GatewayError {
@@ -125,6 +132,8 @@ impl GatewayError {
             Self::ClientTimeout(_) => 408,
             Self::HeadersTooLarge(_) => 431,
             Self::Overloaded(_) => 503,
+            Self::Blocked { status, .. } => *status,
+            Self::GuardrailFailed(_) => 503,
         }
     }
 
@@ -173,6 +182,8 @@ impl GatewayError {
             Self::ClientTimeout(_) => Some("request_timeout"),
             Self::HeadersTooLarge(_) => Some("request_headers_too_large"),
             Self::Overloaded(_) => Some("server_overloaded"),
+            Self::Blocked { .. } => Some("guardrail_blocked"),
+            Self::GuardrailFailed(_) => Some("guardrail_unavailable"),
         }
     }
 
@@ -199,6 +210,8 @@ impl GatewayError {
             Self::ClientTimeout(_) => "client_timeout",
             Self::HeadersTooLarge(_) => "headers_too_large",
             Self::Overloaded(_) => "overloaded",
+            Self::Blocked { .. } => "guardrail_blocked",
+            Self::GuardrailFailed(_) => "guardrail_failed",
         }
     }
 
@@ -206,9 +219,10 @@ impl GatewayError {
     pub fn retry_after(&self) -> Option<&str> {
         match self {
             Self::Upstream { retry_after, .. } => retry_after.as_deref(),
-            Self::NoUsableProvider(_) | Self::StateUnavailable(_) | Self::Overloaded(_) => {
-                Some("1")
-            }
+            Self::NoUsableProvider(_)
+            | Self::StateUnavailable(_)
+            | Self::Overloaded(_)
+            | Self::GuardrailFailed(_) => Some("1"),
             Self::RateLimited { retry_after, .. } => Some(retry_after),
             _ => None,
         }
@@ -236,7 +250,9 @@ impl GatewayError {
             | Self::PayloadTooLarge { .. }
             | Self::HeadersTooLarge(_)
             | Self::ClientTimeout(_)
-            | Self::Rejected { .. } => false,
+            | Self::Rejected { .. }
+            | Self::Blocked { .. }
+            | Self::GuardrailFailed(_) => false,
         }
     }
 
@@ -258,6 +274,8 @@ impl GatewayError {
             | Self::PayloadTooLarge { .. }
             | Self::HeadersTooLarge(_)
             | Self::ClientTimeout(_) => 0,
+            Self::Blocked { .. } => 5,
+            Self::GuardrailFailed(_) => 1,
         }
     }
 

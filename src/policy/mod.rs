@@ -1,5 +1,6 @@
 //! Policies on the request path — who is calling ([`keys`]), how often
-//! ([`limits`]), how much they may spend ([`budget`]), what is answered
+//! ([`limits`]), how much they may spend ([`budget`], alerts through
+//! [`webhook`]), what is answered
 //! from memory ([`cache`], [`coalesce`]) — and the long-lived state they
 //! keep: [`Policies`] outlives config reloads; the rules come from each
 //! request's config snapshot.
@@ -10,13 +11,15 @@ pub mod coalesce;
 pub mod collect;
 pub mod keys;
 pub mod limits;
+pub mod webhook;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use crate::config::policy::{LedgerSettings, OnError, StateSettings};
+use crate::config::policy::{LedgerSettings, OnError, StateSettings, WebhookSettings};
 use crate::config::Config;
-use crate::ledger::{Ledger, LedgerOptions, LedgerTarget};
+use crate::ledger::{Ledger, LedgerOptions, LedgerTarget, SpendBy};
 use crate::state::{FailMode, StateStore};
+use budget::{Budgeted, Scope};
 
 /// State shared by every request for the life of the process.
 pub struct Policies {
@@ -29,6 +32,8 @@ pub struct Policies {
     /// restart, which a reload says.
     pub state_settings: StateSettings,
     pub ledger_settings: LedgerSettings,
+    /// The budget alerts' webhook and the settings it was built from.
+    webhook: Mutex<Option<(WebhookSettings, webhook::Webhook)>>,
 }
 
 impl Policies {
@@ -71,36 +76,82 @@ impl Policies {
             coalescer: Arc::new(coalesce::Coalescer::default()),
             state_settings: p.state.clone(),
             ledger_settings: p.ledger.clone(),
+            webhook: Mutex::new(None),
         })
     }
 
-    /// Seeds every budgeted key's spend from the ledger (start-up).
+    /// Seeds every budgeted scope's spend from the ledger (start-up).
     pub async fn seed_budgets(&self, cfg: &Config) {
         let Some(ledger) = self.ledger.clone() else {
             return;
         };
-        let keys: Vec<_> = cfg.policy.auth.keys.iter().map(|k| k.as_ref()).collect();
-        if !keys
-            .iter()
-            .any(|k| k.daily_budget.is_some() || k.monthly_budget.is_some())
-        {
+        let scopes = budget_scopes(cfg);
+        if scopes.is_empty() {
             return;
         }
         let (day, month) = budget::period_starts(chrono::Utc::now());
         let sums = tokio::task::spawn_blocking(move || {
-            let d = ledger.spend_by_key(day)?;
-            let m = ledger.spend_by_key(month)?;
-            Ok::<_, crate::ledger::LedgerError>((d, m))
+            let mut sums = budget::Sums::default();
+            for (since, out) in [(day, &mut sums.day), (month, &mut sums.month)] {
+                for (scope, by) in [
+                    (Scope::Key, SpendBy::Key),
+                    (Scope::Route, SpendBy::Route),
+                    (Scope::Provider, SpendBy::Provider),
+                ] {
+                    let spent = ledger.spend_by(by, since)?;
+                    out.extend(spent.into_iter().map(|(name, usd)| (scope, name, usd)));
+                }
+                out.push((Scope::Gateway, String::new(), ledger.spend_total(since)?));
+            }
+            Ok::<_, crate::ledger::LedgerError>(sums)
         })
         .await;
         match sums {
-            Ok(Ok((d, m))) => {
-                let d: Vec<(String, f64)> = d.into_iter().collect();
-                let m: Vec<(String, f64)> = m.into_iter().collect();
-                budget::seed(&self.store, &keys, &d, &m).await;
-            }
+            Ok(Ok(sums)) => budget::seed(&self.store, &scopes, &sums).await,
             Ok(Err(e)) => tracing::error!(error = %e, "could not read spend from the ledger"),
             Err(e) => tracing::error!(error = %e, "could not read spend from the ledger"),
         }
     }
+
+    /// The webhook budget alerts go to under `cfg`: the one already
+    /// running when its settings did not change (its queue and thread
+    /// outlive reloads).
+    pub fn webhook(&self, cfg: &Config) -> Option<webhook::Webhook> {
+        let settings = cfg.policy.webhook.as_ref()?;
+        let mut slot = self.webhook.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.as_ref() {
+            Some((s, w)) if s == settings => Some(w.clone()),
+            _ => {
+                let w = webhook::Webhook::new(settings.clone());
+                *slot = Some((settings.clone(), w.clone()));
+                Some(w)
+            }
+        }
+    }
+}
+
+/// Every scope of `cfg` with a budget: the gateway, then each route,
+/// provider and key.
+pub fn budget_scopes(cfg: &Config) -> Vec<Budgeted> {
+    let routes = cfg.routes.routes();
+    let gateway = Budgeted::of(Scope::Gateway, "", &cfg.policy.budget);
+    let routes = routes
+        .iter()
+        .filter_map(|r| Budgeted::of(Scope::Route, &r.name, &r.policy.budget));
+    let providers = cfg
+        .providers
+        .values()
+        .filter_map(|p| Budgeted::of(Scope::Provider, &p.name, &p.budget));
+    let keys = cfg
+        .policy
+        .auth
+        .keys
+        .iter()
+        .filter_map(|k| Budgeted::of(Scope::Key, &k.name, &k.budget));
+    gateway
+        .into_iter()
+        .chain(routes)
+        .chain(providers)
+        .chain(keys)
+        .collect()
 }

@@ -57,6 +57,8 @@ pub struct Provider {
     pub health: Option<crate::upstream::health::HealthConfig>,
     /// Requests and tokens per minute this gateway may send it.
     pub limits: crate::limits::Limits,
+    /// What this gateway may spend on it (empty: no budget).
+    pub budget: crate::limits::Budget,
     /// Request heads its adapter's `request(ctx)` built, for reuse.
     pub plans: plans::PlanMemo,
     /// Cloud credentials (AWS SigV4, a Google token) added to each

@@ -13,6 +13,7 @@ pub mod conversation;
 pub mod ctx;
 pub mod deliver;
 pub mod endpoints;
+pub mod guards;
 pub mod hostile;
 pub mod intake;
 pub mod pipeline;

@@ -21,7 +21,7 @@ use super::admit::{self, Admitted};
 use super::attempts::{self, Shared};
 use super::client;
 use super::respond::write_error;
-use super::{conversation, deliver, intake, spans, RequestCtx};
+use super::{conversation, deliver, guards, intake, spans, RequestCtx};
 use crate::config::policy::VirtualKey;
 use crate::config::Config;
 use crate::error::GatewayError;
@@ -54,13 +54,21 @@ pub async fn serve(
     let key = or_answer!(session, ctx, authenticate(session, ctx, cfg, dialect));
     let owner = key.as_ref().map(|k| k.name.as_str());
     let read = read(session, ctx, cfg, policies, owner, endpoint, dialect).await;
-    let req = or_answer!(session, ctx, read);
+    let mut req = or_answer!(session, ctx, read);
     ctx.stream = req.stream;
+    // Global guardrails see the request before routing (they may change
+    // its model); the route's see it once routed.
+    let global = &cfg.guardrails;
+    let guarded = guards::request(ctx, global, &mut req, None, connector).await;
+    or_answer!(session, ctx, guarded);
     // Held until the stream ends: streams keep a provider connection open.
     let _stream_slot = or_answer!(session, ctx, stream_slot(cfg, &req));
     let route = or_answer!(session, ctx, route(cfg, ctx, key.as_deref(), &req));
+    let own = &route.policy.guardrails;
+    let guarded = guards::request(ctx, own, &mut req, Some(&route.name), connector).await;
+    or_answer!(session, ctx, guarded);
     let head = session.req_header();
-    let shared = Shared::new(cfg, connector, req, &route, ctx.started, head)
+    let mut shared = Shared::new(cfg, connector, req, &route, ctx.started, head)
         .for_key(key.clone(), &policies.store)
         .traced(ctx.trace.as_ref().map(|t| t.for_attempts()));
     if ctx.trace.as_ref().is_some_and(|t| t.sampled) {
@@ -68,11 +76,13 @@ pub async fn serve(
         spans::request(ctx, &route.policy, &shared.req.model, &body);
     }
     let mut ticket = match admit::admit(session, ctx, policies, &route, &shared, key).await {
-        Admitted::Call(ticket) => ticket,
+        Admitted::Call(ticket) => *ticket,
         Admitted::Answered(a) => return deliver::cached(session, ctx, &shared.req, &a).await,
         Admitted::Refused(e) => return write_error(session, ctx, &e).await,
         Admitted::Gone => return Ok(()),
     };
+    shared.gate = std::mem::take(&mut ticket.gate);
+    shared.guards = cfg.guardrails.chain(&route.policy.guardrails);
     let mut failures = Vec::new();
     // Boxed: connecting, hedging and failing over take a large future that
     // would otherwise stay reserved in this one for a whole stream.
@@ -96,7 +106,7 @@ pub async fn serve(
             Ok(())
         }
     };
-    ticket.settle(ctx).await;
+    ticket.settle(ctx, cfg).await;
     result
 }
 

@@ -97,6 +97,10 @@ pub struct RoutePolicy {
     pub passthrough: bool,
     /// Trace spans hold the prompt and completion text.
     pub capture_content: bool,
+    /// The route's own guardrails, run after the global ones.
+    pub guardrails: crate::guard::Guardrails,
+    /// What the route may spend (empty: no budget).
+    pub budget: crate::limits::Budget,
 }
 
 /// When a hedged request sends its second attempt.
@@ -128,6 +132,8 @@ impl Default for RoutePolicy {
             rotation: Arc::default(),
             passthrough: false,
             capture_content: false,
+            guardrails: Default::default(),
+            budget: Default::default(),
         }
     }
 }

@@ -244,6 +244,7 @@ pub fn parse(source: &Source) -> Result<(RawConfig, Vec<ConfigIssue>), Vec<Confi
         providers: IndexMap::new(),
         routes: Vec::new(),
         policy: Default::default(),
+        guardrails: Vec::new(),
         broken_providers: Vec::new(),
     };
     for (key, value) in top {
@@ -265,10 +266,14 @@ pub fn parse(source: &Source) -> Result<(RawConfig, Vec<ConfigIssue>), Vec<Confi
             "cache" => raw.policy.cache = section(source, &key, value, &mut issues),
             "admin" => raw.policy.admin = section(source, &key, value, &mut issues),
             "tracing" => raw.policy.tracing = section(source, &key, value, &mut issues),
+            "budget" => raw.policy.budget = section(source, &key, value, &mut issues),
+            "guardrails" => {
+                raw.guardrails = section(source, &key, value, &mut issues).unwrap_or_default()
+            }
             other => issues.push(source.key_issue(
                 other,
                 format!(
-                    "unknown key `{other}` (expected listen, server, scripts, providers, routes, auth, state, ledger, cache, admin, tracing)"
+                    "unknown key `{other}` (expected listen, server, scripts, providers, routes, guardrails, auth, state, ledger, cache, admin, tracing, budget)"
                 ),
             )),
         }

@@ -13,6 +13,7 @@ use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
 
 use super::catalog::Catalog;
+use super::guardrails;
 use super::load::{ConfigIssue, Source};
 use super::policy::{self, Report};
 use super::pricing::{self, Pricing};
@@ -29,7 +30,8 @@ use crate::routing::{HedgeAfter, Route, RoutePolicy, RouteTable, Target};
 use crate::secrets::Secret;
 use crate::secrets::{MasterKey, SecretError};
 use crate::upstream::{Timeouts, Upstream};
-use adapters::{shown, AdapterProblem, Adapters};
+pub use adapters::shown;
+use adapters::{AdapterProblem, Adapters};
 use expand::Unresolved;
 pub use upgrade::default_upgrade_sock;
 
@@ -106,7 +108,9 @@ pub fn validate_in(
         &mut cx,
     );
     let scripts_dir = base_dir.join(raw.scripts.as_deref().unwrap_or(DEFAULT_SCRIPTS));
-    let engine = Arc::new(build_engine(&settings.script_limits));
+    let mut engine = build_engine(&settings.script_limits);
+    crate::guard::natives::register(&mut engine);
+    let engine = Arc::new(engine);
     let mut adapters = Adapters::new(
         base_dir.clone(),
         scripts_dir,
@@ -148,10 +152,31 @@ pub fn validate_in(
         texts: Vec::new(),
         base: base_dir.clone(),
     };
-    let routes = routes(raw.routes, &providers, &broken, &mut scoring, &mut cx);
+    let mut guard_env = guardrails::Env {
+        base: base_dir.clone(),
+        dir: adapters
+            .dir
+            .parent()
+            .map(|p| p.join("guardrails"))
+            .unwrap_or_else(|| PathBuf::from("scripts/guardrails")),
+        engine: adapters.engine.clone(),
+        timeout: adapters.limits.timeout,
+        providers: &providers,
+        texts: Vec::new(),
+    };
+    let global = guardrails::guardrails("guardrails", raw.guardrails, &mut guard_env, &mut cx);
+    let routes = routes(
+        raw.routes,
+        &providers,
+        &broken,
+        &mut scoring,
+        &mut guard_env,
+        &mut cx,
+    );
     if !cx.issues.is_empty() {
         return Err(cx.issues);
     }
+    scoring.texts.append(&mut guard_env.texts);
     let version = version(
         source,
         &adapters,
@@ -171,6 +196,7 @@ pub fn validate_in(
         catalog,
         policy,
         pricing,
+        guardrails: global,
     })
 }
 
@@ -514,6 +540,10 @@ fn provider(
         hash_key: backends.hash_key,
         health: backends.health,
         limits: policy::limits(&format!("providers.{name}.limits"), p.limits.as_ref(), cx),
+        budget: p.budget.as_ref().map_or_else(Default::default, |b| {
+            let at = format!("providers.{name}.budget");
+            policy::budget(&at, b, policy::Scope::Provider, cx)
+        }),
         plans: Default::default(),
         auth: cloud.auth,
         timeouts: timeouts(
@@ -789,11 +819,12 @@ fn routes(
     providers: &IndexMap<String, Arc<Provider>>,
     broken: &[String],
     scoring: &mut Scoring,
+    guard_env: &mut guardrails::Env<'_>,
     cx: &mut Ctx,
 ) -> Vec<Route> {
     let mut names = HashSet::new();
     let mut out = Vec::new();
-    for (i, r) in raw.into_iter().enumerate() {
+    for (i, mut r) in raw.into_iter().enumerate() {
         let at = format!("routes[{i}]");
         let patterns = r.matcher.model.to_vec();
         if patterns.is_empty() || patterns.iter().any(|p| p.trim().is_empty()) {
@@ -806,6 +837,15 @@ fn routes(
         let mut policy = route_policy(&at, &r, cx);
         policy.cache = policy::route_cache(&format!("{at}.cache"), r.cache.as_ref(), cx);
         policy.limits = policy::limits(&format!("{at}.limits"), r.limits.as_ref(), cx);
+        if let Some(b) = &r.budget {
+            policy.budget = policy::budget(&format!("{at}.budget"), b, policy::Scope::Route, cx);
+        }
+        policy.guardrails = guardrails::guardrails(
+            &format!("{at}.guardrails"),
+            std::mem::take(&mut r.guardrails),
+            guard_env,
+            cx,
+        );
         match (&policy.strategy, &r.script) {
             (Strategy::Script, Some(name)) => {
                 policy.scorer = scoring.compile(&format!("{at}.script"), name, cx);

@@ -235,7 +235,7 @@ fn policy_sections_load_with_their_defaults() {
     assert!(p.auth.enabled);
     let key = p.auth.by_hash.get(&hash).unwrap();
     assert!(key.allows_model("p", "gpt-4o") && !key.allows_model("p", "claude"));
-    assert_eq!(key.monthly_budget, Some(10.0));
+    assert_eq!(key.budget.monthly, Some(10.0));
     assert_eq!(p.state.redis, None);
     assert_eq!(p.ledger.url.as_deref(), Some("sqlite:switchyard-usage.db"));
     assert_eq!(p.ledger.flush_interval, std::time::Duration::from_secs(1));

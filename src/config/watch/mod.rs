@@ -107,8 +107,9 @@ impl WatchService {
 struct Targets {
     config: PathBuf,
     scripts: PathBuf,
-    /// The scoring scripts' and the patches' folders, beside `scripts`.
-    siblings: [PathBuf; 2],
+    /// The scoring scripts', the patches' and the guardrails' folders,
+    /// beside `scripts`.
+    siblings: [PathBuf; 3],
     /// Symlinks met on the way from the config's directory to the config
     /// file and the script directories: in a Kubernetes ConfigMap volume,
     /// `routes.yaml`, `scripts` and `..data`, whose atomic replacement by
@@ -121,10 +122,14 @@ impl Targets {
         let config = absolute(config);
         let scripts = absolute(scripts);
         let sibling = |name: &str| scripts.parent().map(|p| p.join(name)).unwrap_or_default();
-        let siblings = [sibling("scoring"), sibling("patches")];
+        let siblings = [
+            sibling("scoring"),
+            sibling("patches"),
+            sibling("guardrails"),
+        ];
         let mut links = Vec::new();
         if let Some(dir) = config.parent() {
-            for path in [&config, &scripts, &siblings[0], &siblings[1]] {
+            for path in [&config, &scripts].into_iter().chain(siblings.iter()) {
                 if let Ok(rel) = path.strip_prefix(dir) {
                     links.extend(symlinks(dir, rel));
                 }
@@ -157,7 +162,8 @@ impl Targets {
     }
 
     /// The directories to watch (non-recursively): the config's, the
-    /// scripts', the scoring scripts' and patches' if they exist, and each
+    /// scripts', the scoring scripts', patches' and guardrails' if they
+    /// exist, and each
     /// one holding a symlink on the way.
     fn dirs(&self) -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> = self

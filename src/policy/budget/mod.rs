@@ -1,27 +1,89 @@
-//! Budgets: each key's spend per UTC day and month, from the actual cost of
-//! its requests, in the state store (shared by a fleet through Redis) and
+//! Budgets: what the whole gateway, a route, a provider and a client key
+//! may spend per UTC day and month, counted from the actual cost of each
+//! request in the state store (shared by a fleet through Redis), and
 //! seeded at start-up from the durable ledger, so a restart does not reset
 //! anyone's spend.
+//!
+//! Admission ([`check`]) reads every counter a request touches in one
+//! store round trip: a spent gateway, route or key budget refuses it (429
+//! `insufficient_quota`); a spent provider budget only takes that
+//! provider out of the request's targets; a route with `degrade:` past its
+//! threshold keeps only its cheap targets instead of refusing. Settling
+//! ([`charge`]) adds the cost to the same counters in one round trip and
+//! reads the totals back: a soft threshold fires once per period, on the
+//! one request whose cost crosses it — on whichever instance of the fleet
+//! that is.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
+use serde_json::json;
 
-use crate::config::policy::VirtualKey;
+pub use crate::config::policy::Scope;
 use crate::error::GatewayError;
+use crate::limits::{Budget, Degrade};
 use crate::metrics::metrics;
 use crate::state::StateStore;
 
-/// The day and month counters of `key` at `now`, each with how long the
-/// store keeps it (a little past the period's end).
-pub fn counters(key: &str, now: DateTime<Utc>) -> [(String, Duration); 2] {
+/// One scope of a request that has a budget.
+#[derive(Debug, Clone)]
+pub struct Budgeted {
+    pub scope: Scope,
+    pub name: String,
+    pub budget: Budget,
+}
+
+impl Budgeted {
+    /// `scope` named `name`, if `budget` limits anything.
+    pub fn of(scope: Scope, name: &str, budget: &Budget) -> Option<Self> {
+        (!budget.is_empty()).then(|| Self {
+            scope,
+            name: name.to_string(),
+            budget: budget.clone(),
+        })
+    }
+
+    /// Its day and month counters at `now`.
+    fn counters(&self, now: DateTime<Utc>) -> [(String, Duration); 2] {
+        counters(self.scope, &self.name, now)
+    }
+
+    /// Its budget for the day (index 0) and the month (1).
+    fn limits(&self) -> [(&'static str, Option<f64>); 2] {
+        [
+            ("daily", self.budget.daily),
+            ("monthly", self.budget.monthly),
+        ]
+    }
+
+    /// How it is named in messages.
+    fn describe(&self) -> String {
+        match self.scope {
+            Scope::Gateway => "The gateway".to_string(),
+            Scope::Route => format!("The route `{}`", self.name),
+            Scope::Provider => format!("The provider `{}`", self.name),
+            Scope::Key => format!("The API key `{}`", self.name),
+        }
+    }
+}
+
+/// The day and month counters of a scope at `now`, each with how long the
+/// store keeps it (a little past the period's end). A key's keep the names
+/// they had before other scopes had budgets.
+pub fn counters(scope: Scope, name: &str, now: DateTime<Utc>) -> [(String, Duration); 2] {
+    let prefix = match scope {
+        Scope::Key => format!("spend:{name}"),
+        Scope::Gateway => "spend@gateway".to_string(),
+        Scope::Route => format!("spend@route:{name}"),
+        Scope::Provider => format!("spend@provider:{name}"),
+    };
     [
         (
-            format!("spend:{key}:d:{}", now.format("%Y-%m-%d")),
+            format!("{prefix}:d:{}", now.format("%Y-%m-%d")),
             Duration::from_secs(2 * 86_400),
         ),
         (
-            format!("spend:{key}:m:{}", now.format("%Y-%m")),
+            format!("{prefix}:m:{}", now.format("%Y-%m")),
             Duration::from_secs(32 * 86_400),
         ),
     ]
@@ -40,75 +102,214 @@ pub fn period_starts(now: DateTime<Utc>) -> (i64, i64) {
     (day, month)
 }
 
-fn has_budget(key: &VirtualKey) -> bool {
-    key.daily_budget.is_some() || key.monthly_budget.is_some()
+/// What admission learnt about a request's budgets, when it may go on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Gate {
+    /// Providers over their budget: their targets are not tried.
+    pub over: Vec<String>,
+    /// The route is past its degrade threshold: only targets under this
+    /// ceiling are tried.
+    pub degrade: Option<Degraded>,
 }
 
-/// Refuses a key that has spent its daily or monthly budget.
-pub async fn check(store: &StateStore, key: &VirtualKey) -> Result<(), GatewayError> {
-    if !has_budget(key) {
-        return Ok(());
+/// A route past its degrade threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Degraded {
+    pub route: String,
+    pub period: &'static str,
+    pub ceiling: Degrade,
+}
+
+/// Checks every budget of `scopes`: the refusal of the first one spent
+/// (gateway, route and key scopes), else what the attempts must avoid.
+pub async fn check(store: &StateStore, scopes: &[Budgeted]) -> Result<Gate, GatewayError> {
+    if scopes.is_empty() {
+        return Ok(Gate::default());
     }
-    let [(day, _), (month, _)] = counters(&key.name, Utc::now());
+    let now = Utc::now();
+    let names: Vec<String> = scopes
+        .iter()
+        .flat_map(|s| s.counters(now).map(|(c, _)| c))
+        .collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let spent = store
-        .spend(&[&day, &month])
+        .spend(&refs)
         .await
         .map_err(|e| GatewayError::StateUnavailable(format!("budgets unavailable: {e}")))?;
-    let periods = [
-        ("daily", key.daily_budget, spent.first()),
-        ("monthly", key.monthly_budget, spent.get(1)),
-    ];
-    for (period, budget, spent) in periods {
-        let (Some(budget), Some(&spent)) = (budget, spent) else {
-            continue;
-        };
-        if spent >= budget {
-            metrics()
-                .budget_rejections
-                .with_label_values(&[&key.name])
-                .inc();
-            return Err(GatewayError::QuotaExceeded(format!(
-                "The API key `{}` has used its {period} budget (${spent:.4} of ${budget:.2}). It resets at the start of the next {} (UTC).",
-                key.name,
-                if period == "daily" { "day" } else { "month" }
-            )));
+    let mut gate = Gate::default();
+    for (i, s) in scopes.iter().enumerate() {
+        for (j, (period, limit)) in s.limits().into_iter().enumerate() {
+            let (Some(limit), Some(&used)) = (limit, spent.get(2 * i + j)) else {
+                continue;
+            };
+            if let (Scope::Route, Some(d)) = (s.scope, s.budget.degrade) {
+                if used >= d.at * limit && gate.degrade.is_none() {
+                    gate.degrade = Some(Degraded {
+                        route: s.name.clone(),
+                        period,
+                        ceiling: d,
+                    });
+                }
+                continue;
+            }
+            if used < limit {
+                continue;
+            }
+            if s.scope == Scope::Provider {
+                if !gate.over.contains(&s.name) {
+                    gate.over.push(s.name.clone());
+                }
+                continue;
+            }
+            return Err(refuse(s, period, used, limit));
         }
     }
-    Ok(())
+    Ok(gate)
 }
 
-/// Adds a request's cost to its key's spend.
-pub async fn charge(store: &StateStore, key: &VirtualKey, usd: f64) {
-    if !has_budget(key) || usd <= 0.0 {
-        return;
+/// The refusal of a spent budget, counted.
+fn refuse(s: &Budgeted, period: &str, used: f64, limit: f64) -> GatewayError {
+    let m = metrics();
+    m.budget_refusals
+        .with_label_values(&[s.scope.label(), &s.name])
+        .inc();
+    if s.scope == Scope::Key {
+        m.budget_rejections.with_label_values(&[&s.name]).inc();
     }
-    let counters = counters(&key.name, Utc::now());
+    GatewayError::QuotaExceeded(format!(
+        "{} has used its {period} budget (${used:.4} of ${limit:.2}). It resets at the start of the next {} (UTC).",
+        s.describe(),
+        if period == "daily" { "day" } else { "month" }
+    ))
+}
+
+/// A soft threshold crossed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    pub scope: Scope,
+    pub name: String,
+    pub period: &'static str,
+    /// The threshold, as a fraction of the budget.
+    pub threshold: f64,
+    /// Spent in the period, this request included.
+    pub spent: f64,
+    pub budget: f64,
+}
+
+impl Alert {
+    /// `80%`.
+    pub fn percent(&self) -> String {
+        format!("{}%", (self.threshold * 100.0 * 100.0).round() / 100.0)
+    }
+
+    /// The webhook's JSON event.
+    pub fn event(&self, now: DateTime<Utc>) -> serde_json::Value {
+        json!({
+            "type": "budget.threshold_crossed",
+            "scope": self.scope.label(),
+            "name": self.name,
+            "period": self.period,
+            "period_start": match self.period {
+                "daily" => now.format("%Y-%m-%d").to_string(),
+                _ => now.format("%Y-%m").to_string(),
+            },
+            "threshold": self.threshold,
+            "threshold_percent": self.percent(),
+            "spent_usd": self.spent,
+            "budget_usd": self.budget,
+            "at": now.to_rfc3339(),
+        })
+    }
+}
+
+/// Adds `usd` to every counter of `scopes` and returns the thresholds this
+/// crossed.
+pub async fn charge(store: &StateStore, scopes: &[&Budgeted], usd: f64) -> Vec<Alert> {
+    if scopes.is_empty() || usd <= 0.0 {
+        return Vec::new();
+    }
+    let now = Utc::now();
+    let counters: Vec<(String, Duration)> = scopes.iter().flat_map(|s| s.counters(now)).collect();
     let refs: Vec<(&str, Duration)> = counters.iter().map(|(c, t)| (c.as_str(), *t)).collect();
-    if let Err(e) = store.add_spend(&refs, usd).await {
-        tracing::warn!(key = %key.name, error = %e, "could not record spend");
+    let totals = match store.add_spend(&refs, usd).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not record spend");
+            return Vec::new();
+        }
+    };
+    let mut alerts = Vec::new();
+    for (i, s) in scopes.iter().enumerate() {
+        for (j, (period, limit)) in s.limits().into_iter().enumerate() {
+            let (Some(limit), Some(&total)) = (limit, totals.get(2 * i + j)) else {
+                continue;
+            };
+            let before = total - usd;
+            for &t in &s.budget.alerts {
+                let at = t * limit;
+                if before < at && total >= at {
+                    alerts.push(Alert {
+                        scope: s.scope,
+                        name: s.name.clone(),
+                        period,
+                        threshold: t,
+                        spent: total,
+                        budget: limit,
+                    });
+                }
+            }
+        }
+    }
+    alerts
+}
+
+/// Tells of `alert`: a log line, a metric, and the webhook's event.
+pub fn announce(alert: &Alert, webhook: Option<&super::webhook::Webhook>) {
+    metrics()
+        .budget_alerts
+        .with_label_values(&[
+            alert.scope.label(),
+            &alert.name,
+            alert.period,
+            &alert.percent(),
+        ])
+        .inc();
+    tracing::warn!(
+        scope = alert.scope.label(),
+        name = %alert.name,
+        period = alert.period,
+        threshold = %alert.percent(),
+        spent_usd = alert.spent,
+        budget_usd = alert.budget,
+        "budget threshold crossed"
+    );
+    if let Some(w) = webhook {
+        w.send(alert.event(Utc::now()));
     }
 }
 
-/// Seeds the day and month counters of every key with a budget from the
+/// Spend so far in the day and the month, by scope name, from the ledger.
+#[derive(Debug, Default)]
+pub struct Sums {
+    pub day: Vec<(Scope, String, f64)>,
+    pub month: Vec<(Scope, String, f64)>,
+}
+
+/// Seeds the day and month counters of every budgeted scope from the
 /// ledger's sums, unless the store already has them (another instance of
 /// the fleet did, or this one before a reload).
-pub async fn seed(
-    store: &StateStore,
-    keys: &[&VirtualKey],
-    day: &[(String, f64)],
-    month: &[(String, f64)],
-) {
+pub async fn seed(store: &StateStore, scopes: &[Budgeted], sums: &Sums) {
     let now = Utc::now();
-    for key in keys.iter().filter(|k| has_budget(k)) {
-        let [(d, dttl), (m, mttl)] = counters(&key.name, now);
-        let find = |sums: &[(String, f64)]| {
+    for s in scopes {
+        let [(d, dttl), (m, mttl)] = s.counters(now);
+        let find = |sums: &[(Scope, String, f64)]| {
             sums.iter()
-                .find(|(k, _)| *k == key.name)
-                .map_or(0.0, |(_, v)| *v)
+                .find(|(scope, name, _)| *scope == s.scope && *name == s.name)
+                .map_or(0.0, |(_, _, v)| *v)
         };
-        for (counter, ttl, usd) in [(d, dttl, find(day)), (m, mttl, find(month))] {
+        for (counter, ttl, usd) in [(d, dttl, find(&sums.day)), (m, mttl, find(&sums.month))] {
             if let Err(e) = store.seed_spend(&counter, usd, ttl).await {
-                tracing::warn!(key = %key.name, error = %e, "could not seed spend");
+                tracing::warn!(scope = s.scope.label(), name = %s.name, error = %e, "could not seed spend");
             }
         }
     }

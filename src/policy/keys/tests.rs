@@ -9,8 +9,7 @@ fn auth_with(key: &str, enabled: bool) -> Auth {
         models: vec![],
         rpm: None,
         tpm: None,
-        daily_budget: None,
-        monthly_budget: None,
+        budget: Default::default(),
         metadata: Default::default(),
     });
     let mut auth = Auth {

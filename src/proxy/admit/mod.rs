@@ -18,13 +18,15 @@ use super::attempts::Shared;
 use super::client::client_gone;
 use super::RequestCtx;
 use crate::config::policy::VirtualKey;
+use crate::config::Config;
 use crate::error::GatewayError;
 use crate::limits::Limits;
 use crate::metrics::metrics;
+use crate::policy::budget::{self, Budgeted, Scope as BudgetScope};
 use crate::policy::cache::Cached;
 use crate::policy::coalesce::{self, Leader, Role};
 use crate::policy::limits::{self, Scope};
-use crate::policy::{budget, Policies};
+use crate::policy::Policies;
 use crate::provider::Provider;
 use crate::routing::Route;
 use crate::state::StateStore;
@@ -39,8 +41,9 @@ pub enum Admitted<'p> {
     Refused(GatewayError),
     /// The client left while waiting for an identical request.
     Gone,
-    /// To be answered by the providers, then settled.
-    Call(Ticket<'p>),
+    /// To be answered by the providers, then settled (boxed: it is far
+    /// larger than the other outcomes).
+    Call(Box<Ticket<'p>>),
 }
 
 /// What an admitted request holds until it is settled: the tokens its
@@ -48,7 +51,10 @@ pub enum Admitted<'p> {
 /// calls for identical requests waiting on it, their leadership.
 pub struct Ticket<'p> {
     policies: &'p Policies,
-    key: Option<Arc<VirtualKey>>,
+    /// Every budget the request touches, charged when it is settled.
+    budgets: Vec<Budgeted>,
+    /// What the attempts must avoid to stay within budgets.
+    pub gate: budget::Gate,
     limits: limits::Admission,
     /// The reserved tokens: settled as used when no usage is reported.
     estimate: u64,
@@ -82,11 +88,11 @@ pub async fn admit<'p>(
         None if route.policy.cache.is_some() => cache::count("bypass"),
         None => {}
     }
-    if let Some(k) = &key {
-        if let Err(e) = budget::check(&policies.store, k).await {
-            return Admitted::Refused(e);
-        }
-    }
+    let budgets = budgets(shared.cfg, route, key.as_deref());
+    let gate = match budget::check(&policies.store, &budgets).await {
+        Ok(gate) => gate,
+        Err(e) => return Admitted::Refused(e),
+    };
     let scopes = scopes(key.as_deref(), route);
     // Counting the prompt's tokens costs; only limits need it here.
     let estimate = if scopes.is_empty() {
@@ -108,7 +114,8 @@ pub async fn admit<'p>(
     ctx.extra_headers = std::mem::take(&mut limits.headers);
     let mut ticket = Ticket {
         policies,
-        key,
+        budgets,
+        gate,
         limits,
         estimate,
         cache: plan,
@@ -121,7 +128,7 @@ pub async fn admit<'p>(
         .as_ref()
         .filter(|p| p.coalesce && !shared.req.stream);
     let Some(plan) = coalesces else {
-        return Admitted::Call(ticket);
+        return Admitted::Call(Box::new(ticket));
     };
     match policies.coalescer.join(&plan.key) {
         Role::Leader(l) => ticket.leader = Some(l),
@@ -144,7 +151,30 @@ pub async fn admit<'p>(
             }
         }
     }
-    Admitted::Call(ticket)
+    Admitted::Call(Box::new(ticket))
+}
+
+/// The budgets a request on `route` for `key` touches: the gateway's, the
+/// route's, the key's and those of the route's providers.
+fn budgets(cfg: &Config, route: &Route, key: Option<&VirtualKey>) -> Vec<Budgeted> {
+    let mut out: Vec<Budgeted> = [
+        Budgeted::of(BudgetScope::Gateway, "", &cfg.policy.budget),
+        Budgeted::of(BudgetScope::Route, &route.name, &route.policy.budget),
+        key.and_then(|k| Budgeted::of(BudgetScope::Key, &k.name, &k.budget)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    for t in &route.targets {
+        let p = &t.provider;
+        let known = out
+            .iter()
+            .any(|b| b.scope == BudgetScope::Provider && b.name == p.name);
+        if !known {
+            out.extend(Budgeted::of(BudgetScope::Provider, &p.name, &p.budget));
+        }
+    }
+    out
 }
 
 /// The key's and the route's limits, when they have any.
@@ -179,8 +209,10 @@ impl Ticket<'_> {
 
     /// After the answer (or the failure): the waiting requests get the
     /// answer kept, the limits are settled against the usage reported (or
-    /// the estimate, for a success without usage), the key is charged.
-    pub async fn settle(self, ctx: &RequestCtx) {
+    /// the estimate, for a success without usage), the budgets are charged
+    /// (the provider's of the one that answered) and any threshold crossed
+    /// is announced.
+    pub async fn settle(self, ctx: &RequestCtx, cfg: &Config) {
         if let (Some(answer), Some(leader)) = (self.answer, self.leader) {
             leader.publish(answer);
         }
@@ -191,8 +223,21 @@ impl Ticket<'_> {
         };
         let store = &self.policies.store;
         limits::settle(store, &self.limits, used).await;
-        if let (Some(k), Some(cost)) = (&self.key, ctx.cost) {
-            budget::charge(store, k, cost).await;
+        let Some(cost) = ctx.cost else {
+            return;
+        };
+        let provider = ctx.provider.as_deref();
+        let charged: Vec<&Budgeted> = self
+            .budgets
+            .iter()
+            .filter(|b| b.scope != BudgetScope::Provider || Some(b.name.as_str()) == provider)
+            .collect();
+        let alerts = budget::charge(store, &charged, cost).await;
+        if !alerts.is_empty() {
+            let webhook = self.policies.webhook(cfg);
+            for a in &alerts {
+                budget::announce(a, webhook.as_ref());
+            }
         }
     }
 }

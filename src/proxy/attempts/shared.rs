@@ -17,6 +17,7 @@ use super::outcome::{Failure, Outcome};
 use crate::config::policy::VirtualKey;
 use crate::config::Config;
 use crate::error::GatewayError;
+use crate::policy::budget::Gate;
 use crate::provider::Provider;
 use crate::request::{ClientRequest, Endpoint};
 use crate::routing::strategy::{Components, Demand};
@@ -66,6 +67,11 @@ pub struct Shared<'a> {
     pub spans: Mutex<Vec<Span>>,
     /// Attempts begun so far (traced requests only): an attempt's index.
     pub(super) attempts_begun: AtomicUsize,
+    /// What budgets rule out: providers over theirs, targets above a
+    /// degraded route's price ceiling.
+    pub gate: Gate,
+    /// The guardrails answers pass: the global ones, then the route's.
+    pub guards: crate::guard::Guardrails,
 }
 
 /// A target's backend to try.
@@ -151,6 +157,8 @@ impl<'a> Shared<'a> {
             trace: None,
             spans: Mutex::new(Vec::new()),
             attempts_begun: AtomicUsize::new(0),
+            gate: Gate::default(),
+            guards: Default::default(),
         }
     }
 
@@ -297,6 +305,42 @@ impl<'a> Shared<'a> {
         self.policy.timeouts.over(provider.timeouts).over(server)
     }
 
+    /// Why budgets rule `target` out, if they do.
+    fn over_budget(&self, target: &Target) -> Option<GatewayError> {
+        let provider = &target.provider;
+        if self.gate.over.contains(&provider.name) {
+            return Some(GatewayError::QuotaExceeded(format!(
+                "The provider `{}` has used its budget; it is not tried until the period resets (UTC).",
+                provider.name
+            )));
+        }
+        let d = self.gate.degrade.as_ref()?;
+        let model = target.model_for(&self.req.model);
+        let info = provider.models.get(model);
+        let price = |p: Option<f64>| p.map_or("unknown".to_string(), |p| format!("${p}"));
+        let above = |ceiling: Option<f64>, price: Option<f64>| match (ceiling, price) {
+            (None, _) => false,
+            (Some(c), Some(p)) => p > c,
+            (Some(_), None) => true,
+        };
+        let input = info.and_then(|i| i.input_per_mtok);
+        let output = info.and_then(|i| i.output_per_mtok);
+        let c = d.ceiling;
+        if !above(c.max_input_price, input) && !above(c.max_output_price, output) {
+            return None;
+        }
+        Some(GatewayError::QuotaExceeded(format!(
+            "The route `{}` is past {}% of its {} budget: only targets at or under {}/{} per million input/output tokens serve, and `{model}` costs {}/{}.",
+            d.route,
+            (c.at * 100.0).round(),
+            d.period,
+            price(c.max_input_price),
+            price(c.max_output_price),
+            price(input),
+            price(output),
+        )))
+    }
+
     /// Why `target` cannot be tried at all (disabled, lacks a capability).
     pub fn precheck(&self, target: &Target) -> Result<(), Failure> {
         let provider = &target.provider;
@@ -318,6 +362,9 @@ impl<'a> Shared<'a> {
                 };
                 return Err(fail(Outcome::NotAllowed, e));
             }
+        }
+        if let Some(e) = self.over_budget(target) {
+            return Err(fail(Outcome::OverBudget, e));
         }
         if !self.req.endpoint.translated() && provider.adapter.name() != "openai" {
             let e = GatewayError::Unsupported(format!(

@@ -73,7 +73,8 @@ impl Relay<'_> {
             let msg = "the provider sent a stream event that is not JSON";
             return self.fail(out, p, ctx, "upstream_invalid_json", msg);
         };
-        if p.collector.is_some() || peek.usage || peek.error || peek.escaped_keys {
+        let inspected = p.collector.is_some() || p.guards.is_some();
+        if inspected || peek.usage || peek.error || peek.escaped_keys {
             // (A number beyond f64 fails this parse: then forwarded as is.)
             if let Ok(v) = serde_json::from_str::<Value>(data) {
                 self.emit(ChunkOut::Json(v), out, p, ctx);
@@ -126,7 +127,36 @@ impl Relay<'_> {
         }
     }
 
+    /// Sends `item` on, through the guardrails' chunk hooks first.
     fn emit(&self, item: ChunkOut, out: &mut Vec<u8>, p: &mut Progress, ctx: &mut RequestCtx) {
+        let guarded = match (&item, p.guards.as_mut()) {
+            (ChunkOut::Json(v), Some(_)) if v.get("error").is_none_or(Value::is_null) => {
+                let ChunkOut::Json(v) = item else {
+                    return;
+                };
+                let mut items = Vec::new();
+                let checked = p.guards.as_mut().map(|g| g.chunk(v, &mut items));
+                if let Some(Err(stop)) = checked {
+                    let code = match stop.reason {
+                        crate::guard::Reason::Blocked { .. } => "guardrail_blocked",
+                        crate::guard::Reason::Failed(_) => "guardrail_unavailable",
+                    };
+                    let e = crate::proxy::guards::stopped(ctx, &stop);
+                    return self.fail(out, p, ctx, code, &e.to_string());
+                }
+                items
+            }
+            _ => vec![item],
+        };
+        for item in guarded {
+            if p.done || p.errored {
+                return;
+            }
+            self.send(item, out, p, ctx);
+        }
+    }
+
+    fn send(&self, item: ChunkOut, out: &mut Vec<u8>, p: &mut Progress, ctx: &mut RequestCtx) {
         match item {
             ChunkOut::Raw(s) if s.trim() == "[DONE]" => {
                 p.done = true;

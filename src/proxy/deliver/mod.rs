@@ -22,8 +22,9 @@ use serde_json::Value;
 use super::admit::Capture;
 use super::attempts::{Answer, Shared, Started, Winner};
 use super::conversation;
+use super::guards;
 use super::pipeline::Keep;
-use super::respond::write_body;
+use super::respond::{write_body, write_error};
 use super::settle::{self, Delivered};
 use super::spans;
 use super::RequestCtx;
@@ -112,6 +113,14 @@ async fn whole(
     let provider = &target.provider;
     let native = winner.ctx.endpoint == "responses";
     settle::attempt(ctx, shared, winner, Delivered::Whole).await;
+    // Guarded before it is kept: the cache holds what clients may see.
+    let body = match guards::response(ctx, &shared.guards, &shared.req.model, body) {
+        Ok(body) => body,
+        Err(e) => {
+            incoming.release(shared.connector).await;
+            return write_error(session, ctx, &e).await;
+        }
+    };
     if spans::captures(ctx, shared.policy) {
         if let Ok(answer) = serde_json::from_slice::<Value>(&body) {
             spans::answer(ctx, shared.policy, &answer);
@@ -164,6 +173,7 @@ async fn stream(
         secrets: provider.secrets(),
         collect: capture.is_some() || captures,
         keep: Some(keep),
+        guards: (!shared.guards.is_empty()).then_some(&shared.guards),
     };
     let (span, start_ns) = (winner.span, now_ns());
     let result = relay

@@ -56,6 +56,8 @@ pub struct Relay<'a> {
     pub collect: bool,
     /// Where a Responses turn is kept before the stream's last event.
     pub keep: Option<Keep<'a>>,
+    /// The guardrails each chunk passes.
+    pub guards: Option<&'a crate::guard::Guardrails>,
 }
 
 /// Where a stream stands.
@@ -68,6 +70,8 @@ pub(super) struct Progress {
     pub(super) state: StreamState,
     pub(super) sink: Sink,
     pub(super) collector: Option<Collector>,
+    /// The guardrails' chunk hooks, with their per-stream state.
+    pub(super) guards: Option<crate::guard::StreamGuards>,
 }
 
 /// Counts a stream as in flight for as long as it lives.
@@ -282,6 +286,15 @@ impl<'r> Feed<'r> {
                 state: relay.adapter.stream(relay.ctx),
                 sink,
                 collector: relay.collect.then(Collector::default),
+                guards: relay.guards.and_then(|g| {
+                    g.stream(&crate::guard::Scope {
+                        endpoint: ctx.endpoint,
+                        model,
+                        route: ctx.route.as_deref(),
+                        key: ctx.key.as_deref(),
+                        stream: true,
+                    })
+                }),
             },
             events: Vec::new(),
         }

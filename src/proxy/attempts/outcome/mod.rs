@@ -27,6 +27,9 @@ pub enum Outcome {
     Breaker(RefusalReason),
     /// Not sent: over the provider's rate limits in this gateway.
     RateLimited,
+    /// Not tried: over the provider's budget, or above the price ceiling
+    /// of a route past its degrade threshold.
+    OverBudget,
     /// Not sent: the adapter refused the request (a 4xx for the client).
     AdapterRefused,
     /// Not sent: the adapter failed building the request.
@@ -54,6 +57,7 @@ impl Outcome {
             Self::Context => "context",
             Self::Breaker(r) => r.as_str(),
             Self::RateLimited => "rate_limited",
+            Self::OverBudget => "over_budget",
             Self::AdapterRefused | Self::AdapterFailed => "script",
             Self::Credentials => "credentials",
             Self::Status(s) => return Cow::Owned(s.to_string()),
@@ -75,6 +79,7 @@ impl Outcome {
             | Self::Context
             | Self::Breaker(_)
             | Self::RateLimited
+            | Self::OverBudget
             | Self::AdapterRefused
             | Self::Rejected => "rejected",
         }
@@ -91,6 +96,7 @@ impl Outcome {
             | Self::Context
             | Self::Breaker(_)
             | Self::RateLimited
+            | Self::OverBudget
             | Self::AdapterRefused
             | Self::AdapterFailed
             | Self::Credentials => false,
