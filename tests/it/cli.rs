@@ -416,3 +416,38 @@ fn adapter_test_runs_a_script_over_golden_fixtures() {
     assert!(!broken.status.success());
     assert!(String::from_utf8_lossy(&broken.stderr).contains("broken.rhai:2:"));
 }
+
+/// The complete examples of docs/guardrails.md and docs/budgets.md (the
+/// first `yaml` block after "## A complete example") pass `check`, in a
+/// folder laid out like the repository's.
+#[test]
+fn check_accepts_the_complete_examples_of_the_docs() {
+    for doc in ["docs/guardrails.md", "docs/budgets.md"] {
+        let text =
+            std::fs::read_to_string(format!("{}/{doc}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let after = text.split("## A complete example").nth(1).expect(doc);
+        let yaml = after
+            .split("```yaml\n")
+            .nth(1)
+            .and_then(|b| b.split("\n```").next())
+            .expect(doc);
+        let dir = tempfile::tempdir().unwrap();
+        crate::common::copy_scripts(&dir.path().join("scripts"));
+        let path = dir.path().join("routes.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        let out = switchyard()
+            .arg("check")
+            .arg(&path)
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("DEEPSEEK_API_KEY")
+            .env_remove("SWITCHYARD_WEBHOOK_SECRET")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{doc}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -22,11 +22,11 @@ pub fn scripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/providers")
 }
 
-/// Copies the repo's adapter, patch and scoring scripts to
-/// `dest/providers`, `dest/patches` and `dest/scoring`.
+/// Copies the repo's adapter, patch, scoring and guardrail scripts to
+/// `dest/providers`, `dest/patches`, `dest/scoring` and `dest/guardrails`.
 pub fn copy_scripts(dest: &Path) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
-    for sub in ["providers", "patches", "scoring"] {
+    for sub in ["providers", "patches", "scoring", "guardrails"] {
         std::fs::create_dir_all(dest.join(sub)).expect("scripts dir");
         for entry in std::fs::read_dir(repo.join(sub)).expect("repo scripts") {
             let entry = entry.expect("entry");
@@ -93,7 +93,7 @@ impl Gateway {
     }
 
     /// Like [`Gateway::start`], with extra scripts `(name, source)`: an
-    /// adapter, `scoring:<name>` or `patch:<name>`.
+    /// adapter, `scoring:<name>`, `patch:<name>` or `guardrail:<name>`.
     pub async fn start_with_scripts(yaml: &str, scripts: &[(&str, &str)]) -> Gateway {
         Self::spawn(yaml, scripts, &[]).await
     }
@@ -109,9 +109,12 @@ impl Gateway {
         let sdir = dir.path().join("scripts/providers");
         let scoring = dir.path().join("scripts/scoring");
         let patches = dir.path().join("scripts/patches");
+        let guardrails = dir.path().join("scripts/guardrails");
         for (name, src) in scripts {
             let path = if let Some(n) = name.strip_prefix("scoring:") {
                 scoring.join(format!("{n}.rhai"))
+            } else if let Some(n) = name.strip_prefix("guardrail:") {
+                guardrails.join(format!("{n}.rhai"))
             } else if let Some(n) = name.strip_prefix("patch:") {
                 patches.join(format!("{n}.rhai"))
             } else {
