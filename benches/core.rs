@@ -1,7 +1,7 @@
 //! Micro-benchmarks of the request path's CPU work: SSE parsing, the
 //! stream relay per event, route resolution over 1,000 routes, adapter
 //! transforms, script hooks and patches, config loading, prompt token
-//! estimates, log redaction.
+//! estimates, log redaction, guardrails.
 //! `cargo bench --bench core` prints the time per operation.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a panic fails the run
@@ -707,8 +707,65 @@ fn tracing_spans(c: &mut Criterion) {
     group.finish();
 }
 
+/// Guardrails on the request path: the PII detectors alone, and each
+/// shipped script guardrail on a whole request and a stream chunk.
+fn guardrails(c: &mut Criterion) {
+    use futures_util::FutureExt;
+    use switchyard::guard::{pii, Scope};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("routes.yaml");
+    let yaml = format!(
+        "scripts: {SCRIPTS}\nproviders:\n  p: {{ adapter: openai, base_url: \"http://127.0.0.1:9/v1\" }}\nroutes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n  - match: {{ model: pii }}\n    targets: [{{ provider: p }}]\n    guardrails: [{{ script: pii, options: {{ answers: true }} }}]\n  - match: {{ model: deny }}\n    targets: [{{ provider: p }}]\n    guardrails: [{{ script: deny-list, options: {{ words: [falcon, heron], patterns: [\"(?i)ignore (all )?previous instructions\"] }} }}]\n  - match: {{ model: cap }}\n    targets: [{{ provider: p }}]\n    guardrails: [{{ script: max-tokens, options: {{ max: 512 }} }}]\n"
+    );
+    std::fs::write(&path, yaml).unwrap();
+    let cfg = Config::load(&path).unwrap();
+    let of = |model: &str| cfg.routes.resolve(model).unwrap().policy.guardrails.clone();
+    let connector = pingora::connectors::http::Connector::new(None);
+    let scope = Scope {
+        endpoint: "chat",
+        model: "m",
+        route: Some("r"),
+        key: None,
+        stream: false,
+    };
+    let mut group = c.benchmark_group("guardrails");
+    let prose = texts(&conversation(4096)).join("\n");
+    group.bench_function("pii_redact_4kb_clean", |b| {
+        b.iter(|| black_box(pii::redact(black_box(&prose), pii::Kinds::ALL)))
+    });
+    for (label, bytes) in [("1kb", 1024), ("50kb", 50 * 1024)] {
+        let body = conversation(bytes);
+        group.bench_function(format!("clone_only_{label}"), |b| {
+            b.iter(|| black_box(body.clone()))
+        });
+        for name in ["pii", "deny", "cap"] {
+            let g = of(name);
+            group.bench_function(format!("{name}_request_{label}"), |b| {
+                b.iter(|| {
+                    let mut body = body.clone();
+                    let done = g.request(&mut body, &scope, &connector).now_or_never();
+                    black_box((done.map(|r| r.is_ok()), body))
+                })
+            });
+        }
+    }
+    let g = of("pii");
+    let chunk = json!({"id": "c", "object": "chat.completion.chunk", "model": "m",
+        "choices": [{"index": 0, "delta": {"content": "The gateway ranks every "}, "finish_reason": null}]});
+    let mut stream = g.stream(&scope).unwrap();
+    group.bench_function("pii_chunk", |b| {
+        b.iter(|| {
+            let mut out = Vec::new();
+            stream.chunk(chunk.clone(), &mut out).unwrap();
+            black_box(out)
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    guardrails,
     tracing_spans,
     responses_and_forms,
     sse,

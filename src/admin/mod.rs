@@ -1,6 +1,7 @@
 //! The admin API, on its own listener and behind the admin key: config
 //! summary (secrets left out), providers and backends with their state,
-//! usage from the ledger, live stats, route explanations, and reload; and
+//! usage from the ledger, budgets and their spend, live stats, route
+//! explanations, and reload; and
 //! `/metrics` for Prometheus (with the admin key or `admin.metrics_token`).
 //! Described in `docs/admin-openapi.yaml`. The dashboard page (static, no
 //! data) is served without the key; it calls the API with it.
@@ -107,6 +108,15 @@ impl Admin {
             ("GET", "/admin/stats") => reply(session, 200, &self.stats(&cfg)).await,
             ("GET", "/admin/keys") => reply(session, 200, &views::keys(&cfg)).await,
             ("GET", "/admin/usage") => self.usage(session, &query).await,
+            ("GET", "/admin/budgets") => {
+                let scopes = crate::policy::budget_scopes(&cfg);
+                match crate::policy::budget::status(&self.policies.store, &scopes).await {
+                    Ok(v) => reply(session, 200, &v).await,
+                    Err(e) => {
+                        reply(session, 503, &problem(&format!("spend unavailable: {e}"))).await
+                    }
+                }
+            }
             ("POST", "/admin/route/explain") => explain(session, &cfg, &query).await,
             ("POST", "/admin/reload") => match self.reloader.reload() {
                 Ok(cfg) => {

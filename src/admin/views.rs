@@ -29,6 +29,7 @@ pub fn config(cfg: &Config, policies: &Policies) -> Value {
                 "backends": p.backend_list.len(),
                 "balance": format!("{:?}", p.backends.strategy()),
                 "limits": {"rpm": p.limits.rpm, "tpm": p.limits.tpm},
+                "budget": budget(&p.budget),
                 "disabled": p.disabled,
             })
         })
@@ -53,6 +54,8 @@ pub fn config(cfg: &Config, policies: &Policies) -> Value {
                     "coalesce": c.coalesce,
                 })),
                 "limits": {"rpm": r.policy.limits.rpm, "tpm": r.policy.limits.tpm},
+                "budget": budget(&r.policy.budget),
+                "guardrails": guardrails(&r.policy.guardrails),
             })
         })
         .collect();
@@ -72,6 +75,8 @@ pub fn config(cfg: &Config, policies: &Policies) -> Value {
         })),
         "providers": providers,
         "routes": routes,
+        "guardrails": guardrails(&cfg.guardrails),
+        "budget": budget(&cfg.policy.budget),
         "warnings": cfg.warnings,
     })
 }
@@ -91,7 +96,7 @@ pub fn keys(cfg: &Config) -> Value {
                 "models": k.models.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "rpm": k.rpm,
                 "tpm": k.tpm,
-                "budget": {"daily": k.budget.daily, "monthly": k.budget.monthly, "alerts": k.budget.alerts},
+                "budget": budget(&k.budget),
                 "metadata": k.metadata,
             })
         })
@@ -170,4 +175,58 @@ pub fn without_password(url: &str) -> String {
         Ok(u) => u.to_string(),
         Err(_) => "(unparsable url)".to_string(),
     }
+}
+
+/// A budget as the admin API shows it (`null` when there is none).
+fn budget(b: &crate::limits::Budget) -> Value {
+    if b.is_empty() {
+        return Value::Null;
+    }
+    json!({
+        "daily": b.daily,
+        "monthly": b.monthly,
+        "alerts": b.alerts,
+        "degrade": b.degrade.map(|d| json!({
+            "at": d.at,
+            "max_input_price": d.max_input_price,
+            "max_output_price": d.max_output_price,
+        })),
+    })
+}
+
+/// Guardrails by name and kind: a script (its path and hooks) or a
+/// moderation target; never their options, which may hold anything.
+fn guardrails(list: &crate::guard::Guardrails) -> Vec<Value> {
+    use crate::guard::Check;
+    list.iter()
+        .map(|g| {
+            let on_error = match g.on_error {
+                crate::guard::OnError::Open => "open",
+                crate::guard::OnError::Closed => "closed",
+            };
+            match &g.check {
+                Check::Script { script, .. } => {
+                    let h = script.hooks;
+                    let hooks: Vec<&str> = [
+                        (h.request, "on_request"),
+                        (h.response, "on_response"),
+                        (h.chunk, "on_chunk"),
+                    ]
+                    .into_iter()
+                    .filter_map(|(on, name)| on.then_some(name))
+                    .collect();
+                    json!({"name": g.name, "kind": "script",
+                        "script": script.path().display().to_string(),
+                        "hooks": hooks, "on_error": on_error})
+                }
+                Check::Moderation(m) => json!({"name": g.name, "kind": "moderation",
+                    "provider": m.provider.name, "model": m.model,
+                    "mode": match m.mode {
+                        crate::guard::moderation::Mode::Moderations => "moderations",
+                        crate::guard::moderation::Mode::Verdict { .. } => "verdict",
+                    },
+                    "timeout_s": m.timeout.as_secs_f64(), "on_error": on_error}),
+            }
+        })
+        .collect()
 }

@@ -64,6 +64,9 @@ pub struct Guardrail {
     pub name: String,
     pub on_error: OnError,
     pub check: Check,
+    /// A hash of everything that decides what it does (name, script text,
+    /// options, target): part of the cache key of the answers it passed.
+    pub fingerprint: u64,
 }
 
 /// Where in a request's life a guardrail stopped it.
@@ -134,6 +137,15 @@ impl Guardrails {
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Guardrail>> {
         self.0.iter()
+    }
+
+    /// Which guardrails these are, in order (0 for none): an answer kept
+    /// in the cache after passing them is not served to a request that
+    /// would pass others (a reload that changed a guardrail, or a script).
+    pub fn fingerprint(&self) -> u64 {
+        self.0.iter().fold(0, |acc: u64, g| {
+            (acc.rotate_left(17) ^ g.fingerprint.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1
+        })
     }
 
     /// Whether any looks at requests.

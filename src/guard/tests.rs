@@ -32,6 +32,7 @@ fn guardrail(name: &str, source: &str, on_error: OnError) -> Arc<Guardrail> {
             script: Arc::new(script),
             options,
         },
+        fingerprint: name.len() as u64,
     })
 }
 

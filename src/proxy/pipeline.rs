@@ -71,6 +71,7 @@ pub async fn serve(
     let mut shared = Shared::new(cfg, connector, req, &route, ctx.started, head)
         .for_key(key.clone(), &policies.store)
         .traced(ctx.trace.as_ref().map(|t| t.for_attempts()));
+    shared.guards = cfg.guardrails.chain(own);
     if ctx.trace.as_ref().is_some_and(|t| t.sampled) {
         let body = shared.body.lock().unwrap_or_else(|e| e.into_inner());
         spans::request(ctx, &route.policy, &shared.req.model, &body);
@@ -82,7 +83,6 @@ pub async fn serve(
         Admitted::Gone => return Ok(()),
     };
     shared.gate = std::mem::take(&mut ticket.gate);
-    shared.guards = cfg.guardrails.chain(&route.policy.guardrails);
     let mut failures = Vec::new();
     // Boxed: connecting, hedging and failing over take a large future that
     // would otherwise stay reserved in this one for a whole stream.

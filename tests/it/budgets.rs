@@ -70,7 +70,11 @@ async fn the_gateway_and_a_route_refuse_past_their_budget_with_auth_off() {
         "{metrics}"
     );
 
-    let gateway = format!("budget: {{ daily: 5 }}\n{yaml}");
+    // The admin API shows each budget's spend.
+    let admin_port = free_port();
+    let gateway = format!(
+        "admin: {{ listen: \"127.0.0.1:{admin_port}\", key: admin-key-0123456789-abcdef }}\nbudget: {{ daily: 5 }}\n{yaml}"
+    );
     let gw = Gateway::start(&gateway).await;
     assert_eq!(ask(&gw, "other").await.status(), 200);
     let said = refusal(ask(&gw, "other").await).await;

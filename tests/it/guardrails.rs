@@ -392,3 +392,56 @@ async fn a_failing_script_refuses_and_a_fixed_one_is_picked_up_on_save() {
     );
     assert!(gw.logs().contains("custom.rhai"), "{}", gw.logs());
 }
+
+fn tag(version: &str) -> String {
+    format!(
+        "fn on_response(r, c) {{ let m = r.choices[0].message; m.content = \"[{version}] \" + m.content; }}"
+    )
+}
+
+#[tokio::test]
+async fn answers_are_cached_once_guarded_and_not_served_past_a_changed_guardrail() {
+    let mock = MockServer::start(MockConfig::default()).await.unwrap();
+    let own = "    cache: true\n    guardrails: [{ script: tag }]\n";
+    let gw =
+        Gateway::start_with_scripts(&route(&mock, "", own), &[("guardrail:tag", &tag("v1"))]).await;
+    let mut body = ask("hi", false);
+    body["temperature"] = json!(0);
+    let said = |v: Value| {
+        v["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let first: Value = gw
+        .post("/v1/chat/completions", &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(said(first), format!("[v1] {}", mock_text(5)));
+    let r = gw.post("/v1/chat/completions", &body).await;
+    assert_eq!(r.headers()["x-switchyard-cache"], "hit");
+    // Kept guarded, served as kept: not tagged twice.
+    assert_eq!(
+        said(r.json().await.unwrap()),
+        format!("[v1] {}", mock_text(5))
+    );
+    assert_eq!(mock.hits(), 1);
+
+    let old = gw.version().await;
+    let dir = gw
+        .config_path()
+        .parent()
+        .unwrap()
+        .join("scripts/guardrails");
+    std::fs::write(dir.join("tag.rhai"), tag("v2")).unwrap();
+    assert!(gw.wait_for_new_version(&old, Duration::from_secs(10)).await);
+    let r = gw.post("/v1/chat/completions", &body).await;
+    assert_eq!(r.headers()["x-switchyard-cache"], "miss");
+    assert_eq!(
+        said(r.json().await.unwrap()),
+        format!("[v2] {}", mock_text(5))
+    );
+    assert_eq!(mock.hits(), 2);
+}

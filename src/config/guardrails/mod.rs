@@ -129,7 +129,7 @@ fn guardrail(
             OnError::Closed
         }
     };
-    let (name, check) = match (g.script, g.moderation) {
+    let (name, check, what) = match (g.script, g.moderation) {
         (Some(_), Some(_)) => {
             r.issue(
                 at,
@@ -145,8 +145,8 @@ fn guardrail(
             return None;
         }
         (Some(s), None) => {
-            let check = script_check(at, &s, g.options, env, r)?;
-            (g.name.unwrap_or(s), check)
+            let (check, what) = script_check(at, &s, g.options, env, r)?;
+            (g.name.unwrap_or(s), check, what)
         }
         (None, Some(m)) => {
             if g.options.is_some() {
@@ -156,8 +156,13 @@ fn guardrail(
                         .into(),
                 );
             }
-            let check = Check::Moderation(moderation(&format!("{at}.moderation"), m, env, r)?);
-            (g.name.unwrap_or_else(|| "moderation".into()), check)
+            let m = moderation(&format!("{at}.moderation"), m, env, r)?;
+            let what = format!(
+                "moderation\0{}\0{}\0{:?}\0{:?}\0{:?}",
+                m.provider.name, m.model, m.mode, m.timeout, m.categories
+            );
+            let check = Check::Moderation(m);
+            (g.name.unwrap_or_else(|| "moderation".into()), check, what)
         }
     };
     if !valid_name(&name) {
@@ -166,22 +171,39 @@ fn guardrail(
             "guardrail names may use letters, digits, `-`, `_` and `.` only".into(),
         );
     }
+    let fingerprint = fingerprint(&[&name, &what, &format!("{on_error:?}")]);
     Some(Guardrail {
         name,
         on_error,
         check,
+        fingerprint,
     })
 }
 
+/// The first 8 bytes of the SHA-256 of `parts`.
+fn fingerprint(parts: &[&str]) -> u64 {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    let d = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d[..8]);
+    u64::from_le_bytes(first)
+}
+
 /// A script guardrail: its file (or the shipped one), compiled, and its
-/// options checked by its `check` hook.
+/// options checked by its `check` hook; with what decides what it does
+/// (the script's text and its options).
 fn script_check(
     at: &str,
     name: &str,
     options: Option<serde_yaml::Value>,
     env: &mut Env<'_>,
     r: &mut dyn Report,
-) -> Option<Check> {
+) -> Option<(Check, String)> {
     if !valid_name(name) {
         r.issue(
             &format!("{at}.script"),
@@ -222,14 +244,16 @@ fn script_check(
         r.issue(&format!("{at}.options"), "must be a mapping".into());
         return None;
     }
+    let what = format!("script\0{text}\0{options}");
     let options = to_dynamic(options).into_shared();
     match GuardScript::compile(&label, &text, env.engine.clone(), env.timeout, &options) {
         Ok(s) => {
             env.texts.push((format!("guardrails/{name}"), text));
-            Some(Check::Script {
+            let check = Check::Script {
                 script: Arc::new(s),
                 options,
-            })
+            };
+            Some((check, what))
         }
         Err(e) => {
             r.issue(&format!("{at}.script"), e.to_string());

@@ -288,6 +288,45 @@ pub fn announce(alert: &Alert, webhook: Option<&super::webhook::Webhook>) {
     }
 }
 
+/// Every scope of `scopes` with its spend so far this UTC day and month,
+/// as the admin API shows it.
+pub async fn status(store: &StateStore, scopes: &[Budgeted]) -> Result<serde_json::Value, String> {
+    let now = Utc::now();
+    let names: Vec<String> = scopes
+        .iter()
+        .flat_map(|s| s.counters(now).map(|(c, _)| c))
+        .collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let spent = store.spend(&refs).await.map_err(|e| e.to_string())?;
+    let rows: Vec<serde_json::Value> = scopes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let period = |j: usize, limit: Option<f64>| {
+                let used = spent.get(2 * i + j).copied().unwrap_or(0.0);
+                json!({
+                    "budget_usd": limit,
+                    "spent_usd": used,
+                    "spent_fraction": limit.filter(|l| *l > 0.0).map(|l| used / l),
+                })
+            };
+            json!({
+                "scope": s.scope.label(),
+                "name": s.name,
+                "daily": period(0, s.budget.daily),
+                "monthly": period(1, s.budget.monthly),
+                "alerts": s.budget.alerts,
+                "degrade_at": s.budget.degrade.map(|d| d.at),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "day": now.format("%Y-%m-%d").to_string(),
+        "month": now.format("%Y-%m").to_string(),
+        "budgets": rows,
+    }))
+}
+
 /// Spend so far in the day and the month, by scope name, from the ledger.
 #[derive(Debug, Default)]
 pub struct Sums {

@@ -43,8 +43,14 @@ impl CachePlan {
         } else {
             key_name.unwrap_or("")
         };
+        // Answers are kept after the guardrails: the key names which.
+        let guards = shared.guards.fingerprint();
+        let route_part = match guards {
+            0 => std::borrow::Cow::Borrowed(route.name.as_str()),
+            g => std::borrow::Cow::Owned(format!("{}\u{0}guardrails:{g:016x}", route.name)),
+        };
         Some(Self {
-            key: cache::key(&route.name, scope, shared.req.endpoint, &body),
+            key: cache::key(&route_part, scope, shared.req.endpoint, &body),
             read: use_ == cache::Use::ReadWrite,
             coalesce: policy.coalesce,
             ttl: policy.ttl,

@@ -1,9 +1,10 @@
 //! Admission: whether a request may be served, and what it holds until it
 //! is settled. For the client's key and the route: the response cache (an
-//! answer may be there already), the key's budget, the key's and the
-//! route's rate limits, and coalescing with an identical request in
-//! flight. For each provider an attempt goes to: its own rate limits
-//! ([`provider`]). One interface: [`admit`] before the call, and
+//! answer may be there already), the budgets (the gateway's, the route's,
+//! the key's; the route's providers' rule targets out through the
+//! [`Gate`](budget::Gate)), the key's and the route's rate limits, and
+//! coalescing with an identical request in flight. For each provider an
+//! attempt goes to: its own rate limits ([`provider`]). One interface: [`admit`] before the call, and
 //! [`Ticket::settle`] (or [`settle_provider`]) after it.
 
 mod cache;

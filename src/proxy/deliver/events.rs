@@ -127,28 +127,25 @@ impl Relay<'_> {
         }
     }
 
-    /// Sends `item` on, through the guardrails' chunk hooks first.
+    /// Sends `item` on, through the guardrails' chunk hooks first (an
+    /// error event goes on as it is: the stream is ending anyway).
     fn emit(&self, item: ChunkOut, out: &mut Vec<u8>, p: &mut Progress, ctx: &mut RequestCtx) {
-        let guarded = match (&item, p.guards.as_mut()) {
-            (ChunkOut::Json(v), Some(_)) if v.get("error").is_none_or(Value::is_null) => {
-                let ChunkOut::Json(v) = item else {
-                    return;
-                };
-                let mut items = Vec::new();
-                let checked = p.guards.as_mut().map(|g| g.chunk(v, &mut items));
-                if let Some(Err(stop)) = checked {
-                    let code = match stop.reason {
-                        crate::guard::Reason::Blocked { .. } => "guardrail_blocked",
-                        crate::guard::Reason::Failed(_) => "guardrail_unavailable",
-                    };
-                    let e = crate::proxy::guards::stopped(ctx, &stop);
-                    return self.fail(out, p, ctx, code, &e.to_string());
-                }
-                items
-            }
-            _ => vec![item],
+        let ChunkOut::Json(v) = item else {
+            return self.send(item, out, p, ctx);
         };
-        for item in guarded {
+        let Some(guards) = p.guards.as_mut().filter(|_| !is_error(&v)) else {
+            return self.send(ChunkOut::Json(v), out, p, ctx);
+        };
+        let mut items = Vec::new();
+        if let Err(stop) = guards.chunk(v, &mut items) {
+            let code = match stop.reason {
+                crate::guard::Reason::Blocked { .. } => "guardrail_blocked",
+                crate::guard::Reason::Failed(_) => "guardrail_unavailable",
+            };
+            let e = crate::proxy::guards::stopped(ctx, &stop);
+            return self.fail(out, p, ctx, code, &e.to_string());
+        }
+        for item in items {
             if p.done || p.errored {
                 return;
             }
@@ -168,7 +165,7 @@ impl Relay<'_> {
                 }
             }
             ChunkOut::Json(v) => {
-                if v.get("error").is_some_and(|e| !e.is_null()) {
+                if is_error(&v) {
                     p.errored = true;
                     ctx.error = Some("upstream_stream_error");
                     let text = redact(&v.to_string(), &self.secrets);
@@ -255,6 +252,11 @@ fn echoed(data: &str, ctx: &RequestCtx) -> Value {
         crate::proxy::conversation::echo(response, turn);
     }
     v
+}
+
+/// Whether a chunk is an error event.
+fn is_error(v: &Value) -> bool {
+    v.get("error").is_some_and(|e| !e.is_null())
 }
 
 /// The provider serving the stream, for metrics.

@@ -223,6 +223,8 @@ async fn raw(
 }
 
 /// Answers from a cached (or coalesced) answer: JSON, or a replayed stream.
+/// It passed the request's guardrails before it was kept (and the cache
+/// key names the guardrails it passed: see [`crate::guard::Guardrails::fingerprint`]).
 pub async fn cached(
     session: &mut Session,
     ctx: &mut RequestCtx,
