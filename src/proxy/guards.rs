@@ -27,8 +27,11 @@ pub async fn request(
     }
     // A provider's own Responses format would carry the request (and its
     // answer) past the guardrails: with guardrails, Responses requests
-    // take the chat path, whose requests and answers they see.
-    req.native = None;
+    // take the chat path, whose requests and answers they see (a null
+    // native body still marks the request as a Responses one).
+    if req.native.is_some() {
+        req.native = Some(std::sync::Arc::new(Value::Null));
+    }
     if !guardrails.on_request() {
         return Ok(());
     }

@@ -445,3 +445,31 @@ async fn answers_are_cached_once_guarded_and_not_served_past_a_changed_guardrail
     );
     assert_eq!(mock.hits(), 2);
 }
+
+#[tokio::test]
+async fn a_responses_request_takes_the_chat_path_the_guardrails_see() {
+    let mock = MockServer::start(MockConfig::default()).await.unwrap();
+    let yaml = format!(
+        "guardrails:\n  - script: pii\nproviders:\n{}    capabilities: {{ responses: true }}\nroutes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n",
+        provider("p", "openai", &mock, None)
+    );
+    let gw = Gateway::start(&yaml).await;
+    let r = gw
+        .post(
+            "/v1/responses",
+            &json!({"model": "m", "input": "mail ann@example.org please"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["object"], "response", "{v}");
+    let sent = mock.last_request().unwrap();
+    // Not the provider's own Responses API, which would carry the prompt
+    // past the guardrail.
+    assert_eq!(sent.path, "/v1/chat/completions");
+    let text = String::from_utf8_lossy(&sent.body).to_string();
+    assert!(
+        text.contains("mail [EMAIL] please") && !text.contains("ann@"),
+        "{text}"
+    );
+}

@@ -27,8 +27,11 @@ pub struct Request<'b> {
 impl Shared<'_> {
     /// What `provider`'s adapter sees of this attempt.
     pub(super) fn adapter_ctx(&self, provider: &Provider, backend: &Backend, model: &str) -> Ctx {
-        // A Responses request goes as it is to a provider that speaks it.
-        let native = self.req.native.is_some() && provider.supports("responses");
+        // A Responses request goes as it is to a provider that speaks it
+        // (unless it has no native body: none of the config's providers
+        // speaks it, or guardrails must see it in the chat format).
+        let native = self.req.native.as_deref().is_some_and(|n| !n.is_null())
+            && provider.supports("responses");
         Ctx {
             endpoint: if native {
                 "responses"
