@@ -94,7 +94,27 @@ pub fn run(path: PathBuf, cfg: Config, upgrade: bool) -> Result<(), String> {
     );
     service.add_listener(client_listener(listen.to_string()));
     server.add_service(service);
-    let reloader = Arc::new(Reloader::new(path, state.clone()));
+    // A budget a reload adds starts from the day's and month's spend in
+    // the ledger, as budgets do on start.
+    let seeding = policies.clone();
+    let reloader = Arc::new(Reloader::new(path, state.clone()).on_swap(Box::new(
+        move |old, new| {
+            let policies = seeding.clone();
+            let spawned = std::thread::Builder::new()
+                .name("budget-seed".into())
+                .spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
+                    if let Ok(rt) = rt {
+                        rt.block_on(policies.seed_new_budgets(&old, &new));
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "could not seed the budgets a reload added");
+            }
+        },
+    )));
     if let Some(admin) = &admin {
         // Behind the same head, body and send limits as the API listener,
         // with a connection cap of its own.

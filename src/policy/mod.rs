@@ -82,10 +82,27 @@ impl Policies {
 
     /// Seeds every budgeted scope's spend from the ledger (start-up).
     pub async fn seed_budgets(&self, cfg: &Config) {
+        self.seed(budget_scopes(cfg)).await;
+    }
+
+    /// Seeds the scopes whose budget `new` adds to `old`'s (a reload).
+    pub async fn seed_new_budgets(&self, old: &Config, new: &Config) {
+        let before = budget_scopes(old);
+        let added: Vec<Budgeted> = budget_scopes(new)
+            .into_iter()
+            .filter(|b| {
+                !before
+                    .iter()
+                    .any(|o| o.scope == b.scope && o.name == b.name)
+            })
+            .collect();
+        self.seed(added).await;
+    }
+
+    async fn seed(&self, scopes: Vec<Budgeted>) {
         let Some(ledger) = self.ledger.clone() else {
             return;
         };
-        let scopes = budget_scopes(cfg);
         if scopes.is_empty() {
             return;
         }

@@ -269,3 +269,32 @@ async fn a_restart_reads_route_and_gateway_spend_back_from_the_ledger() {
     );
     assert_eq!(mock.hits(), 1);
 }
+
+#[tokio::test]
+async fn a_budget_a_reload_adds_starts_from_the_spend_in_the_ledger() {
+    let mock = MockServer::start(MockConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("usage.db");
+    let yaml = |budget: &str| {
+        format!(
+            "ledger: {{ url: \"sqlite:{}\", flush_interval: 100ms }}\nproviders:\n{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p, model: up }}]\n{budget}",
+            db.display(),
+            expensive("p", &mock, "")
+        )
+    };
+    let gw = Gateway::start(&yaml("")).await;
+    assert_eq!(ask(&gw, "m").await.status(), 200);
+    // Written to the ledger before the budget comes.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let old = gw.version().await;
+    gw.write_config(&yaml("    budget: { daily: 5 }\n"));
+    assert!(gw.wait_for_new_version(&old, Duration::from_secs(10)).await);
+    // Seeding runs beside the reload, off the request path.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let said = refusal(ask(&gw, "m").await).await;
+    assert!(
+        said.starts_with("The route `m` has used its daily budget"),
+        "{said}"
+    );
+    assert_eq!(mock.hits(), 1);
+}

@@ -23,16 +23,31 @@ use crate::metrics::{metrics, set_config_version};
 /// Quiet time after the last file event before reloading (editors write in bursts).
 const DEBOUNCE: Duration = Duration::from_millis(100);
 
+/// What runs after a new config is swapped in: `(old, new)`.
+pub type OnSwap = Box<dyn Fn(Arc<Config>, Arc<Config>) + Send + Sync>;
+
 /// Loads new configs into the shared slot.
 pub struct Reloader {
     path: PathBuf,
     state: Arc<ArcSwap<Config>>,
+    on_swap: Option<OnSwap>,
 }
 
 impl Reloader {
     /// A reloader for the config at `path`, serving through `state`.
     pub fn new(path: PathBuf, state: Arc<ArcSwap<Config>>) -> Self {
-        Self { path, state }
+        Self {
+            path,
+            state,
+            on_swap: None,
+        }
+    }
+
+    /// Runs `f` after each successful reload (it must not block: the
+    /// caller may be a request's thread, through the admin API).
+    pub fn on_swap(mut self, f: OnSwap) -> Self {
+        self.on_swap = Some(f);
+        self
     }
 
     /// Loads and swaps in the config; on failure the current one stays.
@@ -71,8 +86,11 @@ impl Reloader {
                 let mut secrets = cfg.log_secrets();
                 secrets.extend(current.log_secrets());
                 crate::logging::set_secrets(secrets.iter().map(String::as_str));
-                self.state.store(cfg.clone());
+                let old = self.state.swap(cfg.clone());
                 m.config_reloads.with_label_values(&["success"]).inc();
+                if let Some(f) = &self.on_swap {
+                    f(old, cfg.clone());
+                }
                 Ok(cfg)
             }
             Err(issues) => {
