@@ -3,7 +3,8 @@
 # the count holds steady on a busy machine, so before/after comparisons of
 # the request path are exact. Each proxy — the floor (examples/bare_proxy.rs)
 # and Switchyard in the four load.sh modes, plus auth + rate limit + ledger,
-# and tracing at 100% sampling in the pass modes —
+# tracing at 100% sampling, the shipped guardrails, and budgets at three
+# scopes in the pass modes —
 # runs under `valgrind --tool=callgrind` with instrumentation off; after a
 # warm-up, counting is switched on for N sequential keep-alive requests
 # (concurrency 1) and switched off again. The report gives instructions per
@@ -149,6 +150,27 @@ for mode in ${modes//,/ }; do
 tracing: { endpoint: \"http://$mock\", sampler: always_on, delay: 100ms }" >"$tmp/gwtrace.$mode/routes.yaml"
     SWITCHYARD_LOG=warn measure "$mode.switchyard+tracing" "http://127.0.0.1:$port" "$gw_path" "$gw_body" k -- \
       "$bin" run --config "$tmp/gwtrace.$mode/routes.yaml"
+  fi
+
+  if [[ $mode == pass || $mode == stream-pass ]]; then
+    # The three shipped guardrails (PII redaction of prompt and answer, a
+    # deny list, an output cap), then budgets at three scopes (gateway,
+    # route, provider) with soft thresholds: each request reads and
+    # charges six counters.
+    port=$(free_port); mkdir -p "$tmp/gwguard.$mode"
+    gw_config "$port" "ledger: { enabled: false }
+guardrails:
+  - { script: pii, options: { answers: true } }
+  - { script: deny-list, options: { words: [falcon, heron], patterns: [\"(?i)ignore (all )?previous instructions\"] } }
+  - { script: max-tokens, options: { max: 4096 } }" >"$tmp/gwguard.$mode/routes.yaml"
+    SWITCHYARD_LOG=warn measure "$mode.switchyard+guardrails" "http://127.0.0.1:$port" "$gw_path" "$gw_body" k -- \
+      "$bin" run --config "$tmp/gwguard.$mode/routes.yaml"
+    port=$(free_port); mkdir -p "$tmp/gwbudget.$mode"
+    gw_config "$port" "ledger: { enabled: false }
+budget: { daily: 1000000000, monthly: 1000000000, alerts: [50%, 80%] }" >"$tmp/gwbudget.$mode/routes.yaml"
+    sed -i 's/^  - { match: { model: pass }, targets: \[ { provider: oa, model: gpt-4o-mini } \] }$/  - { match: { model: pass }, targets: [ { provider: oa, model: gpt-4o-mini } ], budget: { daily: 1000000000, alerts: [90%] } }/' "$tmp/gwbudget.$mode/routes.yaml"
+    SWITCHYARD_LOG=warn measure "$mode.switchyard+budgets" "http://127.0.0.1:$port" "$gw_path" "$gw_body" k -- \
+      "$bin" run --config "$tmp/gwbudget.$mode/routes.yaml"
   fi
 
   if [[ $mode == pass ]]; then

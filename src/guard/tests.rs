@@ -146,3 +146,23 @@ fn a_response_hook_edits_or_refuses_the_answer() {
     let stop = g.response(json!({"bad": true}), &SCOPE).unwrap_err();
     assert_eq!(stop.stage, Stage::Response);
 }
+
+#[test]
+fn a_runaway_script_is_stopped_by_its_time_budget_and_fails_as_configured() {
+    let spin = "fn on_request(r, c) { let n = 0; loop { n += 1; } }";
+    let closed = Guardrails::new(vec![guardrail("spin", spin, OnError::Closed)]);
+    let started = std::time::Instant::now();
+    let stop = run(&closed, &mut json!({"model": "m"})).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    match stop.reason {
+        Reason::Failed(m) => assert!(
+            m.contains("budget") || m.contains("operations"),
+            "stopped for another reason: {m}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let open = Guardrails::new(vec![guardrail("spin", spin, OnError::Open)]);
+    let mut body = json!({"model": "m"});
+    run(&open, &mut body).unwrap();
+    assert_eq!(body, json!({"model": "m"}));
+}

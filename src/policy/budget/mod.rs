@@ -120,20 +120,28 @@ pub struct Degraded {
     pub ceiling: Degrade,
 }
 
+/// What each of `scopes` spent in the day and the month of `now`, in one
+/// store round trip: the day's of scope `i` at `2i`, its month's at `2i + 1`.
+async fn spent(
+    store: &StateStore,
+    scopes: &[Budgeted],
+    now: DateTime<Utc>,
+) -> Result<Vec<f64>, crate::state::StateError> {
+    let names: Vec<String> = scopes
+        .iter()
+        .flat_map(|s| s.counters(now).map(|(c, _)| c))
+        .collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    store.spend(&refs).await
+}
+
 /// Checks every budget of `scopes`: the refusal of the first one spent
 /// (gateway, route and key scopes), else what the attempts must avoid.
 pub async fn check(store: &StateStore, scopes: &[Budgeted]) -> Result<Gate, GatewayError> {
     if scopes.is_empty() {
         return Ok(Gate::default());
     }
-    let now = Utc::now();
-    let names: Vec<String> = scopes
-        .iter()
-        .flat_map(|s| s.counters(now).map(|(c, _)| c))
-        .collect();
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let spent = store
-        .spend(&refs)
+    let spent = spent(store, scopes, Utc::now())
         .await
         .map_err(|e| GatewayError::StateUnavailable(format!("budgets unavailable: {e}")))?;
     let mut gate = Gate::default();
@@ -292,12 +300,7 @@ pub fn announce(alert: &Alert, webhook: Option<&super::webhook::Webhook>) {
 /// as the admin API shows it.
 pub async fn status(store: &StateStore, scopes: &[Budgeted]) -> Result<serde_json::Value, String> {
     let now = Utc::now();
-    let names: Vec<String> = scopes
-        .iter()
-        .flat_map(|s| s.counters(now).map(|(c, _)| c))
-        .collect();
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let spent = store.spend(&refs).await.map_err(|e| e.to_string())?;
+    let spent = spent(store, scopes, now).await.map_err(|e| e.to_string())?;
     let rows: Vec<serde_json::Value> = scopes
         .iter()
         .enumerate()
