@@ -715,7 +715,7 @@ fn guardrails(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("routes.yaml");
     let yaml = format!(
-        "scripts: {SCRIPTS}\nproviders:\n  p: {{ adapter: openai, base_url: \"http://127.0.0.1:9/v1\" }}\nroutes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n  - match: {{ model: pii }}\n    targets: [{{ provider: p }}]\n    guardrails: [{{ script: pii, options: {{ answers: true }} }}]\n  - match: {{ model: deny }}\n    targets: [{{ provider: p }}]\n    guardrails: [{{ script: deny-list, options: {{ words: [falcon, heron], patterns: [\"(?i)ignore (all )?previous instructions\"] }} }}]\n  - match: {{ model: cap }}\n    targets: [{{ provider: p }}]\n    guardrails: [{{ script: max-tokens, options: {{ max: 512 }} }}]\n"
+        "scripts: {SCRIPTS}\nproviders:\n  p: {{ adapter: openai, base_url: \"http://127.0.0.1:9/v1\" }}\nroutes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n  - match: {{ model: pii }}\n    targets: [{{ provider: p }}]\n    guardrails: [{{ builtin: pii, options: {{ answers: true }} }}]\n  - match: {{ model: deny }}\n    targets: [{{ provider: p }}]\n    guardrails: [{{ builtin: deny-list, options: {{ words: [falcon, heron], patterns: [\"(?i)ignore (all )?previous instructions\"] }} }}]\n  - match: {{ model: cap }}\n    targets: [{{ provider: p }}]\n    guardrails: [{{ builtin: max-tokens, options: {{ max: 512 }} }}]\n"
     );
     std::fs::write(&path, yaml).unwrap();
     let cfg = Config::load(&path).unwrap();

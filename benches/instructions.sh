@@ -160,9 +160,9 @@ tracing: { endpoint: \"http://$mock\", sampler: always_on, delay: 100ms }" >"$tm
     port=$(free_port); mkdir -p "$tmp/gwguard.$mode"
     gw_config "$port" "ledger: { enabled: false }
 guardrails:
-  - { script: pii, options: { answers: true } }
-  - { script: deny-list, options: { words: [falcon, heron], patterns: [\"(?i)ignore (all )?previous instructions\"] } }
-  - { script: max-tokens, options: { max: 4096 } }" >"$tmp/gwguard.$mode/routes.yaml"
+  - { builtin: pii, options: { answers: true } }
+  - { builtin: deny-list, options: { words: [falcon, heron], patterns: [\"(?i)ignore (all )?previous instructions\"] } }
+  - { builtin: max-tokens, options: { max: 4096 } }" >"$tmp/gwguard.$mode/routes.yaml"
     SWITCHYARD_LOG=warn measure "$mode.switchyard+guardrails" "http://127.0.0.1:$port" "$gw_path" "$gw_body" k -- \
       "$bin" run --config "$tmp/gwguard.$mode/routes.yaml"
     port=$(free_port); mkdir -p "$tmp/gwbudget.$mode"

@@ -205,6 +205,9 @@ fn guardrails(list: &crate::guard::Guardrails) -> Vec<Value> {
                 crate::guard::OnError::Closed => "closed",
             };
             match &g.check {
+                Check::Builtin(b) => {
+                    json!({"name": g.name, "kind": "builtin", "builtin": b.name()})
+                }
                 Check::Script { script, .. } => {
                     let h = script.hooks;
                     let hooks: Vec<&str> = [

@@ -1,9 +1,9 @@
 //! Guardrails: checks every model request passes before it reaches a
 //! provider, and every answer before it reaches the client — global ones
 //! (`guardrails:` at the top of routes.yaml) first, then the route's own.
-//! Each is a Rhai script with hooks ([`script`]; the gateway ships `pii`,
-//! `deny-list` and `max-tokens`) or a call to a moderation target
-//! ([`moderation`]). A guardrail may edit what passes, or stop it: the
+//! Each is one built into the gateway ([`builtin`]: `pii`, `deny-list`,
+//! `max-tokens`), a Rhai script with hooks ([`script`]) or a call to a
+//! moderation target ([`moderation`]). A guardrail may edit what passes, or stop it: the
 //! request is refused in the client's error shape and never reaches a
 //! provider; an answer is refused; a stream ends with an error event.
 //!
@@ -12,6 +12,7 @@
 //! request with 503, `open` lets it through. Either way it is counted and
 //! logged.
 
+pub mod builtin;
 pub mod moderation;
 pub mod natives;
 pub mod pii;
@@ -49,6 +50,8 @@ impl OnError {
 /// What a guardrail runs.
 #[derive(Debug)]
 pub enum Check {
+    /// A guardrail built into the gateway (`pii`, `deny-list`, `max-tokens`).
+    Builtin(Box<dyn builtin::Builtin>),
     /// A script's hooks, with its `options:` (shared, as scripts see them).
     Script {
         script: Arc<GuardScript>,
@@ -150,27 +153,17 @@ impl Guardrails {
 
     /// Whether any looks at requests.
     pub fn on_request(&self) -> bool {
-        self.0.iter().any(|g| match &g.check {
-            Check::Script { script, .. } => script.hooks.request,
-            Check::Moderation(_) => true,
-        })
+        self.0.iter().any(|g| g.hooks().request)
     }
 
     /// Whether any looks at whole answers.
     pub fn on_response(&self) -> bool {
-        self.scripts().any(|s| s.hooks.response)
+        self.0.iter().any(|g| g.hooks().response)
     }
 
     /// Whether any looks at stream chunks.
     pub fn on_chunk(&self) -> bool {
-        self.scripts().any(|s| s.hooks.chunk)
-    }
-
-    fn scripts(&self) -> impl Iterator<Item = &Arc<GuardScript>> {
-        self.0.iter().filter_map(|g| match &g.check {
-            Check::Script { script, .. } => Some(script),
-            Check::Moderation(_) => None,
-        })
+        self.0.iter().any(|g| g.hooks().chunk)
     }
 
     /// Runs every request hook and moderation on `body`, in order; each
@@ -197,7 +190,12 @@ impl Guardrails {
                         }
                     }
                 }
-                Check::Script { .. } => {}
+                Check::Builtin(b) if b.hooks().request => {
+                    if let Err(r) = b.request(body, scope.endpoint) {
+                        return Err(g.blocked(Stage::Request, r.status, r.message));
+                    }
+                }
+                Check::Script { .. } | Check::Builtin(_) => {}
                 Check::Moderation(m) => {
                     let text = natives::prompt_text(body);
                     match m.check(connector, &text).await {
@@ -219,6 +217,13 @@ impl Guardrails {
     /// Runs every response hook on a whole answer.
     pub fn response(&self, mut body: Value, scope: &Scope<'_>) -> Result<Value, Stop> {
         for g in self.0.iter() {
+            if let Check::Builtin(b) = &g.check {
+                if b.hooks().response {
+                    b.response(&mut body)
+                        .map_err(|r| g.blocked(Stage::Response, r.status, r.message))?;
+                }
+                continue;
+            }
             let Check::Script { script, options } = &g.check else {
                 continue;
             };
@@ -246,9 +251,15 @@ impl Guardrails {
             .filter_map(|g| match &g.check {
                 Check::Script { script, options } if script.hooks.chunk => Some(ChunkHook {
                     guardrail: g.clone(),
-                    script: script.clone(),
-                    state: GuardScript::stream_state(),
-                    ctx: ctx_map(g, Stage::Chunk, scope, options),
+                    run: ChunkRun::Script {
+                        script: script.clone(),
+                        state: GuardScript::stream_state(),
+                        ctx: ctx_map(g, Stage::Chunk, scope, options),
+                    },
+                }),
+                Check::Builtin(b) if b.hooks().chunk => Some(ChunkHook {
+                    guardrail: g.clone(),
+                    run: ChunkRun::Builtin(b.stream()),
                 }),
                 _ => None,
             })
@@ -260,9 +271,17 @@ impl Guardrails {
 /// One guardrail's chunk hook on one stream.
 struct ChunkHook {
     guardrail: Arc<Guardrail>,
-    script: Arc<GuardScript>,
-    state: Dynamic,
-    ctx: Dynamic,
+    run: ChunkRun,
+}
+
+/// A chunk hook and its stream's state.
+enum ChunkRun {
+    Builtin(Box<dyn builtin::BuiltinStream>),
+    Script {
+        script: Arc<GuardScript>,
+        state: Dynamic,
+        ctx: Dynamic,
+    },
 }
 
 /// A stream's chunk hooks: each chunk passes through all of them in order.
@@ -285,14 +304,24 @@ impl StreamGuards {
         for h in &mut self.hooks {
             let mut next = Vec::with_capacity(items.len());
             for item in items {
-                let ChunkOut::Json(v) = item else {
+                let ChunkOut::Json(mut v) = item else {
                     next.push(item);
                     continue;
                 };
-                let kept = (h.guardrail.on_error == OnError::Open).then(|| v.clone());
-                if let Err(e) = h.script.chunk(&mut h.state, v, h.ctx.clone(), &mut next) {
-                    h.guardrail.failed(Stage::Chunk, e)?;
-                    next.extend(kept.map(ChunkOut::Json));
+                match &mut h.run {
+                    ChunkRun::Builtin(state) => {
+                        if let Err(r) = state.chunk(&mut v) {
+                            return Err(h.guardrail.blocked(Stage::Chunk, r.status, r.message));
+                        }
+                        next.push(ChunkOut::Json(v));
+                    }
+                    ChunkRun::Script { script, state, ctx } => {
+                        let kept = (h.guardrail.on_error == OnError::Open).then(|| v.clone());
+                        if let Err(e) = script.chunk(state, v, ctx.clone(), &mut next) {
+                            h.guardrail.failed(Stage::Chunk, e)?;
+                            next.extend(kept.map(ChunkOut::Json));
+                        }
+                    }
                 }
             }
             items = next;
@@ -303,6 +332,19 @@ impl StreamGuards {
 }
 
 impl Guardrail {
+    /// The stages it looks at.
+    pub fn hooks(&self) -> script::Hooks {
+        match &self.check {
+            Check::Builtin(b) => b.hooks(),
+            Check::Script { script, .. } => script.hooks,
+            Check::Moderation(_) => script::Hooks {
+                request: true,
+                response: false,
+                chunk: false,
+            },
+        }
+    }
+
     /// A refusal at `stage`, counted.
     fn blocked(&self, stage: Stage, status: u16, message: String) -> Stop {
         metrics()

@@ -46,7 +46,7 @@ fn guardrail_rows(db: &Path) -> Vec<(i64, Option<String>, Option<String>)> {
 #[tokio::test]
 async fn pii_is_redacted_before_the_provider_sees_the_prompt() {
     let mock = MockServer::start(MockConfig::default()).await.unwrap();
-    let gw = Gateway::start(&route(&mock, "guardrails:\n  - script: pii\n", "")).await;
+    let gw = Gateway::start(&route(&mock, "guardrails:\n  - builtin: pii\n", "")).await;
     let body = json!({"model": "m", "messages": [
         {"role": "system", "content": "Support bot."},
         {"role": "user", "content": [
@@ -76,7 +76,7 @@ async fn a_denied_request_never_reaches_the_provider_and_is_counted_and_recorded
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("usage.db");
     let global = format!(
-        "ledger: {{ url: \"sqlite:{}\", flush_interval: 100ms }}\nguardrails:\n  - name: policy\n    script: deny-list\n    options: {{ words: [project falcon], patterns: [\"(?i)ignore (all )?previous instructions\"], message: \"Not allowed here.\", status: 403 }}\n",
+        "ledger: {{ url: \"sqlite:{}\", flush_interval: 100ms }}\nguardrails:\n  - name: policy\n    builtin: deny-list\n    options: {{ words: [project falcon], patterns: [\"(?i)ignore (all )?previous instructions\"], message: \"Not allowed here.\", status: 403 }}\n",
         db.display()
     );
     let gw = Gateway::start(&route(&mock, &global, "")).await;
@@ -132,7 +132,7 @@ async fn a_denied_request_never_reaches_the_provider_and_is_counted_and_recorded
 #[tokio::test]
 async fn max_tokens_is_capped_on_its_route_only() {
     let mock = MockServer::start(MockConfig::default()).await.unwrap();
-    let own = "    guardrails:\n      - script: max-tokens\n        options: { max: 64 }\n";
+    let own = "    guardrails:\n      - builtin: max-tokens\n        options: { max: 64 }\n";
     let gw = Gateway::start(&route(&mock, "", own)).await;
     let mut body = ask("hi", false);
     body["max_tokens"] = json!(5000);
@@ -192,7 +192,7 @@ async fn a_denied_answer_ends_the_stream_with_an_error_and_a_whole_answer_with_a
     })
     .await
     .unwrap();
-    let global = "guardrails:\n  - name: no-tok3\n    script: deny-list\n    options: { words: [tok3], answers: true, message: \"The answer broke policy.\" }\n";
+    let global = "guardrails:\n  - name: no-tok3\n    builtin: deny-list\n    options: { words: [tok3], answers: true, message: \"The answer broke policy.\" }\n";
     let gw = Gateway::start(&route(&mock, global, "")).await;
     let r = gw.post("/v1/chat/completions", &ask("hi", true)).await;
     assert_eq!(r.status(), 200);
@@ -450,7 +450,7 @@ async fn answers_are_cached_once_guarded_and_not_served_past_a_changed_guardrail
 async fn a_responses_request_takes_the_chat_path_the_guardrails_see() {
     let mock = MockServer::start(MockConfig::default()).await.unwrap();
     let yaml = format!(
-        "guardrails:\n  - script: pii\nproviders:\n{}    capabilities: {{ responses: true }}\nroutes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n",
+        "guardrails:\n  - builtin: pii\nproviders:\n{}    capabilities: {{ responses: true }}\nroutes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n",
         provider("p", "openai", &mock, None)
     );
     let gw = Gateway::start(&yaml).await;

@@ -1,12 +1,13 @@
 //! `guardrails:` — at the top (every model request) and in a route (its
 //! requests, after the global ones) — from raw YAML to [`Guardrails`]. An
-//! entry is a script (`scripts/guardrails/<name>.rhai`, or one shipped with
-//! the gateway) with its `options:`, or a `moderation:` target (a provider
-//! of the config that speaks the OpenAI format).
+//! entry is a built-in guardrail (`pii`, `deny-list`, `max-tokens`) or a
+//! script (`scripts/guardrails/<name>.rhai`), each with its `options:`, or
+//! a `moderation:` target (a provider of the config that speaks the OpenAI
+//! format).
 //!
 //! ```yaml
 //! guardrails:
-//!   - script: pii                  # name defaults to the script's
+//!   - builtin: pii                 # name defaults to the built-in's or script's
 //!     options: { answers: true }
 //!   - name: moderation
 //!     moderation: { provider: openai, model: omni-moderation-latest, timeout: 2s }
@@ -27,7 +28,7 @@ use super::validate::shown;
 use super::values;
 use crate::adapter::script::convert::to_dynamic;
 use crate::guard::moderation::{Mode, Moderation, VERDICT_INSTRUCTIONS};
-use crate::guard::script::{self, GuardScript};
+use crate::guard::script::GuardScript;
 use crate::guard::{Check, Guardrail, Guardrails, OnError};
 use crate::provider::Provider;
 
@@ -38,10 +39,11 @@ pub struct RawGuardrail {
     /// Names it in metrics, logs, the ledger and errors (default: the
     /// script's name, or `moderation`).
     pub name: Option<String>,
-    /// `scripts/guardrails/<script>.rhai`, or a shipped one (`pii`,
-    /// `deny-list`, `max-tokens`).
+    /// `pii`, `deny-list` or `max-tokens`.
+    pub builtin: Option<String>,
+    /// `scripts/guardrails/<script>.rhai`.
     pub script: Option<String>,
-    /// The script's `ctx.options`.
+    /// The built-in's options, or the script's `ctx.options`.
     pub options: Option<serde_yaml::Value>,
     pub moderation: Option<RawModeration>,
     /// `closed` (default: refuse when the guardrail fails) or `open`.
@@ -129,26 +131,29 @@ fn guardrail(
             OnError::Closed
         }
     };
-    let (name, check, what) = match (g.script, g.moderation) {
-        (Some(_), Some(_)) => {
-            r.issue(
-                at,
-                "a guardrail is a `script:` or a `moderation:`, not both".into(),
-            );
-            return None;
+    let kinds = [
+        g.builtin.is_some(),
+        g.script.is_some(),
+        g.moderation.is_some(),
+    ];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        r.issue(
+            at,
+            "a guardrail is one of `builtin: <name>` (pii, deny-list, max-tokens), `script: <name>` (scripts/guardrails/<name>.rhai) or `moderation:`".into(),
+        );
+        return None;
+    }
+    let (name, check, what) = match (g.builtin, g.script, g.moderation) {
+        (Some(b), _, _) => {
+            let (check, what) = builtin_check(at, &b, g.options, r)?;
+            (g.name.unwrap_or(b), check, what)
         }
-        (None, None) => {
-            r.issue(
-                at,
-                "a guardrail needs `script: <name>` (scripts/guardrails/<name>.rhai, or pii, deny-list, max-tokens) or `moderation:`".into(),
-            );
-            return None;
-        }
-        (Some(s), None) => {
+        (_, Some(s), _) => {
             let (check, what) = script_check(at, &s, g.options, env, r)?;
             (g.name.unwrap_or(s), check, what)
         }
-        (None, Some(m)) => {
+        (_, _, None) => return None,
+        (_, _, Some(m)) => {
             if g.options.is_some() {
                 r.issue(
                     &format!("{at}.options"),
@@ -194,7 +199,40 @@ fn fingerprint(parts: &[&str]) -> u64 {
     u64::from_le_bytes(first)
 }
 
-/// A script guardrail: its file (or the shipped one), compiled, and its
+/// A built-in guardrail with its options checked.
+fn builtin_check(
+    at: &str,
+    name: &str,
+    options: Option<serde_yaml::Value>,
+    r: &mut dyn Report,
+) -> Option<(Check, String)> {
+    let options = match options.map(serde_json::to_value).transpose() {
+        Ok(v) => v.unwrap_or(serde_json::Value::Null),
+        Err(e) => {
+            r.issue(&format!("{at}.options"), format!("not JSON-like: {e}"));
+            return None;
+        }
+    };
+    match crate::guard::builtin::build(name, &options) {
+        None => {
+            r.issue(
+                &format!("{at}.builtin"),
+                format!(
+                    "no built-in guardrail `{name}` (built in: {}; others are scripts: `script: <name>`)",
+                    crate::guard::builtin::NAMES.join(", ")
+                ),
+            );
+            None
+        }
+        Some(Err(e)) => {
+            r.issue(&format!("{at}.options"), e);
+            None
+        }
+        Some(Ok(b)) => Some((Check::Builtin(b), format!("builtin\0{name}\0{options}"))),
+    }
+}
+
+/// A script guardrail: its file, compiled, and its
 /// options checked by its `check` hook; with what decides what it does
 /// (the script's text and its options).
 fn script_check(
@@ -212,26 +250,23 @@ fn script_check(
         return None;
     }
     let path = env.dir.join(format!("{name}.rhai"));
-    let (text, label) = match std::fs::read_to_string(&path) {
-        Ok(t) => (t, shown(&path, &env.base)),
-        Err(_) => match script::shipped(name) {
-            Some(t) => (
-                t.to_string(),
-                PathBuf::from(format!("(shipped) {name}.rhai")),
-            ),
-            None => {
-                let shipped: Vec<&str> = script::SHIPPED.iter().map(|(n, _)| *n).collect();
-                r.issue(
-                    &format!("{at}.script"),
-                    format!(
-                        "no guardrail script {} (and none shipped by that name: {})",
-                        shown(&path, &env.base).display(),
-                        shipped.join(", ")
-                    ),
-                );
-                return None;
-            }
-        },
+    let label = shown(&path, &env.base);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            let hint = match crate::guard::builtin::NAMES.contains(&name) {
+                true => format!(" (`{name}` is built in: `builtin: {name}`)"),
+                false => String::new(),
+            };
+            r.issue(
+                &format!("{at}.script"),
+                format!(
+                    "cannot read guardrail script {}: {e}{hint}",
+                    label.display()
+                ),
+            );
+            return None;
+        }
     };
     let options = match options.map(serde_json::to_value).transpose() {
         Ok(v) => v.unwrap_or_else(|| serde_json::json!({})),

@@ -41,7 +41,7 @@ fn problems(yaml: &str) -> Vec<String> {
 #[test]
 fn shipped_guardrails_load_globally_and_per_route() {
     let yaml = format!(
-        "guardrails:\n  - script: pii\n    options: {{ answers: true }}\n  - name: mod\n    moderation: {{ provider: p, timeout: 500ms, categories: [violence] }}\n    on_error: open\n{ROUTE}    guardrails:\n      - script: max-tokens\n        options: {{ max: 256 }}\n      - script: deny-list\n        options: {{ words: [falcon] }}\n        enabled: true\n      - script: deny-list\n        name: off\n        enabled: false\n        options: {{}}\n"
+        "guardrails:\n  - builtin: pii\n    options: {{ answers: true }}\n  - name: mod\n    moderation: {{ provider: p, timeout: 500ms, categories: [violence] }}\n    on_error: open\n{ROUTE}    guardrails:\n      - builtin: max-tokens\n        options: {{ max: 256 }}\n      - builtin: deny-list\n        options: {{ words: [falcon] }}\n        enabled: true\n      - builtin: deny-list\n        name: off\n        enabled: false\n        options: {{}}\n"
     );
     let cfg = load(&yaml).unwrap_or_else(|e| panic!("{e:?}"));
     let names: Vec<_> = cfg.guardrails.iter().map(|g| g.name.clone()).collect();
@@ -70,59 +70,57 @@ fn shipped_guardrails_load_globally_and_per_route() {
 }
 
 #[test]
-fn a_script_in_scripts_guardrails_overrides_a_shipped_one_and_changes_the_version() {
+fn a_script_guardrail_loads_from_scripts_guardrails_and_its_text_is_in_the_version() {
     let dir = tempfile::tempdir().unwrap();
-    let yaml = "guardrails:\n  - script: pii\n";
-    let shipped = load_in(dir.path(), yaml).unwrap();
+    std::fs::create_dir_all(dir.path().join("scripts/providers")).unwrap();
     std::fs::create_dir_all(dir.path().join("scripts/guardrails")).unwrap();
-    // `scripts:` points at the repository's providers: its sibling
-    // `guardrails/` is the repository's; a config whose scripts folder is
-    // its own finds its own guardrails.
-    let own = dir.path().join("scripts/providers");
-    std::fs::create_dir_all(&own).unwrap();
-    std::fs::write(
-        dir.path().join("scripts/guardrails/pii.rhai"),
-        "fn on_request(r, c) { r.own = true; }",
-    )
-    .unwrap();
+    let script = dir.path().join("scripts/guardrails/own.rhai");
+    std::fs::write(&script, "fn on_request(r, c) { r.own = true; }").unwrap();
     let path = dir.path().join("routes.yaml");
-    std::fs::write(
-        &path,
-        format!("scripts: scripts/providers\n{PROVIDERS}{yaml}"),
-    )
-    .unwrap();
+    let yaml = format!("scripts: scripts/providers\n{PROVIDERS}guardrails:\n  - script: own\n");
+    std::fs::write(&path, &yaml).unwrap();
     let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e:?}"));
     let g = cfg.guardrails.iter().next().unwrap();
+    assert_eq!(g.name, "own");
     match &g.check {
         Check::Script { script, .. } => {
             assert_eq!(
                 script.path(),
-                std::path::Path::new("scripts/guardrails/pii.rhai")
+                std::path::Path::new("scripts/guardrails/own.rhai")
             );
             assert!(script.hooks.request && !script.hooks.chunk);
         }
         other => panic!("{other:?}"),
     }
-    assert_ne!(cfg.version, shipped.version);
+    std::fs::write(&script, "fn on_request(r, c) { r.own = false; }").unwrap();
+    let again = Config::load(&path).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_ne!(cfg.version, again.version);
+    assert_ne!(
+        cfg.guardrails.fingerprint(),
+        again.guardrails.fingerprint(),
+        "the cache would serve answers the old script passed"
+    );
 }
 
 #[test]
 fn broken_guardrails_and_budgets_are_reported_with_lines() {
     let table: &[(String, &str)] = &[
-        ("guardrails:\n  - name: x\n".into(), "guardrails[0]: a guardrail needs `script: <name>`"),
-        ("guardrails:\n  - script: nope\n".into(), "guardrails[0].script: no guardrail script nope.rhai (and none shipped by that name: pii, deny-list, max-tokens)"),
-        ("guardrails:\n  - script: pii\n    moderation: { provider: p }\n".into(), "a guardrail is a `script:` or a `moderation:`, not both"),
-        ("guardrails:\n  - script: max-tokens\n    options: { max: -1 }\n".into(), "options refused by `check`: options.max must be a positive number"),
-        ("guardrails:\n  - script: deny-list\n    options: { patterns: [\"(\"] }\n".into(), "invalid regex `(`"),
-        ("guardrails:\n  - script: pii\n    on_error: maybe\n".into(), "guardrails[0].on_error: unknown value `maybe` (expected closed or open)"),
-        ("guardrails:\n  - script: pii\n  - script: pii\n".into(), "guardrails[1].name: two guardrails are named `pii`"),
+        ("guardrails:\n  - name: x\n".into(), "guardrails[0]: a guardrail is one of `builtin: <name>`"),
+        ("guardrails:\n  - script: nope\n".into(), "guardrails[0].script: cannot read guardrail script nope.rhai"),
+        ("guardrails:\n  - script: pii\n".into(), "(`pii` is built in: `builtin: pii`)"),
+        ("guardrails:\n  - builtin: pii\n    moderation: { provider: p }\n".into(), "a guardrail is one of"),
+        ("guardrails:\n  - builtin: nope\n".into(), "guardrails[0].builtin: no built-in guardrail `nope` (built in: pii, deny-list, max-tokens"),
+        ("guardrails:\n  - builtin: max-tokens\n    options: { max: -1 }\n".into(), "guardrails[0].options: options.max must be a positive number"),
+        ("guardrails:\n  - builtin: deny-list\n    options: { patterns: [\"(\"] }\n".into(), "options.patterns: invalid regex"),
+        ("guardrails:\n  - builtin: pii\n    on_error: maybe\n".into(), "guardrails[0].on_error: unknown value `maybe` (expected closed or open)"),
+        ("guardrails:\n  - builtin: pii\n  - builtin: pii\n".into(), "guardrails[1].name: two guardrails are named `pii`"),
         ("guardrails:\n  - moderation: { provider: nobody }\n".into(), "guardrails[0].moderation.provider: unknown provider `nobody`"),
         ("guardrails:\n  - moderation: { provider: a }\n".into(), "speaks `anthropic`: a moderation target must speak the OpenAI format"),
         ("guardrails:\n  - moderation: { provider: p, mode: verdict }\n".into(), "`mode: verdict` needs the chat model to ask"),
         ("guardrails:\n  - moderation: { provider: p, mode: vibes }\n".into(), "unknown mode `vibes`"),
         ("guardrails:\n  - moderation: { provider: p, timeout: 0s }\n".into(), "guardrails[0].moderation.timeout: must be more than 0"),
-        ("guardrails:\n  - script: pii\n    colour: red\n".into(), "unknown field `colour`"),
-        (format!("{ROUTE}    guardrails:\n      - script: missing\n"), "routes[0].guardrails[0].script: no guardrail script"),
+        ("guardrails:\n  - builtin: pii\n    colour: red\n".into(), "unknown field `colour`"),
+        (format!("{ROUTE}    guardrails:\n      - script: missing\n"), "routes[0].guardrails[0].script: cannot read guardrail script"),
         ("budget: { daily: -1 }\n".into(), "10:18: budget.daily: must be a non-negative amount in USD"),
         ("budget: { daily: 10, alerts: [150%] }\n".into(), "budget.alerts[0]: must be more than 0% and at most 100%"),
         ("budget: { daily: 10, alerts: [lots] }\n".into(), "budget.alerts[0]: `lots` is not a fraction"),

@@ -1,5 +1,5 @@
-//! A guardrail script: `scripts/guardrails/<name>.rhai` (or one shipped
-//! with the gateway), whose hooks see every request before it is routed
+//! A guardrail script: `scripts/guardrails/<name>.rhai`, whose hooks see
+//! every request before it is routed
 //! and every answer before the client does. Every hook is optional, but a
 //! guardrail defines at least one:
 //!
@@ -38,25 +38,6 @@ pub struct Hooks {
 pub struct GuardScript {
     script: Script,
     pub hooks: Hooks,
-}
-
-/// The guardrail scripts built into the binary: a file of the same name in
-/// `scripts/guardrails/` takes precedence.
-pub const SHIPPED: [(&str, &str); 3] = [
-    ("pii", include_str!("../../../scripts/guardrails/pii.rhai")),
-    (
-        "deny-list",
-        include_str!("../../../scripts/guardrails/deny-list.rhai"),
-    ),
-    (
-        "max-tokens",
-        include_str!("../../../scripts/guardrails/max-tokens.rhai"),
-    ),
-];
-
-/// The shipped script `name`, if there is one.
-pub fn shipped(name: &str) -> Option<&'static str> {
-    SHIPPED.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
 impl GuardScript {
