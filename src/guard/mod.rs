@@ -217,28 +217,23 @@ impl Guardrails {
     /// Runs every response hook on a whole answer.
     pub fn response(&self, mut body: Value, scope: &Scope<'_>) -> Result<Value, Stop> {
         for g in self.0.iter() {
-            if let Check::Builtin(b) = &g.check {
-                if b.hooks().response {
-                    b.response(&mut body)
-                        .map_err(|r| g.blocked(Stage::Response, r.status, r.message))?;
+            match &g.check {
+                Check::Builtin(b) if b.hooks().response => b
+                    .response(&mut body)
+                    .map_err(|r| g.blocked(Stage::Response, r.status, r.message))?,
+                Check::Script { script, options } if script.hooks.response => {
+                    let ctx = ctx_map(g, Stage::Response, scope, options);
+                    let kept = (g.on_error == OnError::Open).then(|| body.clone());
+                    body = match script.response(body, ctx) {
+                        Ok(edited) => edited,
+                        Err(e) => {
+                            g.failed(Stage::Response, e)?;
+                            kept.unwrap_or_default()
+                        }
+                    };
                 }
-                continue;
+                _ => {}
             }
-            let Check::Script { script, options } = &g.check else {
-                continue;
-            };
-            if !script.hooks.response {
-                continue;
-            }
-            let ctx = ctx_map(g, Stage::Response, scope, options);
-            let kept = (g.on_error == OnError::Open).then(|| body.clone());
-            body = match script.response(body, ctx) {
-                Ok(edited) => edited,
-                Err(e) => {
-                    g.failed(Stage::Response, e)?;
-                    kept.unwrap_or_default()
-                }
-            };
         }
         Ok(body)
     }
