@@ -6,8 +6,10 @@
 # format), translate (non-streaming, Anthropic-format provider), stream-pass
 # and stream-translate (20 chunks) — plus "switchyard+auth+rl+ledger" (a
 # virtual key, RPM/TPM limits and the SQLite ledger on) in the pass modes,
-# and "switchyard+tracing" (OpenTelemetry, every request sampled and
-# exported to a second mock standing in for the collector) in all four.
+# "switchyard+tracing" (OpenTelemetry, every request sampled and
+# exported to a second mock standing in for the collector) in all four, and
+# "switchyard+guardrails+budgets" (the built-in guardrails and budgets at
+# two scopes) in the pass modes.
 # Prints a markdown table (also written to --out): req/s, p50/p99, CPU µs per
 # request of each proxy process (/proc/PID/stat) and RSS, as ratios to the
 # direct run and to the floor; stream modes also get time to first byte.
@@ -211,6 +213,16 @@ gw_pid_auth=$gw_pid gw_port_auth=$gw_port
 start_gw gwtrace "$bin/switchyard" "ledger: { enabled: false }
 tracing: { endpoint: \"http://$collector\", sampler: always_on }"
 gw_pid_trace=$gw_pid gw_port_trace=$gw_port
+# The built-in guardrails and budgets at two scopes (issue 22): PII
+# redaction of prompt and answer, a deny list, an output cap; the
+# gateway's and the route's spend read and charged on every request.
+start_gw gwguard "$bin/switchyard" "ledger: { enabled: false }
+guardrails:
+  - { builtin: pii, options: { answers: true } }
+  - { builtin: deny-list, options: { words: [falcon, heron], patterns: [\"(?i)ignore (all )?previous instructions\"] } }
+  - { builtin: max-tokens, options: { max: 4096 } }
+budget: { daily: 1000000000, monthly: 1000000000, alerts: [50%, 80%] }"
+gw_pid_guard=$gw_pid gw_port_guard=$gw_port
 gw_pid_alt="" gw_port_alt=""
 if [ -n "$alt" ]; then
   start_gw gwalt "$alt" "ledger: { enabled: false }"
@@ -232,6 +244,7 @@ mock, floor = "http://$mock", "http://127.0.0.1:$floor_port"
 nginx = "http://127.0.0.1:${nginx_port:-0}" if "$nginx_pid" else None
 gw, gwauth = "http://127.0.0.1:$gw_port_main", "http://127.0.0.1:$gw_port_auth"
 gwtrace = "http://127.0.0.1:$gw_port_trace"
+gwguard = "http://127.0.0.1:$gw_port_guard"
 alt = "http://127.0.0.1:$gw_port_alt" if "$gw_pid_alt" else None
 out = {}
 def responses(stream): return json.dumps({"model": "pass", "stream": stream, "store": False,
@@ -265,6 +278,9 @@ for mode in ["pass", "translate", "stream-pass", "stream-translate", "responses"
     if mode in ("pass", "stream-pass", "translate", "stream-translate"):
         rows.append(dict(name="switchyard+tracing", url=gwtrace + gw_path, body=gw_body,
                          headers=hdr(), pid=$gw_pid_trace))
+    if mode in ("pass", "stream-pass"):
+        rows.append(dict(name="switchyard+guardrails+budgets", url=gwguard + gw_path, body=gw_body,
+                         headers=hdr(), pid=$gw_pid_guard))
     if mode.endswith("pass"):
         rows.append(dict(name="switchyard+auth+rl+ledger", url=gwauth + "/v1/chat/completions", body=gw_body,
                          headers=hdr("$vkey"), pid=$gw_pid_auth))

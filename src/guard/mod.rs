@@ -214,14 +214,19 @@ impl Guardrails {
         Ok(())
     }
 
-    /// Runs every response hook on a whole answer.
-    pub fn response(&self, mut body: Value, scope: &Scope<'_>) -> Result<Value, Stop> {
+    /// Runs every response hook on a whole answer: the answer, and
+    /// whether any hook may have edited it (a script is taken to have).
+    pub fn response(&self, mut body: Value, scope: &Scope<'_>) -> Result<(Value, bool), Stop> {
+        let mut edited = false;
         for g in self.0.iter() {
             match &g.check {
-                Check::Builtin(b) if b.hooks().response => b
-                    .response(&mut body)
-                    .map_err(|r| g.blocked(Stage::Response, r.status, r.message))?,
+                Check::Builtin(b) if b.hooks().response => {
+                    edited |= b
+                        .response(&mut body)
+                        .map_err(|r| g.blocked(Stage::Response, r.status, r.message))?
+                }
                 Check::Script { script, options } if script.hooks.response => {
+                    edited = true;
                     let ctx = ctx_map(g, Stage::Response, scope, options);
                     let kept = (g.on_error == OnError::Open).then(|| body.clone());
                     body = match script.response(body, ctx) {
@@ -235,7 +240,7 @@ impl Guardrails {
                 _ => {}
             }
         }
-        Ok(body)
+        Ok((body, edited))
     }
 
     /// The chunk hooks of one stream, each with its own state.

@@ -141,7 +141,7 @@ fn a_response_hook_edits_or_refuses_the_answer() {
     )]);
     assert_eq!(
         g.response(json!({}), &SCOPE).unwrap(),
-        json!({"tagged": true})
+        (json!({"tagged": true}), true)
     );
     let stop = g.response(json!({"bad": true}), &SCOPE).unwrap_err();
     assert_eq!(stop.stage, Stage::Response);

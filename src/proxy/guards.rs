@@ -82,7 +82,9 @@ pub fn response(
         stream: false,
     };
     match guardrails.response(answer, &scope) {
-        Ok(answer) => Ok(serde_json::to_vec(&answer).map_or(body, bytes::Bytes::from)),
+        // Unedited: the bytes as they came (no second serialization).
+        Ok((_, false)) => Ok(body),
+        Ok((answer, true)) => Ok(serde_json::to_vec(&answer).map_or(body, bytes::Bytes::from)),
         Err(stop) => Err(stopped(ctx, &stop)),
     }
 }

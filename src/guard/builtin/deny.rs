@@ -113,8 +113,8 @@ impl Builtin for DenyList {
         self.check(|f| prompt_texts(body, f))
     }
 
-    fn response(&self, body: &mut Value) -> Result<(), Refusal> {
-        self.check(|f| answer_texts(body, f))
+    fn response(&self, body: &mut Value) -> Result<bool, Refusal> {
+        self.check(|f| answer_texts(body, f)).map(|()| false)
     }
 
     fn stream(&self) -> Box<dyn BuiltinStream> {

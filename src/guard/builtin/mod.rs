@@ -29,9 +29,9 @@ pub trait Builtin: Send + Sync + std::fmt::Debug {
     fn hooks(&self) -> Hooks;
     /// Edits or refuses a request (OpenAI format); `endpoint` as `ctx` says.
     fn request(&self, body: &mut Value, endpoint: &str) -> Result<(), Refusal>;
-    /// Edits or refuses a whole answer.
-    fn response(&self, _body: &mut Value) -> Result<(), Refusal> {
-        Ok(())
+    /// Edits or refuses a whole answer; whether it edited it.
+    fn response(&self, _body: &mut Value) -> Result<bool, Refusal> {
+        Ok(false)
     }
     /// A stream's own state, for its chunks.
     fn stream(&self) -> Box<dyn BuiltinStream> {

@@ -60,10 +60,15 @@ fn kinds(v: Option<&Value>) -> Result<Kinds, String> {
     }
 }
 
-/// Replaces `s` with its redaction, when there is anything to redact.
-fn redact_in_place(s: &mut String, kinds: Kinds) {
-    if let Cow::Owned(redacted) = pii::redact(s, kinds) {
-        *s = redacted;
+/// Replaces `s` with its redaction, when there is anything to redact;
+/// whether there was.
+fn redact_in_place(s: &mut String, kinds: Kinds) -> bool {
+    match pii::redact(s, kinds) {
+        Cow::Owned(redacted) => {
+            *s = redacted;
+            true
+        }
+        Cow::Borrowed(_) => false,
     }
 }
 
@@ -99,14 +104,17 @@ impl Builtin for Pii {
                 None => Ok(()),
             };
         }
-        prompt_texts(body, &mut |s| redact_in_place(s, kinds));
+        prompt_texts(body, &mut |s| {
+            redact_in_place(s, kinds);
+        });
         Ok(())
     }
 
-    fn response(&self, body: &mut Value) -> Result<(), Refusal> {
+    fn response(&self, body: &mut Value) -> Result<bool, Refusal> {
         let kinds = self.kinds;
-        answer_texts(body, &mut |s| redact_in_place(s, kinds));
-        Ok(())
+        let mut changed = false;
+        answer_texts(body, &mut |s| changed |= redact_in_place(s, kinds));
+        Ok(changed)
     }
 
     fn stream(&self) -> Box<dyn BuiltinStream> {
