@@ -187,6 +187,18 @@ impl Config {
                     .map(|(_, v)| v.clone()),
             );
         }
+        // The budget webhook's signing key, and a token in its URL.
+        if let Some(w) = &self.policy.webhook {
+            out.extend(w.secret.iter().map(|s| s.expose().to_string()));
+            if let Ok(u) = url::Url::parse(&w.url) {
+                out.extend(u.password().map(str::to_string));
+                out.extend(
+                    u.query_pairs()
+                        .map(|(_, v)| v.into_owned())
+                        .filter(|v| v.len() >= 8),
+                );
+            }
+        }
         out
     }
 }

@@ -146,7 +146,7 @@ fn broken_guardrails_and_budgets_are_reported_with_lines() {
 fn budgets_load_at_every_scope() {
     let hash = format!("sha256:{}", "a".repeat(64));
     let yaml = format!(
-        "budget:\n  daily: 100\n  monthly: 2000\n  alerts: [50%, 0.8, 80%]\n  webhook: {{ url: \"https://hooks.example.com/s?token=x\", secret: s3cret, timeout: 2s, attempts: 3, backoff: 100ms }}\nauth:\n  keys:\n    - {{ name: k, key_hash: \"{hash}\", budget: {{ monthly: 10, alerts: [90%] }} }}\n{ROUTE}    budget: {{ daily: 5, alerts: [1], degrade: {{ at: 75%, max_output_price: 0.5 }} }}\n"
+        "budget:\n  daily: 100\n  monthly: 2000\n  alerts: [50%, 0.8, 80%]\n  webhook: {{ url: \"https://hooks.example.com/s?token=tok-0123456789\", secret: s3cret, timeout: 2s, attempts: 3, backoff: 100ms }}\nauth:\n  keys:\n    - {{ name: k, key_hash: \"{hash}\", budget: {{ monthly: 10, alerts: [90%] }} }}\n{ROUTE}    budget: {{ daily: 5, alerts: [1], degrade: {{ at: 75%, max_output_price: 0.5 }} }}\n"
     );
     let cfg = load(&yaml).unwrap_or_else(|e| panic!("{e:?}"));
     let b = &cfg.policy.budget;
@@ -158,6 +158,10 @@ fn budgets_load_at_every_scope() {
         (3, std::time::Duration::from_secs(2))
     );
     assert!(!format!("{w:?}").contains("s3cret"));
+    // Redacted from logs: the signing key, and a token in the URL.
+    let secrets = cfg.log_secrets();
+    assert!(secrets.iter().any(|s| s == "s3cret"), "{secrets:?}");
+    assert!(secrets.iter().any(|s| s == "tok-0123456789"), "{secrets:?}");
     let r = &cfg.routes.routes()[0].policy.budget;
     assert_eq!(r.alerts, [1.0]);
     let d = r.degrade.unwrap();
