@@ -277,6 +277,18 @@ impl BackgroundService for Drain {
         {
             tracing::debug!("trace exporters flushed");
         }
+        // And budget alerts still queued go out (their retries bounded too).
+        let policies = self.policies.clone();
+        let left =
+            tokio::task::spawn_blocking(move || policies.flush_webhook(Duration::from_secs(3)))
+                .await
+                .unwrap_or(0);
+        if left > 0 {
+            tracing::warn!(
+                events = left,
+                "budget webhook events not delivered before exit"
+            );
+        }
         std::process::exit(0);
     }
 }

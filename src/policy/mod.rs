@@ -130,6 +130,18 @@ impl Policies {
         }
     }
 
+    /// Waits up to `within` for the budget alerts still queued to be
+    /// delivered (shutdown); how many were not.
+    pub fn flush_webhook(&self, within: std::time::Duration) -> usize {
+        let webhook = self
+            .webhook
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|(_, w)| w.clone());
+        webhook.map_or(0, |w| w.flush(within))
+    }
+
     /// The webhook budget alerts go to under `cfg`: the one already
     /// running when its settings did not change (its queue and thread
     /// outlive reloads).

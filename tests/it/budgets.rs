@@ -298,3 +298,29 @@ async fn a_budget_a_reload_adds_starts_from_the_spend_in_the_ledger() {
     );
     assert_eq!(mock.hits(), 1);
 }
+
+#[tokio::test]
+async fn an_alert_still_being_retried_at_shutdown_is_delivered_before_exit() {
+    let mock = MockServer::start(MockConfig {
+        webhook_failures: 1,
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let yaml = format!(
+        "budget:\n  daily: 1000\n  alerts: [\"0.1%\"]\n  webhook: {{ url: \"{}/hooks/budget\", backoff: 1s }}\nproviders:\n{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p, model: up }}]\n",
+        mock.url(),
+        expensive("p", &mock, "")
+    );
+    let mut gw = Gateway::start(&yaml).await;
+    assert_eq!(ask(&gw, "m").await.status(), 200);
+    // The first POST failed; its retry waits about a second.
+    let failed_once = eventually(Duration::from_secs(5), || async {
+        mock.webhook_attempts() == 1
+    })
+    .await;
+    assert!(failed_once);
+    gw.signal("TERM");
+    assert_eq!(gw.wait_exit(Duration::from_secs(15)).await, Some(0));
+    assert_eq!(mock.webhooks().len(), 1, "the alert was lost at shutdown");
+}
