@@ -202,8 +202,10 @@ fn families(scrape: &Scrape) -> BTreeMap<String, &'static str> {
 }
 
 /// A gateway whose policies have all been exercised: a cache hit and miss,
-/// a coalesced request, a rate-limit and a budget refusal, and a state
-/// store (Redis on a dead port) serving from local state.
+/// a coalesced request, a rate-limit and a budget refusal, a state store
+/// (Redis on a dead port) serving from local state, a budget threshold
+/// whose webhook cannot be reached, and a moderation guardrail whose
+/// target is down (failing open).
 async fn gateway_with_policy_traffic() -> (Gateway, MockServer) {
     let mock = MockServer::start(MockConfig {
         latency: Duration::from_millis(200),
@@ -214,7 +216,7 @@ async fn gateway_with_policy_traffic() -> (Gateway, MockServer) {
     let key = "sk-sy-observability-0000000000000000000000";
     let free = "sk-sy-observability-free-00000000000000000";
     let yaml = admin_yaml() + format!(
-        "state: {{ redis: \"redis://127.0.0.1:1\" }}\nauth:\n  keys:\n    - {{ name: k, key_hash: \"{}\", budget: {{ daily: 0.000001 }} }}\n    - {{ name: free, key_hash: \"{}\" }}\nproviders:\n{}    models: {{ x: {{ input_per_mtok: 2.5, output_per_mtok: 10 }} }}\nroutes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p, model: x }}]\n    limits: {{ rpm: 2 }}\n    cache: true\n",
+        "state: {{ redis: \"redis://127.0.0.1:1\" }}\nbudget: {{ daily: 1, alerts: [\"0.001%\"], webhook: {{ url: \"http://127.0.0.1:1/hook\", attempts: 1 }} }}\nauth:\n  keys:\n    - {{ name: k, key_hash: \"{}\", budget: {{ daily: 0.000001 }} }}\n    - {{ name: free, key_hash: \"{}\" }}\nproviders:\n{}    models: {{ x: {{ input_per_mtok: 2.5, output_per_mtok: 10 }} }}\n  dead: {{ adapter: openai, base_url: \"http://127.0.0.1:1/v1\" }}\nroutes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p, model: x }}]\n    limits: {{ rpm: 2 }}\n    cache: true\n    guardrails: [{{ name: mod, moderation: {{ provider: dead, timeout: 500ms }}, on_error: open }}]\n",
         switchyard::auth::hash_key(key),
         switchyard::auth::hash_key(free),
         provider("p", "openai", &mock, None),
@@ -243,6 +245,14 @@ async fn gateway_with_policy_traffic() -> (Gateway, MockServer) {
     // The answer spent k's budget; the two took the route's RPM.
     assert_eq!(send_as(key, chat("m", false)).await, 429);
     assert_eq!(send_as(free, chat("m", false)).await, 429);
+    // The threshold's webhook fails on its own thread.
+    let failed = eventually(Duration::from_secs(10), || async {
+        gw.metrics()
+            .await
+            .contains("gateway_webhook_deliveries_total{outcome=\"failed\"}")
+    })
+    .await;
+    assert!(failed, "{}", gw.metrics().await);
     (gw, mock)
 }
 
@@ -270,6 +280,8 @@ async fn dashboard_and_alerts_query_only_metrics_the_gateway_exports() {
         "gateway_ratelimit_rejections_total{scope=\"route\"}",
         "gateway_state_backend_up 0",
         "gateway_state_errors_total{",
+        "gateway_budget_alerts_total{name=\"\",period=\"daily\",scope=\"gateway\",threshold=\"0.001%\"} 1",
+        "gateway_guardrail_errors_total{action=\"open\",guardrail=\"mod\"}",
     ] {
         assert!(policy_text.contains(family), "{family}\n{policy_text}");
     }

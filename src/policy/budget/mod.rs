@@ -212,9 +212,10 @@ pub struct Alert {
 }
 
 impl Alert {
-    /// `80%`.
+    /// `80%`, `12.5%`, `0.001%`: to six decimals, trailing zeros left out.
     pub fn percent(&self) -> String {
-        format!("{}%", (self.threshold * 100.0 * 100.0).round() / 100.0)
+        let p = format!("{:.6}", self.threshold * 100.0);
+        format!("{}%", p.trim_end_matches('0').trim_end_matches('.'))
     }
 
     /// The webhook's JSON event.

@@ -136,6 +136,21 @@ fn an_alert_event_says_what_crossed_what() {
     assert_eq!(e["name"], "chat");
     assert_eq!(e["period_start"], "2026-12");
     assert_eq!(e["threshold_percent"], "50%");
+    for (threshold, shown) in [
+        (0.125, "12.5%"),
+        (0.00001, "0.001%"),
+        (1.0, "100%"),
+        (0.8, "80%"),
+    ] {
+        assert_eq!(
+            Alert {
+                threshold,
+                ..a.clone()
+            }
+            .percent(),
+            shown
+        );
+    }
     assert_eq!(e["spent_usd"], 51.0);
     assert_eq!(e["budget_usd"], 100.0);
 }
