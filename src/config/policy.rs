@@ -1,6 +1,7 @@
 //! The policy sections of `routes.yaml` — `auth:`, `state:`, `ledger:`,
-//! `cache:`, `admin:` at the top, `limits:` of providers and routes and
-//! `cache:` of routes — from raw YAML to validated values. Kept apart from
+//! `cache:`, `admin:`, `budget:` at the top, `limits:` and `budget:` of
+//! providers and routes and `cache:` of routes — from raw YAML to
+//! validated values. Kept apart from
 //! `validate.rs`, which is about reaching providers; this is about who may
 //! reach them, how often, and what is remembered.
 
