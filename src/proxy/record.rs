@@ -101,6 +101,7 @@ fn record(ctx: &RequestCtx, trace_id: Option<&str>) {
         key = ctx.key.as_deref(),
         cache = ctx.cache,
         error = ctx.error,
+        guardrail = ctx.guardrail.as_deref(),
         config_version = %ctx.config_version,
         trace_id,
         "request"
