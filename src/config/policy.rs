@@ -295,6 +295,19 @@ pub struct WebhookSettings {
     pub backoff: Duration,
 }
 
+impl WebhookSettings {
+    /// The defaults for `url`: no secret, 5 s per POST, 5 tries, 1 s backoff.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            secret: None,
+            timeout: Duration::from_secs(5),
+            attempts: 5,
+            backoff: Duration::from_secs(1),
+        }
+    }
+}
+
 /// The default ledger file, beside the config.
 pub const DEFAULT_LEDGER: &str = "sqlite:switchyard-usage.db";
 
@@ -813,21 +826,22 @@ fn webhook(at: &str, raw: &RawWebhook, r: &mut dyn Report) -> Option<WebhookSett
             }
         },
     };
-    let timeout = duration("timeout", &raw.timeout, Duration::from_secs(5));
-    let backoff = duration("backoff", &raw.backoff, Duration::from_secs(1));
+    let d = WebhookSettings::new(url);
+    let timeout = duration("timeout", &raw.timeout, d.timeout);
+    let backoff = duration("backoff", &raw.backoff, d.backoff);
     let attempts = match raw.attempts {
         Some(0) => {
             r.issue(&format!("{at}.attempts"), "must be at least 1".into());
             1
         }
         Some(n) => n,
-        None => 5,
+        None => d.attempts,
     };
     Some(WebhookSettings {
-        url,
         secret,
         timeout,
         attempts,
         backoff,
+        ..d
     })
 }

@@ -17,6 +17,7 @@ pub mod moderation;
 pub mod natives;
 pub mod pii;
 pub mod script;
+pub mod text;
 
 use std::sync::Arc;
 
@@ -197,7 +198,7 @@ impl Guardrails {
                 }
                 Check::Script { .. } | Check::Builtin(_) => {}
                 Check::Moderation(m) => {
-                    let text = natives::prompt_text(body);
+                    let text = text::prompt_text(body);
                     match m.check(connector, &text).await {
                         Ok(Decision::Pass) => {}
                         Ok(Decision::Flagged(why)) => {

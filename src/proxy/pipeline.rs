@@ -71,7 +71,6 @@ pub async fn serve(
     let mut shared = Shared::new(cfg, connector, req, &route, ctx.started, head)
         .for_key(key.clone(), &policies.store)
         .traced(ctx.trace.as_ref().map(|t| t.for_attempts()));
-    shared.guards = cfg.guardrails.chain(own);
     if ctx.trace.as_ref().is_some_and(|t| t.sampled) {
         let body = shared.body.lock().unwrap_or_else(|e| e.into_inner());
         spans::request(ctx, &route.policy, &shared.req.model, &body);

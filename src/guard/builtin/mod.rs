@@ -13,6 +13,7 @@ mod pii;
 use serde_json::Value;
 
 use super::script::Hooks;
+pub(super) use super::text::{answer_texts, prompt_texts};
 
 /// A built-in guardrail's refusal: the status and message for the client.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,65 +102,6 @@ fn flag(map: &serde_json::Map<String, Value>, name: &str) -> Result<bool, String
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
         Some(_) => Err(format!("options.{name} must be true or false")),
-    }
-}
-
-/// Each text of a request's prompt, to edit in place: its messages'
-/// content (a string, or the `text` of its parts), `input` and `prompt`
-/// (a string or an array of strings).
-fn prompt_texts(body: &mut Value, f: &mut dyn FnMut(&mut String)) {
-    if let Some(messages) = body.get_mut("messages").and_then(Value::as_array_mut) {
-        for m in messages {
-            if let Some(c) = m.get_mut("content") {
-                texts(c, f);
-            }
-        }
-    }
-    for field in ["input", "prompt"] {
-        if let Some(v) = body.get_mut(field) {
-            texts(v, f);
-        }
-    }
-}
-
-/// Each text of an answer, to edit in place: its choices' message content
-/// and refusal, or `text` (completions).
-fn answer_texts(body: &mut Value, f: &mut dyn FnMut(&mut String)) {
-    let Some(choices) = body.get_mut("choices").and_then(Value::as_array_mut) else {
-        return;
-    };
-    for choice in choices {
-        if let Some(m) = choice.get_mut("message") {
-            for field in ["content", "refusal"] {
-                if let Some(v) = m.get_mut(field) {
-                    texts(v, f);
-                }
-            }
-        }
-        if let Some(t) = choice.get_mut("text") {
-            texts(t, f);
-        }
-    }
-}
-
-/// A string, the strings of an array, or the `text` of content parts.
-fn texts(v: &mut Value, f: &mut dyn FnMut(&mut String)) {
-    match v {
-        Value::String(s) => f(s),
-        Value::Array(items) => {
-            for item in items {
-                match item {
-                    Value::String(s) => f(s),
-                    Value::Object(part) => {
-                        if let Some(Value::String(s)) = part.get_mut("text") {
-                            f(s);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        _ => {}
     }
 }
 

@@ -22,9 +22,9 @@ use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
-use serde_json::Value;
 
 use super::pii::{self, Kind, Kinds, StreamRedactor};
+use super::text::{answer_text, prompt_text};
 use crate::adapter::script::json::Json;
 
 type Result<T> = std::result::Result<T, Box<EvalAltResult>>;
@@ -86,9 +86,11 @@ pub fn register(engine: &mut Engine) {
             },
         )
         .register_fn("regex_escape", |text: &str| regex::escape(text))
-        .register_fn("prompt_text", |request: Json| request.inspect(prompt_text))
+        .register_fn("prompt_text", |request: Json| {
+            request.inspect_mut(prompt_text)
+        })
         .register_fn("answer_text", |response: Json| {
-            response.inspect(answer_text)
+            response.inspect_mut(answer_text)
         });
 }
 
@@ -138,77 +140,6 @@ pub fn regex(pattern: &str) -> Result<Arc<Regex>> {
     let re = Arc::new(re);
     REGEXES.insert(pattern.to_string(), re.clone());
     Ok(re)
-}
-
-/// Every text of a hub request, one per line: its messages' content (a
-/// string, or the text of its parts), `input` (embeddings) and `prompt`.
-pub fn prompt_text(request: &Value) -> String {
-    let mut out = String::new();
-    if let Some(messages) = request.get("messages").and_then(Value::as_array) {
-        for m in messages {
-            if let Some(c) = m.get("content") {
-                texts(c, &mut out);
-            }
-        }
-    }
-    for field in ["input", "prompt"] {
-        if let Some(v) = request.get(field) {
-            texts(v, &mut out);
-        }
-    }
-    out
-}
-
-/// Every text of a hub answer, one per line: its choices' message content
-/// and refusal (or `text`, for completions).
-pub fn answer_text(response: &Value) -> String {
-    let mut out = String::new();
-    for choice in response
-        .get("choices")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(m) = choice.get("message") {
-            for field in ["content", "refusal"] {
-                if let Some(v) = m.get(field) {
-                    texts(v, &mut out);
-                }
-            }
-        }
-        if let Some(t) = choice.get("text") {
-            texts(t, &mut out);
-        }
-    }
-    out
-}
-
-/// A string, the strings of an array, or the `text` of content parts.
-fn texts(v: &Value, out: &mut String) {
-    match v {
-        Value::String(s) => line(out, s),
-        Value::Array(items) => {
-            for item in items {
-                match item {
-                    Value::String(s) => line(out, s),
-                    Value::Object(part) => {
-                        if let Some(Value::String(s)) = part.get("text") {
-                            line(out, s);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-fn line(out: &mut String, s: &str) {
-    if !out.is_empty() {
-        out.push('\n');
-    }
-    out.push_str(s);
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 use rhai::{Engine, Scope};
 use serde_json::json;
 
-use super::{answer_text, prompt_text, register};
+use super::register;
 use crate::adapter::script::engine::{build_engine, ScriptLimits};
+use crate::guard::text::{answer_text, prompt_text};
 
 fn engine() -> Engine {
     let mut e = build_engine(&ScriptLimits::default());
@@ -92,13 +93,16 @@ fn prompt_text_reads_strings_parts_input_and_prompt() {
         "input": ["one", "two"],
         "prompt": "three"
     });
-    assert_eq!(prompt_text(&request), "be brief\nhello\none\ntwo\nthree");
+    assert_eq!(
+        prompt_text(&mut request.clone()),
+        "be brief\nhello\none\ntwo\nthree"
+    );
     let answer = json!({"choices": [
         {"message": {"content": "yes", "refusal": null}},
         {"message": {"content": null, "refusal": "no"}},
         {"text": "legacy"}
     ]});
-    assert_eq!(answer_text(&answer), "yes\nno\nlegacy");
+    assert_eq!(answer_text(&mut answer.clone()), "yes\nno\nlegacy");
 }
 
 #[test]

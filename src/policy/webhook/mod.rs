@@ -52,19 +52,6 @@ const MAX_ANSWER: usize = 64 * 1024;
 
 pub use crate::config::policy::WebhookSettings;
 
-impl WebhookSettings {
-    /// The defaults for `url`: no secret, 5 s per POST, 5 tries, 1 s backoff.
-    pub fn new(url: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            secret: None,
-            timeout: Duration::from_secs(5),
-            attempts: 5,
-            backoff: Duration::from_secs(1),
-        }
-    }
-}
-
 /// Sends events to one webhook URL; cheap to clone (clones share the queue
 /// and the thread). When the last clone is dropped, the thread delivers
 /// what is queued, then stops.

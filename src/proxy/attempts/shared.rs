@@ -158,7 +158,7 @@ impl<'a> Shared<'a> {
             spans: Mutex::new(Vec::new()),
             attempts_begun: AtomicUsize::new(0),
             gate: Gate::default(),
-            guards: cfg.guardrails.clone(),
+            guards: cfg.guardrails.chain(&policy.guardrails),
         }
     }
 

@@ -68,9 +68,12 @@ impl Json {
 
     /// `f` of the node this handle points to (`null` if it is gone),
     /// without copying it.
-    pub fn inspect<R>(&self, f: impl FnOnce(&Value) -> R) -> R {
-        let root = lock(&self.root);
-        f(node(&root, &self.path).unwrap_or(&Value::Null))
+    pub fn inspect_mut<R>(&self, f: impl FnOnce(&mut Value) -> R) -> R {
+        let mut root = lock(&self.root);
+        match node_mut(&mut root, &self.path) {
+            Some(v) => f(v),
+            None => f(&mut Value::Null),
+        }
     }
 
     fn child(&self, step: Step) -> Self {
