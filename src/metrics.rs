@@ -4,9 +4,9 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    register_histogram_vec, register_int_counter, register_int_counter_vec, register_int_gauge,
-    register_int_gauge_vec, Encoder, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, TextEncoder,
+    register_histogram, register_histogram_vec, register_int_counter, register_int_counter_vec,
+    register_int_gauge, register_int_gauge_vec, Encoder, Histogram, HistogramVec, IntCounter,
+    IntCounterVec, IntGauge, IntGaugeVec, TextEncoder,
 };
 
 /// Buckets for LLM request latencies: 5 ms to 10 min.
@@ -95,6 +95,18 @@ pub struct Metrics {
     pub cache_requests: IntCounterVec,
     /// Requests answered by joining an identical request already in flight.
     pub coalesced_requests: IntCounter,
+    /// Requests answered while every provider was down, by route and kind
+    /// (stale: a cached answer past its TTL; fallback: the route's fixed
+    /// message).
+    pub degraded_answers: IntCounterVec,
+    /// Semantic cache lookups, by route and result (hit, miss, skipped:
+    /// prompt too short or not text; error: the embedding call failed).
+    pub semantic_lookups: IntCounterVec,
+    /// Similarity of the semantic cache's hits.
+    pub semantic_similarity: Histogram,
+    /// Entries and bytes the semantic cache holds on this instance.
+    pub semantic_entries: IntGauge,
+    pub semantic_bytes: IntGauge,
     /// Client connections or requests refused at one of the client limits,
     /// by reason (see [`crate::edge::Rejection`]).
     pub client_rejections: IntCounterVec,
@@ -258,6 +270,29 @@ fn build() -> prometheus::Result<Metrics> {
         coalesced_requests: register_int_counter!(
             "gateway_coalesced_requests_total",
             "Requests answered by joining an identical request already in flight"
+        )?,
+        degraded_answers: register_int_counter_vec!(
+            "gateway_degraded_answers_total",
+            "Requests answered while every provider was down, by route and kind (stale, fallback)",
+            &["route", "kind"]
+        )?,
+        semantic_lookups: register_int_counter_vec!(
+            "gateway_semantic_cache_lookups_total",
+            "Semantic cache lookups, by route and result (hit, miss, skipped, error)",
+            &["route", "result"]
+        )?,
+        semantic_similarity: register_histogram!(
+            "gateway_semantic_cache_similarity",
+            "Cosine similarity of the semantic cache's hits",
+            vec![0.8, 0.85, 0.9, 0.925, 0.95, 0.975, 0.99, 1.0]
+        )?,
+        semantic_entries: register_int_gauge!(
+            "gateway_semantic_cache_entries",
+            "Entries the semantic cache holds on this instance"
+        )?,
+        semantic_bytes: register_int_gauge!(
+            "gateway_semantic_cache_bytes",
+            "Bytes the semantic cache holds on this instance (vectors and answers)"
         )?,
         client_rejections: register_int_counter_vec!(
             "gateway_client_rejections_total",

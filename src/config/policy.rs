@@ -6,7 +6,7 @@
 //! reach them, how often, and what is remembered.
 
 pub use crate::limits::Limits;
-pub use crate::routing::{CacheWhen, RouteCache};
+pub use crate::routing::{CacheWhen, Fallback, RouteCache, SemanticCache};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -126,6 +126,30 @@ pub struct RawRouteCacheDetails {
     pub shared: Option<bool>,
     /// Identical concurrent requests make one upstream call (default true).
     pub coalesce: Option<bool>,
+    /// How long past the TTL an entry still answers when every provider
+    /// is down (default: not kept).
+    pub serve_stale: Option<Scalar>,
+    /// Match prompts by meaning too.
+    pub semantic: Option<RawSemantic>,
+}
+
+/// `semantic:` of a route's cache.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSemantic {
+    /// The embeddings model to ask, routed by this config.
+    pub embeddings: Option<String>,
+    /// Least cosine similarity of a match (default 0.95).
+    pub threshold: Option<f64>,
+    /// Shorter prompts are not embedded (default 12 characters).
+    pub min_chars: Option<usize>,
+}
+
+/// `fallback:` of a route: the answer when every provider is down.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFallback {
+    pub message: String,
 }
 
 /// `state:` — where limits, spend and the L2 cache live: `redis://…`, or
@@ -656,11 +680,65 @@ pub fn route_cache(
             CacheWhen::Deterministic
         }
     };
+    let mut serve_stale = Duration::ZERO;
+    if let Some(v) = &details.serve_stale {
+        match values::duration(v) {
+            Ok(d) => serve_stale = d,
+            Err(e) => r.issue(&format!("{at}.serve_stale"), e),
+        }
+    }
+    let semantic = details
+        .semantic
+        .as_ref()
+        .and_then(|s| semantic(&format!("{at}.semantic"), s, r));
     Some(RouteCache {
         ttl,
         when,
         shared: details.shared.unwrap_or(false),
         coalesce: details.coalesce.unwrap_or(true),
+        serve_stale,
+        semantic,
+    })
+}
+
+/// `semantic:` of a route's cache. Whether `embeddings` names a routed
+/// model is checked once every route is known.
+fn semantic(at: &str, raw: &RawSemantic, r: &mut dyn Report) -> Option<SemanticCache> {
+    let Some(embeddings) = raw.embeddings.as_deref().map(str::trim) else {
+        r.issue(
+            &format!("{at}.embeddings"),
+            "a semantic cache needs `embeddings: <model>` (a model of an embeddings route)".into(),
+        );
+        return None;
+    };
+    if embeddings.is_empty() {
+        r.issue(&format!("{at}.embeddings"), "must not be empty".into());
+        return None;
+    }
+    let threshold = raw.threshold.unwrap_or(0.95);
+    if !(threshold > 0.0 && threshold <= 1.0) {
+        r.issue(
+            &format!("{at}.threshold"),
+            format!("must be more than 0 and at most 1 (a cosine similarity), not {threshold}"),
+        );
+        return None;
+    }
+    Some(SemanticCache {
+        embeddings: embeddings.to_string(),
+        threshold: threshold as f32,
+        min_chars: raw.min_chars.unwrap_or(12),
+    })
+}
+
+/// `fallback:` of a route.
+pub fn fallback(at: &str, raw: &RawFallback, r: &mut dyn Report) -> Option<Fallback> {
+    let message = raw.message.trim();
+    if message.is_empty() {
+        r.issue(&format!("{at}.message"), "must not be empty".into());
+        return None;
+    }
+    Some(Fallback {
+        message: message.to_string(),
     })
 }
 

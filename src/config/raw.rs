@@ -314,6 +314,8 @@ pub struct RawRoute {
     /// The route's own guardrails, run after the global ones.
     #[serde(default)]
     pub guardrails: Vec<super::guardrails::RawGuardrail>,
+    /// The answer when every provider is down (opt-in).
+    pub fallback: Option<super::policy::RawFallback>,
 }
 
 /// `weights:` of a hybrid route.

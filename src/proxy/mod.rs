@@ -11,6 +11,7 @@ pub mod attempts;
 pub mod client;
 pub mod conversation;
 pub mod ctx;
+pub mod degrade;
 pub mod deliver;
 pub mod endpoints;
 pub mod guards;

@@ -1,6 +1,6 @@
 //! A model request's path, one stage per step:
 //!
-//! intake → authenticate → route → admit → attempts → deliver → settle → record
+//! intake → authenticate → route → admit → attempts → deliver (or degrade) → settle → record
 //!
 //! [`intake`] reads the body as the client's request; the key is
 //! authenticated and the route resolved here; [`admit`] checks the cache,
@@ -8,7 +8,9 @@
 //! targets (selection, failover, hedging); [`deliver`] writes the whole
 //! answer or relays the stream and settles the attempt
 //! ([`settle`](super::settle)); the [`Ticket`](admit::Ticket) settles the
-//! admission; Pingora's `logging` phase [`record`](super::record)s it all.
+//! admission; when every attempt failed, [`degrade`] may answer from a
+//! stale entry or the route's fallback; Pingora's `logging` phase
+//! [`record`](super::record)s it all.
 //! Any stage may answer instead (an error, a cached answer), and nothing
 //! after it runs.
 
@@ -21,7 +23,7 @@ use super::admit::{self, Admitted};
 use super::attempts::{self, Shared};
 use super::client;
 use super::respond::write_error;
-use super::{conversation, deliver, guards, intake, spans, RequestCtx};
+use super::{conversation, degrade, deliver, guards, intake, spans, RequestCtx};
 use crate::config::policy::VirtualKey;
 use crate::config::Config;
 use crate::error::GatewayError;
@@ -99,7 +101,10 @@ pub async fn serve(
             };
             deliver::answer(session, ctx, &shared, s, ticket.capture(), store).await
         }
-        Some(None) => write_error(session, ctx, &attempts::final_error(&route, failures)).await,
+        Some(None) => {
+            let error = attempts::final_error(&route, failures);
+            degrade::answer(session, ctx, &shared.req, &route, &mut ticket, error).await
+        }
         None => {
             ctx.client_closed();
             Ok(())

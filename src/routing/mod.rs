@@ -33,6 +33,32 @@ pub struct RouteCache {
     pub when: CacheWhen,
     pub shared: bool,
     pub coalesce: bool,
+    /// How long past its TTL an entry is kept to answer when every
+    /// provider is down (`x-switchyard-cache: stale`); zero: not kept.
+    pub serve_stale: Duration,
+    /// Answers also matched by meaning (none: exact matches only).
+    pub semantic: Option<SemanticCache>,
+}
+
+/// A route's semantic cache: prompts are embedded through another route
+/// of the same config, and a prompt near enough to a cached one gets its
+/// answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SemanticCache {
+    /// The model the embeddings are asked for: one this config routes.
+    pub embeddings: String,
+    /// Least cosine similarity of a match, in (0, 1].
+    pub threshold: f32,
+    /// Prompts shorter than this (in characters) are not embedded: too
+    /// little text to match by meaning safely.
+    pub min_chars: usize,
+}
+
+/// What a route answers when every provider is down and no stale answer
+/// is at hand: a fixed, clearly marked message (opt-in).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fallback {
+    pub message: String,
 }
 
 /// A provider and the model to ask it for.
@@ -101,6 +127,8 @@ pub struct RoutePolicy {
     pub guardrails: crate::guard::Guardrails,
     /// What the route may spend (empty: no budget).
     pub budget: crate::limits::Budget,
+    /// The answer when every provider is down (none: the error).
+    pub fallback: Option<Fallback>,
 }
 
 /// When a hedged request sends its second attempt.
@@ -134,6 +162,7 @@ impl Default for RoutePolicy {
             capture_content: false,
             guardrails: Default::default(),
             budget: Default::default(),
+            fallback: None,
         }
     }
 }

@@ -14,6 +14,7 @@ mod catalog;
 mod cli;
 mod cloud;
 mod dashboard;
+mod degraded;
 mod deploy;
 mod endpoints;
 mod errors;

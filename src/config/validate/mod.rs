@@ -173,6 +173,8 @@ pub fn validate_in(
         &mut guard_env,
         &mut cx,
     );
+    let routes = RouteTable::new(routes, providers.clone());
+    semantic_targets(&routes, &mut cx);
     if !cx.issues.is_empty() {
         return Err(cx.issues);
     }
@@ -189,7 +191,7 @@ pub fn validate_in(
         listen,
         settings,
         scripts_dir: adapters.dir.clone(),
-        routes: RouteTable::new(routes, providers.clone()),
+        routes,
         providers,
         version,
         warnings: cx.warnings,
@@ -837,6 +839,9 @@ fn routes(
         let mut policy = route_policy(&at, &r, cx);
         policy.cache = policy::route_cache(&format!("{at}.cache"), r.cache.as_ref(), cx);
         policy.limits = policy::limits(&format!("{at}.limits"), r.limits.as_ref(), cx);
+        if let Some(f) = &r.fallback {
+            policy.fallback = policy::fallback(&format!("{at}.fallback"), f, cx);
+        }
         if let Some(b) = &r.budget {
             policy.budget = policy::budget(&format!("{at}.budget"), b, policy::Scope::Route, cx);
         }
@@ -901,6 +906,32 @@ fn routes(
         });
     }
     out
+}
+
+/// Each semantic cache's `embeddings` model is routed, to another route.
+fn semantic_targets(routes: &RouteTable, cx: &mut Ctx) {
+    for (i, route) in routes.routes().iter().enumerate() {
+        let Some(s) = route
+            .policy
+            .cache
+            .as_ref()
+            .and_then(|c| c.semantic.as_ref())
+        else {
+            continue;
+        };
+        let at = format!("routes[{i}].cache.semantic.embeddings");
+        match routes.resolve(&s.embeddings) {
+            None => cx.issue(&at, format!("no route serves the model `{}`", s.embeddings)),
+            Some(r) if r.name == route.name => cx.issue(
+                &at,
+                format!(
+                    "`{}` is served by this same route: name an embeddings route",
+                    s.embeddings
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
 }
 
 fn valid_name(name: &str) -> bool {

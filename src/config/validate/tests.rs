@@ -214,6 +214,13 @@ fn broken_policy_sections_are_reported_with_lines() {
         (format!("{OK_PROVIDER}    limits: {{ rpm: 0 }}\n"), "providers.p.limits.rpm: must be at least 1"),
         (format!("{OK_PROVIDER}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n    cache: {{ when: sometimes }}\n"), "routes[0].cache.when: unknown value `sometimes`"),
         (format!("{OK_PROVIDER}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n    cache: {{ ttl: forever }}\n"), "routes[0].cache.ttl: invalid duration"),
+        (format!("{OK_PROVIDER}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n    cache: {{ serve_stale: soon }}\n"), "routes[0].cache.serve_stale: invalid duration"),
+        (format!("{OK_PROVIDER}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n    fallback: {{ message: \" \" }}\n"), "9:26: routes[0].fallback.message: must not be empty"),
+        (format!("{OK_PROVIDER}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n    fallback: {{ text: hi }}\n"), "9:17: routes[0].fallback.text: unknown field `text`"),
+        (format!("{OK_PROVIDER}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n    cache: {{ semantic: {{ threshold: 0.9 }} }}\n"), "routes[0].cache.semantic.embeddings: a semantic cache needs `embeddings: <model>`"),
+        (format!("{OK_PROVIDER}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n    cache: {{ semantic: {{ embeddings: e, threshold: 1.5 }} }}\n"), "routes[0].cache.semantic.threshold: must be more than 0 and at most 1"),
+        (format!("{OK_PROVIDER}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p }}]\n    cache:\n      semantic: {{ embeddings: nowhere }}\n"), "10:31: routes[0].cache.semantic.embeddings: no route serves the model `nowhere`"),
+        (format!("{OK_PROVIDER}routes:\n  - match: {{ model: [m, e] }}\n    targets: [{{ provider: p }}]\n    cache: {{ semantic: {{ embeddings: e }} }}\n"), "routes[0].cache.semantic.embeddings: `e` is served by this same route"),
     ];
     for (yaml, expected) in &table {
         let found = problems(yaml);

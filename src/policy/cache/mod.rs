@@ -2,7 +2,9 @@
 //! memory, bounded in bytes (moka); L2 is the shared state store (Redis in
 //! fleet mode) with the route's TTL. Entries hold the OpenAI-format answer,
 //! rendered per client: as JSON, as Anthropic JSON, or replayed as an SSE
-//! stream.
+//! stream. An entry is fresh for the route's TTL and, when the route
+//! serves stale answers, kept for `serve_stale` longer: stale, it answers
+//! only when every provider is down.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,9 +29,27 @@ pub struct Cached {
     pub body: String,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Unix ms until which the entry is fresh (0: always, as entries
+    /// written before stale answers existed).
+    #[serde(default)]
+    pub fresh_until_ms: u64,
 }
 
 impl Cached {
+    /// Still within its TTL.
+    pub fn fresh(&self) -> bool {
+        self.fresh_until_ms == 0 || now_ms() <= self.fresh_until_ms
+    }
+
+    /// Past its TTL by at most `window`: may answer when every provider
+    /// is down.
+    pub fn stale_within(&self, window: Duration) -> bool {
+        let end = self
+            .fresh_until_ms
+            .saturating_add(window.as_millis() as u64);
+        !window.is_zero() && now_ms() <= end
+    }
+
     /// The usage the original answer reported.
     pub fn usage(&self) -> Usage {
         Usage {
@@ -47,6 +67,14 @@ impl Cached {
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         serde_json::from_slice(bytes).ok()
     }
+}
+
+/// Unix time in ms: entries' freshness is wall-clock time, which every
+/// instance of a fleet shares.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// What this request does with the cache.
@@ -173,15 +201,17 @@ impl MemoryCache {
         Self { entries }
     }
 
+    /// The entry kept for `key`, fresh or stale ([`Cached::fresh`] says).
     pub fn get(&self, key: &str) -> Option<Arc<Cached>> {
         let stored = self.entries.get(key)?;
         (stored.expires > Instant::now()).then(|| stored.entry.clone())
     }
 
-    pub fn put(&self, key: String, entry: Arc<Cached>, ttl: Duration) {
+    /// Keeps `entry` for `keep`: its TTL and any stale window after it.
+    pub fn put(&self, key: String, entry: Arc<Cached>, keep: Duration) {
         let stored = Arc::new(Stored {
             entry,
-            expires: Instant::now() + ttl,
+            expires: Instant::now() + keep,
         });
         self.entries.insert(key, stored);
     }

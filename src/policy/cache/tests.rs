@@ -12,6 +12,8 @@ fn policy(when: CacheWhen) -> RouteCache {
         when,
         shared: false,
         coalesce: true,
+        serve_stale: Duration::ZERO,
+        semantic: None,
     }
 }
 
@@ -84,6 +86,7 @@ fn memory_cache_expires_entries_by_their_ttl() {
         body: "{}".into(),
         prompt_tokens: 1,
         completion_tokens: 2,
+        fresh_until_ms: 0,
     });
     c.put("a".into(), e.clone(), Duration::from_millis(30));
     c.put("b".into(), e, Duration::from_secs(60));
@@ -103,6 +106,7 @@ fn memory_cache_is_bounded_in_bytes() {
             body: "x".repeat(4096),
             prompt_tokens: 1,
             completion_tokens: 2,
+            fresh_until_ms: 0,
         });
         c.put(format!("k{i}"), e, Duration::from_secs(60));
     }
@@ -124,4 +128,36 @@ fn replay_has_content_finish_and_usage() {
     assert_eq!(chunks[1]["choices"][0]["finish_reason"], "stop");
     assert_eq!(chunks[2]["usage"]["total_tokens"], 4);
     assert_eq!(replay_chunks(&body, false).len(), 2);
+}
+
+#[test]
+fn an_entry_is_fresh_for_its_ttl_then_stale_within_the_window() {
+    let now = now_ms();
+    let entry = |fresh_until_ms| Cached {
+        provider: "p".into(),
+        model: "m".into(),
+        body: "{}".into(),
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        fresh_until_ms,
+    };
+    let fresh = entry(now + 60_000);
+    assert!(fresh.fresh());
+    let stale = entry(now - 10_000);
+    assert!(!stale.fresh());
+    assert!(stale.stale_within(Duration::from_secs(60)));
+    assert!(
+        !stale.stale_within(Duration::from_secs(5)),
+        "past the window"
+    );
+    assert!(
+        !stale.stale_within(Duration::ZERO),
+        "no window: never stale"
+    );
+    // Entries from before stale answers existed decode as always fresh.
+    let old: Cached = serde_json::from_str(
+        r#"{"provider":"p","model":"m","body":"{}","prompt_tokens":1,"completion_tokens":2}"#,
+    )
+    .unwrap();
+    assert!(old.fresh());
 }

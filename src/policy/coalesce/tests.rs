@@ -7,6 +7,7 @@ fn answer() -> Arc<Cached> {
         body: "{}".into(),
         prompt_tokens: 1,
         completion_tokens: 1,
+        fresh_until_ms: 0,
     })
 }
 

@@ -21,6 +21,9 @@ pub(super) struct CachePlan {
     pub read: bool,
     pub coalesce: bool,
     ttl: Duration,
+    /// How long past the TTL an entry may still answer when every
+    /// provider is down (zero: never).
+    pub serve_stale: Duration,
 }
 
 impl CachePlan {
@@ -54,6 +57,7 @@ impl CachePlan {
             read: use_ == cache::Use::ReadWrite,
             coalesce: policy.coalesce,
             ttl: policy.ttl,
+            serve_stale: policy.serve_stale,
         })
     }
 }
@@ -76,14 +80,16 @@ pub(super) fn count(result: &str) {
     metrics().cache_requests.with_label_values(&[result]).inc();
 }
 
-/// The cached answer for `key`: memory first, then the shared store.
+/// The answer kept for `key`, fresh or stale ([`Cached::fresh`]): memory
+/// first, then the shared store.
 pub(super) async fn lookup(policies: &Policies, key: &str) -> Option<Arc<Cached>> {
     if let Some(hit) = policies.cache.get(key) {
         return Some(hit);
     }
     let bytes = policies.store.cache_get(key).await.ok()??;
     let hit = Arc::new(Cached::decode(&bytes)?);
-    // The shared store's TTL still applies there; locally keep it briefly.
+    // The shared store's TTL still applies there; locally keep it briefly
+    // (freshness travels with the entry).
     policies
         .cache
         .put(key.to_string(), hit.clone(), Duration::from_secs(60));
@@ -103,21 +109,24 @@ impl Capture<'_> {
     /// the usage and model `ctx` recorded. Stored before the client sees
     /// it, so that a retry on any instance of the fleet finds it.
     pub async fn keep(self, provider: &str, ctx: &RequestCtx, body: String) {
+        let plan = self.plan;
         let answer = Arc::new(Cached {
             provider: provider.to_string(),
             model: ctx.model.clone().unwrap_or_default(),
             body,
             prompt_tokens: ctx.usage.map_or(0, |u| u.prompt),
             completion_tokens: ctx.usage.map_or(0, |u| u.completion),
+            fresh_until_ms: crate::policy::cache::now_ms() + plan.ttl.as_millis() as u64,
         });
-        let plan = self.plan;
+        // Kept past its TTL for as long as it may answer stale.
+        let keep = plan.ttl + plan.serve_stale;
         self.policies
             .cache
-            .put(plan.key.clone(), answer.clone(), plan.ttl);
+            .put(plan.key.clone(), answer.clone(), keep);
         let stored = self
             .policies
             .store
-            .cache_put(&plan.key, answer.encode(), plan.ttl)
+            .cache_put(&plan.key, answer.encode(), keep)
             .await;
         if let Err(e) = stored {
             tracing::debug!(error = %e, "could not store an answer in the shared cache");

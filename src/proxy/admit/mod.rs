@@ -60,6 +60,8 @@ pub struct Ticket<'p> {
     /// The reserved tokens: settled as used when no usage is reported.
     estimate: u64,
     cache: Option<CachePlan>,
+    /// The request's cached answer past its TTL, if the lookup found one.
+    stale: Option<Arc<Cached>>,
     leader: Option<Leader>,
     answer: Option<Arc<Cached>>,
 }
@@ -74,13 +76,18 @@ pub async fn admit<'p>(
     key: Option<Arc<VirtualKey>>,
 ) -> Admitted<'p> {
     let plan = CachePlan::new(route, shared, ctx.key.as_deref(), session.req_header());
+    // An entry past its TTL is kept in case every provider is down.
+    let mut stale = None;
     match &plan {
         Some(plan) => {
             if plan.read {
-                if let Some(hit) = cache::lookup(policies, &plan.key).await {
-                    cache::count("hit");
-                    ctx.cache = Some("hit");
-                    return Admitted::Answered(hit);
+                match cache::lookup(policies, &plan.key).await {
+                    Some(hit) if hit.fresh() => {
+                        cache::count("hit");
+                        ctx.cache = Some("hit");
+                        return Admitted::Answered(hit);
+                    }
+                    old => stale = old,
                 }
             }
             cache::count("miss");
@@ -120,6 +127,7 @@ pub async fn admit<'p>(
         limits,
         estimate,
         cache: plan,
+        stale,
         leader: None,
         answer: None,
     };
@@ -197,6 +205,15 @@ fn scopes<'r>(key: Option<&'r VirtualKey>, route: &'r Route) -> Vec<(Scope, &'r 
 }
 
 impl Ticket<'_> {
+    /// The request's stale answer, when every provider is down: a cached
+    /// answer past its TTL but within the route's `serve_stale` window.
+    /// Not for a client that asked not to be answered from the cache
+    /// (`no-cache`: it was not looked up).
+    pub fn stale(&mut self) -> Option<Arc<Cached>> {
+        let window = self.cache.as_ref()?.serve_stale;
+        self.stale.take().filter(|e| e.stale_within(window))
+    }
+
     /// Where a complete answer goes, when the request uses the cache: the
     /// cache, and the requests waiting on this one.
     pub fn capture(&mut self) -> Option<Capture<'_>> {
