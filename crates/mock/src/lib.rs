@@ -13,7 +13,12 @@
 //! Endpoints, the OpenAI ones each also without the `/v1` prefix:
 //!
 //! - `POST /v1/chat/completions`, `POST /v1/embeddings`, `GET /v1/models`
-//!   (`openai`, `embeddings`);
+//!   (`openai`, `embeddings`); embeddings are an 8-dimension hash of the
+//!   input, except for models named `mock-semantic-*` (e.g.
+//!   `mock-semantic-embed`): a bag-of-words embedder (256 dimensions, or
+//!   `dimensions` 16..=4096) on which paraphrases land near each other, a
+//!   stand-in for a real embedding model so the gateway's semantic cache
+//!   can be tested and measured offline;
 //! - `POST /v1/responses`: the Responses API, JSON or typed event stream
 //!   (`responses`);
 //! - `POST /v1/images/generations` (JSON) and `/v1/images/edits`

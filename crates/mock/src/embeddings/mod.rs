@@ -1,5 +1,8 @@
-//! OpenAI embeddings (wire-formats §1.5): a deterministic 8-dimension unit
-//! vector per input, as floats or as base64 of little-endian `f32`s.
+//! OpenAI embeddings (wire-formats §1.5): a deterministic unit vector per
+//! input, as floats or as base64 of little-endian `f32`s. Models named
+//! `mock-semantic-*` get the bag-of-words embedder of [`semantic`] (256
+//! dimensions, or the request's `dimensions`), on which paraphrases land
+//! near each other; any other model gets an 8-dimension hash of the input.
 
 use std::sync::Arc;
 
@@ -13,7 +16,9 @@ use super::dialect::{openai_error, Dialect};
 use super::reply::prompt_tokens;
 use super::state::Shared;
 
-/// Dimensions of every embedding.
+mod semantic;
+
+/// Dimensions of the hash embedding (every model but `mock-semantic-*`).
 pub(crate) const DIMENSIONS: usize = 8;
 
 /// `POST /v1/embeddings`.
@@ -42,11 +47,27 @@ pub(crate) async fn create(
             ))
         }
     };
+    // `Some(dimensions)`: the bag-of-words embedder; `None`: the hash
+    let semantic = if semantic::serves(model) {
+        let dimensions = semantic_dimensions(&body).ok_or_else(|| {
+            let (low, high) = (semantic::DIMENSIONS.start(), semantic::DIMENSIONS.end());
+            bad_request(
+                &format!("'$.dimensions' must be an integer from {low} to {high}."),
+                Some("dimensions"),
+            )
+        })?;
+        Some(dimensions)
+    } else {
+        None
+    };
     let data: Vec<Value> = inputs
         .iter()
         .enumerate()
         .map(|(i, input)| {
-            let vector = embed(&input.key);
+            let vector = match semantic {
+                Some(dims) => semantic::embed(&String::from_utf8_lossy(&input.key), dims),
+                None => embed(&input.key).to_vec(),
+            };
             let embedding = if base64 {
                 json!(encode_f32s(&vector))
             } else {
@@ -63,6 +84,19 @@ pub(crate) async fn create(
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     });
     Ok(call.json(&response))
+}
+
+/// `dimensions` of a `mock-semantic-*` request: absent or null, the
+/// default; `None` unless an integer in 16..=4096 (the hash model ignores
+/// it, as it always has).
+fn semantic_dimensions(body: &Value) -> Option<usize> {
+    match body.get("dimensions") {
+        None | Some(Value::Null) => Some(semantic::DEFAULT_DIMENSIONS),
+        Some(value) => value
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| semantic::DIMENSIONS.contains(n)),
+    }
 }
 
 fn bad_request(message: &str, param: Option<&str>) -> Response {

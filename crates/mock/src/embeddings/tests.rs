@@ -102,6 +102,78 @@ async fn token_inputs_are_accepted() {
 }
 
 #[tokio::test]
+async fn semantic_model_answers_256_dimension_unit_vectors() {
+    let mock = start(MockConfig::default()).await;
+    let texts = [
+        "What is the capital of France?",
+        "Which city is France's capital?",
+        "What is the population of France?",
+    ];
+    let body = json!({"model": "mock-semantic-embed", "input": texts});
+    let res = post_json(&mock, "/v1/embeddings", &body).await;
+    assert_eq!(res["model"], "mock-semantic-embed");
+    let vectors: Vec<Vec<f32>> = res["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| floats(&item["embedding"]))
+        .collect();
+    for v in &vectors {
+        assert_eq!(v.len(), 256);
+        let norm: f32 = v.iter().map(|x| x * x).sum();
+        assert!((norm - 1.0).abs() < 1e-4);
+    }
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    assert!(dot(&vectors[0], &vectors[1]) > dot(&vectors[0], &vectors[2]));
+    assert_eq!(res["usage"]["prompt_tokens"], 7 + 7 + 8);
+    // base64 carries the same floats
+    let b64 =
+        json!({"model": "mock-semantic-embed", "input": texts[0], "encoding_format": "base64"});
+    let res = post_json(&mock, "/v1/embeddings", &b64).await;
+    let bytes = decode_base64(res["data"][0]["embedding"].as_str().unwrap());
+    let decoded: Vec<f32> = bytes
+        .chunks(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    assert_eq!(decoded, vectors[0]);
+}
+
+#[tokio::test]
+async fn semantic_model_honours_dimensions() {
+    let mock = start(MockConfig::default()).await;
+    for (dimensions, len) in [
+        (json!(16), 16),
+        (json!(64), 64),
+        (json!(4096), 4096),
+        (Value::Null, 256),
+    ] {
+        let body =
+            json!({"model": "mock-semantic-embed", "input": "hello", "dimensions": dimensions});
+        let res = post_json(&mock, "/v1/embeddings", &body).await;
+        assert_eq!(
+            floats(&res["data"][0]["embedding"]).len(),
+            len,
+            "{dimensions}"
+        );
+    }
+    for dimensions in [json!(15), json!(4097), json!(-1), json!("64"), json!(64.5)] {
+        let body =
+            json!({"model": "mock-semantic-embed", "input": "hello", "dimensions": dimensions});
+        let (status, error) = status_json(
+            client()
+                .post(format!("{}/v1/embeddings", mock.url()))
+                .json(&body),
+        )
+        .await;
+        assert_invalid(status, &error, "dimensions");
+    }
+    // the hash model keeps its 8 dimensions, whatever `dimensions` says
+    let body = json!({"model": "e", "input": "hello", "dimensions": 64});
+    let res = post_json(&mock, "/v1/embeddings", &body).await;
+    assert_eq!(floats(&res["data"][0]["embedding"]).len(), DIMENSIONS);
+}
+
+#[tokio::test]
 async fn invalid_inputs_get_400() {
     let mock = start(MockConfig::default()).await;
     let bodies = [
