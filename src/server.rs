@@ -95,11 +95,13 @@ pub fn run(path: PathBuf, cfg: Config, upgrade: bool) -> Result<(), String> {
     service.add_listener(client_listener(listen.to_string()));
     server.add_service(service);
     // A budget a reload adds starts from the day's and month's spend in
-    // the ledger, as budgets do on start.
+    // the ledger, as budgets do on start; a semantic cache it adds starts
+    // following the fleet's entries.
     let seeding = policies.clone();
     let reloader = Arc::new(Reloader::new(path, state.clone()).on_swap(Box::new(
         move |old, new| {
             let policies = seeding.clone();
+            policies.follow_semantic(&new);
             let spawned = std::thread::Builder::new()
                 .name("budget-seed".into())
                 .spawn(move || {

@@ -80,6 +80,7 @@ impl Admin {
                 .await;
             }
             crate::provider::observe_backends(cfg.providers.values());
+            self.policies.observe();
             let body = Bytes::from(crate::metrics::render());
             return write(
                 session,

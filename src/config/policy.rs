@@ -190,6 +190,9 @@ pub struct RawLedger {
 pub struct RawCache {
     /// Size of the in-memory cache (default 64MiB).
     pub memory: Option<Scalar>,
+    /// Size of the semantic cache's vectors and answers on each instance
+    /// (default 64MiB).
+    pub semantic_memory: Option<Scalar>,
 }
 
 /// `admin:` — the admin API's own listener.
@@ -295,6 +298,8 @@ pub struct Policy {
     pub ledger: LedgerSettings,
     /// Bytes of the in-memory response cache.
     pub cache_memory: usize,
+    /// Bytes of the semantic cache on this instance.
+    pub semantic_memory: usize,
     pub admin: Option<AdminSettings>,
     /// OpenTelemetry tracing, when a collector is configured.
     pub tracing: Option<Arc<crate::trace::Tracing>>,
@@ -411,11 +416,21 @@ pub fn policy(raw: RawPolicy, r: &mut dyn Report) -> Policy {
         }
     };
     let ledger = ledger(raw.ledger, r);
-    let mut cache_memory = 64 << 20;
-    if let Some(v) = raw.cache.and_then(|c| c.memory) {
-        match values::size(&v) {
-            Ok(n) => cache_memory = n,
-            Err(e) => r.issue("cache.memory", e),
+    let (mut cache_memory, mut semantic_memory) = (64 << 20, 64 << 20);
+    let raw_cache = raw.cache.unwrap_or_default();
+    for (at, v, out) in [
+        ("cache.memory", raw_cache.memory, &mut cache_memory),
+        (
+            "cache.semantic_memory",
+            raw_cache.semantic_memory,
+            &mut semantic_memory,
+        ),
+    ] {
+        if let Some(v) = v {
+            match values::size(&v) {
+                Ok(n) => *out = n,
+                Err(e) => r.issue(at, e),
+            }
         }
     }
     let admin = raw.admin.and_then(|a| admin(a, r));
@@ -433,6 +448,7 @@ pub fn policy(raw: RawPolicy, r: &mut dyn Report) -> Policy {
         state,
         ledger,
         cache_memory,
+        semantic_memory,
         admin,
         tracing,
         budget,

@@ -11,6 +11,7 @@ pub mod coalesce;
 pub mod collect;
 pub mod keys;
 pub mod limits;
+pub mod semantic;
 pub mod webhook;
 
 use std::sync::{Arc, Mutex};
@@ -27,6 +28,9 @@ pub struct Policies {
     pub ledger: Option<Ledger>,
     /// The L1 response cache.
     pub cache: cache::MemoryCache,
+    /// Answers matched by meaning: indexed here, shared through the
+    /// state store in fleet mode.
+    pub semantic: Arc<semantic::SemanticCache>,
     pub coalescer: Arc<coalesce::Coalescer>,
     /// What the store and ledger were built from: changing these needs a
     /// restart, which a reload says.
@@ -69,15 +73,37 @@ impl Policies {
                 Some(Ledger::open(&target, opts).map_err(|e| format!("ledger: {e}{hint}"))?)
             }
         };
+        // Followed only by routes that have one; idle otherwise.
+        let semantic = Arc::new(semantic::SemanticCache::new(p.semantic_memory as u64));
+        if uses_semantic(cfg) {
+            semantic.follow(&store);
+        }
         Ok(Self {
             store,
             ledger,
             cache: cache::MemoryCache::new(p.cache_memory),
+            semantic,
             coalescer: Arc::new(coalesce::Coalescer::default()),
             state_settings: p.state.clone(),
             ledger_settings: p.ledger.clone(),
             webhook: Mutex::new(None),
         })
+    }
+
+    /// Sets the gauges of what the policies hold (per scrape).
+    pub fn observe(&self) {
+        let stats = self.semantic.stats();
+        let m = crate::metrics::metrics();
+        m.semantic_entries.set(stats.entries as i64);
+        m.semantic_bytes.set(stats.bytes as i64);
+    }
+
+    /// Starts following the fleet's semantic entries once a config has a
+    /// semantic cache (a reload may add the first).
+    pub fn follow_semantic(&self, cfg: &Config) {
+        if uses_semantic(cfg) {
+            self.semantic.follow(&self.store);
+        }
     }
 
     /// Seeds every budgeted scope's spend from the ledger (start-up).
@@ -183,4 +209,14 @@ pub fn budget_scopes(cfg: &Config) -> Vec<Budgeted> {
         .chain(providers)
         .chain(keys)
         .collect()
+}
+
+/// Whether a route of `cfg` has a semantic cache.
+fn uses_semantic(cfg: &Config) -> bool {
+    cfg.routes.routes().iter().any(|r| {
+        r.policy
+            .cache
+            .as_ref()
+            .is_some_and(|c| c.semantic.is_some())
+    })
 }

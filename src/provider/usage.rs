@@ -51,11 +51,16 @@ impl Usage {
 
 impl Usage {
     /// What these tokens cost at `model`'s prices (USD), when the config
-    /// has input and output prices; cached input at its own price, else
-    /// at the input price.
+    /// has input and output prices — or only an input price for an answer
+    /// without output tokens (embeddings, priced by their input alone);
+    /// cached input at its own price, else at the input price.
     pub fn cost(&self, model: &super::ModelInfo) -> Option<f64> {
         let input = model.input_per_mtok?;
-        let output = model.output_per_mtok?;
+        let output = match model.output_per_mtok {
+            Some(price) => price,
+            None if self.completion == 0 => 0.0,
+            None => return None,
+        };
         let cached_price = model.cached_input_per_mtok.unwrap_or(input);
         let cached = self.cached.min(self.prompt);
         let fresh = self.prompt - cached;

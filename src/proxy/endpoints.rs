@@ -41,7 +41,12 @@ pub async fn ready(s: &mut Session, ctx: &mut RequestCtx, cfg: &Config) -> pingo
 /// `GET /metrics`: Prometheus text format. With auth on it is not served
 /// here but on the admin listener (`admin.metrics_token`): its labels name
 /// keys, routes and providers.
-pub async fn metrics(s: &mut Session, ctx: &mut RequestCtx, cfg: &Config) -> pingora::Result<()> {
+pub async fn metrics(
+    s: &mut Session,
+    ctx: &mut RequestCtx,
+    cfg: &Config,
+    policies: &crate::policy::Policies,
+) -> pingora::Result<()> {
     if cfg.policy.auth.enabled {
         let err = GatewayError::NotFound(
             "/metrics is served on the admin listener when auth is on (`admin.listen`, with `admin.metrics_token`)".into(),
@@ -49,6 +54,7 @@ pub async fn metrics(s: &mut Session, ctx: &mut RequestCtx, cfg: &Config) -> pin
         return write_error(s, ctx, &err).await;
     }
     crate::provider::observe_backends(cfg.providers.values());
+    policies.observe();
     let body = Bytes::from(crate::metrics::render());
     write_body(
         s,

@@ -82,7 +82,7 @@ impl Gateway {
         match (method.as_str(), path) {
             ("GET", "/health") => endpoints::health(session, ctx).await,
             ("GET", "/ready") => endpoints::ready(session, ctx, &cfg).await,
-            ("GET", "/metrics") => endpoints::metrics(session, ctx, &cfg).await,
+            ("GET", "/metrics") => endpoints::metrics(session, ctx, &cfg, &self.policies).await,
             ("GET", "/models") => endpoints::models(session, ctx, &cfg).await,
             ("GET", p) if p.starts_with("/models/") => {
                 endpoints::model(session, ctx, &cfg, &p["/models/".len()..]).await

@@ -44,6 +44,8 @@ enum Op {
     RecordGet,
     RecordPut,
     RecordDelete,
+    SemanticPublish,
+    SemanticRead,
 }
 
 impl Op {
@@ -59,6 +61,8 @@ impl Op {
             Op::RecordGet => "record_get",
             Op::RecordPut => "record_put",
             Op::RecordDelete => "record_delete",
+            Op::SemanticPublish => "semantic_publish",
+            Op::SemanticRead => "semantic_read",
         }
     }
 }
@@ -238,6 +242,29 @@ impl RedisState {
         Ok(s.call(Op::RecordDelete, s.link.record_delete(key))
             .await?
             .unwrap_or(false))
+    }
+
+    pub async fn semantic_publish(&self, entry: Bytes) -> Result<(), StateError> {
+        let s = &self.shared;
+        s.call(Op::SemanticPublish, s.link.semantic_publish(entry))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn semantic_read(
+        &self,
+        after: &str,
+        count: usize,
+    ) -> Result<Vec<(String, Bytes)>, StateError> {
+        let s = &self.shared;
+        Ok(s.call(Op::SemanticRead, s.link.semantic_read(after, count))
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// The runtime the link runs on, for background work that uses the store.
+    pub fn handle(&self) -> &tokio::runtime::Handle {
+        self.shared.link.handle()
     }
 }
 

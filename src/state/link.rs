@@ -110,6 +110,13 @@ impl Drop for OwnedRuntime {
     }
 }
 
+/// Entries the semantic cache's stream keeps, about (`MAXLEN ~`): the
+/// newest, which is what a new instance warms up from.
+pub const SEMANTIC_STREAM_LEN: u64 = 10_000;
+
+/// The field of a semantic stream entry that holds the encoded entry.
+const SEMANTIC_FIELD: &str = "e";
+
 /// Key names under the store's prefix.
 struct Keys {
     prefix: String,
@@ -127,6 +134,9 @@ impl Keys {
     }
     fn record(&self, name: &str) -> String {
         format!("{}record:{name}", self.prefix)
+    }
+    fn semantic(&self) -> String {
+        format!("{}semantic", self.prefix)
     }
 }
 
@@ -341,6 +351,48 @@ impl Link {
         .await
     }
 
+    /// XADD of an encoded semantic cache entry, trimming the stream to
+    /// about [`SEMANTIC_STREAM_LEN`] entries.
+    pub async fn semantic_publish(&self, entry: Bytes) -> Result<(), BackendError> {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(self.keys.semantic())
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(SEMANTIC_STREAM_LEN)
+            .arg("*")
+            .arg(SEMANTIC_FIELD)
+            .arg(entry.as_ref());
+        self.run(|mut conn| async move {
+            cmd.query_async::<String>(&mut conn).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// XRANGE of up to `count` semantic stream entries after the id `after`
+    /// (exclusive). An entry without the expected field comes back empty, so
+    /// that a reader still moves past it.
+    pub async fn semantic_read(
+        &self,
+        after: &str,
+        count: usize,
+    ) -> Result<Vec<(String, Bytes)>, BackendError> {
+        let mut cmd = redis::cmd("XRANGE");
+        cmd.arg(self.keys.semantic())
+            .arg(format!("({after}"))
+            .arg("+")
+            .arg("COUNT")
+            .arg(count.max(1));
+        self.run(|mut conn| async move {
+            let entries: Vec<(String, Vec<Vec<u8>>)> = cmd.query_async(&mut conn).await?;
+            Ok(entries
+                .into_iter()
+                .map(|(id, fields)| (id, semantic_value(fields)))
+                .collect())
+        })
+        .await
+    }
+
     async fn get(&self, key: String) -> Result<Option<Bytes>, BackendError> {
         let mut cmd = redis::cmd("GET");
         cmd.arg(key);
@@ -370,6 +422,18 @@ fn manager(client: &Client) -> Result<ConnectionManager, RedisError> {
         .set_connection_timeout(Some(REDIS_OP_TIMEOUT))
         .set_response_timeout(Some(REDIS_OP_TIMEOUT));
     ConnectionManager::new_lazy_with_config(client.clone(), config)
+}
+
+/// The encoded entry among a stream entry's `[field, value, ...]`; empty if
+/// it has none.
+fn semantic_value(fields: Vec<Vec<u8>>) -> Bytes {
+    let mut fields = fields.into_iter();
+    while let (Some(field), Some(value)) = (fields.next(), fields.next()) {
+        if field == SEMANTIC_FIELD.as_bytes() {
+            return Bytes::from(value);
+        }
+    }
+    Bytes::new()
 }
 
 fn parse_f64(s: &str) -> Result<f64, BackendError> {

@@ -10,6 +10,11 @@
 //!   and [`FailMode`] decides what happens while Redis is away ([`fleet`]).
 //!
 //! The token bucket arithmetic is in [`bucket`], shared by both.
+//!
+//! The semantic cache shares its entries through the store too
+//! ([`StateStore::semantic_publish`], [`StateStore::semantic_read`]): a Redis
+//! stream under the prefix, which every node follows on the store's runtime
+//! ([`StateStore::background`]).
 
 mod bucket;
 mod fleet;
@@ -19,7 +24,7 @@ mod records;
 #[cfg(test)]
 mod tests;
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -28,7 +33,7 @@ pub use bucket::Decision;
 use bucket::Rate;
 use fleet::RedisState;
 pub use fleet::PROBE_INTERVAL;
-pub use link::REDIS_OP_TIMEOUT;
+pub use link::{REDIS_OP_TIMEOUT, SEMANTIC_STREAM_LEN};
 use memory::MemoryState;
 use records::MemoryRecords;
 pub use records::MEMORY_BYTES;
@@ -77,6 +82,18 @@ pub struct StateStore {
 enum Inner {
     Memory(Box<MemoryState>, MemoryRecords),
     Redis(RedisState),
+}
+
+/// A [`StateStore`] that does not keep it open: for background work that
+/// should end with the store.
+#[derive(Clone, Debug)]
+pub struct WeakStateStore(Weak<Inner>);
+
+impl WeakStateStore {
+    /// The store, unless every [`StateStore`] clone has been dropped.
+    pub fn upgrade(&self) -> Option<StateStore> {
+        self.0.upgrade().map(|inner| StateStore { inner })
+    }
 }
 
 impl std::fmt::Debug for StateStore {
@@ -267,6 +284,46 @@ impl StateStore {
             Inner::Memory(_, r) => Ok(r.delete(key)),
             Inner::Redis(r) => r.record_delete(key).await,
         }
+    }
+
+    /// Publishes an encoded semantic cache entry to the fleet: appended to
+    /// the stream `{prefix}semantic`, which keeps about the newest
+    /// [`SEMANTIC_STREAM_LEN`]. A no-op for the memory store.
+    pub async fn semantic_publish(&self, entry: Bytes) -> Result<(), StateError> {
+        match &*self.inner {
+            Inner::Memory(..) => Ok(()),
+            Inner::Redis(r) => r.semantic_publish(entry).await,
+        }
+    }
+
+    /// Up to `count` published semantic cache entries after the stream id
+    /// `after` (`"0-0"` for the start), oldest first, without waiting for
+    /// new ones: each with its stream id, to read on from. Empty from the
+    /// memory store and while Redis is away (fail-open).
+    pub async fn semantic_read(
+        &self,
+        after: &str,
+        count: usize,
+    ) -> Result<Vec<(String, Bytes)>, StateError> {
+        match &*self.inner {
+            Inner::Memory(..) => Ok(Vec::new()),
+            Inner::Redis(r) => r.semantic_read(after, count).await,
+        }
+    }
+
+    /// The runtime a Redis store talks to Redis on, for background work
+    /// that uses the store (such as following the semantic stream); `None`
+    /// for the memory store, which has nothing to follow.
+    pub fn background(&self) -> Option<tokio::runtime::Handle> {
+        match &*self.inner {
+            Inner::Memory(..) => None,
+            Inner::Redis(r) => Some(r.handle().clone()),
+        }
+    }
+
+    /// A handle that does not keep the store open.
+    pub fn downgrade(&self) -> WeakStateStore {
+        WeakStateStore(Arc::downgrade(&self.inner))
     }
 
     /// False while Redis cannot be reached; always true for the memory store.

@@ -417,12 +417,12 @@ fn adapter_test_runs_a_script_over_golden_fixtures() {
     assert!(String::from_utf8_lossy(&broken.stderr).contains("broken.rhai:2:"));
 }
 
-/// The complete examples of docs/guardrails.md and docs/budgets.md (the
-/// first `yaml` block after "## A complete example") pass `check`, in a
-/// folder laid out like the repository's.
+/// The complete examples of docs/guardrails.md, docs/budgets.md and
+/// docs/caching.md (the first `yaml` block after "## A complete example")
+/// pass `check`, in a folder laid out like the repository's.
 #[test]
 fn check_accepts_the_complete_examples_of_the_docs() {
-    for doc in ["docs/guardrails.md", "docs/budgets.md"] {
+    for doc in ["docs/guardrails.md", "docs/budgets.md", "docs/caching.md"] {
         let text =
             std::fs::read_to_string(format!("{}/{doc}", env!("CARGO_MANIFEST_DIR"))).unwrap();
         let after = text.split("## A complete example").nth(1).expect(doc);

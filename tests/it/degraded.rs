@@ -178,7 +178,7 @@ async fn the_fallback_answers_when_every_provider_is_down_and_says_so() {
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
     assert_eq!(v["object"], "chat.completion");
 
-    // Streamed, and in the Anthropic dialect.
+    // Streamed, and in the Anthropic and Responses dialects.
     let r = gw
         .post("/v1/chat/completions", &ask("m", "hello", true))
         .await;
@@ -200,6 +200,18 @@ async fn the_fallback_answers_when_every_provider_is_down_and_says_so() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["type"], "message", "{v}");
     assert_eq!(v["stop_reason"], "end_turn");
+    let r = gw
+        .post("/v1/responses", &json!({"model": "m", "input": "hi"}))
+        .await;
+    assert_eq!(header(&r, "x-switchyard-fallback"), "true");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["object"], "response", "{v}");
+    assert_eq!(v["status"], "completed", "{v}");
+    assert_eq!(
+        v["output"][0]["content"][0]["text"],
+        "Our assistants are busy. Please try again in a minute.",
+        "{v}"
+    );
 
     // A request the provider refuses as invalid gets its error, not the
     // fallback: nothing another provider could have answered.
@@ -228,16 +240,16 @@ async fn the_fallback_answers_when_every_provider_is_down_and_says_so() {
 
     let metrics = gw.metrics().await;
     assert!(
-        metrics.contains("gateway_degraded_answers_total{kind=\"fallback\",route=\"m\"} 3"),
+        metrics.contains("gateway_degraded_answers_total{kind=\"fallback\",route=\"m\"} 4"),
         "{metrics}"
     );
-    let recorded = eventually(Duration::from_secs(5), || async { rows(&db).len() == 6 }).await;
+    let recorded = eventually(Duration::from_secs(5), || async { rows(&db).len() == 7 }).await;
     assert!(recorded, "{:?}", rows(&db));
     let fallbacks: Vec<_> = rows(&db)
         .into_iter()
         .filter(|r| r.2 == "fallback")
         .collect();
-    assert_eq!(fallbacks.len(), 3, "{:?}", rows(&db));
+    assert_eq!(fallbacks.len(), 4, "{:?}", rows(&db));
     assert!(fallbacks.iter().all(|r| r.0 == 200 && r.1 == "fallback"));
 }
 

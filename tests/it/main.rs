@@ -41,6 +41,7 @@ mod responses;
 mod script_adapters;
 mod scripts_contained;
 mod sdk;
+mod semantic;
 mod shutdown;
 mod strategies;
 mod streaming;

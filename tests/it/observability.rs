@@ -204,8 +204,9 @@ fn families(scrape: &Scrape) -> BTreeMap<String, &'static str> {
 /// A gateway whose policies have all been exercised: a cache hit and miss,
 /// a coalesced request, a rate-limit and a budget refusal, a state store
 /// (Redis on a dead port) serving from local state, a budget threshold
-/// whose webhook cannot be reached, and a moderation guardrail whose
-/// target is down (failing open).
+/// whose webhook cannot be reached, a moderation guardrail whose target
+/// is down (failing open), a route answering its fallback, a semantic
+/// cache hit and a deny-list block.
 async fn gateway_with_policy_traffic() -> (Gateway, MockServer) {
     let mock = MockServer::start(MockConfig {
         latency: Duration::from_millis(200),
@@ -216,7 +217,7 @@ async fn gateway_with_policy_traffic() -> (Gateway, MockServer) {
     let key = "sk-sy-observability-0000000000000000000000";
     let free = "sk-sy-observability-free-00000000000000000";
     let yaml = admin_yaml() + format!(
-        "state: {{ redis: \"redis://127.0.0.1:1\" }}\nbudget: {{ daily: 1, alerts: [\"0.001%\"], webhook: {{ url: \"http://127.0.0.1:1/hook\", attempts: 1 }} }}\nauth:\n  keys:\n    - {{ name: k, key_hash: \"{}\", budget: {{ daily: 0.000001 }} }}\n    - {{ name: free, key_hash: \"{}\" }}\nproviders:\n{}    models: {{ x: {{ input_per_mtok: 2.5, output_per_mtok: 10 }} }}\n  dead: {{ adapter: openai, base_url: \"http://127.0.0.1:1/v1\" }}\nroutes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p, model: x }}]\n    limits: {{ rpm: 2 }}\n    cache: true\n    guardrails: [{{ name: mod, moderation: {{ provider: dead, timeout: 500ms }}, on_error: open }}]\n",
+        "state: {{ redis: \"redis://127.0.0.1:1\" }}\nbudget: {{ daily: 1, alerts: [\"0.001%\"], webhook: {{ url: \"http://127.0.0.1:1/hook\", attempts: 1 }} }}\nauth:\n  keys:\n    - {{ name: k, key_hash: \"{}\", budget: {{ daily: 0.000001 }} }}\n    - {{ name: free, key_hash: \"{}\" }}\nproviders:\n{}    models: {{ x: {{ input_per_mtok: 2.5, output_per_mtok: 10 }} }}\n  dead: {{ adapter: openai, base_url: \"http://127.0.0.1:1/v1\" }}\nroutes:\n  - match: {{ model: m }}\n    targets: [{{ provider: p, model: x }}]\n    limits: {{ rpm: 2 }}\n    cache: true\n    guardrails: [{{ name: mod, moderation: {{ provider: dead, timeout: 500ms }}, on_error: open }}]\n  - match: {{ model: down }}\n    targets: [{{ provider: dead }}]\n    retry: {{ max_attempts: 1 }}\n    fallback: {{ message: Busy. }}\n  - match: {{ model: s }}\n    targets: [{{ provider: p, model: x }}]\n    cache: {{ when: always, semantic: {{ embeddings: e, threshold: 0.8 }} }}\n    guardrails: [{{ name: deny, builtin: deny-list, options: {{ words: [forbidden] }} }}]\n  - match: {{ model: e }}\n    targets: [{{ provider: p, model: mock-semantic-embed }}]\n",
         switchyard::auth::hash_key(key),
         switchyard::auth::hash_key(free),
         provider("p", "openai", &mock, None),
@@ -245,6 +246,20 @@ async fn gateway_with_policy_traffic() -> (Gateway, MockServer) {
     // The answer spent k's budget; the two took the route's RPM.
     assert_eq!(send_as(key, chat("m", false)).await, 429);
     assert_eq!(send_as(free, chat("m", false)).await, 429);
+    // Every provider of `down` is down: its fallback answers.
+    assert_eq!(send_as(free, chat("down", false)).await, 200);
+    // A question, its paraphrase (from the semantic cache), and a word the
+    // route's deny list blocks.
+    let ask = |text: &str| serde_json::json!({"model": "s", "messages": [{"role": "user", "content": text}]});
+    assert_eq!(
+        send_as(free, ask("What is the capital city of France?")).await,
+        200
+    );
+    assert_eq!(
+        send_as(free, ask("Tell me the capital of France, please")).await,
+        200
+    );
+    assert_eq!(send_as(free, ask("a forbidden question")).await, 400);
     // The threshold's webhook fails on its own thread.
     let failed = eventually(Duration::from_secs(10), || async {
         gw.metrics()
@@ -282,6 +297,9 @@ async fn dashboard_and_alerts_query_only_metrics_the_gateway_exports() {
         "gateway_state_errors_total{",
         "gateway_budget_alerts_total{name=\"\",period=\"daily\",scope=\"gateway\",threshold=\"0.001%\"} 1",
         "gateway_guardrail_errors_total{action=\"open\",guardrail=\"mod\"}",
+        "gateway_degraded_answers_total{kind=\"fallback\",route=\"down\"} 1",
+        "gateway_cache_requests_total{result=\"semantic\"} 1",
+        "gateway_guardrail_blocks_total{guardrail=\"deny\",stage=\"request\"} 1",
     ] {
         assert!(policy_text.contains(family), "{family}\n{policy_text}");
     }

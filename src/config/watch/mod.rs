@@ -71,8 +71,12 @@ impl Reloader {
                 if p.0.state != p.1.state || p.0.ledger != p.1.ledger || p.0.admin != p.1.admin {
                     tracing::warn!("`state:`, `ledger:` and `admin:` changes need a restart; the rest of the config is applied");
                 }
-                if p.0.cache_memory != p.1.cache_memory {
-                    tracing::warn!("`cache.memory` changes need a restart");
+                if p.0.cache_memory != p.1.cache_memory
+                    || p.0.semantic_memory != p.1.semantic_memory
+                {
+                    tracing::warn!(
+                        "`cache.memory` and `cache.semantic_memory` changes need a restart"
+                    );
                 }
                 for w in &cfg.warnings {
                     tracing::warn!("{w}");

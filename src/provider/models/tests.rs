@@ -63,3 +63,28 @@ fn listed_values_win_field_by_field_and_unlisted_models_use_the_catalog() {
     assert_eq!(models.keys().collect::<Vec<_>>(), ["gpt-4o"]);
     assert!(models.get("unknown").is_none());
 }
+
+#[test]
+fn an_answer_without_output_is_priced_by_its_input_alone() {
+    use crate::provider::Usage;
+    let embedding = ModelInfo {
+        input_per_mtok: Some(0.02),
+        ..ModelInfo::default()
+    };
+    let input_only = Usage {
+        prompt: 1_000_000,
+        completion: 0,
+        cached: 0,
+    };
+    assert_eq!(input_only.cost(&embedding), Some(0.02));
+    let with_output = Usage {
+        completion: 10,
+        ..input_only
+    };
+    assert_eq!(
+        with_output.cost(&embedding),
+        None,
+        "output at an unknown price"
+    );
+    assert_eq!(with_output.cost(&priced(1.0, 2.0)), Some(1.0 + 20.0 / 1e6));
+}

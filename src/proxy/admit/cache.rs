@@ -14,6 +14,8 @@ use crate::proxy::attempts::Shared;
 use crate::proxy::RequestCtx;
 use crate::routing::Route;
 
+use super::semantic::SemanticPlan;
+
 /// How a request uses its route's cache.
 pub(super) struct CachePlan {
     pub key: String,
@@ -24,6 +26,8 @@ pub(super) struct CachePlan {
     /// How long past the TTL an entry may still answer when every
     /// provider is down (zero: never).
     pub serve_stale: Duration,
+    /// Matching by meaning, when the route does and the request can.
+    pub semantic: Option<SemanticPlan>,
 }
 
 impl CachePlan {
@@ -52,7 +56,12 @@ impl CachePlan {
             0 => std::borrow::Cow::Borrowed(route.name.as_str()),
             g => std::borrow::Cow::Owned(format!("{}\u{0}guardrails:{g:016x}", route.name)),
         };
+        let semantic = match use_ {
+            cache::Use::ReadWrite => SemanticPlan::new(route, scope, guards, &body),
+            cache::Use::WriteOnly => None,
+        };
         Some(Self {
+            semantic,
             key: cache::key(&route_part, scope, shared.req.endpoint, &body),
             read: use_ == cache::Use::ReadWrite,
             coalesce: policy.coalesce,
@@ -75,7 +84,7 @@ fn cacheable(req: &crate::request::ClientRequest) -> bool {
     json && req.native.is_none()
 }
 
-/// Counts a request's use of the cache: `hit`, `miss` or `bypass`.
+/// Counts a request's use of the cache: `hit`, `semantic`, `miss` or `bypass`.
 pub(super) fn count(result: &str) {
     metrics().cache_requests.with_label_values(&[result]).inc();
 }
@@ -101,7 +110,7 @@ pub(super) async fn lookup(policies: &Policies, key: &str) -> Option<Arc<Cached>
 pub struct Capture<'a> {
     pub(super) slot: &'a mut Option<Arc<Cached>>,
     pub(super) policies: &'a Policies,
-    pub(super) plan: &'a CachePlan,
+    pub(super) plan: &'a mut CachePlan,
 }
 
 impl Capture<'_> {
@@ -130,6 +139,10 @@ impl Capture<'_> {
             .await;
         if let Err(e) = stored {
             tracing::debug!(error = %e, "could not store an answer in the shared cache");
+        }
+        if let Some(semantic) = plan.semantic.as_mut() {
+            let until = answer.fresh_until_ms;
+            semantic.keep(self.policies, answer.clone(), until).await;
         }
         *self.slot = Some(answer);
     }

@@ -8,6 +8,7 @@
 //! [`Ticket::settle`] (or [`settle_provider`]) after it.
 
 mod cache;
+mod semantic;
 
 use std::sync::Arc;
 
@@ -75,24 +76,19 @@ pub async fn admit<'p>(
     shared: &Shared<'_>,
     key: Option<Arc<VirtualKey>>,
 ) -> Admitted<'p> {
-    let plan = CachePlan::new(route, shared, ctx.key.as_deref(), session.req_header());
+    let mut plan = CachePlan::new(route, shared, ctx.key.as_deref(), session.req_header());
     // An entry past its TTL is kept in case every provider is down.
     let mut stale = None;
     match &plan {
-        Some(plan) => {
-            if plan.read {
-                match cache::lookup(policies, &plan.key).await {
-                    Some(hit) if hit.fresh() => {
-                        cache::count("hit");
-                        ctx.cache = Some("hit");
-                        return Admitted::Answered(hit);
-                    }
-                    old => stale = old,
-                }
+        Some(plan) if plan.read => match cache::lookup(policies, &plan.key).await {
+            Some(hit) if hit.fresh() => {
+                cache::count("hit");
+                ctx.cache = Some("hit");
+                return Admitted::Answered(hit);
             }
-            cache::count("miss");
-            ctx.cache = Some("miss");
-        }
+            old => stale = old,
+        },
+        Some(_) => {}
         None if route.policy.cache.is_some() => cache::count("bypass"),
         None => {}
     }
@@ -101,6 +97,21 @@ pub async fn admit<'p>(
         Ok(gate) => gate,
         Err(e) => return Admitted::Refused(e),
     };
+    // By meaning, once the budgets allow the embedding call it takes.
+    if let Some(plan) = plan.as_mut() {
+        if let Some(semantic) = plan.semantic.as_mut() {
+            if let Some(hit) = semantic.lookup(policies, shared, ctx).await {
+                cache::count("semantic");
+                ctx.cache = Some("semantic");
+                let similarity = format!("{:.4}", hit.similarity);
+                ctx.extra_headers
+                    .push(("x-switchyard-cache-similarity", similarity));
+                return Admitted::Answered(hit.answer);
+            }
+        }
+        cache::count("miss");
+        ctx.cache = Some("miss");
+    }
     let scopes = scopes(key.as_deref(), route);
     // Counting the prompt's tokens costs; only limits need it here.
     let estimate = if scopes.is_empty() {
@@ -217,7 +228,7 @@ impl Ticket<'_> {
     /// Where a complete answer goes, when the request uses the cache: the
     /// cache, and the requests waiting on this one.
     pub fn capture(&mut self) -> Option<Capture<'_>> {
-        let plan = self.cache.as_ref()?;
+        let plan = self.cache.as_mut()?;
         Some(Capture {
             slot: &mut self.answer,
             policies: self.policies,

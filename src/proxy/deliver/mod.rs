@@ -79,7 +79,7 @@ struct Whole<'t> {
 }
 
 /// Records which target answered, after which failed attempts.
-fn chosen(ctx: &mut RequestCtx, winner: &Winner<'_>) {
+pub(crate) fn chosen(ctx: &mut RequestCtx, winner: &Winner<'_>) {
     let provider = &winner.target.provider;
     ctx.provider = Some(provider.name.clone());
     ctx.model = Some(model_label(winner.target, &winner.model));

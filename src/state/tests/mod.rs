@@ -495,3 +495,35 @@ async fn records_are_kept_for_their_ttl_and_deleted_on_demand() {
         assert_eq!(store.record_get("resp_1").await.unwrap(), None, "{kind}");
     }
 }
+
+#[tokio::test]
+async fn semantic_stream_reads_on_from_where_it_left_off() {
+    let p = prefix("semantic");
+    let s = node(&p);
+    assert!(s.semantic_read("0-0", 10).await.unwrap().is_empty());
+    for n in 0..3u8 {
+        s.semantic_publish(Bytes::from(vec![n; 4])).await.unwrap();
+    }
+    let first = s.semantic_read("0-0", 2).await.unwrap();
+    let values: Vec<&[u8]> = first.iter().map(|(_, v)| v.as_ref()).collect();
+    assert_eq!(values, [&[0u8; 4][..], &[1u8; 4][..]]);
+    let rest = s.semantic_read(&first[1].0, 10).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].1.as_ref(), &[2u8; 4][..]);
+    assert!(s.semantic_read(&rest[0].0, 10).await.unwrap().is_empty());
+
+    let len: u64 = redis::cmd("XLEN")
+        .arg(format!("{p}:semantic"))
+        .query(&mut raw())
+        .unwrap();
+    assert_eq!(len, 3);
+    assert!(s.background().is_some());
+
+    let memory = StateStore::memory();
+    memory
+        .semantic_publish(Bytes::from_static(b"x"))
+        .await
+        .unwrap();
+    assert!(memory.semantic_read("0-0", 10).await.unwrap().is_empty());
+    assert!(memory.background().is_none());
+}
