@@ -52,13 +52,21 @@ pub fn config(cfg: &Config, policies: &Policies) -> Value {
                     "when": format!("{:?}", c.when).to_lowercase(),
                     "shared": c.shared,
                     "coalesce": c.coalesce,
+                    "serve_stale_s": c.serve_stale.as_secs_f64(),
+                    "semantic": c.semantic.as_ref().map(|s| json!({
+                        "embeddings": s.embeddings,
+                        "threshold": s.threshold,
+                        "min_chars": s.min_chars,
+                    })),
                 })),
+                "fallback": r.policy.fallback.is_some(),
                 "limits": {"rpm": r.policy.limits.rpm, "tpm": r.policy.limits.tpm},
                 "budget": budget(&r.policy.budget),
                 "guardrails": guardrails(&r.policy.guardrails),
             })
         })
         .collect();
+    let semantic = policies.semantic.stats();
     json!({
         "version": cfg.version,
         "path": cfg.path.display().to_string(),
@@ -69,6 +77,7 @@ pub fn config(cfg: &Config, policies: &Policies) -> Value {
             "redis": policies.state_settings.redis.as_deref().map(without_password),
             "healthy": policies.store.healthy(),
         },
+        "semantic_cache": {"entries": semantic.entries, "bytes": semantic.bytes},
         "ledger": policies.ledger.as_ref().map(|l| json!({
             "target": l.target_label(),
             "pending": l.pending(),

@@ -143,6 +143,8 @@ pub struct RawSemantic {
     pub threshold: Option<f64>,
     /// Shorter prompts are not embedded (default 12 characters).
     pub min_chars: Option<usize>,
+    /// Longest wait for the embedding call (default 2s).
+    pub timeout: Option<Scalar>,
 }
 
 /// `fallback:` of a route: the answer when every provider is down.
@@ -739,10 +741,19 @@ fn semantic(at: &str, raw: &RawSemantic, r: &mut dyn Report) -> Option<SemanticC
         );
         return None;
     }
+    let mut timeout = Duration::from_secs(2);
+    if let Some(v) = &raw.timeout {
+        match values::duration(v) {
+            Ok(d) if d.is_zero() => r.issue(&format!("{at}.timeout"), "must be more than 0".into()),
+            Ok(d) => timeout = d,
+            Err(e) => r.issue(&format!("{at}.timeout"), e),
+        }
+    }
     Some(SemanticCache {
         embeddings: embeddings.to_string(),
         threshold: threshold as f32,
         min_chars: raw.min_chars.unwrap_or(12),
+        timeout,
     })
 }
 

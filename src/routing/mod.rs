@@ -52,6 +52,9 @@ pub struct SemanticCache {
     /// Prompts shorter than this (in characters) are not embedded: too
     /// little text to match by meaning safely.
     pub min_chars: usize,
+    /// Longest wait for the embedding call; past it the request goes on
+    /// without the semantic cache.
+    pub timeout: Duration,
 }
 
 /// What a route answers when every provider is down and no stale answer

@@ -187,6 +187,39 @@ async fn a_failed_embedding_call_skips_the_semantic_cache_not_the_request() {
 }
 
 #[tokio::test]
+async fn a_slow_embedding_call_is_given_up_after_its_timeout() {
+    let chat = MockServer::start(MockConfig::default()).await.unwrap();
+    let embed = MockServer::start(MockConfig {
+        latency: Duration::from_secs(10),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let yaml = config(&chat, &embed, "", "")
+        .replace("threshold: 0.8 }", "threshold: 0.8, timeout: 300ms }");
+    let gw = Gateway::start(&yaml).await;
+    let began = std::time::Instant::now();
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &ask("What is the capital city of France?", false),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-switchyard-cache"), "miss");
+    assert!(
+        began.elapsed() < Duration::from_secs(8),
+        "waited for the embedding call: {:?}",
+        began.elapsed()
+    );
+    let metrics = gw.metrics().await;
+    assert!(
+        metrics.contains("gateway_semantic_cache_lookups_total{result=\"error\",route=\"m\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
 async fn entries_are_per_key_unless_the_route_shares_them() {
     use crate::policy::{key_entry, KEY_A, KEY_B};
     let chat = MockServer::start(MockConfig::default()).await.unwrap();

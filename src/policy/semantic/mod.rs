@@ -43,6 +43,10 @@ use crate::policy::cache::Cached;
 use crate::state::StateStore;
 use index::{normalise, Added, Namespace};
 
+/// A shared entry's wire form (see [`share`]): public for the fuzz target,
+/// since what the stream holds may come from any writer of that Redis.
+pub use share::{decode as decode_shared, encode as encode_shared};
+
 /// One cached answer with the prompt vector it answers.
 #[derive(Debug, Clone)]
 pub struct Entry {

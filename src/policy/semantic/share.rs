@@ -41,7 +41,7 @@ pub const POLL: Duration = Duration::from_millis(100);
 const BATCH: usize = 128;
 
 /// `entry` (its vector already normalised) as published by `origin`.
-pub(super) fn encode(origin: u64, entry: &Entry) -> Bytes {
+pub fn encode(origin: u64, entry: &Entry) -> Bytes {
     let answer = entry.answer.encode();
     let dims = u32::try_from(entry.vector.len()).unwrap_or(u32::MAX);
     let name = u32::try_from(entry.namespace.len()).unwrap_or(u32::MAX);
@@ -63,7 +63,7 @@ pub(super) fn encode(origin: u64, entry: &Entry) -> Bytes {
 
 /// The origin and entry in `bytes`; `None` if they are malformed or of
 /// another version.
-pub(super) fn decode(bytes: &[u8]) -> Option<(u64, Entry)> {
+pub fn decode(bytes: &[u8]) -> Option<(u64, Entry)> {
     let mut r = Reader(bytes);
     if r.u8()? != VERSION {
         return None;

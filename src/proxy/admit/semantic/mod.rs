@@ -77,15 +77,7 @@ impl SemanticPlan {
         shared: &Shared<'_>,
         parent: &RequestCtx,
     ) -> Option<Hit> {
-        let vector = match embed(
-            policies,
-            shared,
-            parent,
-            &self.settings.embeddings,
-            &self.text,
-        )
-        .await
-        {
+        let vector = match embed(policies, shared, parent, &self.settings, &self.text).await {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!(route = %self.route, error = %e, "semantic cache: the embedding call failed; not used for this request");
@@ -184,9 +176,10 @@ async fn embed(
     policies: &Policies,
     shared: &Shared<'_>,
     parent: &RequestCtx,
-    model: &str,
+    settings: &Settings,
     text: &str,
 ) -> Result<Vec<f32>, GatewayError> {
+    let model = settings.embeddings.as_str();
     let cfg = shared.cfg;
     let route = cfg
         .routes
@@ -199,12 +192,19 @@ async fn embed(
     ctx.key = parent.key.clone();
     ctx.route = Some(route.name.clone());
     ctx.strategy = Some(route.policy.strategy.name());
-    let result = embed_on(&mut ctx, policies, shared, &route, model, text).await;
+    let call = embed_on(&mut ctx, policies, shared, &route, model, text);
+    let result = match tokio::time::timeout(settings.timeout, call).await {
+        Ok(result) => result,
+        Err(_) => Err(GatewayError::UpstreamTimeout(format!(
+            "the embedding call took longer than {:?} (cache.semantic.timeout)",
+            settings.timeout
+        ))),
+    };
     if let Err(e) = &result {
         ctx.status = e.status();
-        ctx.error = e.code().map(|c| match c {
-            // `ctx.error` holds static codes; the dynamic ones are rare.
-            "model_not_found" => "model_not_found",
+        // `ctx.error` holds static codes.
+        ctx.error = Some(match e {
+            GatewayError::UpstreamTimeout(_) => "embedding_timeout",
             _ => "embedding_failed",
         });
     }
