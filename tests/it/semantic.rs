@@ -220,6 +220,38 @@ async fn a_slow_embedding_call_is_given_up_after_its_timeout() {
 }
 
 #[tokio::test]
+async fn identical_requests_in_flight_make_one_embedding_call() {
+    let chat = MockServer::start(MockConfig {
+        latency: Duration::from_millis(300),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
+    let embed = MockServer::start(MockConfig::default()).await.unwrap();
+    let gw = Gateway::start(&config(&chat, &embed, "", "")).await;
+    let q = ask("What is the capital city of France?", false);
+    let answers =
+        futures_util::future::join_all((0..10).map(|_| gw.post("/v1/chat/completions", &q))).await;
+    assert!(answers.iter().all(|r| r.status() == 200));
+    assert_eq!(chat.hits(), 1);
+    assert_eq!(
+        embed.hits(),
+        1,
+        "one lookup for the leader and its followers"
+    );
+    // Afterwards a paraphrase takes one more embedding call, and no
+    // provider call.
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &ask("Tell me the capital of France, please", false),
+        )
+        .await;
+    assert_eq!(header(&r, "x-switchyard-cache"), "semantic");
+    assert_eq!((chat.hits(), embed.hits()), (1, 2));
+}
+
+#[tokio::test]
 async fn entries_are_per_key_unless_the_route_shares_them() {
     use crate::policy::{key_entry, KEY_A, KEY_B};
     let chat = MockServer::start(MockConfig::default()).await.unwrap();

@@ -253,9 +253,10 @@ impl Snapshot {
             .collect();
         let sum = |f: fn(&Usage) -> u64| self.by_model.values().map(f).sum::<u64>();
         let count = |result: &str| self.cache.get(result).copied().unwrap_or(0);
-        // Exact and semantic hits both answer without a call.
+        // Lookups hit or miss exactly; of the misses, some are answered by
+        // meaning: both answer without a call.
+        let lookups = count("hit") + count("miss");
         let hits = count("hit") + count("semantic");
-        let lookups = hits + count("miss");
         json!({
             "requests": self.requests.view(),
             "in_flight": {"requests": self.in_flight, "streams": self.streams_in_flight},

@@ -76,7 +76,7 @@ pub async fn admit<'p>(
     shared: &Shared<'_>,
     key: Option<Arc<VirtualKey>>,
 ) -> Admitted<'p> {
-    let mut plan = CachePlan::new(route, shared, ctx.key.as_deref(), session.req_header());
+    let plan = CachePlan::new(route, shared, ctx.key.as_deref(), session.req_header());
     // An entry past its TTL is kept in case every provider is down.
     let mut stale = None;
     match &plan {
@@ -92,26 +92,15 @@ pub async fn admit<'p>(
         None if route.policy.cache.is_some() => cache::count("bypass"),
         None => {}
     }
+    if plan.is_some() {
+        cache::count("miss");
+        ctx.cache = Some("miss");
+    }
     let budgets = budgets(shared.cfg, route, key.as_deref());
     let gate = match budget::check(&policies.store, &budgets).await {
         Ok(gate) => gate,
         Err(e) => return Admitted::Refused(e),
     };
-    // By meaning, once the budgets allow the embedding call it takes.
-    if let Some(plan) = plan.as_mut() {
-        if let Some(semantic) = plan.semantic.as_mut() {
-            if let Some(hit) = semantic.lookup(policies, shared, ctx).await {
-                cache::count("semantic");
-                ctx.cache = Some("semantic");
-                let similarity = format!("{:.4}", hit.similarity);
-                ctx.extra_headers
-                    .push(("x-switchyard-cache-similarity", similarity));
-                return Admitted::Answered(hit.answer);
-            }
-        }
-        cache::count("miss");
-        ctx.cache = Some("miss");
-    }
     let scopes = scopes(key.as_deref(), route);
     // Counting the prompt's tokens costs; only limits need it here.
     let estimate = if scopes.is_empty() {
@@ -147,31 +136,35 @@ pub async fn admit<'p>(
         .cache
         .as_ref()
         .filter(|p| p.coalesce && !shared.req.stream);
-    let Some(plan) = coalesces else {
-        return Admitted::Call(Box::new(ticket));
-    };
-    match policies.coalescer.join(&plan.key) {
-        Role::Leader(l) => ticket.leader = Some(l),
-        Role::Follower(slot) => {
-            let answer = tokio::select! {
-                biased;
-                a = coalesce::wait(slot) => a,
-                _ = client_gone(session) => {
-                    ctx.client_closed();
-                    limits::settle(&policies.store, &ticket.limits, None).await;
-                    return Admitted::Gone;
+    if let Some(plan) = coalesces {
+        match policies.coalescer.join(&plan.key) {
+            Role::Leader(l) => ticket.leader = Some(l),
+            Role::Follower(slot) => {
+                let answer = tokio::select! {
+                    biased;
+                    a = coalesce::wait(slot) => a,
+                    _ = client_gone(session) => {
+                        ctx.client_closed();
+                        limits::settle(&policies.store, &ticket.limits, None).await;
+                        return Admitted::Gone;
+                    }
+                };
+                // No answer (the leader failed): call like the leader did.
+                if let Some(answer) = answer {
+                    metrics().coalesced_requests.inc();
+                    ctx.cache = Some("coalesced");
+                    limits::settle(&policies.store, &ticket.limits, Some(0)).await;
+                    return Admitted::Answered(answer);
                 }
-            };
-            // No answer (the leader failed): call like the leader did.
-            if let Some(answer) = answer {
-                metrics().coalesced_requests.inc();
-                ctx.cache = Some("coalesced");
-                limits::settle(&policies.store, &ticket.limits, Some(0)).await;
-                return Admitted::Answered(answer);
             }
         }
     }
-    Admitted::Call(Box::new(ticket))
+    // By meaning, last: once budgets and limits allow the embedding call
+    // it takes, and once for identical requests in flight (their leader's).
+    match ticket.semantic(shared, ctx).await {
+        Some(answer) => Admitted::Answered(answer),
+        None => Admitted::Call(Box::new(ticket)),
+    }
 }
 
 /// The budgets a request on `route` for `key` touches: the gateway's, the
@@ -216,6 +209,25 @@ fn scopes<'r>(key: Option<&'r VirtualKey>, route: &'r Route) -> Vec<(Scope, &'r 
 }
 
 impl Ticket<'_> {
+    /// The semantic cache's answer, when the route has one and a prompt
+    /// near enough was answered before. A hit gives back the tokens the
+    /// limits reserved (the request still counts) and answers the
+    /// identical requests waiting on this one.
+    async fn semantic(&mut self, shared: &Shared<'_>, ctx: &mut RequestCtx) -> Option<Arc<Cached>> {
+        let semantic = self.cache.as_mut()?.semantic.as_mut()?;
+        let hit = semantic.lookup(self.policies, shared, ctx).await?;
+        cache::count("semantic");
+        ctx.cache = Some("semantic");
+        let similarity = format!("{:.4}", hit.similarity);
+        ctx.extra_headers
+            .push(("x-switchyard-cache-similarity", similarity));
+        limits::settle(&self.policies.store, &self.limits, Some(0)).await;
+        if let Some(leader) = self.leader.take() {
+            leader.publish(hit.answer.clone());
+        }
+        Some(hit.answer)
+    }
+
     /// The request's stale answer, when every provider is down: a cached
     /// answer past its TTL but within the route's `serve_stale` window.
     /// Not for a client that asked not to be answered from the cache

@@ -33,6 +33,8 @@ use crate::routing::{Route, SemanticCache as Settings};
 pub(super) struct SemanticPlan {
     route: String,
     namespace: String,
+    /// The hash of the rest of the request: taken at the lookup (an exact
+    /// hit needs none).
     partition: u64,
     text: String,
     settings: Settings,
@@ -62,7 +64,7 @@ impl SemanticPlan {
         Some(Self {
             route: route.name.clone(),
             namespace,
-            partition: partition(body),
+            partition: 0,
             text,
             settings: settings.clone(),
             vector: None,
@@ -77,6 +79,10 @@ impl SemanticPlan {
         shared: &Shared<'_>,
         parent: &RequestCtx,
     ) -> Option<Hit> {
+        self.partition = {
+            let body = shared.body.lock().unwrap_or_else(|e| e.into_inner());
+            partition(&body)
+        };
         let vector = match embed(policies, shared, parent, &self.settings, &self.text).await {
             Ok(v) => v,
             Err(e) => {
@@ -85,10 +91,19 @@ impl SemanticPlan {
                 return None;
             }
         };
-        let threshold = self.settings.threshold;
-        let hit = policies
-            .semantic
-            .lookup(&self.namespace, self.partition, &vector, threshold);
+        // An HNSW search costs up to a millisecond of CPU at thousands of
+        // entries: on a blocking thread, not the proxy's.
+        let (threshold, partition) = (self.settings.threshold, self.partition);
+        let (cache, namespace) = (policies.semantic.clone(), self.namespace.clone());
+        let searched = tokio::task::spawn_blocking(move || {
+            let hit = cache.lookup(&namespace, partition, &vector, threshold);
+            (hit, vector)
+        })
+        .await;
+        let Ok((hit, vector)) = searched else {
+            count(&self.route, "error");
+            return None;
+        };
         match &hit {
             Some(h) => {
                 count(&self.route, "hit");
@@ -116,7 +131,17 @@ impl SemanticPlan {
             answer,
             expires_at_ms,
         };
-        policies.semantic.insert(&policies.store, entry).await;
+        // Indexing costs a millisecond or two of CPU: on a blocking thread,
+        // awaited so that the next request finds the entry.
+        let (cache, store) = (policies.semantic.clone(), policies.store.clone());
+        let runtime = tokio::runtime::Handle::current();
+        let indexed = tokio::task::spawn_blocking(move || {
+            runtime.block_on(cache.insert(&store, entry));
+        })
+        .await;
+        if let Err(e) = indexed {
+            tracing::warn!(route = %self.route, error = %e, "semantic cache: an answer could not be kept");
+        }
     }
 }
 
