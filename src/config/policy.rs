@@ -145,6 +145,8 @@ pub struct RawSemantic {
     pub min_chars: Option<usize>,
     /// Longest wait for the embedding call (default 2s).
     pub timeout: Option<Scalar>,
+    /// `dimensions` to ask of the embeddings model.
+    pub dimensions: Option<u32>,
 }
 
 /// `fallback:` of a route: the answer when every provider is down.
@@ -749,11 +751,15 @@ fn semantic(at: &str, raw: &RawSemantic, r: &mut dyn Report) -> Option<SemanticC
             Err(e) => r.issue(&format!("{at}.timeout"), e),
         }
     }
+    if raw.dimensions == Some(0) {
+        r.issue(&format!("{at}.dimensions"), "must be at least 1".into());
+    }
     Some(SemanticCache {
         embeddings: embeddings.to_string(),
         threshold: threshold as f32,
         min_chars: raw.min_chars.unwrap_or(12),
         timeout,
+        dimensions: raw.dimensions.filter(|d| *d > 0),
     })
 }
 

@@ -55,6 +55,10 @@ pub struct SemanticCache {
     /// Longest wait for the embedding call; past it the request goes on
     /// without the semantic cache.
     pub timeout: Duration,
+    /// `dimensions` asked of the embeddings model (OpenAI's
+    /// text-embedding-3 shorten their vectors on request): smaller
+    /// vectors, less memory and a faster search.
+    pub dimensions: Option<u32>,
 }
 
 /// What a route answers when every provider is down and no stale answer

@@ -252,6 +252,30 @@ async fn identical_requests_in_flight_make_one_embedding_call() {
 }
 
 #[tokio::test]
+async fn the_embeddings_model_is_asked_for_the_configured_dimensions() {
+    let chat = MockServer::start(MockConfig::default()).await.unwrap();
+    let embed = MockServer::start(MockConfig::default()).await.unwrap();
+    let yaml = config(&chat, &embed, "", "")
+        .replace("threshold: 0.8 }", "threshold: 0.8, dimensions: 64 }");
+    let gw = Gateway::start(&yaml).await;
+    gw.post(
+        "/v1/chat/completions",
+        &ask("What is the capital city of France?", false),
+    )
+    .await;
+    let sent: Value = embed.last_request().unwrap().json().unwrap();
+    assert_eq!(sent["dimensions"], 64);
+    assert_eq!(sent["input"], "What is the capital city of France?");
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &ask("Tell me the capital of France, please", false),
+        )
+        .await;
+    assert_eq!(header(&r, "x-switchyard-cache"), "semantic");
+}
+
+#[tokio::test]
 async fn entries_are_per_key_unless_the_route_shares_them() {
     use crate::policy::{key_entry, KEY_A, KEY_B};
     let chat = MockServer::start(MockConfig::default()).await.unwrap();

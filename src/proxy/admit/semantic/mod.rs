@@ -217,7 +217,11 @@ async fn embed(
     ctx.key = parent.key.clone();
     ctx.route = Some(route.name.clone());
     ctx.strategy = Some(route.policy.strategy.name());
-    let call = embed_on(&mut ctx, policies, shared, &route, model, text);
+    let mut body = json!({"model": model, "input": text});
+    if let Some(d) = settings.dimensions {
+        body["dimensions"] = json!(d);
+    }
+    let call = embed_on(&mut ctx, policies, shared, &route, body);
     let result = match tokio::time::timeout(settings.timeout, call).await {
         Ok(result) => result,
         Err(_) => Err(GatewayError::UpstreamTimeout(format!(
@@ -259,11 +263,9 @@ async fn embed_on(
     policies: &Policies,
     shared: &Shared<'_>,
     route: &Route,
-    model: &str,
-    text: &str,
+    body: Value,
 ) -> Result<Vec<f32>, GatewayError> {
-    let req =
-        crate::request::parse_value(Endpoint::Embeddings, json!({"model": model, "input": text}))?;
+    let req = crate::request::parse_value(Endpoint::Embeddings, body)?;
     let head = RequestHeader::build("POST", b"/v1/embeddings", None)
         .map_err(|e| GatewayError::Internal(format!("embedding request head: {e}")))?;
     let sub = Shared::new(shared.cfg, shared.connector, req, route, ctx.started, &head)
