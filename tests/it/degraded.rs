@@ -10,14 +10,6 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 
-fn header(r: &reqwest::Response, name: &str) -> String {
-    r.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string()
-}
-
 /// Route `m` with `own` (more YAML at the route's indentation), and route
 /// `plain` on the same provider with nothing degraded; one attempt each.
 fn config(mock: &MockServer, db: &Path, own: &str) -> String {

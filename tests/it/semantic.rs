@@ -15,14 +15,6 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 
-fn header(r: &reqwest::Response, name: &str) -> String {
-    r.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string()
-}
-
 /// Route `m` with a semantic cache through route `embed`; `global` goes
 /// first (ledger, state), `cache` is more of the route's cache block.
 fn config(chat: &MockServer, embed: &MockServer, global: &str, cache: &str) -> String {
@@ -179,11 +171,7 @@ async fn a_failed_embedding_call_skips_the_semantic_cache_not_the_request() {
     let r = gw.post("/v1/chat/completions", &q).await;
     assert_eq!(header(&r, "x-switchyard-cache"), "hit");
     assert_eq!(chat.hits(), 1);
-    let metrics = gw.metrics().await;
-    assert!(
-        metrics.contains("gateway_semantic_cache_lookups_total{result=\"error\",route=\"m\"} 1"),
-        "{metrics}"
-    );
+    assert_one_error(&gw).await;
 }
 
 #[tokio::test]
@@ -212,11 +200,7 @@ async fn a_slow_embedding_call_is_given_up_after_its_timeout() {
         "waited for the embedding call: {:?}",
         began.elapsed()
     );
-    let metrics = gw.metrics().await;
-    assert!(
-        metrics.contains("gateway_semantic_cache_lookups_total{result=\"error\",route=\"m\"} 1"),
-        "{metrics}"
-    );
+    assert_one_error(&gw).await;
 }
 
 #[tokio::test]
@@ -364,4 +348,13 @@ async fn indexed(gw: &Gateway) -> bool {
             .contains("gateway_semantic_cache_entries 1")
     })
     .await
+}
+
+/// `gw` counted one failed semantic lookup on route `m`.
+async fn assert_one_error(gw: &Gateway) {
+    let metrics = gw.metrics().await;
+    assert!(
+        metrics.contains("gateway_semantic_cache_lookups_total{result=\"error\",route=\"m\"} 1"),
+        "{metrics}"
+    );
 }

@@ -50,14 +50,6 @@ async fn post(gw: &Gateway, body: &Value, headers: &[(&str, &str)]) -> reqwest::
     req.send().await.unwrap()
 }
 
-fn header(r: &reqwest::Response, name: &str) -> String {
-    r.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string()
-}
-
 fn find(spans: &[ReceivedSpan], kind: i32) -> Vec<&ReceivedSpan> {
     spans.iter().filter(|s| s.kind == kind).collect()
 }

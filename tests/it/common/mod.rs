@@ -403,6 +403,15 @@ impl Successor {
     }
 }
 
+/// A response header's value ("" when absent or not text).
+pub fn header(r: &reqwest::Response, name: &str) -> String {
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
 /// A chat request body.
 pub fn chat(model: &str, stream: bool) -> Value {
     serde_json::json!({
