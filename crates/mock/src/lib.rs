@@ -50,7 +50,8 @@
 //!   answered 503 (`hooks`).
 //!
 //! Every endpoint but `/v1/models`, the two sinks and unknown paths is a hit and goes
-//! through `call`: `api_key`, `latency`, `error_rate` and the faults apply.
+//! through `call`: `api_key`, `latency`, `error_rate`, the faults and the
+//! `quota` apply (`quota`: its windows and rate-limit headers).
 
 mod anthropic;
 mod audio;
@@ -73,6 +74,7 @@ mod moderations;
 mod ollama;
 mod openai;
 mod params;
+mod quota;
 mod reply;
 mod rerank;
 mod responses;
@@ -95,6 +97,7 @@ pub use bedrock::AwsAuth;
 pub use faults::{Fault, ParseFaultError};
 pub use form::{Form, FormPart};
 pub use hooks::Hook;
+pub use quota::Quota;
 pub use state::RecordedRequest;
 pub use vertex::GcpAuth;
 
@@ -179,6 +182,12 @@ pub struct MockConfig {
     /// How many of the first `POST /hooks/{name}` are answered 503 before
     /// the receiver accepts them (0: none).
     pub webhook_failures: usize,
+    /// A quota the mock enforces per fixed window, announced in the
+    /// rate-limit headers of the dialect it answers in (OpenAI's
+    /// `x-ratelimit-*`, Anthropic's `anthropic-ratelimit-*`); over it, a 429
+    /// without `retry-after` (unless `retry_after` is set). Off (`None`) by
+    /// default.
+    pub quota: Option<Quota>,
 }
 
 impl Default for MockConfig {
@@ -198,6 +207,7 @@ impl Default for MockConfig {
             aws: None,
             gcp: None,
             webhook_failures: 0,
+            quota: None,
         }
     }
 }
@@ -326,6 +336,11 @@ impl MockServer {
     /// tokens issued later and `GcpAuth::static_tokens` still work.
     pub fn revoke_tokens(&self) {
         self.shared.gcp_tokens.revoke_all();
+    }
+
+    /// 429s sent because `MockConfig::quota` was used up.
+    pub fn quota_refusals(&self) -> usize {
+        self.shared.quota.refusals()
     }
 
     /// Trace exports received on `POST /v1/traces`, in all.

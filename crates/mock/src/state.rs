@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 use super::dialect::openai_error;
 use super::form::{self, Form};
+use super::quota::Windows;
 use super::store::Store;
 use super::vertex::Tokens;
 use super::MockConfig;
@@ -104,6 +105,8 @@ pub(crate) struct Shared {
     pub(crate) store: Store,
     /// Access tokens issued by Vertex AI's `/token`.
     pub(crate) gcp_tokens: Tokens,
+    /// The windows of `MockConfig::quota`.
+    pub(crate) quota: Windows,
 }
 
 /// Locks a mutex, ignoring poisoning (the data stays usable).
@@ -123,6 +126,7 @@ impl Shared {
             shutdown,
             store: Store::default(),
             gcp_tokens: Tokens::default(),
+            quota: Windows::default(),
         }
     }
 

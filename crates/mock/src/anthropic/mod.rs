@@ -34,7 +34,7 @@ pub(crate) async fn messages(
 /// Answers a messages call that passed its checks: the model comes from
 /// `url_model` (Anthropic on Vertex AI names it in the path, see
 /// `super::vertex`) or else from the body; a 400 if the body is invalid.
-pub(crate) fn answer(call: Call, url_model: Option<&str>) -> Response {
+pub(crate) fn answer(mut call: Call, url_model: Option<&str>) -> Response {
     let parsed = match MessagesRequest::parse(&call.req().body, call.chunks(), url_model) {
         Ok(parsed) => parsed,
         Err(message) => return bad_request(&message),
@@ -45,6 +45,7 @@ pub(crate) fn answer(call: Call, url_model: Option<&str>) -> Response {
         input_tokens: parsed.input_tokens,
         output_tokens: call.chunks(),
     };
+    call.count_tokens(head.input_tokens + head.output_tokens);
     if parsed.stream {
         call.stream(stream_frames(&head, &parsed.reply))
     } else {

@@ -25,7 +25,7 @@ use super::reply::{self, argument_fragments, Reply};
 use super::state::{RecordedRequest, Shared};
 use super::MockConfig;
 
-mod amz_date;
+pub(crate) mod amz_date;
 pub(crate) mod eventstream;
 pub(crate) mod sigv4;
 mod validate;

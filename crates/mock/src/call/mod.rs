@@ -1,6 +1,7 @@
 //! One call to an LLM endpoint: the steps every provider shares before the
-//! reply (latency, `Hang`, key check, `Status` fault) and after it (apply
-//! the fault to the reply and send it).
+//! reply (latency, `Hang`, key check, quota, `Status` fault) and after it
+//! (apply the fault to the reply, announce the quota's standing in the
+//! rate-limit headers, and send it).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,11 +10,13 @@ use axum::extract::Request;
 use axum::response::Response;
 use bytes::Bytes;
 use serde_json::Value;
+use tokio::time::Instant;
 
 use super::body::{self, Ending, Frame, Pace};
 use super::dialect::Dialect;
 use super::faults::{shape_stream, Fault};
 use super::hostile;
+use super::quota::{Standing, Ticket};
 use super::state::{Endpoint, RecordedRequest, Shared, Started};
 
 /// A request to a provider endpoint (chat, messages, embeddings, and the
@@ -22,6 +25,11 @@ use super::state::{Endpoint, RecordedRequest, Shared, Started};
 pub(crate) struct Call {
     started: Started,
     dialect: Dialect,
+    shared: Arc<Shared>,
+    /// The quota window the call was admitted in (`MockConfig::quota`).
+    ticket: Option<Ticket>,
+    /// Tokens the answer charges to the quota (see [`Call::count_tokens`]).
+    tokens: u64,
 }
 
 /// Whether a [`Call`] answers a missing or wrong key with a 401.
@@ -55,9 +63,17 @@ impl Call {
         keys: KeyCheck,
     ) -> Result<Call, Response> {
         let started = shared.begin(request, Endpoint::Llm).await?;
-        let mut call = Call { started, dialect };
+        let mut call = Call {
+            started,
+            dialect,
+            shared: Arc::clone(shared),
+            ticket: None,
+            tokens: 0,
+        };
         call.sleep(call.started.cfg.latency).await?;
-        call.check_fault_and_key(keys).await?;
+        if let Err(response) = call.check_fault_and_key(keys).await {
+            return Err(call.finish(|_| response));
+        }
         Ok(call)
     }
 
@@ -78,6 +94,10 @@ impl Call {
         } else if keys == KeyCheck::Enforce && !self.authorized() {
             return Err(self.dialect.unauthorized());
         }
+        if let Some(refusal) = self.admit() {
+            return Err(refusal);
+        }
+        let cfg = &self.started.cfg;
         if let Some(Fault::Status { code, retry_after }) = cfg.fault {
             return Err(self.dialect.status_error(code, retry_after));
         }
@@ -91,6 +111,46 @@ impl Call {
             return Err(self.dialect.context_overflow());
         }
         Ok(())
+    }
+
+    /// Takes one request from `MockConfig::quota`, if set; `Some` is the
+    /// refusal: the dialect's 429 with the rate-limit headers (and
+    /// `retry-after` if the quota asks for it).
+    fn admit(&mut self) -> Option<Response> {
+        let quota = self.started.cfg.quota?;
+        match self.shared.quota.admit(quota, Instant::now()) {
+            Ok(ticket) => {
+                self.ticket = Some(ticket);
+                None
+            }
+            Err(standing) => {
+                let mut response = self.dialect.status_error(429, standing.retry_after());
+                standing.announce(self.dialect, response.headers_mut());
+                Some(response)
+            }
+        }
+    }
+
+    /// Sets the tokens (prompt + completion) the answer charges to the
+    /// quota; a call that never says answers with 0.
+    pub(crate) fn count_tokens(&mut self, tokens: usize) {
+        self.tokens = u64::try_from(tokens).unwrap_or(u64::MAX);
+    }
+
+    /// Sends the response `send` builds, with the quota's standing after
+    /// this call (its tokens charged) in the rate-limit headers.
+    fn finish(mut self, send: impl FnOnce(Self) -> Response) -> Response {
+        let standing: Option<Standing> = self.ticket.take().map(|ticket| {
+            self.shared
+                .quota
+                .settle(ticket, self.tokens, Instant::now())
+        });
+        let dialect = self.dialect;
+        let mut response = send(self);
+        if let Some(standing) = standing {
+            standing.announce(dialect, response.headers_mut());
+        }
+        response
     }
 
     /// Sleeps `delay`; if the server stops meanwhile, the connection is
@@ -137,6 +197,10 @@ impl Call {
     /// Sends `frames` as the dialect's stream (SSE, or NDJSON for Ollama),
     /// cut or corrupted by the fault.
     pub(crate) fn stream(self, frames: Vec<Frame>) -> Response {
+        self.finish(|call| call.send_stream(frames))
+    }
+
+    fn send_stream(self, frames: Vec<Frame>) -> Response {
         let Started {
             cfg,
             guard,
@@ -167,6 +231,10 @@ impl Call {
     /// Sends `bytes` as a `content_type` response with a length, unless
     /// the fault says otherwise (the body faults as for JSON).
     pub(crate) fn body(self, bytes: Bytes, content_type: &'static str) -> Response {
+        self.finish(|call| call.send_body(bytes, content_type))
+    }
+
+    fn send_body(self, bytes: Bytes, content_type: &'static str) -> Response {
         let Started {
             cfg,
             guard,
@@ -209,6 +277,10 @@ impl Call {
     /// has no in-band error), `Endless` repeats the first piece, `WrongType`
     /// sends HTML; the other body faults do not apply.
     pub(crate) fn pieces(self, pieces: Vec<Bytes>, content_type: &'static str) -> Response {
+        self.finish(|call| call.send_pieces(pieces, content_type))
+    }
+
+    fn send_pieces(self, pieces: Vec<Bytes>, content_type: &'static str) -> Response {
         let Started {
             cfg,
             guard,

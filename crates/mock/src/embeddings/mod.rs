@@ -26,7 +26,7 @@ pub(crate) async fn create(
     State(shared): State<Arc<Shared>>,
     request: Request,
 ) -> Result<Response, Response> {
-    let call = Call::begin(&shared, request, Dialect::OpenAi).await?;
+    let mut call = Call::begin(&shared, request, Dialect::OpenAi).await?;
     let body: Value = serde_json::from_slice(&call.req().body)
         .map_err(|_| bad_request("We could not parse the JSON body of your request.", None))?;
     let model = body
@@ -77,6 +77,7 @@ pub(crate) async fn create(
         })
         .collect();
     let tokens: usize = inputs.iter().map(|input| input.tokens).sum();
+    call.count_tokens(tokens);
     let response = json!({
         "object": "list",
         "data": data,

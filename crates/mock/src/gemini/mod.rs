@@ -138,6 +138,13 @@ impl GeminiCall {
         if let Some(response) = refused {
             return Err(response);
         }
+        if let Some(quota) = started.cfg.quota {
+            // enforced, not announced: Gemini sends no rate-limit headers
+            let now = tokio::time::Instant::now();
+            if let Err(standing) = shared.quota.admit(quota, now) {
+                return Err(status_error(429, standing.retry_after()));
+            }
+        }
         if let Some(Fault::Status { code, retry_after }) = started.cfg.fault {
             return Err(status_error(code, retry_after));
         }

@@ -43,7 +43,7 @@ pub(crate) async fn chat_with(
     request: Request,
     keys: KeyCheck,
 ) -> Result<Response, Response> {
-    let call = Call::begin_with(shared, request, Dialect::OpenAi, keys).await?;
+    let mut call = Call::begin_with(shared, request, Dialect::OpenAi, keys).await?;
     let chat = ChatRequest::parse(&call.req().body, call.chunks()).map_err(|e| e.response())?;
     let head = Head {
         id: call.id("chatcmpl-mock"),
@@ -53,6 +53,7 @@ pub(crate) async fn chat_with(
         reasoning: call.reasoning(),
     };
     let usage = usage(chat.prompt_tokens, call.chunks());
+    call.count_tokens(chat.prompt_tokens + call.chunks());
     if chat.stream {
         Ok(call.stream(stream_frames(&head, &chat.reply, usage)))
     } else {

@@ -34,7 +34,7 @@ pub(crate) async fn create(
     State(shared): State<Arc<Shared>>,
     request: Request,
 ) -> Result<Response, Response> {
-    let call = Call::begin(&shared, request, Dialect::Responses).await?;
+    let mut call = Call::begin(&shared, request, Dialect::Responses).await?;
     let req = validate::parse(&call.req().body, call.chunks()).map_err(|e| e.response())?;
     let head = Head {
         id: call.id("resp_mock_"),
@@ -46,6 +46,7 @@ pub(crate) async fn create(
         input_tokens: req.input_tokens,
         output_tokens: call.chunks(),
     };
+    call.count_tokens(head.input_tokens + head.output_tokens);
     if req.stream {
         Ok(call.stream(stream::frames(&head, &req.reply)))
     } else {
