@@ -56,6 +56,9 @@ pub struct Metrics {
     pub backend_healthy: IntGaugeVec,
     /// Requests in flight per backend.
     pub backend_in_flight: IntGaugeVec,
+    /// What each backend's provider says is left of its quota window, by
+    /// kind (requests, tokens), while the window is live.
+    pub backend_quota_remaining: IntGaugeVec,
     /// Hedged second attempts, by the provider of the slow first one.
     pub hedges: IntCounterVec,
     /// Requests answered by another target or backend than the first tried.
@@ -193,6 +196,11 @@ fn build() -> prometheus::Result<Metrics> {
             "gateway_backend_in_flight",
             "Requests in flight per backend (streams count until they end)",
             &["provider", "backend"]
+        )?,
+        backend_quota_remaining: register_int_gauge_vec!(
+            "gateway_backend_quota_remaining",
+            "Requests or tokens left in the backend's quota window, as its provider's last answer said (counted down since)",
+            &["provider", "backend", "kind"]
         )?,
         failovers: register_int_counter_vec!(
             "gateway_failovers_total",

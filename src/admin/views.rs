@@ -146,6 +146,7 @@ pub fn providers(cfg: &Config) -> Value {
                         "circuit": circuit,
                         "in_flight": p.backends.in_flight_count(&b.id),
                         "first_byte_ms": {"p50": ms(50.0), "p95": ms(95.0)},
+                        "quota": b.quota.snapshot(now).view(),
                     })
                 })
                 .collect();

@@ -173,6 +173,7 @@ pub fn observe_backends<'a>(providers: impl IntoIterator<Item = &'a std::sync::A
     m.backend_circuit.reset();
     m.backend_healthy.reset();
     m.backend_in_flight.reset();
+    m.backend_quota_remaining.reset();
     let now = std::time::Instant::now();
     for p in providers {
         for b in &p.backend_list {
@@ -192,6 +193,14 @@ pub fn observe_backends<'a>(providers: impl IntoIterator<Item = &'a std::sync::A
             m.backend_in_flight
                 .with_label_values(&labels)
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
+            let quota = b.quota.snapshot(now);
+            for (kind, window) in [("requests", quota.requests), ("tokens", quota.tokens)] {
+                if let Some(w) = window {
+                    m.backend_quota_remaining
+                        .with_label_values(&[p.name.as_str(), b.label.as_str(), kind])
+                        .set(i64::try_from(w.remaining).unwrap_or(i64::MAX));
+                }
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ use super::balance::{Balancer, Member, Strategy};
 use super::breaker::{Breaker, BreakerConfig};
 use super::health::Probe;
 use super::latency::ModelLatency;
+use super::quota::Quota;
 use super::Upstream;
 use crate::secrets::Secret;
 
@@ -33,6 +34,8 @@ pub struct Backend {
     pub first_byte: LatencyWindow,
     /// Decayed latencies of each model it served (carried over a reload).
     pub latency: Arc<ModelLatency>,
+    /// The quota its answers announce (carried over a reload).
+    pub quota: Arc<Quota>,
 }
 
 /// The last few hundred latencies of a backend, for percentiles.

@@ -165,6 +165,11 @@ impl Incoming {
             .map_or(0, |h| h.status.as_u16())
     }
 
+    /// The response headers (none before the response head).
+    pub fn headers(&self) -> Option<&http::HeaderMap> {
+        Some(&self.0.session.response_header()?.headers)
+    }
+
     /// A response header value as text.
     pub fn header_str(&self, name: &str) -> Option<&str> {
         self.0

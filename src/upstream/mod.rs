@@ -10,6 +10,7 @@ pub mod call;
 pub mod hash_key;
 pub mod health;
 pub mod latency;
+pub mod quota;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -35,6 +35,7 @@ mod patches;
 mod plans;
 mod policy;
 mod pricing;
+mod quota;
 mod reload;
 mod resilience;
 mod responses;

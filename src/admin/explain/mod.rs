@@ -73,6 +73,15 @@ fn candidate(t: &crate::routing::Target, requested: &str, c: &Components) -> Val
         .iter()
         .map(|b| b.label.as_str())
         .collect();
+    // What each backend's provider said is left of its quota (only a
+    // running gateway has learned any: `switchyard explain` has not).
+    let now = std::time::Instant::now();
+    let quota: Vec<Value> = t
+        .provider
+        .backend_list
+        .iter()
+        .map(|b| json!({"backend": b.label, "quota": b.quota.snapshot(now).view()}))
+        .collect();
     json!({
         "provider": t.provider.name,
         "model": t.model_for(requested),
@@ -80,6 +89,7 @@ fn candidate(t: &crate::routing::Target, requested: &str, c: &Components) -> Val
         "latency_ms": c.latency_ms,
         "quality": c.quality,
         "backends": backends,
+        "quota": quota,
     })
 }
 

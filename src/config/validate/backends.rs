@@ -164,6 +164,7 @@ fn member(
             probe_headers,
             first_byte: Default::default(),
             latency: latency_for(&id),
+            quota: crate::upstream::quota::quota_for(&id),
         }),
     })
 }

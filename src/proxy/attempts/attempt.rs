@@ -8,7 +8,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
@@ -32,6 +32,7 @@ use crate::upstream::backend::Backend;
 use crate::upstream::balance::InFlightGuard;
 use crate::upstream::breaker::Permit;
 use crate::upstream::call::{self, Incoming};
+use crate::upstream::quota;
 use crate::upstream::{PeerTimeouts, Timeouts};
 
 /// A target that answered successfully; nothing was sent to the client yet.
@@ -122,7 +123,20 @@ impl Shared<'_> {
         let provider = &target.provider;
         let fail =
             |outcome: Outcome, error: GatewayError| Failure::new(&backend.label, outcome, error);
-        let permit = backend.breaker.try_acquire(Instant::now()).map_err(|r| {
+        // The provider's own quota, as its answers announced it: a backend
+        // that cannot cover the request waits for its window to reset.
+        let now = Instant::now();
+        if let Some(until) = backend.quota.short_until(|| self.estimate(), now) {
+            let e = GatewayError::NoUsableProvider(format!(
+                "backend `{}` has no quota left until its window resets",
+                backend.label
+            ));
+            return Err(Failure {
+                until: Some(until),
+                ..fail(Outcome::Quota, e)
+            });
+        }
+        let permit = backend.breaker.try_acquire(now).map_err(|r| {
             let e = GatewayError::NoUsableProvider(format!(
                 "backend `{}` is cooling down ({})",
                 backend.label,
@@ -191,8 +205,17 @@ impl Shared<'_> {
             write: timeouts.idle.unwrap_or(Duration::from_secs(60)),
         };
         let began = Instant::now();
+        backend.quota.take(|| self.estimate(), began);
         let result = self
-            .exchange(provider, &outgoing, peer, &ctx, attempt_deadline, &timeouts)
+            .exchange(
+                provider,
+                backend,
+                &outgoing,
+                peer,
+                &ctx,
+                attempt_deadline,
+                &timeouts,
+            )
             .await;
         let upstream_latency = |outcome: &str| {
             metrics()
@@ -239,9 +262,11 @@ impl Shared<'_> {
     }
 
     /// Sends the request and reads as far as success is known.
+    #[allow(clippy::too_many_arguments)]
     async fn exchange(
         &self,
         provider: &Provider,
+        backend: &Backend,
         outgoing: &Request<'_>,
         peer: PeerTimeouts,
         ctx: &Ctx,
@@ -256,6 +281,10 @@ impl Shared<'_> {
                 (Outcome::of_sent(&e), e)
             })?;
         let status = incoming.status();
+        if let Some(headers) = incoming.headers() {
+            let reading = quota::read(headers, SystemTime::now());
+            backend.quota.observe(&reading, Instant::now());
+        }
         if !(200..300).contains(&status) {
             let e = self.upstream_error(&mut incoming, provider).await;
             return Err((Outcome::Status(status), e));
@@ -381,17 +410,34 @@ struct Peek {
     error: Option<serde::de::IgnoredAny>,
 }
 
+/// How long a 429 with neither `Retry-After` nor quota headers benches its
+/// backend: long enough to stop hammering it, short enough to lose little.
+const QUOTA_FALLBACK: Duration = Duration::from_secs(1);
+
 /// Tells the backend's breaker about a failed attempt: the provider's
-/// failures count against it, a `Retry-After` benches it; the client's own
-/// errors (a bad request) do not.
+/// failures count against it, a `Retry-After` benches it, a 429 only
+/// benches it (until its quota's reset); the client's own errors (a bad
+/// request) do not count.
 fn report_failure(backend: &Backend, permit: Permit, e: &GatewayError) {
     let now = Instant::now();
-    if let Some(secs) = e.retry_after().and_then(|r| r.trim().parse::<f64>().ok()) {
-        if secs.is_finite() && secs > 0.0 {
-            backend
-                .breaker
-                .bench(now + Duration::from_secs_f64(secs.min(3600.0)));
+    let retry_after = e
+        .retry_after()
+        .and_then(|r| r.trim().parse::<f64>().ok())
+        .filter(|secs| secs.is_finite() && *secs > 0.0);
+    if let Some(secs) = retry_after {
+        backend
+            .breaker
+            .bench(now + Duration::from_secs_f64(secs.min(3600.0)));
+    }
+    if matches!(e, GatewayError::Upstream { status: 429, .. }) {
+        // Quota, not failure: benched until the window the provider's
+        // headers gave resets (or briefly), the breaker not told.
+        if retry_after.is_none() {
+            let until = backend.quota.reset_after_refusal(now, QUOTA_FALLBACK);
+            backend.breaker.bench(until);
         }
+        drop(permit);
+        return;
     }
     if is_provider_fault(e) {
         permit.failure(now);

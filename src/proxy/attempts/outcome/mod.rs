@@ -27,6 +27,9 @@ pub enum Outcome {
     Breaker(RefusalReason),
     /// Not sent: over the provider's rate limits in this gateway.
     RateLimited,
+    /// Not sent: the backend's own quota, as its last answers said, cannot
+    /// cover the request until its window resets.
+    Quota,
     /// Not tried: over the provider's budget, or above the price ceiling
     /// of a route past its degrade threshold.
     OverBudget,
@@ -57,6 +60,7 @@ impl Outcome {
             Self::Context => "context",
             Self::Breaker(r) => r.as_str(),
             Self::RateLimited => "rate_limited",
+            Self::Quota => "quota",
             Self::OverBudget => "over_budget",
             Self::AdapterRefused | Self::AdapterFailed => "script",
             Self::Credentials => "credentials",
@@ -79,6 +83,7 @@ impl Outcome {
             | Self::Context
             | Self::Breaker(_)
             | Self::RateLimited
+            | Self::Quota
             | Self::OverBudget
             | Self::AdapterRefused
             | Self::Rejected => "rejected",
@@ -96,6 +101,7 @@ impl Outcome {
             | Self::Context
             | Self::Breaker(_)
             | Self::RateLimited
+            | Self::Quota
             | Self::OverBudget
             | Self::AdapterRefused
             | Self::AdapterFailed

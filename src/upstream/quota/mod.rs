@@ -1,0 +1,349 @@
+//! What a provider says of its own quota, read off every answer, per
+//! backend (one endpoint, or one key of an account): how many requests and
+//! tokens are left in its window, and when the window resets.
+//!
+//! - OpenAI, Azure, Groq and most OpenAI-compatible APIs send
+//!   `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`, the reset as a
+//!   duration (`1s`, `6m0s`, `20ms`, `1m30.5s`).
+//! - Anthropic sends `anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}`
+//!   (or `input-tokens` for the tokens), the reset as an RFC 3339 time.
+//!
+//! Between answers the gateway counts down on its own ([`Quota::take`]), so
+//! that requests in flight together do not all spend the last of a window;
+//! each answer's reading replaces the count. A backend that cannot cover a
+//! request until its reset is skipped like a benched one
+//! ([`Quota::short_until`]), and a 429 without `Retry-After` benches it
+//! until the reset its headers gave ([`Quota::reset_after_refusal`]):
+//! quota is not failure, so the circuit breaker is not told.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::time::{Duration, Instant, SystemTime};
+
+use http::HeaderMap;
+
+/// Longest reset believed: a header further out is a provider's mistake
+/// (or a daily quota, which a bench this long would not help).
+const MAX_RESET: Duration = Duration::from_secs(3600);
+
+/// What one answer says of a quota window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Signal {
+    pub limit: Option<u64>,
+    pub remaining: u64,
+    /// Until the window resets.
+    pub reset_in: Duration,
+}
+
+/// What one answer says, of requests and of tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Reading {
+    pub requests: Option<Signal>,
+    pub tokens: Option<Signal>,
+}
+
+impl Reading {
+    pub fn is_empty(&self) -> bool {
+        self.requests.is_none() && self.tokens.is_none()
+    }
+}
+
+/// Reads the quota headers of an answer (either family); `now` is the wall
+/// clock an RFC 3339 reset is measured from.
+pub fn read(headers: &HeaderMap, now: SystemTime) -> Reading {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // [limit, remaining, reset] of each family and kind, first found wins.
+    let window = |families: &[[&str; 3]]| {
+        families
+            .iter()
+            .find_map(|[l, r, t]| signal(get(l), get(r), get(t), now))
+    };
+    Reading {
+        requests: window(&REQUESTS),
+        tokens: window(&TOKENS),
+    }
+}
+
+const REQUESTS: [[&str; 3]; 2] = [
+    [
+        "x-ratelimit-limit-requests",
+        "x-ratelimit-remaining-requests",
+        "x-ratelimit-reset-requests",
+    ],
+    [
+        "anthropic-ratelimit-requests-limit",
+        "anthropic-ratelimit-requests-remaining",
+        "anthropic-ratelimit-requests-reset",
+    ],
+];
+
+const TOKENS: [[&str; 3]; 3] = [
+    [
+        "x-ratelimit-limit-tokens",
+        "x-ratelimit-remaining-tokens",
+        "x-ratelimit-reset-tokens",
+    ],
+    [
+        "anthropic-ratelimit-tokens-limit",
+        "anthropic-ratelimit-tokens-remaining",
+        "anthropic-ratelimit-tokens-reset",
+    ],
+    [
+        "anthropic-ratelimit-input-tokens-limit",
+        "anthropic-ratelimit-input-tokens-remaining",
+        "anthropic-ratelimit-input-tokens-reset",
+    ],
+];
+
+/// One window's headers; none without a remaining count and a reset.
+fn signal(
+    limit: Option<&str>,
+    remaining: Option<&str>,
+    reset: Option<&str>,
+    now: SystemTime,
+) -> Option<Signal> {
+    let remaining = count(remaining?)?;
+    let reset_in = reset_in(reset?, now)?;
+    Some(Signal {
+        limit: limit.and_then(count),
+        remaining,
+        reset_in,
+    })
+}
+
+/// A count; a fractional one (some providers send `59.5`) rounded down.
+fn count(v: &str) -> Option<u64> {
+    let v = v.trim();
+    v.parse::<u64>().ok().or_else(|| {
+        let f = v.parse::<f64>().ok()?;
+        (f.is_finite() && f >= 0.0).then(|| f as u64)
+    })
+}
+
+/// A reset: a duration (`6m0s`, `20ms`, `1.5s`, or bare seconds) or an
+/// RFC 3339 time; capped at [`MAX_RESET`]; a time past is zero.
+pub fn reset_in(v: &str, now: SystemTime) -> Option<Duration> {
+    let v = v.trim();
+    let d = match chrono::DateTime::parse_from_rfc3339(v) {
+        Ok(at) => {
+            let at = SystemTime::from(at);
+            at.duration_since(now).unwrap_or(Duration::ZERO)
+        }
+        Err(_) => duration(v)?,
+    };
+    Some(d.min(MAX_RESET))
+}
+
+/// A Go-style duration (`1h2m3.5s`, `6m0s`, `20ms`, `250us`) or bare
+/// seconds (`2`, `0.5`). Written by hand: humantime and its kin do not take
+/// Go's unit-less fractions and concatenated units together.
+pub fn duration(v: &str) -> Option<Duration> {
+    if v.is_empty() {
+        return None;
+    }
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(1e9)));
+    }
+    let mut total = 0f64;
+    let mut rest = v;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        total += number * scale;
+        rest = &rest[unit_len..];
+    }
+    (total.is_finite() && total >= 0.0).then(|| Duration::from_secs_f64(total.min(1e9)))
+}
+
+/// One window as last learned, counted down since.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    limit: Option<u64>,
+    remaining: u64,
+    reset: Instant,
+}
+
+impl Window {
+    fn from(s: Signal, now: Instant) -> Self {
+        Self {
+            limit: s.limit,
+            remaining: s.remaining,
+            reset: now + s.reset_in,
+        }
+    }
+
+    /// Still describes the provider's window (its reset is ahead).
+    fn live(&self, now: Instant) -> bool {
+        self.reset > now
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    requests: Option<Window>,
+    tokens: Option<Window>,
+}
+
+/// A backend's learned quota.
+#[derive(Debug, Default)]
+pub struct Quota {
+    state: Mutex<State>,
+}
+
+/// A window as the admin API and metrics show it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Headroom {
+    pub limit: Option<u64>,
+    pub remaining: u64,
+    pub reset_in: Duration,
+}
+
+/// A backend's headroom, per kind; `None` where nothing live is known.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Snapshot {
+    pub requests: Option<Headroom>,
+    pub tokens: Option<Headroom>,
+}
+
+impl Snapshot {
+    /// As the admin API and `explain` show it: per kind, what is left, the
+    /// window's limit and the milliseconds until it resets (null: nothing
+    /// live is known).
+    pub fn view(&self) -> serde_json::Value {
+        let view = |w: Option<Headroom>| {
+            w.map(|w| {
+                serde_json::json!({
+                    "remaining": w.remaining,
+                    "limit": w.limit,
+                    "reset_in_ms": w.reset_in.as_millis() as u64,
+                })
+            })
+        };
+        serde_json::json!({"requests": view(self.requests), "tokens": view(self.tokens)})
+    }
+}
+
+impl Quota {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Learns an answer's reading (each kind it has replaces what was known).
+    pub fn observe(&self, r: &Reading, now: Instant) {
+        if r.is_empty() {
+            return;
+        }
+        let mut s = self.state();
+        if let Some(sig) = r.requests {
+            s.requests = Some(Window::from(sig, now));
+        }
+        if let Some(sig) = r.tokens {
+            s.tokens = Some(Window::from(sig, now));
+        }
+    }
+
+    /// When the backend can take a request needing `tokens` again, if it
+    /// cannot now: no request left in its window, or fewer tokens than
+    /// the request's estimate (unless the estimate is more than the whole
+    /// window holds: then only the provider can say).
+    /// `tokens` is asked only when a tokens window is known: counting a
+    /// prompt's tokens costs.
+    pub fn short_until(&self, tokens: impl FnOnce() -> u64, now: Instant) -> Option<Instant> {
+        let s = self.state();
+        let mut until = None;
+        if let Some(w) = s.requests.filter(|w| w.live(now)) {
+            if w.remaining == 0 {
+                until = Some(w.reset);
+            }
+        }
+        if let Some(w) = s.tokens.filter(|w| w.live(now)) {
+            let tokens = tokens();
+            let fits_ever = w.limit.is_none_or(|l| tokens <= l);
+            if w.remaining < tokens && fits_ever {
+                until = until.max(Some(w.reset));
+            }
+        }
+        until
+    }
+
+    /// Counts a request sent with `tokens` estimated against what is left,
+    /// until its answer says how much really is.
+    pub fn take(&self, tokens: impl FnOnce() -> u64, now: Instant) {
+        let mut s = self.state();
+        if let Some(w) = s.requests.as_mut().filter(|w| w.live(now)) {
+            w.remaining = w.remaining.saturating_sub(1);
+        }
+        if let Some(w) = s.tokens.as_mut().filter(|w| w.live(now)) {
+            w.remaining = w.remaining.saturating_sub(tokens());
+        }
+    }
+
+    /// After a 429 without `Retry-After`: when to try again — the reset of
+    /// the window that ran out (the later, if both did; the sooner of the
+    /// two if the headers say neither did), or `fallback` from now.
+    pub fn reset_after_refusal(&self, now: Instant, fallback: Duration) -> Instant {
+        let s = self.state();
+        let live: Vec<Window> = [s.requests, s.tokens]
+            .into_iter()
+            .flatten()
+            .filter(|w| w.live(now))
+            .collect();
+        let spent = live
+            .iter()
+            .filter(|w| w.remaining == 0)
+            .map(|w| w.reset)
+            .max();
+        spent
+            .or_else(|| live.iter().map(|w| w.reset).min())
+            .unwrap_or(now + fallback)
+    }
+
+    /// What is known and still live.
+    pub fn snapshot(&self, now: Instant) -> Snapshot {
+        let s = self.state();
+        let view = |w: Option<Window>| {
+            w.filter(|w| w.live(now)).map(|w| Headroom {
+                limit: w.limit,
+                remaining: w.remaining,
+                reset_in: w.reset.saturating_duration_since(now),
+            })
+        };
+        Snapshot {
+            requests: view(s.requests),
+            tokens: view(s.tokens),
+        }
+    }
+}
+
+static QUOTAS: LazyLock<Mutex<HashMap<String, Weak<Quota>>>> = LazyLock::new(Default::default);
+
+/// The quota of backend `id`: the live one if a loaded config has the
+/// backend (what was learned survives a reload), else a new one.
+pub fn quota_for(id: &str) -> Arc<Quota> {
+    let mut map = QUOTAS.lock().unwrap_or_else(|e| e.into_inner());
+    map.retain(|_, w| w.strong_count() > 0);
+    if let Some(q) = map.get(id).and_then(Weak::upgrade) {
+        return q;
+    }
+    let q = Arc::new(Quota::default());
+    map.insert(id.to_string(), Arc::downgrade(&q));
+    q
+}
+
+#[cfg(test)]
+mod tests;

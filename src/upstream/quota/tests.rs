@@ -1,0 +1,215 @@
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use super::*;
+
+fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in pairs {
+        h.insert(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    h
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+#[test]
+fn go_durations_and_bare_seconds_parse() {
+    for (text, want) in [
+        ("1s", 1.0),
+        ("6m0s", 360.0),
+        ("20ms", 0.02),
+        ("1m30.5s", 90.5),
+        ("1h2m3s", 3723.0),
+        ("250us", 0.00025),
+        ("0.5", 0.5),
+        ("2", 2.0),
+        ("0s", 0.0),
+    ] {
+        assert_eq!(duration(text), Some(secs(want)), "{text}");
+    }
+    for bad in ["", "s", "1x", "-1s", "1.2.3s", "abc", "5 s"] {
+        assert_eq!(duration(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn rfc3339_resets_count_from_now_and_are_capped() {
+    let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let in_30s = chrono::DateTime::<chrono::Utc>::from(now + Duration::from_secs(30)).to_rfc3339();
+    assert_eq!(reset_in(&in_30s, now), Some(secs(30.0)));
+    let past = chrono::DateTime::<chrono::Utc>::from(now - Duration::from_secs(5)).to_rfc3339();
+    assert_eq!(reset_in(&past, now), Some(Duration::ZERO));
+    assert_eq!(reset_in("2026-12-07T11:00:30Z", now), Some(Duration::ZERO));
+    assert_eq!(reset_in("999999h", now), Some(MAX_RESET));
+    assert_eq!(reset_in("tomorrow", now), None);
+}
+
+#[test]
+fn openai_headers_are_read() {
+    let h = headers(&[
+        ("x-ratelimit-limit-requests", "40"),
+        ("x-ratelimit-remaining-requests", "39"),
+        ("x-ratelimit-reset-requests", "1s"),
+        ("x-ratelimit-limit-tokens", "150000"),
+        ("x-ratelimit-remaining-tokens", "149984"),
+        ("x-ratelimit-reset-tokens", "6m0s"),
+    ]);
+    let r = read(&h, SystemTime::now());
+    assert_eq!(
+        r.requests,
+        Some(Signal {
+            limit: Some(40),
+            remaining: 39,
+            reset_in: secs(1.0)
+        })
+    );
+    assert_eq!(
+        r.tokens,
+        Some(Signal {
+            limit: Some(150_000),
+            remaining: 149_984,
+            reset_in: secs(360.0)
+        })
+    );
+}
+
+#[test]
+fn anthropic_headers_are_read() {
+    let now = SystemTime::now();
+    let at =
+        |s: u64| chrono::DateTime::<chrono::Utc>::from(now + Duration::from_secs(s)).to_rfc3339();
+    let (r10, r60) = (at(10), at(60));
+    let h = headers(&[
+        ("anthropic-ratelimit-requests-limit", "50"),
+        ("anthropic-ratelimit-requests-remaining", "0"),
+        ("anthropic-ratelimit-requests-reset", &r10),
+        ("anthropic-ratelimit-input-tokens-limit", "40000"),
+        ("anthropic-ratelimit-input-tokens-remaining", "39000"),
+        ("anthropic-ratelimit-input-tokens-reset", &r60),
+    ]);
+    let r = read(&h, now);
+    let req = r.requests.unwrap();
+    assert_eq!((req.limit, req.remaining), (Some(50), 0));
+    assert!(
+        req.reset_in <= secs(10.0) && req.reset_in > secs(8.0),
+        "{req:?}"
+    );
+    assert_eq!(r.tokens.unwrap().remaining, 39_000);
+}
+
+#[test]
+fn partial_or_malformed_headers_say_nothing() {
+    let r = read(
+        &headers(&[
+            ("x-ratelimit-remaining-requests", "12"),
+            ("x-ratelimit-remaining-tokens", "lots"),
+            ("x-ratelimit-reset-tokens", "1s"),
+        ]),
+        SystemTime::now(),
+    );
+    assert!(r.is_empty(), "a remaining count needs its reset: {r:?}");
+    assert!(read(&HeaderMap::new(), SystemTime::now()).is_empty());
+    // A fractional count is rounded down.
+    let r = read(
+        &headers(&[
+            ("x-ratelimit-remaining-requests", "2.9"),
+            ("x-ratelimit-reset-requests", "1s"),
+        ]),
+        SystemTime::now(),
+    );
+    assert_eq!(r.requests.unwrap().remaining, 2);
+}
+
+fn reading(requests: Option<(u64, f64)>, tokens: Option<(u64, f64)>) -> Reading {
+    let sig = |(remaining, reset): (u64, f64)| Signal {
+        limit: Some(1000),
+        remaining,
+        reset_in: secs(reset),
+    };
+    Reading {
+        requests: requests.map(sig),
+        tokens: tokens.map(sig),
+    }
+}
+
+#[test]
+fn a_backend_out_of_requests_is_short_until_its_reset_then_back() {
+    let q = Quota::default();
+    let now = Instant::now();
+    assert_eq!(q.short_until(|| 100, now), None, "nothing known: go");
+    q.observe(&reading(Some((0, 2.0)), None), now);
+    assert_eq!(q.short_until(|| 1, now), Some(now + secs(2.0)));
+    let later = now + secs(2.5);
+    assert_eq!(q.short_until(|| 1, later), None, "the window reset");
+}
+
+#[test]
+fn tokens_must_cover_the_estimate_unless_no_window_could() {
+    let q = Quota::default();
+    let now = Instant::now();
+    q.observe(&reading(Some((10, 1.0)), Some((500, 3.0))), now);
+    assert_eq!(q.short_until(|| 400, now), None);
+    assert_eq!(q.short_until(|| 600, now), Some(now + secs(3.0)));
+    // More than the whole window (limit 1000) holds: the provider decides.
+    assert_eq!(q.short_until(|| 5000, now), None);
+}
+
+#[test]
+fn requests_in_flight_count_down_until_an_answer_says_otherwise() {
+    let q = Quota::default();
+    let now = Instant::now();
+    q.observe(&reading(Some((2, 1.0)), Some((300, 1.0))), now);
+    q.take(|| 100, now);
+    assert_eq!(q.short_until(|| 100, now), None);
+    q.take(|| 100, now);
+    assert_eq!(
+        q.short_until(|| 1, now),
+        Some(now + secs(1.0)),
+        "two in flight took both"
+    );
+    // The answer's reading replaces the count.
+    q.observe(&reading(Some((5, 1.0)), None), now);
+    assert_eq!(q.short_until(|| 50, now), None);
+    let s = q.snapshot(now);
+    assert_eq!(s.requests.unwrap().remaining, 5);
+    assert_eq!(s.tokens.unwrap().remaining, 100);
+}
+
+#[test]
+fn a_refusal_without_retry_after_waits_for_the_window_that_ran_out() {
+    let q = Quota::default();
+    let now = Instant::now();
+    let fallback = secs(1.0);
+    assert_eq!(
+        q.reset_after_refusal(now, fallback),
+        now + fallback,
+        "nothing known"
+    );
+    q.observe(&reading(Some((0, 4.0)), Some((900, 30.0))), now);
+    assert_eq!(q.reset_after_refusal(now, fallback), now + secs(4.0));
+    q.observe(&reading(Some((3, 4.0)), Some((0, 30.0))), now);
+    assert_eq!(q.reset_after_refusal(now, fallback), now + secs(30.0));
+    // The headers say neither ran out: the sooner reset.
+    q.observe(&reading(Some((3, 4.0)), Some((10, 30.0))), now);
+    assert_eq!(q.reset_after_refusal(now, fallback), now + secs(4.0));
+    // Everything known is past: the fallback.
+    let later = now + secs(60.0);
+    assert_eq!(q.reset_after_refusal(later, fallback), later + fallback);
+    assert_eq!(q.snapshot(later), Snapshot::default());
+}
+
+#[test]
+fn a_reload_keeps_what_a_backend_learned() {
+    let a = quota_for("p/one#test-quota");
+    a.observe(&reading(Some((0, 5.0)), None), Instant::now());
+    let again = quota_for("p/one#test-quota");
+    assert!(Arc::ptr_eq(&a, &again));
+    assert!(!Arc::ptr_eq(&a, &quota_for("p/two#test-quota")));
+}

@@ -1,0 +1,124 @@
+//! Routing on the providers' own quota signals (issue 24), through the
+//! real gateway: a backend whose announced quota is spent is skipped
+//! (`x-switchyard-attempts: …:quota`) before it answers 429, comes back at
+//! its reset, and a 429 without `Retry-After` benches it until the reset
+//! its headers gave — not a circuit-breaker failure.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use switchyard_mock::Quota;
+
+use crate::common::*;
+
+/// A mock enforcing `requests` per `window`, as OpenAI announces it (no
+/// `Retry-After` on its 429s).
+async fn limited(requests: u64, window: Duration) -> MockServer {
+    MockServer::start(MockConfig {
+        quota: Some(Quota {
+            requests,
+            tokens: None,
+            window,
+            retry_after: false,
+        }),
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// `cheap` first, then `backup`, on route `m`.
+fn config(cheap: &MockServer, backup: &MockServer) -> String {
+    format!(
+        "{}providers:\n{}{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: cheap, model: x }}, {{ provider: backup, model: x }}]\n",
+        admin_yaml(),
+        provider("cheap", "openai", cheap, None),
+        provider("backup", "openai", backup, None),
+    )
+}
+
+async fn ask(gw: &Gateway) -> (u16, String) {
+    let r = gw.post("/v1/chat/completions", &chat("m", false)).await;
+    (r.status().as_u16(), header(&r, "x-switchyard-attempts"))
+}
+
+#[tokio::test]
+async fn a_spent_quota_is_skipped_before_it_answers_429_and_used_again_at_its_reset() {
+    let cheap = limited(3, Duration::from_millis(1500)).await;
+    let backup = MockServer::start(MockConfig::default()).await.unwrap();
+    let gw = Gateway::start(&config(&cheap, &backup)).await;
+    for _ in 0..3 {
+        assert_eq!(ask(&gw).await, (200, "cheap:200".to_string()));
+    }
+    // The third answer said 0 requests left: skipped, not asked.
+    assert_eq!(ask(&gw).await, (200, "cheap:quota,backup:200".to_string()));
+    assert_eq!(cheap.quota_refusals(), 0, "no 429 was spent on learning");
+    assert_eq!(cheap.hits(), 3);
+    let metrics = gw.metrics().await;
+    assert!(
+        metrics.contains(
+            "gateway_backend_quota_remaining{backend=\"cheap\",kind=\"requests\",provider=\"cheap\"} 0"
+        ),
+        "{metrics}"
+    );
+    let (addr, key) = gw.admin.clone().unwrap();
+    let providers: Value = gw
+        .client
+        .get(format!("http://{addr}/admin/providers"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let quota = &providers["providers"][0]["backends"][0]["quota"];
+    assert_eq!(quota["requests"]["remaining"], 0, "{providers}");
+    assert_eq!(quota["requests"]["limit"], 3, "{providers}");
+    // At the reset the cheap provider is back.
+    let back = eventually(Duration::from_secs(4), || async {
+        ask(&gw).await == (200, "cheap:200".to_string())
+    })
+    .await;
+    assert!(back, "the cheap provider never came back after its reset");
+    assert_eq!(cheap.quota_refusals(), 0);
+}
+
+#[tokio::test]
+async fn a_429_without_retry_after_benches_until_the_reset_and_opens_no_circuit() {
+    let cheap = limited(4, Duration::from_secs(2)).await;
+    let backup = MockServer::start(MockConfig::default()).await.unwrap();
+    let yaml = config(&cheap, &backup);
+    let one = Gateway::start(&yaml).await;
+    let other = Gateway::start(&yaml).await;
+    // `one` learns that 3 are left; `other` spends them behind its back.
+    assert_eq!(ask(&one).await, (200, "cheap:200".to_string()));
+    for _ in 0..3 {
+        assert_eq!(ask(&other).await.0, 200);
+    }
+    // `one` still thinks 3 are left: the provider refuses, without
+    // Retry-After, and the request fails over.
+    assert_eq!(ask(&one).await, (200, "cheap:429,backup:200".to_string()));
+    assert_eq!(cheap.quota_refusals(), 1);
+    // Benched until the reset the 429's headers gave: skipped, not asked.
+    for _ in 0..5 {
+        let (status, attempts) = ask(&one).await;
+        assert_eq!(status, 200);
+        assert!(
+            attempts == "cheap:benched,backup:200" || attempts == "cheap:quota,backup:200",
+            "{attempts}"
+        );
+    }
+    assert_eq!(cheap.quota_refusals(), 1, "no second 429");
+    // Quota is not failure: the circuit stays closed (benched is not open).
+    let metrics = one.metrics().await;
+    assert!(
+        !metrics.contains("gateway_backend_circuit_state{backend=\"cheap\",provider=\"cheap\"} 1"),
+        "{metrics}"
+    );
+    let back = eventually(Duration::from_secs(5), || async {
+        ask(&one).await == (200, "cheap:200".to_string())
+    })
+    .await;
+    assert!(back, "the cheap provider never came back after its reset");
+}
