@@ -116,7 +116,7 @@ fn count(v: &str) -> Option<u64> {
     let v = v.trim();
     v.parse::<u64>().ok().or_else(|| {
         let f = v.parse::<f64>().ok()?;
-        (f.is_finite() && f >= 0.0).then(|| f as u64)
+        (f.is_finite() && f >= 0.0).then_some(f as u64)
     })
 }
 
