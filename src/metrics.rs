@@ -59,6 +59,10 @@ pub struct Metrics {
     /// What each backend's provider says is left of its quota window, by
     /// kind (requests, tokens), while the window is live.
     pub backend_quota_remaining: IntGaugeVec,
+    /// Backends set aside without being asked, by provider (or
+    /// `provider/backend`) and reason (quota, benched, open, rate_limited,
+    /// over_budget, disabled, …).
+    pub backend_skips: IntCounterVec,
     /// Hedged second attempts, by the provider of the slow first one.
     pub hedges: IntCounterVec,
     /// Requests answered by another target or backend than the first tried.
@@ -201,6 +205,11 @@ fn build() -> prometheus::Result<Metrics> {
             "gateway_backend_quota_remaining",
             "Requests or tokens left in the backend's quota window, as its provider's last answer said (counted down since)",
             &["provider", "backend", "kind"]
+        )?,
+        backend_skips: register_int_counter_vec!(
+            "gateway_backend_skips_total",
+            "Backends set aside without being asked, by provider and reason (quota, benched, open, rate_limited, over_budget, ...)",
+            &["provider", "reason"]
         )?,
         failovers: register_int_counter_vec!(
             "gateway_failovers_total",

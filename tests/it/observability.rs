@@ -95,8 +95,15 @@ fn alert_exprs() -> Vec<(String, String)> {
 /// A gateway that has served every kind of traffic the metrics describe,
 /// and the mocks behind it.
 async fn gateway_with_traffic() -> (Gateway, Vec<MockServer>) {
+    // It announces a quota (OpenAI's headers), as real providers do.
     let good = MockServer::start(MockConfig {
         chunks: 3,
+        quota: Some(switchyard_mock::Quota {
+            requests: 100_000,
+            tokens: Some(100_000_000),
+            window: Duration::from_secs(60),
+            retry_after: false,
+        }),
         ..MockConfig::default()
     })
     .await

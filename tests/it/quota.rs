@@ -55,12 +55,12 @@ async fn a_spent_quota_is_skipped_before_it_answers_429_and_used_again_at_its_re
     assert_eq!(cheap.quota_refusals(), 0, "no 429 was spent on learning");
     assert_eq!(cheap.hits(), 3);
     let metrics = gw.metrics().await;
-    assert!(
-        metrics.contains(
-            "gateway_backend_quota_remaining{backend=\"cheap\",kind=\"requests\",provider=\"cheap\"} 0"
-        ),
-        "{metrics}"
-    );
+    for line in [
+        "gateway_backend_quota_remaining{backend=\"cheap\",kind=\"requests\",provider=\"cheap\"} 0",
+        "gateway_backend_skips_total{provider=\"cheap\",reason=\"quota\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
     let (addr, key) = gw.admin.clone().unwrap();
     let providers: Value = gw
         .client

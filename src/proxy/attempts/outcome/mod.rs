@@ -163,6 +163,12 @@ pub fn record(ctx: &mut RequestCtx, failures: &[Failure]) {
             .upstream_attempts
             .with_label_values(&[&f.provider, f.outcome.metric_label()])
             .inc();
+        if !f.outcome.spent() {
+            metrics()
+                .backend_skips
+                .with_label_values(&[f.provider.as_str(), &f.outcome.label()])
+                .inc();
+        }
         tracing::warn!(
             request_id = %ctx.request_id,
             provider = %f.provider,
