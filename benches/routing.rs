@@ -16,6 +16,13 @@
 //! Errors are drawn from a fixed seed per mock, so runs repeat. Every
 //! strategy gets a fresh gateway and fresh mocks (latency observations
 //! start empty), the same requests in the same order, and 8 clients.
+//!
+//! Then the **quota fleet** (issue 24): the same, but `spot`, the cheapest,
+//! fails nothing and enforces a quota of 40 requests per second, announced
+//! as OpenAI does (`x-ratelimit-*`, 429s without `Retry-After`). Its table
+//! adds the 429s the gateway received (calls wasted) and spot's share of
+//! the answers. `SWITCHYARD_BIN` runs another gateway binary (an older
+//! build, for a before/after comparison).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a panic fails the run
 
@@ -105,13 +112,23 @@ const STRATEGIES: [(&str, &str); 5] = [
     ),
 ];
 
-fn mock_config(m: &Member, seed: u64, latency_ms: u64) -> MockConfig {
+/// The quota of the cheapest provider in the quota fleet.
+const SPOT_QUOTA: switchyard_mock::Quota = switchyard_mock::Quota {
+    requests: 40,
+    tokens: None,
+    window: Duration::from_secs(1),
+    retry_after: false,
+};
+
+fn mock_config(m: &Member, seed: u64, latency_ms: u64, quota_fleet: bool) -> MockConfig {
+    let quota = (quota_fleet && m.name == "spot").then_some(SPOT_QUOTA);
     MockConfig {
         latency: Duration::from_millis(latency_ms),
         chunks: OUTPUT_TOKENS,
-        error_rate: m.error_rate,
+        error_rate: if quota.is_some() { 0.0 } else { m.error_rate },
         error_status: m.error_status,
         seed,
+        quota,
         ..MockConfig::default()
     }
 }
@@ -167,7 +184,9 @@ async fn start_gateway(yaml: &str, client: &reqwest::Client) -> Result<Gateway, 
         let config = dir.path().join("routes.yaml");
         let text = format!("listen: {addr}\nscripts: {}\n{yaml}", scripts.display());
         std::fs::write(&config, text).map_err(|e| e.to_string())?;
-        let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        let bin = std::env::var("SWITCHYARD_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_switchyard").to_string());
+        let child = Command::new(bin)
             .args(["run", "--config"])
             .arg(&config)
             .env("SWITCHYARD_LOG", "warn")
@@ -263,11 +282,17 @@ async fn send(client: &reqwest::Client, url: &str, body: &Value) -> Outcome {
     }
 }
 
-/// One strategy on a fresh fleet and gateway.
-async fn run(name: &str, route: &str, client: &reqwest::Client) -> Result<String, String> {
+/// One strategy on a fresh fleet (the quota fleet when `quota_fleet`) and
+/// gateway.
+async fn run(
+    name: &str,
+    route: &str,
+    client: &reqwest::Client,
+    quota_fleet: bool,
+) -> Result<String, String> {
     let mut mocks = Vec::new();
     for (i, m) in FLEET.iter().enumerate() {
-        let cfg = mock_config(m, 42 + i as u64, m.latency_ms);
+        let cfg = mock_config(m, 42 + i as u64, m.latency_ms, quota_fleet);
         mocks.push(MockServer::start(cfg).await.map_err(|e| e.to_string())?);
     }
     let gw = start_gateway(&routes_yaml(&mocks, route), client).await?;
@@ -277,7 +302,7 @@ async fn run(name: &str, route: &str, client: &reqwest::Client) -> Result<String
     let outcomes = drive(&gw, client, move || {
         for (i, (m, mock)) in FLEET.iter().zip(degrade.iter()).enumerate() {
             if let Some(ms) = m.degraded_ms {
-                mock.set_config(mock_config(m, 42 + i as u64, ms));
+                mock.set_config(mock_config(m, 42 + i as u64, ms, quota_fleet));
             }
         }
     })
@@ -293,7 +318,21 @@ async fn run(name: &str, route: &str, client: &reqwest::Client) -> Result<String
         wall.as_secs_f64(),
         hits.join(", ")
     );
-    Ok(row(name, &outcomes))
+    let mut line = row(name, &outcomes);
+    if quota_fleet {
+        let wasted: usize = mocks.iter().map(MockServer::quota_refusals).sum();
+        let answered: usize = mocks.iter().map(MockServer::hits).sum();
+        let spot = FLEET
+            .iter()
+            .zip(mocks.iter())
+            .find(|(m, _)| m.name == "spot")
+            .map_or(0, |(_, mock)| mock.hits() - mock.quota_refusals());
+        line.push_str(&format!(
+            " {wasted} | {:.0}% |",
+            spot as f64 / answered.max(1) as f64 * 100.0
+        ));
+    }
+    Ok(line)
 }
 
 fn row(name: &str, outcomes: &[Outcome]) -> String {
@@ -338,14 +377,22 @@ fn main() {
             .build()
             .unwrap_or_default();
         println!("\n{REQUESTS} requests per strategy, {CLIENTS} clients\n");
-        println!("| strategy | cost / 1,000 requests | success | p50 | p99 | attempts / request |");
-        println!("|---|---:|---:|---:|---:|---:|");
-        for (name, route) in STRATEGIES {
-            match run(name, route, &client).await {
-                Ok(line) => println!("{line}"),
-                Err(e) => {
-                    eprintln!("{name}: {e}");
-                    std::process::exit(1);
+        for quota_fleet in [false, true] {
+            if quota_fleet {
+                println!("\nThe quota fleet: spot at 40 requests/s, OpenAI's headers, no Retry-After\n");
+                println!("| strategy | cost / 1,000 requests | success | p50 | p99 | attempts / request | 429s received | spot's share |");
+                println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+            } else {
+                println!("| strategy | cost / 1,000 requests | success | p50 | p99 | attempts / request |");
+                println!("|---|---:|---:|---:|---:|---:|");
+            }
+            for (name, route) in STRATEGIES {
+                match run(name, route, &client, quota_fleet).await {
+                    Ok(line) => println!("{line}"),
+                    Err(e) => {
+                        eprintln!("{name}: {e}");
+                        std::process::exit(1);
+                    }
                 }
             }
         }
