@@ -205,7 +205,7 @@ impl Shared<'_> {
             write: timeouts.idle.unwrap_or(Duration::from_secs(60)),
         };
         let began = Instant::now();
-        backend.quota.take(|| self.estimate(), began);
+        let taken = backend.quota.take(|| self.estimate(), began);
         let result = self
             .exchange(
                 provider,
@@ -217,6 +217,7 @@ impl Shared<'_> {
                 &timeouts,
             )
             .await;
+        backend.quota.settle(taken);
         let upstream_latency = |outcome: &str| {
             metrics()
                 .upstream_latency

@@ -8,9 +8,10 @@
 //! - Anthropic sends `anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}`
 //!   (or `input-tokens` for the tokens), the reset as an RFC 3339 time.
 //!
-//! Between answers the gateway counts down on its own ([`Quota::take`]), so
-//! that requests in flight together do not all spend the last of a window;
-//! each answer's reading replaces the count. A backend that cannot cover a
+//! Requests in flight count against what is left ([`Quota::take`] until
+//! [`Quota::settle`]): an answer's count does not know of the requests sent
+//! after it, so that several in flight do not all spend the last of a
+//! window. Within one window the lowest count heard wins. A backend that cannot cover a
 //! request until its reset is skipped like a benched one
 //! ([`Quota::short_until`]), and a 429 without `Retry-After` benches it
 //! until the reset its headers gave ([`Quota::reset_after_refusal`]):
@@ -197,7 +198,23 @@ impl Window {
 struct State {
     requests: Option<Window>,
     tokens: Option<Window>,
+    /// Requests sent and not yet answered, and their estimated tokens: an
+    /// answer's count does not know of them.
+    pending: u64,
+    pending_tokens: u64,
 }
+
+/// A request counted against a backend's quota until its answer came
+/// ([`Quota::take`], [`Quota::settle`]).
+#[derive(Debug, Clone, Copy)]
+#[must_use = "settle it when the answer comes"]
+pub struct Taken {
+    tokens: u64,
+}
+
+/// Readings whose resets are this close describe the same window (the
+/// provider rounds, and answers travel).
+const SAME_WINDOW: Duration = Duration::from_millis(250);
 
 /// A backend's learned quota.
 #[derive(Debug, Default)]
@@ -243,17 +260,29 @@ impl Quota {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Learns an answer's reading (each kind it has replaces what was known).
+    /// Learns an answer's reading. Within the same window the lower count
+    /// wins (answers arrive out of order: an earlier one knows of fewer
+    /// requests); a new window replaces the old.
     pub fn observe(&self, r: &Reading, now: Instant) {
         if r.is_empty() {
             return;
         }
         let mut s = self.state();
+        let learn = |known: &mut Option<Window>, sig: Signal| {
+            let new = Window::from(sig, now);
+            *known = Some(match known {
+                Some(w) if w.live(now) && same_window(w.reset, new.reset) => Window {
+                    remaining: w.remaining.min(new.remaining),
+                    ..new
+                },
+                _ => new,
+            });
+        };
         if let Some(sig) = r.requests {
-            s.requests = Some(Window::from(sig, now));
+            learn(&mut s.requests, sig);
         }
         if let Some(sig) = r.tokens {
-            s.tokens = Some(Window::from(sig, now));
+            learn(&mut s.tokens, sig);
         }
     }
 
@@ -267,30 +296,40 @@ impl Quota {
         let s = self.state();
         let mut until = None;
         if let Some(w) = s.requests.filter(|w| w.live(now)) {
-            if w.remaining == 0 {
+            if w.remaining.saturating_sub(s.pending) == 0 {
                 until = Some(w.reset);
             }
         }
         if let Some(w) = s.tokens.filter(|w| w.live(now)) {
             let tokens = tokens();
             let fits_ever = w.limit.is_none_or(|l| tokens <= l);
-            if w.remaining < tokens && fits_ever {
+            let left = w.remaining.saturating_sub(s.pending_tokens);
+            if left < tokens && fits_ever {
                 until = until.max(Some(w.reset));
             }
         }
         until
     }
 
-    /// Counts a request sent with `tokens` estimated against what is left,
-    /// until its answer says how much really is.
-    pub fn take(&self, tokens: impl FnOnce() -> u64, now: Instant) {
+    /// Counts a request about to be sent, with `tokens` estimated (asked
+    /// only when a tokens window is known), against what is left, until
+    /// [`Quota::settle`]: its answer's count will include it.
+    pub fn take(&self, tokens: impl FnOnce() -> u64, now: Instant) -> Taken {
         let mut s = self.state();
-        if let Some(w) = s.requests.as_mut().filter(|w| w.live(now)) {
-            w.remaining = w.remaining.saturating_sub(1);
-        }
-        if let Some(w) = s.tokens.as_mut().filter(|w| w.live(now)) {
-            w.remaining = w.remaining.saturating_sub(tokens());
-        }
+        let tokens = match s.tokens.filter(|w| w.live(now)) {
+            Some(_) => tokens(),
+            None => 0,
+        };
+        s.pending += 1;
+        s.pending_tokens += tokens;
+        Taken { tokens }
+    }
+
+    /// The request `taken` counted has its answer (or failed).
+    pub fn settle(&self, taken: Taken) {
+        let mut s = self.state();
+        s.pending = s.pending.saturating_sub(1);
+        s.pending_tokens = s.pending_tokens.saturating_sub(taken.tokens);
     }
 
     /// After a 429 without `Retry-After`: when to try again — the reset of
@@ -316,18 +355,23 @@ impl Quota {
     /// What is known and still live.
     pub fn snapshot(&self, now: Instant) -> Snapshot {
         let s = self.state();
-        let view = |w: Option<Window>| {
+        let view = |w: Option<Window>, pending: u64| {
             w.filter(|w| w.live(now)).map(|w| Headroom {
                 limit: w.limit,
-                remaining: w.remaining,
+                remaining: w.remaining.saturating_sub(pending),
                 reset_in: w.reset.saturating_duration_since(now),
             })
         };
         Snapshot {
-            requests: view(s.requests),
-            tokens: view(s.tokens),
+            requests: view(s.requests, s.pending),
+            tokens: view(s.tokens, s.pending_tokens),
         }
     }
+}
+
+fn same_window(a: Instant, b: Instant) -> bool {
+    let gap = if a > b { a - b } else { b - a };
+    gap <= SAME_WINDOW
 }
 
 static QUOTAS: LazyLock<Mutex<HashMap<String, Weak<Quota>>>> = LazyLock::new(Default::default);

@@ -162,24 +162,40 @@ fn tokens_must_cover_the_estimate_unless_no_window_could() {
 }
 
 #[test]
-fn requests_in_flight_count_down_until_an_answer_says_otherwise() {
+fn requests_in_flight_count_against_what_is_left_until_answered() {
     let q = Quota::default();
     let now = Instant::now();
     q.observe(&reading(Some((2, 1.0)), Some((300, 1.0))), now);
-    q.take(|| 100, now);
+    let a = q.take(|| 100, now);
     assert_eq!(q.short_until(|| 100, now), None);
-    q.take(|| 100, now);
+    let b = q.take(|| 100, now);
     assert_eq!(
         q.short_until(|| 1, now),
         Some(now + secs(1.0)),
-        "two in flight took both"
+        "two in flight hold both"
     );
-    // The answer's reading replaces the count.
-    q.observe(&reading(Some((5, 1.0)), None), now);
-    assert_eq!(q.short_until(|| 50, now), None);
-    let s = q.snapshot(now);
-    assert_eq!(s.requests.unwrap().remaining, 5);
-    assert_eq!(s.tokens.unwrap().remaining, 100);
+    assert_eq!(q.snapshot(now).tokens.unwrap().remaining, 100);
+    // The first answer counts itself: 1 left, and b still in flight.
+    q.observe(&reading(Some((1, 1.0)), Some((200, 1.0))), now);
+    q.settle(a);
+    assert!(q.short_until(|| 1, now).is_some(), "b holds the last one");
+    q.settle(b);
+    assert_eq!(q.short_until(|| 1, now), None);
+    assert_eq!(q.snapshot(now).requests.unwrap().remaining, 1);
+}
+
+#[test]
+fn within_a_window_the_lowest_count_wins_and_a_new_window_replaces_it() {
+    let q = Quota::default();
+    let now = Instant::now();
+    q.observe(&reading(Some((3, 1.0)), None), now);
+    // An answer admitted earlier arrives late with a higher count.
+    q.observe(&reading(Some((7, 1.05)), None), now);
+    assert_eq!(q.snapshot(now).requests.unwrap().remaining, 3);
+    // The next window.
+    let later = now + secs(1.2);
+    q.observe(&reading(Some((39, 1.0)), None), later);
+    assert_eq!(q.snapshot(later).requests.unwrap().remaining, 39);
 }
 
 #[test]
@@ -192,13 +208,16 @@ fn a_refusal_without_retry_after_waits_for_the_window_that_ran_out() {
         now + fallback,
         "nothing known"
     );
-    q.observe(&reading(Some((0, 4.0)), Some((900, 30.0))), now);
-    assert_eq!(q.reset_after_refusal(now, fallback), now + secs(4.0));
-    q.observe(&reading(Some((3, 4.0)), Some((0, 30.0))), now);
-    assert_eq!(q.reset_after_refusal(now, fallback), now + secs(30.0));
+    let learned = |requests, tokens| {
+        let q = Quota::default();
+        q.observe(&reading(Some(requests), Some(tokens)), now);
+        q.reset_after_refusal(now, fallback)
+    };
+    assert_eq!(learned((0, 4.0), (900, 30.0)), now + secs(4.0));
+    assert_eq!(learned((3, 4.0), (0, 30.0)), now + secs(30.0));
     // The headers say neither ran out: the sooner reset.
-    q.observe(&reading(Some((3, 4.0)), Some((10, 30.0))), now);
-    assert_eq!(q.reset_after_refusal(now, fallback), now + secs(4.0));
+    assert_eq!(learned((3, 4.0), (10, 30.0)), now + secs(4.0));
+    q.observe(&reading(Some((0, 4.0)), Some((900, 30.0))), now);
     // Everything known is past: the fallback.
     let later = now + secs(60.0);
     assert_eq!(q.reset_after_refusal(later, fallback), later + fallback);
