@@ -217,7 +217,8 @@ impl Shared<'_> {
                 &timeouts,
             )
             .await;
-        backend.quota.settle(taken);
+        // Answered (or failed): the answer's count includes it now.
+        drop(taken);
         let upstream_latency = |outcome: &str| {
             metrics()
                 .upstream_latency

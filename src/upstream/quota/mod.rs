@@ -8,8 +8,8 @@
 //! - Anthropic sends `anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}`
 //!   (or `input-tokens` for the tokens), the reset as an RFC 3339 time.
 //!
-//! Requests in flight count against what is left ([`Quota::take`] until
-//! [`Quota::settle`]): an answer's count does not know of the requests sent
+//! Requests in flight count against what is left ([`Quota::take`], until
+//! their [`Taken`] is dropped): an answer's count does not know of the requests sent
 //! after it, so that several in flight do not all spend the last of a
 //! window. Within one window the lowest count heard wins. A backend that cannot cover a
 //! request until its reset is skipped like a benched one
@@ -205,11 +205,21 @@ struct State {
 }
 
 /// A request counted against a backend's quota until its answer came
-/// ([`Quota::take`], [`Quota::settle`]).
-#[derive(Debug, Clone, Copy)]
-#[must_use = "settle it when the answer comes"]
+/// ([`Quota::take`]): dropped, it gives its share back — however the
+/// attempt ends, a hedge's loser or a client gone included.
+#[derive(Debug)]
+#[must_use = "hold it until the answer comes"]
 pub struct Taken {
+    quota: Arc<Quota>,
     tokens: u64,
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        let mut s = self.quota.state();
+        s.pending = s.pending.saturating_sub(1);
+        s.pending_tokens = s.pending_tokens.saturating_sub(self.tokens);
+    }
 }
 
 /// Readings whose resets are this close describe the same window (the
@@ -313,8 +323,8 @@ impl Quota {
 
     /// Counts a request about to be sent, with `tokens` estimated (asked
     /// only when a tokens window is known), against what is left, until
-    /// [`Quota::settle`]: its answer's count will include it.
-    pub fn take(&self, tokens: impl FnOnce() -> u64, now: Instant) -> Taken {
+    /// the [`Taken`] is dropped: its answer's count will include it.
+    pub fn take(self: &Arc<Self>, tokens: impl FnOnce() -> u64, now: Instant) -> Taken {
         let mut s = self.state();
         let tokens = match s.tokens.filter(|w| w.live(now)) {
             Some(_) => tokens(),
@@ -322,14 +332,10 @@ impl Quota {
         };
         s.pending += 1;
         s.pending_tokens += tokens;
-        Taken { tokens }
-    }
-
-    /// The request `taken` counted has its answer (or failed).
-    pub fn settle(&self, taken: Taken) {
-        let mut s = self.state();
-        s.pending = s.pending.saturating_sub(1);
-        s.pending_tokens = s.pending_tokens.saturating_sub(taken.tokens);
+        Taken {
+            quota: Arc::clone(self),
+            tokens,
+        }
     }
 
     /// After a 429 without `Retry-After`: when to try again — the reset of
