@@ -27,7 +27,7 @@ use http::HeaderMap;
 /// (or a daily quota, which a bench this long would not help).
 const MAX_RESET: Duration = Duration::from_secs(3600);
 
-/// What one answer says of a quota window.
+/// A quota window: what one answer says of it, or what is known of it now.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Signal {
     pub limit: Option<u64>,
@@ -232,19 +232,13 @@ pub struct Quota {
     state: Mutex<State>,
 }
 
-/// A window as the admin API and metrics show it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Headroom {
-    pub limit: Option<u64>,
-    pub remaining: u64,
-    pub reset_in: Duration,
-}
-
-/// A backend's headroom, per kind; `None` where nothing live is known.
+/// A backend's headroom, per kind, as the admin API and metrics show it
+/// (what is left, counting requests in flight); `None` where nothing live
+/// is known.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Snapshot {
-    pub requests: Option<Headroom>,
-    pub tokens: Option<Headroom>,
+    pub requests: Option<Signal>,
+    pub tokens: Option<Signal>,
 }
 
 impl Snapshot {
@@ -252,7 +246,7 @@ impl Snapshot {
     /// window's limit and the milliseconds until it resets (null: nothing
     /// live is known).
     pub fn view(&self) -> serde_json::Value {
-        let view = |w: Option<Headroom>| {
+        let view = |w: Option<Signal>| {
             w.map(|w| {
                 serde_json::json!({
                     "remaining": w.remaining,
@@ -362,7 +356,7 @@ impl Quota {
     pub fn snapshot(&self, now: Instant) -> Snapshot {
         let s = self.state();
         let view = |w: Option<Window>, pending: u64| {
-            w.filter(|w| w.live(now)).map(|w| Headroom {
+            w.filter(|w| w.live(now)).map(|w| Signal {
                 limit: w.limit,
                 remaining: w.remaining.saturating_sub(pending),
                 reset_in: w.reset.saturating_duration_since(now),
