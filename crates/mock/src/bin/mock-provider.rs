@@ -55,7 +55,7 @@ struct Args {
     /// units ms, s, m, h), announced in OpenAI's x-ratelimit-* and
     /// Anthropic's anthropic-ratelimit-* headers; over it, a 429 without
     /// retry-after. Tokens are not limited.
-    #[arg(long, value_name = "REQUESTS/WINDOW", value_parser = parse_quota)]
+    #[arg(long, value_name = "REQUESTS/WINDOW", value_parser = Quota::from_flag)]
     quota: Option<Quota>,
 }
 
@@ -79,36 +79,6 @@ impl Args {
             quota: self.quota,
         }
     }
-}
-
-/// `REQUESTS/WINDOW`, e.g. `40/1s`: that many requests per window, tokens
-/// unlimited, no `retry-after`.
-fn parse_quota(s: &str) -> Result<Quota, String> {
-    let usage = || format!("{s:?}: expected REQUESTS/WINDOW, e.g. 40/1s or 500/1m");
-    let (requests, window) = s.split_once('/').ok_or_else(usage)?;
-    let requests: u64 = requests.trim().parse().map_err(|_| usage())?;
-    let window = window.trim();
-    let split = window
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(usage)?;
-    let (amount, unit) = window.split_at(split);
-    let amount: u64 = amount.parse().map_err(|_| usage())?;
-    let window = match unit {
-        "ms" => Duration::from_millis(amount),
-        "s" => Duration::from_secs(amount),
-        "m" => Duration::from_secs(amount.saturating_mul(60)),
-        "h" => Duration::from_secs(amount.saturating_mul(3600)),
-        _ => return Err(usage()),
-    };
-    if window.is_zero() {
-        return Err(format!("{s:?}: the window must be longer than 0"));
-    }
-    Ok(Quota {
-        requests,
-        tokens: None,
-        window,
-        retry_after: false,
-    })
 }
 
 #[tokio::main]
@@ -155,28 +125,4 @@ async fn stop_signal() -> std::io::Result<()> {
 #[cfg(not(unix))]
 async fn stop_signal() -> std::io::Result<()> {
     tokio::signal::ctrl_c().await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quota_flag_reads_requests_per_window() {
-        let quota = parse_quota("40/1s").unwrap();
-        assert_eq!(quota.requests, 40);
-        assert_eq!(quota.window, Duration::from_secs(1));
-        assert_eq!((quota.tokens, quota.retry_after), (None, false));
-        assert_eq!(
-            parse_quota("500/2m").unwrap().window,
-            Duration::from_secs(120)
-        );
-        assert_eq!(
-            parse_quota("3/250ms").unwrap().window,
-            Duration::from_millis(250)
-        );
-        for bad in ["40", "40/", "x/1s", "40/1", "40/1d", "40/0s", "40/s"] {
-            assert!(parse_quota(bad).is_err(), "{bad}");
-        }
-    }
 }

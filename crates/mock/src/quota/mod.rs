@@ -30,6 +30,38 @@ pub struct Quota {
     pub retry_after: bool,
 }
 
+impl Quota {
+    /// The `--quota` flag: `REQUESTS/WINDOW`, e.g. `40/1s`: that many
+    /// requests per window, tokens unlimited, no `retry-after`.
+    pub fn from_flag(s: &str) -> Result<Quota, String> {
+        let usage = || format!("{s:?}: expected REQUESTS/WINDOW, e.g. 40/1s or 500/1m");
+        let (requests, window) = s.split_once('/').ok_or_else(usage)?;
+        let requests: u64 = requests.trim().parse().map_err(|_| usage())?;
+        let window = window.trim();
+        let split = window
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(usage)?;
+        let (amount, unit) = window.split_at(split);
+        let amount: u64 = amount.parse().map_err(|_| usage())?;
+        let window = match unit {
+            "ms" => Duration::from_millis(amount),
+            "s" => Duration::from_secs(amount),
+            "m" => Duration::from_secs(amount.saturating_mul(60)),
+            "h" => Duration::from_secs(amount.saturating_mul(3600)),
+            _ => return Err(usage()),
+        };
+        if window.is_zero() {
+            return Err(format!("{s:?}: the window must be longer than 0"));
+        }
+        Ok(Quota {
+            requests,
+            tokens: None,
+            window,
+            retry_after: false,
+        })
+    }
+}
+
 /// The windows of one server and the 429s they caused.
 #[derive(Debug, Default)]
 pub(crate) struct Windows {

@@ -236,3 +236,22 @@ async fn embeddings_take_from_the_quota_and_no_quota_sends_no_headers() {
     let res = post_openai(&plain, &chat_body(false)).await;
     assert!(res.headers().get("x-ratelimit-limit-requests").is_none());
 }
+
+#[test]
+fn quota_flag_reads_requests_per_window() {
+    let quota = Quota::from_flag("40/1s").unwrap();
+    assert_eq!(quota.requests, 40);
+    assert_eq!(quota.window, Duration::from_secs(1));
+    assert_eq!((quota.tokens, quota.retry_after), (None, false));
+    assert_eq!(
+        Quota::from_flag("500/2m").unwrap().window,
+        Duration::from_secs(120)
+    );
+    assert_eq!(
+        Quota::from_flag("3/250ms").unwrap().window,
+        Duration::from_millis(250)
+    );
+    for bad in ["40", "40/", "x/1s", "40/1", "40/1d", "40/0s", "40/s"] {
+        assert!(Quota::from_flag(bad).is_err(), "{bad}");
+    }
+}
