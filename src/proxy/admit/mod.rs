@@ -267,18 +267,35 @@ impl Ticket<'_> {
         let Some(cost) = ctx.cost else {
             return;
         };
-        let provider = ctx.provider.as_deref();
-        let charged: Vec<&Budgeted> = self
-            .budgets
-            .iter()
-            .filter(|b| b.scope != BudgetScope::Provider || Some(b.name.as_str()) == provider)
-            .collect();
-        let alerts = budget::charge(store, &charged, cost).await;
-        if !alerts.is_empty() {
-            let webhook = self.policies.webhook(cfg);
-            for a in &alerts {
-                budget::announce(a, webhook.as_ref());
-            }
+        charge(
+            self.policies,
+            cfg,
+            &self.budgets,
+            ctx.provider.as_deref(),
+            cost,
+        )
+        .await;
+    }
+}
+
+/// Charges `cost` to `budgets` (of the providers' budgets, only that of
+/// `provider`, which answered) and announces any threshold crossed.
+async fn charge(
+    policies: &Policies,
+    cfg: &Config,
+    budgets: &[Budgeted],
+    provider: Option<&str>,
+    cost: f64,
+) {
+    let charged: Vec<&Budgeted> = budgets
+        .iter()
+        .filter(|b| b.scope != BudgetScope::Provider || Some(b.name.as_str()) == provider)
+        .collect();
+    let alerts = budget::charge(&policies.store, &charged, cost).await;
+    if !alerts.is_empty() {
+        let webhook = policies.webhook(cfg);
+        for a in &alerts {
+            budget::announce(a, webhook.as_ref());
         }
     }
 }

@@ -16,10 +16,9 @@ use std::sync::Arc;
 use pingora::http::RequestHeader;
 use serde_json::{json, Value};
 
-use super::budgets;
+use super::{budgets, charge};
 use crate::error::GatewayError;
 use crate::metrics::metrics;
-use crate::policy::budget;
 use crate::policy::cache::{self, Cached};
 use crate::policy::semantic::{Entry, Hit};
 use crate::policy::Policies;
@@ -239,20 +238,7 @@ async fn embed(
     }
     if let Some(cost) = ctx.cost {
         let touched = budgets(cfg, &route, shared.key.as_deref());
-        let charged: Vec<_> = touched
-            .iter()
-            .filter(|b| {
-                b.scope != budget::Scope::Provider
-                    || Some(b.name.as_str()) == ctx.provider.as_deref()
-            })
-            .collect();
-        let alerts = budget::charge(&policies.store, &charged, cost).await;
-        if !alerts.is_empty() {
-            let webhook = policies.webhook(cfg);
-            for a in &alerts {
-                budget::announce(a, webhook.as_ref());
-            }
-        }
+        charge(policies, cfg, &touched, ctx.provider.as_deref(), cost).await;
     }
     record::finished(&mut ctx, policies);
     result
