@@ -359,6 +359,9 @@ pub struct RawRetry {
 /// `hedge:` of a route.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+    /// Weight of the quota a target's providers say it has spent
+    /// (default 0: quotas do not rank).
+    pub headroom: Option<f64>,
 pub struct RawHedge {
     /// Delay before the next target is also tried: e.g. `2s`, or `p95` for
     /// the first backend's observed 95th percentile time to first byte.

@@ -22,6 +22,7 @@ mod failover;
 mod fleet;
 mod gemini;
 mod guardrails;
+mod headroom;
 mod hostile_clients;
 mod hostile_upstreams;
 mod layering;

@@ -88,6 +88,7 @@ fn candidate(t: &crate::routing::Target, requested: &str, c: &Components) -> Val
         "estimated_cost_usd": c.cost,
         "latency_ms": c.latency_ms,
         "quality": c.quality,
+        "headroom": c.headroom,
         "backends": backends,
         "quota": quota,
     })

@@ -665,9 +665,15 @@ fn route_policy(at: &str, r: &RawRoute, cx: &mut Ctx) -> RoutePolicy {
             latency: w.and_then(|w| w.latency).unwrap_or(1.0),
             quality: w.and_then(|w| w.quality).unwrap_or(1.0),
         };
-        if [weights.cost, weights.latency, weights.quality]
-            .iter()
-            .any(|x| !x.is_finite() || *x < 0.0)
+            headroom: w.and_then(|w| w.headroom).unwrap_or(0.0),
+        if [
+            weights.cost,
+            weights.latency,
+            weights.quality,
+            weights.headroom,
+        ]
+        .iter()
+        .any(|x| !x.is_finite() || *x < 0.0)
         {
             cx.issue(
                 &format!("{at}.weights"),

@@ -278,3 +278,25 @@ fn stream_timeouts_and_response_size_are_read_at_each_level() {
     );
     assert_eq!(defaults.settings.max_response_size, 64 << 20);
 }
+
+#[test]
+fn hybrid_headroom_weight_defaults_to_zero_and_must_not_be_negative() {
+    let route = |weights: &str| {
+        format!("{OK_PROVIDER}routes:\n  - match: {{ model: m }}\n    strategy: hybrid\n    weights: {weights}\n    targets: [{{ provider: p }}]\n")
+    };
+    let headroom = |weights: &str| {
+        let cfg = load(&route(weights)).unwrap();
+        match cfg.routes.resolve("m").unwrap().policy.strategy {
+            crate::routing::strategy::Strategy::Hybrid(w) => w.headroom,
+            other => panic!("strategy {other:?}"),
+        }
+    };
+    assert_eq!(headroom("{ cost: 1 }"), 0.0);
+    assert_eq!(headroom("{ headroom: 2 }"), 2.0);
+    for bad in ["{ headroom: -1 }", "{ headroom: .nan }"] {
+        check_table_row(
+            &route(bad),
+            "routes[0].weights: weights must be non-negative numbers",
+        );
+    }
+}

@@ -265,6 +265,7 @@ impl<'a> Shared<'a> {
         m.insert("cost".into(), opt(c.cost));
         m.insert("latency_ms".into(), opt(c.latency_ms));
         m.insert("quality".into(), opt(c.quality));
+        m.insert("headroom".into(), opt(c.headroom));
         let window = info.and_then(|i| i.context_window).map(|w| w as f64);
         m.insert("context_window".into(), opt(window));
         let healthy = provider

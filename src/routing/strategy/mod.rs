@@ -2,10 +2,12 @@
 //! per request (round-robin), or by estimated cost, observed latency,
 //! configured quality, or a weighted mix of the three (each normalised
 //! across the candidates, so dollars are never weighed against
-//! milliseconds). The balancers then pick a backend within each target.
+//! milliseconds) plus, if weighted, what the providers say is left of their
+//! quotas. The balancers then pick a backend within each target.
 //! Ties keep the configured order.
 
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use rand::Rng;
 
@@ -39,6 +41,9 @@ pub struct Weights {
     pub cost: f64,
     pub latency: f64,
     pub quality: f64,
+    /// Weight of the quota a target has spent (`1 - headroom`); 0 (the
+    /// default) ignores quotas.
+    pub headroom: f64,
 }
 
 impl Strategy {
@@ -98,6 +103,9 @@ pub struct Components {
     pub latency_ms: Option<f64>,
     /// Configured quality, 0..1 (higher is better).
     pub quality: Option<f64>,
+    /// Share of their quota windows the target's backends have left, 0..1
+    /// (higher is better; see [`headroom_of`]).
+    pub headroom: Option<f64>,
 }
 
 /// The context window `model` lacks for `demand`, if it is configured and
@@ -123,6 +131,7 @@ pub fn components(target: &Target, model: &str, demand: &Demand) -> Components {
         cost,
         latency_ms: latency,
         quality: info.and_then(|m| m.quality),
+        headroom: headroom_of(&target.provider),
     }
 }
 
@@ -179,7 +188,9 @@ pub fn rank_by(scores: &[Option<f64>]) -> Vec<usize> {
 
 /// The weighted sum of `i`'s components, each scaled to 0 (best of the
 /// candidates) … 1 (worst); unknown cost or quality counts as worst,
-/// unknown latency as best.
+/// unknown latency as best. Headroom is already an absolute share, so it
+/// is not rescaled (two providers with 95% left must not become 0 and 1):
+/// the quota spent counts, an unknown quota as untouched.
 fn hybrid(targets: &[(&Target, Components)], i: usize, w: Weights) -> f64 {
     let norm = |get: &dyn Fn(&Components) -> Option<f64>, unknown: f64| -> f64 {
         let values: Vec<f64> = targets.iter().filter_map(|(_, c)| get(c)).collect();
@@ -197,6 +208,7 @@ fn hybrid(targets: &[(&Target, Components)], i: usize, w: Weights) -> f64 {
     w.cost * norm(&|c| c.cost, 1.0)
         + w.latency * norm(&|c| c.latency_ms, 0.0)
         + w.quality * norm(&|c| c.quality.map(|q| -q), 1.0)
+        + w.headroom * (1.0 - targets.get(i).and_then(|(_, c)| c.headroom).unwrap_or(1.0))
 }
 
 // ───────────────────────── observed latency ─────────────────────────
@@ -218,6 +230,21 @@ pub fn latency_of(provider: &Provider, model: &str) -> (Option<f64>, Option<f64>
     }
     let mean = |(sum, n): (f64, u32)| (n > 0).then(|| sum / f64::from(n));
     (mean(ttft), mean(total))
+}
+
+// ───────────────────────── quota headroom ─────────────────────────
+
+/// The mean headroom of `provider`'s backends whose quota is known (see
+/// [`crate::upstream::quota::Snapshot::headroom`]); `None` while none has
+/// announced a window with a limit.
+pub fn headroom_of(provider: &Provider) -> Option<f64> {
+    let now = Instant::now();
+    let (sum, n) = provider
+        .backend_list
+        .iter()
+        .filter_map(|b| b.quota.snapshot(now).headroom())
+        .fold((0.0, 0u32), |(sum, n), h| (sum + h, n + 1));
+    (n > 0).then(|| sum / f64::from(n))
 }
 
 #[cfg(test)]

@@ -255,7 +255,26 @@ impl Snapshot {
                 })
             })
         };
-        serde_json::json!({"requests": view(self.requests), "tokens": view(self.tokens)})
+        serde_json::json!({
+            "requests": view(self.requests),
+            "tokens": view(self.tokens),
+            "headroom": self.headroom(),
+        })
+    }
+
+    /// The share of its window the tighter kind has left, 0 (spent) … 1
+    /// (untouched); `None` when no live window with a known limit is
+    /// known. What the scoring strategies weigh (a window whose limit the
+    /// provider did not say has no share to give).
+    pub fn headroom(&self) -> Option<f64> {
+        [self.requests, self.tokens]
+            .into_iter()
+            .flatten()
+            .filter_map(|w| {
+                let limit = w.limit.filter(|l| *l > 0)?;
+                Some((w.remaining as f64 / limit as f64).clamp(0.0, 1.0))
+            })
+            .reduce(f64::min)
     }
 }
 
