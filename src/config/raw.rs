@@ -167,6 +167,40 @@ pub struct RawProvider {
     pub aws: Option<RawAws>,
     /// Google OAuth2 (Vertex AI): project, region and the credentials file.
     pub gcp: Option<RawGcp>,
+    /// How the provider announces its own quota, when neither the OpenAI
+    /// nor the Anthropic headers, and how long a bare 429 benches.
+    pub quota: Option<RawQuota>,
+}
+
+/// `quota:` of a provider.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQuota {
+    /// The provider's own header names, read before the built-in ones.
+    #[serde(default)]
+    pub headers: RawQuotaHeaders,
+    /// How long a 429 with neither `Retry-After` nor quota headers
+    /// benches its backend (default 200ms).
+    pub refusal_bench: Option<Scalar>,
+}
+
+/// `quota.headers:` of a provider: per kind, where each value is said.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQuotaHeaders {
+    pub requests: Option<RawQuotaNames>,
+    pub tokens: Option<RawQuotaNames>,
+}
+
+/// The headers of one quota window: what is left and when it resets
+/// (needed), and the window's limit (optional: without it, the window has
+/// no headroom share to rank by).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQuotaNames {
+    pub limit: Option<String>,
+    pub remaining: String,
+    pub reset: String,
 }
 
 /// `aws:` of a provider. Every field is optional: keys default to the
@@ -325,6 +359,9 @@ pub struct RawWeights {
     pub cost: Option<f64>,
     pub latency: Option<f64>,
     pub quality: Option<f64>,
+    /// Weight of the quota a target's providers say it has spent
+    /// (default 0: quotas do not rank).
+    pub headroom: Option<f64>,
 }
 
 /// `timeouts:` of a provider or a route; each is optional.
@@ -359,9 +396,6 @@ pub struct RawRetry {
 /// `hedge:` of a route.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-    /// Weight of the quota a target's providers say it has spent
-    /// (default 0: quotas do not rank).
-    pub headroom: Option<f64>,
 pub struct RawHedge {
     /// Delay before the next target is also tried: e.g. `2s`, or `p95` for
     /// the first backend's observed 95th percentile time to first byte.

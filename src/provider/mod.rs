@@ -64,6 +64,8 @@ pub struct Provider {
     /// Cloud credentials (AWS SigV4, a Google token) added to each
     /// request once its body is built; `None` for API-key providers.
     pub auth: Option<Arc<crate::cloud::Auth>>,
+    /// How it announces its own quota, beyond the built-in headers.
+    pub quota: crate::upstream::quota::Rules,
 }
 
 /// The capabilities adapters and presets may declare.

@@ -548,6 +548,7 @@ fn provider(
         }),
         plans: Default::default(),
         auth: cloud.auth,
+        quota: quota::rules(name, p.quota.as_ref(), cx),
         timeouts: timeouts(
             &format!("providers.{name}.timeouts"),
             p.timeouts.as_ref(),
@@ -664,8 +665,8 @@ fn route_policy(at: &str, r: &RawRoute, cx: &mut Ctx) -> RoutePolicy {
             cost: w.and_then(|w| w.cost).unwrap_or(1.0),
             latency: w.and_then(|w| w.latency).unwrap_or(1.0),
             quality: w.and_then(|w| w.quality).unwrap_or(1.0),
-        };
             headroom: w.and_then(|w| w.headroom).unwrap_or(0.0),
+        };
         if [
             weights.cost,
             weights.latency,
@@ -982,6 +983,7 @@ mod adapters;
 mod backends;
 mod cloud;
 mod expand;
+mod quota;
 #[cfg(test)]
 mod tests;
 mod upgrade;

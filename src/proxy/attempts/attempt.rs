@@ -238,7 +238,7 @@ impl Shared<'_> {
                 {
                     auth.refused(status);
                 }
-                report_failure(backend, permit, &e);
+                report_failure(backend, &provider.quota, permit, &e);
                 admit::settle_provider(self.store.as_ref(), limit.as_ref(), None).await;
                 return Err(fail(outcome, e));
             }
@@ -284,7 +284,7 @@ impl Shared<'_> {
             })?;
         let status = incoming.status();
         if let Some(headers) = incoming.headers() {
-            let reading = quota::read(headers, SystemTime::now());
+            let reading = quota::read(headers, &provider.quota, SystemTime::now());
             backend.quota.observe(&reading, Instant::now());
         }
         if !(200..300).contains(&status) {
@@ -412,17 +412,11 @@ struct Peek {
     error: Option<serde::de::IgnoredAny>,
 }
 
-/// How long a 429 with neither `Retry-After` nor quota headers benches its
-/// backend: long enough to stop hammering it, short enough to lose little
-/// of a provider that refuses now and then (at 1 s, one whose 5% of
-/// answers are such 429s lost most of its traffic in the routing bench).
-const QUOTA_FALLBACK: Duration = Duration::from_millis(200);
-
 /// Tells the backend's breaker about a failed attempt: the provider's
 /// failures count against it, a `Retry-After` benches it, a 429 only
 /// benches it (until its quota's reset); the client's own errors (a bad
 /// request) do not count.
-fn report_failure(backend: &Backend, permit: Permit, e: &GatewayError) {
+fn report_failure(backend: &Backend, rules: &quota::Rules, permit: Permit, e: &GatewayError) {
     let now = Instant::now();
     let retry_after = e
         .retry_after()
@@ -437,7 +431,7 @@ fn report_failure(backend: &Backend, permit: Permit, e: &GatewayError) {
         // Quota, not failure: benched until the window the provider's
         // headers gave resets (or briefly), the breaker not told.
         if retry_after.is_none() {
-            let until = backend.quota.reset_after_refusal(now, QUOTA_FALLBACK);
+            let until = backend.quota.reset_after_refusal(now, rules.refusal_bench);
             backend.breaker.bench(until);
         }
         drop(permit);

@@ -49,9 +49,46 @@ impl Reading {
     }
 }
 
-/// Reads the quota headers of an answer (either family); `now` is the wall
-/// clock an RFC 3339 reset is measured from.
-pub fn read(headers: &HeaderMap, now: SystemTime) -> Reading {
+/// How long a 429 with neither `Retry-After` nor quota headers benches its
+/// backend, unless its provider says otherwise (`quota.refusal_bench`):
+/// long enough to stop hammering it, short enough to lose little of a
+/// provider that refuses now and then (at 1 s, one whose 5% of answers are
+/// such 429s lost most of its traffic in the routing bench).
+pub const REFUSAL_BENCH: Duration = Duration::from_millis(200);
+
+/// How one provider announces its quota, beyond the two families
+/// (`quota:` in routes.yaml).
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// The provider's own headers, per kind, read before the built-in ones.
+    pub requests: Option<Names>,
+    pub tokens: Option<Names>,
+    /// How long a 429 with neither `Retry-After` nor quota headers benches.
+    pub refusal_bench: Duration,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            requests: None,
+            tokens: None,
+            refusal_bench: REFUSAL_BENCH,
+        }
+    }
+}
+
+/// The headers of one window (lowercase, as `HeaderMap` keeps them).
+#[derive(Debug, Clone)]
+pub struct Names {
+    pub limit: Option<String>,
+    pub remaining: String,
+    pub reset: String,
+}
+
+/// Reads the quota headers of an answer: the provider's own (`rules`),
+/// else either family's; `now` is the wall clock an RFC 3339 reset is
+/// measured from.
+pub fn read(headers: &HeaderMap, rules: &Rules, now: SystemTime) -> Reading {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     // [limit, remaining, reset] of each family and kind, first found wins.
     let window = |families: &[[&str; 3]]| {
@@ -60,8 +97,8 @@ pub fn read(headers: &HeaderMap, now: SystemTime) -> Reading {
             .find_map(|[l, r, t]| signal(get(l), get(r), get(t), now))
     };
     Reading {
-        requests: window(&REQUESTS),
-        tokens: window(&TOKENS),
+        requests: own(&rules.requests).or_else(|| window(&REQUESTS)),
+        tokens: own(&rules.tokens).or_else(|| window(&TOKENS)),
     }
 }
 
@@ -69,6 +106,11 @@ const REQUESTS: [[&str; 3]; 2] = [
     [
         "x-ratelimit-limit-requests",
         "x-ratelimit-remaining-requests",
+    let own = |names: &Option<Names>| {
+        let n = names.as_ref()?;
+        let limit = n.limit.as_deref().and_then(get);
+        signal(limit, get(&n.remaining), get(&n.reset), now)
+    };
         "x-ratelimit-reset-requests",
     ],
     [

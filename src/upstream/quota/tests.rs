@@ -61,7 +61,7 @@ fn openai_headers_are_read() {
         ("x-ratelimit-remaining-tokens", "149984"),
         ("x-ratelimit-reset-tokens", "6m0s"),
     ]);
-    let r = read(&h, SystemTime::now());
+    let r = read(&h, &Rules::default(), SystemTime::now());
     assert_eq!(
         r.requests,
         Some(Signal {
@@ -94,7 +94,7 @@ fn anthropic_headers_are_read() {
         ("anthropic-ratelimit-input-tokens-remaining", "39000"),
         ("anthropic-ratelimit-input-tokens-reset", &r60),
     ]);
-    let r = read(&h, now);
+    let r = read(&h, &Rules::default(), now);
     let req = r.requests.unwrap();
     assert_eq!((req.limit, req.remaining), (Some(50), 0));
     assert!(
@@ -112,16 +112,18 @@ fn partial_or_malformed_headers_say_nothing() {
             ("x-ratelimit-remaining-tokens", "lots"),
             ("x-ratelimit-reset-tokens", "1s"),
         ]),
+        &Rules::default(),
         SystemTime::now(),
     );
     assert!(r.is_empty(), "a remaining count needs its reset: {r:?}");
-    assert!(read(&HeaderMap::new(), SystemTime::now()).is_empty());
+    assert!(read(&HeaderMap::new(), &Rules::default(), SystemTime::now()).is_empty());
     // A fractional count is rounded down.
     let r = read(
         &headers(&[
             ("x-ratelimit-remaining-requests", "2.9"),
             ("x-ratelimit-reset-requests", "1s"),
         ]),
+        &Rules::default(),
         SystemTime::now(),
     );
     assert_eq!(r.requests.unwrap().remaining, 2);
@@ -232,4 +234,77 @@ fn a_reload_keeps_what_a_backend_learned() {
     let again = quota_for("p/one#test-quota");
     assert!(Arc::ptr_eq(&a, &again));
     assert!(!Arc::ptr_eq(&a, &quota_for("p/two#test-quota")));
+}
+
+#[test]
+fn a_providers_own_header_names_are_read_before_the_families() {
+    let rules = Rules {
+        requests: Some(Names {
+            limit: Some("x-acme-rpm".into()),
+            remaining: "x-acme-rpm-left".into(),
+            reset: "x-acme-rpm-reset".into(),
+        }),
+        tokens: Some(Names {
+            limit: None,
+            remaining: "x-acme-tpm-left".into(),
+            reset: "x-acme-tpm-reset".into(),
+        }),
+        ..Rules::default()
+    };
+    let h = headers(&[
+        ("x-acme-rpm", "60"),
+        ("x-acme-rpm-left", "7"),
+        ("x-acme-rpm-reset", "30s"),
+        ("x-acme-tpm-left", "900"),
+        ("x-acme-tpm-reset", "2"),
+        ("x-ratelimit-remaining-requests", "50"),
+        ("x-ratelimit-reset-requests", "1s"),
+    ]);
+    let r = read(&h, &rules, SystemTime::now());
+    assert_eq!(
+        r.requests,
+        Some(Signal {
+            limit: Some(60),
+            remaining: 7,
+            reset_in: secs(30.0)
+        })
+    );
+    assert_eq!(
+        r.tokens,
+        Some(Signal {
+            limit: None,
+            remaining: 900,
+            reset_in: secs(2.0)
+        })
+    );
+    // Where its own headers are absent, the families still speak.
+    let r = read(
+        &headers(&[
+            ("x-ratelimit-remaining-requests", "50"),
+            ("x-ratelimit-reset-requests", "1s"),
+        ]),
+        &rules,
+        SystemTime::now(),
+    );
+    assert_eq!(r.requests.unwrap().remaining, 50);
+    assert_eq!(Rules::default().refusal_bench, REFUSAL_BENCH);
+}
+
+#[test]
+fn headroom_is_the_tighter_kinds_share_of_its_window() {
+    let q = Quota::default();
+    let now = Instant::now();
+    assert_eq!(q.snapshot(now).headroom(), None, "nothing known");
+    // `reading` announces a limit of 1000 for each kind.
+    q.observe(&reading(Some((800, 5.0)), Some((250, 5.0))), now);
+    assert_eq!(q.snapshot(now).headroom(), Some(0.25));
+    let unlimited = Snapshot {
+        requests: Some(Signal {
+            limit: None,
+            remaining: 3,
+            reset_in: secs(1.0),
+        }),
+        tokens: None,
+    };
+    assert_eq!(unlimited.headroom(), None, "no limit, no share");
 }
