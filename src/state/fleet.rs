@@ -27,6 +27,7 @@ use super::link::{BackendError, Link, OwnedRuntime};
 use super::memory::MemoryState;
 use super::{FailMode, StateError};
 use crate::metrics::metrics;
+use crate::upstream::quota::{FleetTake, Reading};
 
 /// How often a down backend is probed.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(500);
@@ -46,6 +47,8 @@ enum Op {
     RecordDelete,
     SemanticPublish,
     SemanticRead,
+    QuotaTake,
+    QuotaObserve,
 }
 
 impl Op {
@@ -63,6 +66,8 @@ impl Op {
             Op::RecordDelete => "record_delete",
             Op::SemanticPublish => "semantic_publish",
             Op::SemanticRead => "semantic_read",
+            Op::QuotaTake => "quota_take",
+            Op::QuotaObserve => "quota_observe",
         }
     }
 }
@@ -260,6 +265,23 @@ impl RedisState {
         Ok(s.call(Op::SemanticRead, s.link.semantic_read(after, count))
             .await?
             .unwrap_or_default())
+    }
+
+    pub async fn quota_take(
+        &self,
+        backend: &str,
+        tokens: u64,
+    ) -> Result<Option<FleetTake>, StateError> {
+        let s = &self.shared;
+        s.call(Op::QuotaTake, s.link.quota_take(backend, tokens))
+            .await
+    }
+
+    pub async fn quota_observe(&self, backend: &str, reading: &Reading) -> Result<(), StateError> {
+        let s = &self.shared;
+        s.call(Op::QuotaObserve, s.link.quota_observe(backend, reading))
+            .await?;
+        Ok(())
     }
 
     /// The runtime the link runs on, for background work that uses the store.

@@ -23,6 +23,7 @@ use tokio::runtime::{Handle, Runtime};
 use super::bucket::{Rate, EPSILON};
 use super::memory::duration_ms;
 use super::StateError;
+use crate::upstream::quota::{FleetTake, Reading, Signal, SAME_WINDOW};
 
 /// Longest wait for one Redis operation (connecting included) before it
 /// counts as a failure: a rate-limit check must not hold a request longer.
@@ -42,6 +43,10 @@ static ADJUST: LazyLock<Script> = LazyLock::new(|| {
 });
 static ADD_SPEND: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/add_spend.lua")));
+static QUOTA_TAKE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/quota_take.lua")));
+static QUOTA_OBSERVE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/quota_observe.lua")));
 
 /// Why a Redis operation failed.
 #[derive(Debug)]
@@ -137,6 +142,9 @@ impl Keys {
     }
     fn semantic(&self) -> String {
         format!("{}semantic", self.prefix)
+    }
+    fn quota(&self, backend: &str) -> String {
+        format!("{}quota:{backend}", self.prefix)
     }
 }
 
@@ -393,6 +401,46 @@ impl Link {
         .await
     }
 
+    /// The quota_take script.
+    pub async fn quota_take(&self, backend: &str, tokens: u64) -> Result<FleetTake, BackendError> {
+        let key = self.keys.quota(backend);
+        self.run(|mut conn| async move {
+            let reply: Vec<i64> = QUOTA_TAKE
+                .key(key)
+                .arg(tokens)
+                .invoke_async(&mut conn)
+                .await?;
+            shared_quota(&reply)
+        })
+        .await
+    }
+
+    /// The quota_observe script.
+    pub async fn quota_observe(
+        &self,
+        backend: &str,
+        reading: &Reading,
+    ) -> Result<(), BackendError> {
+        let mut inv = QUOTA_OBSERVE.prepare_invoke();
+        inv.key(self.keys.quota(backend))
+            .arg(duration_ms(SAME_WINDOW));
+        for window in [reading.requests, reading.tokens] {
+            match window {
+                Some(w) => inv
+                    .arg(1)
+                    .arg(w.remaining)
+                    .arg(w.limit.map_or(-1, |l| l.min(i64::MAX as u64) as i64))
+                    .arg(duration_ms(w.reset_in)),
+                None => inv.arg(0).arg(0).arg(-1).arg(0),
+            };
+        }
+        self.run(|mut conn| async move {
+            inv.invoke_async::<i64>(&mut conn).await?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn get(&self, key: String) -> Result<Option<Bytes>, BackendError> {
         let mut cmd = redis::cmd("GET");
         cmd.arg(key);
@@ -434,6 +482,33 @@ fn semantic_value(fields: Vec<Vec<u8>>) -> Bytes {
         }
     }
     Bytes::new()
+}
+
+/// The quota_take script's reply: `[taken, short_ms, then per kind
+/// remaining, limit, reset_ms]`, -1 where nothing is known.
+fn shared_quota(reply: &[i64]) -> Result<FleetTake, BackendError> {
+    let [taken, short_ms, windows @ ..] = reply else {
+        return Err(BackendError::Reply(format!("quota take: {reply:?}")));
+    };
+    let window = |w: &[i64]| match *w {
+        [remaining, limit, reset_ms] if remaining >= 0 && reset_ms >= 0 => Some(Signal {
+            remaining: remaining as u64,
+            limit: u64::try_from(limit).ok(),
+            reset_in: Duration::from_millis(reset_ms as u64),
+        }),
+        _ => None,
+    };
+    let (Some(requests), Some(tokens)) = (windows.get(0..3), windows.get(3..6)) else {
+        return Err(BackendError::Reply(format!("quota take: {reply:?}")));
+    };
+    Ok(FleetTake {
+        taken: *taken == 1,
+        short_for: Duration::from_millis((*short_ms).max(0) as u64),
+        known: Reading {
+            requests: window(requests),
+            tokens: window(tokens),
+        },
+    })
 }
 
 fn parse_f64(s: &str) -> Result<f64, BackendError> {

@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::upstream::quota::{FleetTake, Reading};
 pub use bucket::Decision;
 use bucket::Rate;
 use fleet::RedisState;
@@ -309,6 +310,37 @@ impl StateStore {
             Inner::Memory(..) => Ok(Vec::new()),
             Inner::Redis(r) => r.semantic_read(after, count).await,
         }
+    }
+
+    /// Spends one request and `tokens` (the request's estimate) from what
+    /// the fleet knows is left of `backend`'s quota, unless that cannot
+    /// cover it until its reset (see `scripts/quota_take.lua`): what the
+    /// fleet knows, after. `None` from the memory store (one node learns
+    /// on its own) and while Redis is away: the provider's quota is
+    /// advisory, so a caller goes on without it, whatever the fail mode.
+    pub async fn quota_take(
+        &self,
+        backend: &str,
+        tokens: u64,
+    ) -> Result<Option<FleetTake>, StateError> {
+        match &*self.inner {
+            Inner::Memory(..) => Ok(None),
+            Inner::Redis(r) => r.quota_take(backend, tokens).await,
+        }
+    }
+
+    /// Tells the fleet what an answer's headers said of `backend`'s quota
+    /// (see `scripts/quota_observe.lua`). A no-op for the memory store.
+    pub async fn quota_observe(&self, backend: &str, reading: &Reading) -> Result<(), StateError> {
+        match &*self.inner {
+            Inner::Memory(..) => Ok(()),
+            Inner::Redis(r) => r.quota_observe(backend, reading).await,
+        }
+    }
+
+    /// True when the store shares state with a fleet (Redis).
+    pub fn is_shared(&self) -> bool {
+        matches!(&*self.inner, Inner::Redis(_))
     }
 
     /// The runtime a Redis store talks to Redis on, for background work

@@ -12,12 +12,12 @@ use tokio::task::JoinHandle;
 use crate::common::*;
 use crate::policy::{call, key_entry, KEY_A};
 
-fn redis_url() -> String {
+pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 /// A key prefix no other test run shares.
-fn prefix() -> String {
+pub fn prefix() -> String {
     use rand::Rng;
     format!("sy-it-{:016x}:", rand::thread_rng().gen::<u64>())
 }
@@ -30,7 +30,7 @@ fn fleet_yaml(mock: &MockServer, state: &str, key_extra: &str, route_extra: &str
     ).as_str()
 }
 
-fn shared_state(prefix: &str) -> String {
+pub fn shared_state(prefix: &str) -> String {
     format!("  redis: {}\n  prefix: \"{prefix}\"\n", redis_url())
 }
 

@@ -122,3 +122,37 @@ async fn a_429_without_retry_after_benches_until_the_reset_and_opens_no_circuit(
     .await;
     assert!(back, "the cheap provider never came back after its reset");
 }
+
+#[tokio::test]
+async fn instances_sharing_redis_spend_one_quota_without_a_429() {
+    // 10 requests in a window longer than the test: no reset to wait for.
+    let cheap = limited(10, Duration::from_secs(60)).await;
+    let backup = MockServer::start(MockConfig::default()).await.unwrap();
+    let state = format!(
+        "state:\n{}",
+        crate::fleet::shared_state(&crate::fleet::prefix())
+    );
+    let yaml = state + config(&cheap, &backup).as_str();
+    let (a, b) = tokio::join!(Gateway::start(&yaml), Gateway::start(&yaml));
+    let mut attempts = Vec::new();
+    for i in 0..14 {
+        let gw = if i % 2 == 0 { &a } else { &b };
+        let (status, tried) = ask(gw).await;
+        assert_eq!(status, 200, "{tried}");
+        attempts.push(tried);
+    }
+    // Each instance alone would have sent its last request on a count the
+    // other had already spent, and met a 429; sharing the count, neither
+    // did, and the quota was used to its last request.
+    assert_eq!(cheap.quota_refusals(), 0, "{attempts:#?}");
+    assert_eq!(cheap.hits(), 10, "{attempts:#?}");
+    for tried in &attempts[10..] {
+        assert_eq!(tried, "cheap:quota,backup:200", "{attempts:#?}");
+    }
+    // Both show what the fleet knows.
+    for gw in [&a, &b] {
+        let metrics = gw.metrics().await;
+        let line = "gateway_backend_quota_remaining{backend=\"cheap\",kind=\"requests\",provider=\"cheap\"} 0";
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+}

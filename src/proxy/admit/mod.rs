@@ -4,10 +4,13 @@
 //! the key's; the route's providers' rule targets out through the
 //! [`Gate`](budget::Gate)), the key's and the route's rate limits, and
 //! coalescing with an identical request in flight. For each provider an
-//! attempt goes to: its own rate limits ([`provider`]). One interface: [`admit`] before the call, and
-//! [`Ticket::settle`] (or [`settle_provider`]) after it.
+//! attempt goes to: its own rate limits ([`provider`]), and in a fleet
+//! its backend's quota as the instances share it ([`quota`]). One
+//! interface: [`admit`] before the call, and [`Ticket::settle`] (or
+//! [`settle_provider`]) after it.
 
 mod cache;
+pub mod quota;
 mod semantic;
 
 use std::sync::Arc;

@@ -204,6 +204,22 @@ impl Shared<'_> {
             read: self.first_byte(&timeouts, attempt_deadline),
             write: timeouts.idle.unwrap_or(Duration::from_secs(60)),
         };
+        // In a fleet, the request is taken from the count the instances
+        // share; refused, it was not sent: permit and limits go back.
+        if let Some(until) =
+            admit::quota::take(self.store.as_ref(), backend, || self.estimate()).await
+        {
+            admit::settle_provider(self.store.as_ref(), limit.as_ref(), None).await;
+            drop(permit);
+            let e = GatewayError::NoUsableProvider(format!(
+                "backend `{}` has no quota left across the fleet until its window resets",
+                backend.label
+            ));
+            return Err(Failure {
+                until: Some(until),
+                ..fail(Outcome::Quota, e)
+            });
+        }
         let began = Instant::now();
         let taken = backend.quota.take(|| self.estimate(), began);
         let result = self
@@ -286,6 +302,7 @@ impl Shared<'_> {
         if let Some(headers) = incoming.headers() {
             let reading = quota::read(headers, &provider.quota, SystemTime::now());
             backend.quota.observe(&reading, Instant::now());
+            admit::quota::publish(self.store.as_ref(), backend, reading);
         }
         if !(200..300).contains(&status) {
             let e = self.upstream_error(&mut incoming, provider).await;

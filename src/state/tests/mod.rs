@@ -3,6 +3,7 @@
 //! random key prefix, so tests run in parallel; every key they write expires.
 
 mod proxy;
+mod quota;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};

@@ -16,6 +16,22 @@
 //! ([`Quota::short_until`]), and a 429 without `Retry-After` benches it
 //! until the reset its headers gave ([`Quota::reset_after_refusal`]):
 //! quota is not failure, so the circuit breaker is not told.
+//!
+//! In a fleet (a Redis state store) the instances share one count per
+//! backend (`src/state/scripts/quota_*.lua`): every answer's reading is
+//! merged into it by the same rule (lower wins within a window, a new
+//! window replaces it), and every request takes one request and its token
+//! estimate from it before it is sent, atomically, refused when that
+//! cannot be covered ([`FleetTake`], [`Quota::learn_fleet`]). The shared
+//! count only goes down within a window, so the fleet never sends more than
+//! the provider said was left (but for requests already on their way when
+//! it said so); what it gets wrong is on the safe side — an attempt that
+//! never reached the provider, or a token estimate above the real count,
+//! stays spent until an answer's reading of a new window replaces it.
+//! This instance's own count is still kept, and still checked first (it
+//! costs no round trip); while Redis is away it is all there is: quota is
+//! advisory (the provider has the last word), so it fails open whatever
+//! the store's fail mode.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
@@ -90,6 +106,11 @@ pub struct Names {
 /// measured from.
 pub fn read(headers: &HeaderMap, rules: &Rules, now: SystemTime) -> Reading {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let own = |names: &Option<Names>| {
+        let n = names.as_ref()?;
+        let limit = n.limit.as_deref().and_then(get);
+        signal(limit, get(&n.remaining), get(&n.reset), now)
+    };
     // [limit, remaining, reset] of each family and kind, first found wins.
     let window = |families: &[[&str; 3]]| {
         families
@@ -106,11 +127,6 @@ const REQUESTS: [[&str; 3]; 2] = [
     [
         "x-ratelimit-limit-requests",
         "x-ratelimit-remaining-requests",
-    let own = |names: &Option<Names>| {
-        let n = names.as_ref()?;
-        let limit = n.limit.as_deref().and_then(get);
-        signal(limit, get(&n.remaining), get(&n.reset), now)
-    };
         "x-ratelimit-reset-requests",
     ],
     [
@@ -244,7 +260,41 @@ struct State {
     /// answer's count does not know of them.
     pending: u64,
     pending_tokens: u64,
+    /// What the fleet's shared count said at this instance's last take
+    /// (fleet mode; it counts every instance's requests, this one's in
+    /// flight included).
+    fleet: Fleet,
 }
+
+/// This instance's view of the fleet's count of one backend.
+#[derive(Debug, Default)]
+struct Fleet {
+    requests: Option<Window>,
+    tokens: Option<Window>,
+    /// Refused by the fleet's count until then.
+    short_until: Option<Instant>,
+    /// The fleet knew nothing of the backend: not asked again before then
+    /// (unless this instance hears its quota first).
+    unknown_until: Option<Instant>,
+}
+
+/// What taking from the fleet's shared count of a backend's quota said
+/// (`StateStore::quota_take`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FleetTake {
+    /// The request was counted; else the backend cannot cover it for
+    /// `short_for`.
+    pub taken: bool,
+    pub short_for: Duration,
+    /// What the fleet knows is left, after this take; empty when it knows
+    /// nothing of the backend.
+    pub known: Reading,
+}
+
+/// How long a backend the fleet knows nothing of is not asked about: a
+/// provider that sends no quota headers costs one round trip a second per
+/// instance, not one per request.
+const FLEET_UNKNOWN: Duration = Duration::from_secs(1);
 
 /// A request counted against a backend's quota until its answer came
 /// ([`Quota::take`]): dropped, it gives its share back — however the
@@ -266,7 +316,7 @@ impl Drop for Taken {
 
 /// Readings whose resets are this close describe the same window (the
 /// provider rounds, and answers travel).
-const SAME_WINDOW: Duration = Duration::from_millis(250);
+pub const SAME_WINDOW: Duration = Duration::from_millis(250);
 
 /// A backend's learned quota.
 #[derive(Debug, Default)]
@@ -333,6 +383,8 @@ impl Quota {
             return;
         }
         let mut s = self.state();
+        // Heard here: the fleet is told, so it knows now.
+        s.fleet.unknown_until = None;
         let learn = |known: &mut Option<Window>, sig: Signal| {
             let new = Window::from(sig, now);
             *known = Some(match known {
@@ -373,7 +425,27 @@ impl Quota {
                 until = until.max(Some(w.reset));
             }
         }
-        until
+        until.max(s.fleet.short_until.filter(|t| *t > now))
+    }
+
+    /// Whether to take from the fleet's count before sending (fleet mode):
+    /// not while the fleet knew nothing of the backend lately.
+    pub fn fleet_due(&self, now: Instant) -> bool {
+        self.state().fleet.unknown_until.is_none_or(|t| t <= now)
+    }
+
+    /// Learns what a take from the fleet's count said: the fleet's windows
+    /// (shown beside this instance's own), a refusal (this instance skips
+    /// the backend without asking until then), or that the fleet knows
+    /// nothing of it. When the refusal ends: `Some` if refused.
+    pub fn learn_fleet(&self, take: &FleetTake, now: Instant) -> Option<Instant> {
+        let mut s = self.state();
+        let fleet = &mut s.fleet;
+        fleet.requests = take.known.requests.map(|w| Window::from(w, now));
+        fleet.tokens = take.known.tokens.map(|w| Window::from(w, now));
+        fleet.unknown_until = take.known.is_empty().then(|| now + FLEET_UNKNOWN);
+        fleet.short_until = (!take.taken).then(|| now + take.short_for);
+        fleet.short_until
     }
 
     /// Counts a request about to be sent, with `tokens` estimated (asked
@@ -413,7 +485,8 @@ impl Quota {
             .unwrap_or(now + fallback)
     }
 
-    /// What is known and still live.
+    /// What is known and still live: of this instance's own count and
+    /// the fleet's (at its last take), the lower.
     pub fn snapshot(&self, now: Instant) -> Snapshot {
         let s = self.state();
         let view = |w: Option<Window>, pending: u64| {
@@ -423,9 +496,13 @@ impl Quota {
                 reset_in: w.reset.saturating_duration_since(now),
             })
         };
+        let lower = |a: Option<Signal>, b: Option<Signal>| match (a, b) {
+            (Some(a), Some(b)) => Some(if b.remaining < a.remaining { b } else { a }),
+            (a, b) => a.or(b),
+        };
         Snapshot {
-            requests: view(s.requests, s.pending),
-            tokens: view(s.tokens, s.pending_tokens),
+            requests: lower(view(s.requests, s.pending), view(s.fleet.requests, 0)),
+            tokens: lower(view(s.tokens, s.pending_tokens), view(s.fleet.tokens, 0)),
         }
     }
 }

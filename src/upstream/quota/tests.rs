@@ -308,3 +308,56 @@ fn headroom_is_the_tighter_kinds_share_of_its_window() {
     };
     assert_eq!(unlimited.headroom(), None, "no limit, no share");
 }
+
+fn fleet(taken: bool, short_for: f64, known: Reading) -> FleetTake {
+    FleetTake {
+        taken,
+        short_for: secs(short_for),
+        known,
+    }
+}
+
+#[test]
+fn a_fleet_refusal_skips_the_backend_here_until_it_ends() {
+    let q = Quota::default();
+    let now = Instant::now();
+    let known = reading(Some((0, 3.0)), None);
+    assert_eq!(
+        q.learn_fleet(&fleet(false, 3.0, known), now),
+        Some(now + secs(3.0))
+    );
+    assert_eq!(q.short_until(|| 1, now), Some(now + secs(3.0)));
+    assert_eq!(q.short_until(|| 1, now + secs(3.1)), None);
+    // A take that went through lifts it.
+    assert_eq!(q.learn_fleet(&fleet(true, 0.0, known), now), None);
+    assert_eq!(q.short_until(|| 1, now), None);
+}
+
+#[test]
+fn a_backend_the_fleet_knows_nothing_of_is_not_asked_about_for_a_second() {
+    let q = Quota::default();
+    let now = Instant::now();
+    assert!(q.fleet_due(now));
+    q.learn_fleet(&fleet(true, 0.0, Reading::default()), now);
+    assert!(!q.fleet_due(now + secs(0.5)));
+    assert!(q.fleet_due(now + FLEET_UNKNOWN));
+    // Heard here, the fleet is told: asked again at once.
+    q.learn_fleet(&fleet(true, 0.0, Reading::default()), now);
+    q.observe(&reading(Some((5, 1.0)), None), now);
+    assert!(q.fleet_due(now));
+}
+
+#[test]
+fn the_snapshot_shows_the_lower_of_this_instances_count_and_the_fleets() {
+    let q = Arc::new(Quota::default());
+    let now = Instant::now();
+    q.observe(&reading(Some((30, 5.0)), None), now);
+    // Other instances spent more than this one has heard of.
+    q.learn_fleet(&fleet(true, 0.0, reading(Some((12, 5.0)), None)), now);
+    assert_eq!(q.snapshot(now).requests.unwrap().remaining, 12);
+    // This instance's own in flight count too, on its own count.
+    let held: Vec<Taken> = (0..20).map(|_| q.take(|| 1, now)).collect();
+    assert_eq!(q.snapshot(now).requests.unwrap().remaining, 10);
+    drop(held);
+    assert_eq!(q.snapshot(now).requests.unwrap().remaining, 12);
+}
