@@ -48,6 +48,7 @@ enum Op {
     SemanticPublish,
     SemanticRead,
     QuotaTake,
+    QuotaRelease,
     QuotaObserve,
 }
 
@@ -67,6 +68,7 @@ impl Op {
             Op::SemanticPublish => "semantic_publish",
             Op::SemanticRead => "semantic_read",
             Op::QuotaTake => "quota_take",
+            Op::QuotaRelease => "quota_release",
             Op::QuotaObserve => "quota_observe",
         }
     }
@@ -271,16 +273,36 @@ impl RedisState {
         &self,
         backend: &str,
         tokens: u64,
+        lease: &str,
+        lasts: Duration,
     ) -> Result<Option<FleetTake>, StateError> {
         let s = &self.shared;
-        s.call(Op::QuotaTake, s.link.quota_take(backend, tokens))
-            .await
+        s.call(
+            Op::QuotaTake,
+            s.link.quota_take(backend, tokens, lease, lasts),
+        )
+        .await
     }
 
-    pub async fn quota_observe(&self, backend: &str, reading: &Reading) -> Result<(), StateError> {
+    pub async fn quota_release(&self, backend: &str, lease: &str) -> Result<(), StateError> {
         let s = &self.shared;
-        s.call(Op::QuotaObserve, s.link.quota_observe(backend, reading))
+        s.call(Op::QuotaRelease, s.link.quota_release(backend, lease))
             .await?;
+        Ok(())
+    }
+
+    pub async fn quota_observe(
+        &self,
+        backend: &str,
+        reading: &Reading,
+        lease: Option<&str>,
+    ) -> Result<(), StateError> {
+        let s = &self.shared;
+        s.call(
+            Op::QuotaObserve,
+            s.link.quota_observe(backend, reading, lease),
+        )
+        .await?;
         Ok(())
     }
 

@@ -146,6 +146,9 @@ impl Keys {
     fn quota(&self, backend: &str) -> String {
         format!("{}quota:{backend}", self.prefix)
     }
+    fn quota_leases(&self, backend: &str) -> String {
+        format!("{}quota-leases:{backend}", self.prefix)
+    }
 }
 
 /// A lazily connected, self-reconnecting handle on one Redis.
@@ -401,28 +404,49 @@ impl Link {
         .await
     }
 
-    /// The quota_take script.
-    pub async fn quota_take(&self, backend: &str, tokens: u64) -> Result<FleetTake, BackendError> {
-        let key = self.keys.quota(backend);
+    /// The quota_take script, with `lease` ("id:tokens") lasting at most
+    /// `lasts`.
+    pub async fn quota_take(
+        &self,
+        backend: &str,
+        tokens: u64,
+        lease: &str,
+        lasts: Duration,
+    ) -> Result<FleetTake, BackendError> {
+        let mut inv = QUOTA_TAKE.prepare_invoke();
+        inv.key(self.keys.quota(backend))
+            .key(self.keys.quota_leases(backend))
+            .arg(tokens)
+            .arg(lease)
+            .arg(duration_ms(lasts).max(1));
         self.run(|mut conn| async move {
-            let reply: Vec<i64> = QUOTA_TAKE
-                .key(key)
-                .arg(tokens)
-                .invoke_async(&mut conn)
-                .await?;
-            shared_quota(&reply)
+            let reply: Vec<i64> = inv.invoke_async(&mut conn).await?;
+            fleet_take(&reply)
         })
         .await
     }
 
-    /// The quota_observe script.
+    /// ZREM of a lease: its request is answered (or failed).
+    pub async fn quota_release(&self, backend: &str, lease: &str) -> Result<(), BackendError> {
+        let mut cmd = redis::cmd("ZREM");
+        cmd.arg(self.keys.quota_leases(backend)).arg(lease);
+        self.run(|mut conn| async move {
+            cmd.query_async::<i64>(&mut conn).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The quota_observe script, ending `lease` if the answer had one.
     pub async fn quota_observe(
         &self,
         backend: &str,
         reading: &Reading,
+        lease: Option<&str>,
     ) -> Result<(), BackendError> {
         let mut inv = QUOTA_OBSERVE.prepare_invoke();
         inv.key(self.keys.quota(backend))
+            .key(self.keys.quota_leases(backend))
             .arg(duration_ms(SAME_WINDOW));
         for window in [reading.requests, reading.tokens] {
             match window {
@@ -434,6 +458,7 @@ impl Link {
                 None => inv.arg(0).arg(0).arg(-1).arg(0),
             };
         }
+        inv.arg(lease.unwrap_or(""));
         self.run(|mut conn| async move {
             inv.invoke_async::<i64>(&mut conn).await?;
             Ok(())
@@ -484,29 +509,27 @@ fn semantic_value(fields: Vec<Vec<u8>>) -> Bytes {
     Bytes::new()
 }
 
-/// The quota_take script's reply: `[taken, short_ms, then per kind
-/// remaining, limit, reset_ms]`, -1 where nothing is known.
-fn shared_quota(reply: &[i64]) -> Result<FleetTake, BackendError> {
-    let [taken, short_ms, windows @ ..] = reply else {
+/// The quota_take script's reply: `[taken, short_ms, heard, then per kind
+/// left, limit, reset_ms]`, -1 where no live window is known.
+fn fleet_take(reply: &[i64]) -> Result<FleetTake, BackendError> {
+    let [taken, short_ms, heard, r_left, r_limit, r_reset, t_left, t_limit, t_reset] = *reply
+    else {
         return Err(BackendError::Reply(format!("quota take: {reply:?}")));
     };
-    let window = |w: &[i64]| match *w {
-        [remaining, limit, reset_ms] if remaining >= 0 && reset_ms >= 0 => Some(Signal {
-            remaining: remaining as u64,
+    let window = |left: i64, limit: i64, reset_ms: i64| {
+        (left >= 0 && reset_ms >= 0).then(|| Signal {
+            remaining: left as u64,
             limit: u64::try_from(limit).ok(),
             reset_in: Duration::from_millis(reset_ms as u64),
-        }),
-        _ => None,
-    };
-    let (Some(requests), Some(tokens)) = (windows.get(0..3), windows.get(3..6)) else {
-        return Err(BackendError::Reply(format!("quota take: {reply:?}")));
+        })
     };
     Ok(FleetTake {
-        taken: *taken == 1,
-        short_for: Duration::from_millis((*short_ms).max(0) as u64),
+        taken: taken == 1,
+        short_for: Duration::from_millis(short_ms.max(0) as u64),
+        heard: heard == 1,
         known: Reading {
-            requests: window(requests),
-            tokens: window(tokens),
+            requests: window(r_left, r_limit, r_reset),
+            tokens: window(t_left, t_limit, t_reset),
         },
     })
 }

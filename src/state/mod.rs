@@ -312,29 +312,50 @@ impl StateStore {
         }
     }
 
-    /// Spends one request and `tokens` (the request's estimate) from what
-    /// the fleet knows is left of `backend`'s quota, unless that cannot
-    /// cover it until its reset (see `scripts/quota_take.lua`): what the
-    /// fleet knows, after. `None` from the memory store (one node learns
-    /// on its own) and while Redis is away: the provider's quota is
+    /// Takes a request needing `tokens` (its estimate) from what the fleet
+    /// knows is left of `backend`'s quota, unless that cannot cover it
+    /// until its reset: the lowest count heard in the window less every
+    /// instance's requests in flight (see `scripts/quota_take.lua`).
+    /// Taken, it is in flight under `lease` (unique, `"id:tokens"`) until
+    /// [`StateStore::quota_release`], or until `lasts` has passed (its
+    /// instance may die holding it). `None` from the memory store (one node
+    /// counts on its own) and while Redis is away: the provider's quota is
     /// advisory, so a caller goes on without it, whatever the fail mode.
     pub async fn quota_take(
         &self,
         backend: &str,
         tokens: u64,
+        lease: &str,
+        lasts: Duration,
     ) -> Result<Option<FleetTake>, StateError> {
         match &*self.inner {
             Inner::Memory(..) => Ok(None),
-            Inner::Redis(r) => r.quota_take(backend, tokens).await,
+            Inner::Redis(r) => r.quota_take(backend, tokens, lease, lasts).await,
+        }
+    }
+
+    /// Ends a lease [`StateStore::quota_take`] gave: its request is
+    /// answered, or failed. A no-op for the memory store.
+    pub async fn quota_release(&self, backend: &str, lease: &str) -> Result<(), StateError> {
+        match &*self.inner {
+            Inner::Memory(..) => Ok(()),
+            Inner::Redis(r) => r.quota_release(backend, lease).await,
         }
     }
 
     /// Tells the fleet what an answer's headers said of `backend`'s quota
-    /// (see `scripts/quota_observe.lua`). A no-op for the memory store.
-    pub async fn quota_observe(&self, backend: &str, reading: &Reading) -> Result<(), StateError> {
+    /// (see `scripts/quota_observe.lua`), and ends the `lease` of the
+    /// request it answered, if it had one, in the same step. A no-op for
+    /// the memory store.
+    pub async fn quota_observe(
+        &self,
+        backend: &str,
+        reading: &Reading,
+        lease: Option<&str>,
+    ) -> Result<(), StateError> {
         match &*self.inner {
             Inner::Memory(..) => Ok(()),
-            Inner::Redis(r) => r.quota_observe(backend, reading).await,
+            Inner::Redis(r) => r.quota_observe(backend, reading, lease).await,
         }
     }
 

@@ -204,28 +204,32 @@ impl Shared<'_> {
             read: self.first_byte(&timeouts, attempt_deadline),
             write: timeouts.idle.unwrap_or(Duration::from_secs(60)),
         };
-        // In a fleet, the request is taken from the count the instances
+        // In a fleet, the request takes a lease on the count the instances
         // share; refused, it was not sent: permit and limits go back.
-        if let Some(until) =
-            admit::quota::take(self.store.as_ref(), backend, || self.estimate()).await
-        {
-            admit::settle_provider(self.store.as_ref(), limit.as_ref(), None).await;
-            drop(permit);
-            let e = GatewayError::NoUsableProvider(format!(
-                "backend `{}` has no quota left across the fleet until its window resets",
-                backend.label
-            ));
-            return Err(Failure {
-                until: Some(until),
-                ..fail(Outcome::Quota, e)
-            });
-        }
+        let estimate = || self.estimate();
+        let fleet = admit::quota::take(self.store.as_ref(), backend, estimate, attempt_deadline);
+        let lease = match fleet.await {
+            Ok(lease) => lease,
+            Err(until) => {
+                admit::settle_provider(self.store.as_ref(), limit.as_ref(), None).await;
+                drop(permit);
+                let e = GatewayError::NoUsableProvider(format!(
+                    "backend `{}` has no quota left across the fleet until its window resets",
+                    backend.label
+                ));
+                return Err(Failure {
+                    until: Some(until),
+                    ..fail(Outcome::Quota, e)
+                });
+            }
+        };
         let began = Instant::now();
         let taken = backend.quota.take(|| self.estimate(), began);
         let result = self
             .exchange(
                 provider,
                 backend,
+                lease.as_ref(),
                 &outgoing,
                 peer,
                 &ctx,
@@ -234,7 +238,7 @@ impl Shared<'_> {
             )
             .await;
         // Answered (or failed): the answer's count includes it now.
-        drop(taken);
+        drop((taken, lease));
         let upstream_latency = |outcome: &str| {
             metrics()
                 .upstream_latency
@@ -285,6 +289,7 @@ impl Shared<'_> {
         &self,
         provider: &Provider,
         backend: &Backend,
+        lease: Option<&admit::quota::Lease>,
         outgoing: &Request<'_>,
         peer: PeerTimeouts,
         ctx: &Ctx,
@@ -302,7 +307,7 @@ impl Shared<'_> {
         if let Some(headers) = incoming.headers() {
             let reading = quota::read(headers, &provider.quota, SystemTime::now());
             backend.quota.observe(&reading, Instant::now());
-            admit::quota::publish(self.store.as_ref(), backend, reading);
+            admit::quota::publish(self.store.as_ref(), backend, reading, lease);
         }
         if !(200..300).contains(&status) {
             let e = self.upstream_error(&mut incoming, provider).await;

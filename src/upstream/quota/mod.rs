@@ -17,21 +17,19 @@
 //! until the reset its headers gave ([`Quota::reset_after_refusal`]):
 //! quota is not failure, so the circuit breaker is not told.
 //!
-//! In a fleet (a Redis state store) the instances share one count per
-//! backend (`src/state/scripts/quota_*.lua`): every answer's reading is
-//! merged into it by the same rule (lower wins within a window, a new
-//! window replaces it), and every request takes one request and its token
-//! estimate from it before it is sent, atomically, refused when that
-//! cannot be covered ([`FleetTake`], [`Quota::learn_fleet`]). The shared
-//! count only goes down within a window, so the fleet never sends more than
-//! the provider said was left (but for requests already on their way when
-//! it said so); what it gets wrong is on the safe side — an attempt that
-//! never reached the provider, or a token estimate above the real count,
-//! stays spent until an answer's reading of a new window replaces it.
-//! This instance's own count is still kept, and still checked first (it
-//! costs no round trip); while Redis is away it is all there is: quota is
-//! advisory (the provider has the last word), so it fails open whatever
-//! the store's fail mode.
+//! In a fleet (a Redis state store) the instances count together, by the
+//! same rule (`src/state/scripts/quota_*.lua`): every answer's reading is
+//! merged into one count per backend (the lowest heard in a window wins, a
+//! new window replaces it), and every request takes a lease on it before it
+//! is sent — refused when the count less every instance's requests in
+//! flight cannot cover it ([`FleetTake`], [`Quota::learn_fleet`]) — and
+//! gives the lease back when answered. So N instances spend a quota as one
+//! would. A lease lapses at its request's deadline, so the requests of an
+//! instance that died stop counting when they would have timed out. This
+//! instance's own count is still kept, and checked first (it costs no round
+//! trip); while Redis is away it is all there is: quota is advisory (the
+//! provider has the last word), so it fails open whatever the store's fail
+//! mode.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
@@ -260,9 +258,8 @@ struct State {
     /// answer's count does not know of them.
     pending: u64,
     pending_tokens: u64,
-    /// What the fleet's shared count said at this instance's last take
-    /// (fleet mode; it counts every instance's requests, this one's in
-    /// flight included).
+    /// What the fleet's count said at this instance's last take (fleet
+    /// mode; less every instance's requests in flight).
     fleet: Fleet,
 }
 
@@ -273,21 +270,24 @@ struct Fleet {
     tokens: Option<Window>,
     /// Refused by the fleet's count until then.
     short_until: Option<Instant>,
-    /// The fleet knew nothing of the backend: not asked again before then
+    /// The fleet had not heard of the backend: not asked again before then
     /// (unless this instance hears its quota first).
     unknown_until: Option<Instant>,
 }
 
-/// What taking from the fleet's shared count of a backend's quota said
+/// What taking a request from the fleet's count of a backend's quota said
 /// (`StateStore::quota_take`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FleetTake {
-    /// The request was counted; else the backend cannot cover it for
-    /// `short_for`.
+    /// The request is counted in flight; else the backend cannot cover it
+    /// for `short_for`.
     pub taken: bool,
     pub short_for: Duration,
-    /// What the fleet knows is left, after this take; empty when it knows
-    /// nothing of the backend.
+    /// The fleet has heard of the backend's quota (lately).
+    pub heard: bool,
+    /// What the fleet knows is left, less every instance's requests in
+    /// flight (this one's included when taken); empty where no live window
+    /// is known.
     pub known: Reading,
 }
 
@@ -443,7 +443,7 @@ impl Quota {
         let fleet = &mut s.fleet;
         fleet.requests = take.known.requests.map(|w| Window::from(w, now));
         fleet.tokens = take.known.tokens.map(|w| Window::from(w, now));
-        fleet.unknown_until = take.known.is_empty().then(|| now + FLEET_UNKNOWN);
+        fleet.unknown_until = (!take.heard).then(|| now + FLEET_UNKNOWN);
         fleet.short_until = (!take.taken).then(|| now + take.short_for);
         fleet.short_until
     }

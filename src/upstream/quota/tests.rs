@@ -313,7 +313,15 @@ fn fleet(taken: bool, short_for: f64, known: Reading) -> FleetTake {
     FleetTake {
         taken,
         short_for: secs(short_for),
+        heard: true,
         known,
+    }
+}
+
+fn unheard() -> FleetTake {
+    FleetTake {
+        heard: false,
+        ..fleet(true, 0.0, Reading::default())
     }
 }
 
@@ -338,11 +346,14 @@ fn a_backend_the_fleet_knows_nothing_of_is_not_asked_about_for_a_second() {
     let q = Quota::default();
     let now = Instant::now();
     assert!(q.fleet_due(now));
-    q.learn_fleet(&fleet(true, 0.0, Reading::default()), now);
+    q.learn_fleet(&unheard(), now);
     assert!(!q.fleet_due(now + secs(0.5)));
     assert!(q.fleet_due(now + FLEET_UNKNOWN));
-    // Heard here, the fleet is told: asked again at once.
+    // A window the fleet has heard of, even none live now, is asked about.
     q.learn_fleet(&fleet(true, 0.0, Reading::default()), now);
+    assert!(q.fleet_due(now));
+    // Heard here, the fleet is told: asked again at once.
+    q.learn_fleet(&unheard(), now);
     q.observe(&reading(Some((5, 1.0)), None), now);
     assert!(q.fleet_due(now));
 }
