@@ -21,8 +21,13 @@
 //! fails nothing and enforces a quota of 40 requests per second, announced
 //! as OpenAI does (`x-ratelimit-*`, 429s without `Retry-After`). Its table
 //! adds the 429s the gateway received (calls wasted) and spot's share of
-//! the answers. `SWITCHYARD_BIN` runs another gateway binary (an older
-//! build, for a before/after comparison).
+//! the answers. `hybrid+headroom` is hybrid weighing quota headroom too
+//! (`weights.headroom: 2`). Last, the quota fleet behind **two gateway
+//! instances** (the clients split between them), each counting spot's
+//! quota alone and then sharing one count through Redis (`REDIS_URL`,
+//! default 127.0.0.1:6379), with the `cost` strategy. `SWITCHYARD_BIN`
+//! runs another gateway binary (an older build, for a before/after
+//! comparison).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a panic fails the run
 
@@ -101,7 +106,7 @@ const FLEET: [Member; 4] = [
 ];
 
 /// The strategies compared, with the route lines each needs.
-const STRATEGIES: [(&str, &str); 5] = [
+const STRATEGIES: [(&str, &str); 6] = [
     ("ordered", "strategy: ordered"),
     ("round-robin", "strategy: round-robin"),
     ("cost", "strategy: cost"),
@@ -109,6 +114,10 @@ const STRATEGIES: [(&str, &str); 5] = [
     (
         "hybrid",
         "strategy: hybrid\n    weights: { cost: 1, latency: 1, quality: 0.5 }",
+    ),
+    (
+        "hybrid+headroom",
+        "strategy: hybrid\n    weights: { cost: 1, latency: 1, quality: 0.5, headroom: 2 }",
     ),
 ];
 
@@ -220,15 +229,16 @@ struct Outcome {
     attempts: usize,
 }
 
-/// Sends the request mix through `gw`; `halfway` runs once, when half the
-/// requests have been sent.
-async fn drive(gw: &Gateway, client: &reqwest::Client, halfway: impl Fn()) -> Vec<Outcome> {
+/// Sends the request mix through the gateways (client `c` through
+/// `gws[c % len]`); `halfway` runs once, when half the requests have been
+/// sent.
+async fn drive(gws: &[Gateway], client: &reqwest::Client, halfway: impl Fn()) -> Vec<Outcome> {
     let next = Arc::new(AtomicUsize::new(0));
     let outcomes = Arc::new(Mutex::new(Vec::with_capacity(REQUESTS)));
     let halfway = Arc::new(halfway);
-    let workers = (0..CLIENTS).map(|_| {
+    let workers = (0..CLIENTS).map(|c| {
         let (next, outcomes, halfway) = (next.clone(), outcomes.clone(), halfway.clone());
-        let url = format!("{}/v1/chat/completions", gw.url);
+        let url = format!("{}/v1/chat/completions", gws[c % gws.len()].url);
         async move {
             loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
@@ -282,24 +292,50 @@ async fn send(client: &reqwest::Client, url: &str, body: &Value) -> Outcome {
     }
 }
 
+/// How many gateway instances a run has, and what they share.
+#[derive(Clone, Copy, PartialEq)]
+enum Instances {
+    One,
+    /// Two, each counting quotas on its own.
+    TwoAlone,
+    /// Two sharing state (quota counts included) through Redis.
+    TwoSharing,
+}
+
+/// The `state:` section for two instances sharing Redis under a prefix of
+/// their own (its keys expire with the quota windows).
+fn shared_state() -> String {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let prefix = format!("switchyard-bench:{:016x}:", rand::random::<u64>());
+    format!("state:\n  redis: {url}\n  prefix: \"{prefix}\"\n")
+}
+
 /// One strategy on a fresh fleet (the quota fleet when `quota_fleet`) and
-/// gateway.
+/// fresh gateways.
 async fn run(
     name: &str,
     route: &str,
     client: &reqwest::Client,
     quota_fleet: bool,
+    instances: Instances,
 ) -> Result<String, String> {
     let mut mocks = Vec::new();
     for (i, m) in FLEET.iter().enumerate() {
         let cfg = mock_config(m, 42 + i as u64, m.latency_ms, quota_fleet);
         mocks.push(MockServer::start(cfg).await.map_err(|e| e.to_string())?);
     }
-    let gw = start_gateway(&routes_yaml(&mocks, route), client).await?;
+    let mut yaml = routes_yaml(&mocks, route);
+    if instances == Instances::TwoSharing {
+        yaml = shared_state() + &yaml;
+    }
+    let mut gws = vec![start_gateway(&yaml, client).await?];
+    if instances != Instances::One {
+        gws.push(start_gateway(&yaml, client).await?);
+    }
     let mocks = Arc::new(mocks);
     let degrade = mocks.clone();
     let began = Instant::now();
-    let outcomes = drive(&gw, client, move || {
+    let outcomes = drive(&gws, client, move || {
         for (i, (m, mock)) in FLEET.iter().zip(degrade.iter()).enumerate() {
             if let Some(ms) = m.degraded_ms {
                 mock.set_config(mock_config(m, 42 + i as u64, ms, quota_fleet));
@@ -387,14 +423,33 @@ fn main() {
                 println!("|---|---:|---:|---:|---:|---:|");
             }
             for (name, route) in STRATEGIES {
-                match run(name, route, &client, quota_fleet).await {
-                    Ok(line) => println!("{line}"),
-                    Err(e) => {
-                        eprintln!("{name}: {e}");
-                        std::process::exit(1);
-                    }
-                }
+                report(name, run(name, route, &client, quota_fleet, Instances::One).await);
             }
         }
+        println!("\nThe quota fleet behind two gateway instances, `cost` strategy\n");
+        println!("| instances | cost / 1,000 requests | success | p50 | p99 | attempts / request | 429s received | spot's share |");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+        for (name, instances) in [
+            ("two, each alone", Instances::TwoAlone),
+            ("two, sharing Redis", Instances::TwoSharing),
+        ] {
+            report(name, run(name, "strategy: cost", &client, true, instances).await);
+        }
     });
+}
+
+/// Prints a run's row, or stops the bench on its error. Another build
+/// (`SWITCHYARD_BIN`, an older one) may not take a row's config: that row
+/// says so and the rest go on.
+fn report(name: &str, line: Result<String, String>) {
+    match line {
+        Ok(line) => println!("{line}"),
+        Err(e) if std::env::var_os("SWITCHYARD_BIN").is_some() => {
+            println!("| {name} | not run: {e} |");
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            std::process::exit(1);
+        }
+    }
 }
