@@ -14,7 +14,13 @@ use crate::common::*;
 /// A mock enforcing `requests` per `window`, as OpenAI announces it (no
 /// `Retry-After` on its 429s).
 async fn limited(requests: u64, window: Duration) -> MockServer {
+    limited_taking(requests, window, Duration::ZERO).await
+}
+
+/// [`limited`], answering after `latency`.
+async fn limited_taking(requests: u64, window: Duration, latency: Duration) -> MockServer {
     MockServer::start(MockConfig {
+        latency,
         quota: Some(Quota {
             requests,
             tokens: None,
@@ -25,6 +31,16 @@ async fn limited(requests: u64, window: Duration) -> MockServer {
     })
     .await
     .unwrap()
+}
+
+/// Two gateway instances on [`config`], sharing state through Redis.
+async fn sharing(cheap: &MockServer, backup: &MockServer) -> (Gateway, Gateway) {
+    let state = format!(
+        "state:\n{}",
+        crate::fleet::shared_state(&crate::fleet::prefix())
+    );
+    let yaml = state + config(cheap, backup).as_str();
+    tokio::join!(Gateway::start(&yaml), Gateway::start(&yaml))
 }
 
 /// `cheap` first, then `backup`, on route `m`.
@@ -128,12 +144,7 @@ async fn instances_sharing_redis_spend_one_quota_without_a_429() {
     // 10 requests in a window longer than the test: no reset to wait for.
     let cheap = limited(10, Duration::from_secs(60)).await;
     let backup = MockServer::start(MockConfig::default()).await.unwrap();
-    let state = format!(
-        "state:\n{}",
-        crate::fleet::shared_state(&crate::fleet::prefix())
-    );
-    let yaml = state + config(&cheap, &backup).as_str();
-    let (a, b) = tokio::join!(Gateway::start(&yaml), Gateway::start(&yaml));
+    let (a, b) = sharing(&cheap, &backup).await;
     let mut attempts = Vec::new();
     for i in 0..14 {
         let gw = if i % 2 == 0 { &a } else { &b };
@@ -163,25 +174,10 @@ async fn two_busy_instances_sharing_redis_receive_no_429() {
     // second: alone, each instance's count misses the other's requests in
     // flight, and the provider refuses some (a dozen or more per run here);
     // sharing one count, with every request in flight leased on it, none.
-    let cheap = MockServer::start(MockConfig {
-        latency: Duration::from_millis(10),
-        quota: Some(Quota {
-            requests: 40,
-            tokens: None,
-            window: Duration::from_secs(1),
-            retry_after: false,
-        }),
-        ..MockConfig::default()
-    })
-    .await
-    .unwrap();
+    let second = Duration::from_secs(1);
+    let cheap = limited_taking(40, second, Duration::from_millis(10)).await;
     let backup = MockServer::start(MockConfig::default()).await.unwrap();
-    let state = format!(
-        "state:\n{}",
-        crate::fleet::shared_state(&crate::fleet::prefix())
-    );
-    let yaml = state + config(&cheap, &backup).as_str();
-    let (a, b) = tokio::join!(Gateway::start(&yaml), Gateway::start(&yaml));
+    let (a, b) = sharing(&cheap, &backup).await;
     let sent = std::sync::atomic::AtomicUsize::new(0);
     let clients = (0..16).map(|c| {
         let (gw, sent) = (if c % 2 == 0 { &a } else { &b }, &sent);

@@ -125,16 +125,19 @@ impl Shared<'_> {
             |outcome: Outcome, error: GatewayError| Failure::new(&backend.label, outcome, error);
         // The provider's own quota, as its answers announced it: a backend
         // that cannot cover the request waits for its window to reset.
-        let now = Instant::now();
-        if let Some(until) = backend.quota.short_until(|| self.estimate(), now) {
+        let short = |until: Instant, whose: &str| {
             let e = GatewayError::NoUsableProvider(format!(
-                "backend `{}` has no quota left until its window resets",
+                "backend `{}` has no quota left{whose} until its window resets",
                 backend.label
             ));
-            return Err(Failure {
+            Failure {
                 until: Some(until),
                 ..fail(Outcome::Quota, e)
-            });
+            }
+        };
+        let now = Instant::now();
+        if let Some(until) = backend.quota.short_until(|| self.estimate(), now) {
+            return Err(short(until, ""));
         }
         let permit = backend.breaker.try_acquire(now).map_err(|r| {
             let e = GatewayError::NoUsableProvider(format!(
@@ -213,14 +216,7 @@ impl Shared<'_> {
             Err(until) => {
                 admit::settle_provider(self.store.as_ref(), limit.as_ref(), None).await;
                 drop(permit);
-                let e = GatewayError::NoUsableProvider(format!(
-                    "backend `{}` has no quota left across the fleet until its window resets",
-                    backend.label
-                ));
-                return Err(Failure {
-                    until: Some(until),
-                    ..fail(Outcome::Quota, e)
-                });
+                return Err(short(until, " across the fleet"));
             }
         };
         let began = Instant::now();
