@@ -191,3 +191,27 @@ async fn two_busy_instances_sharing_redis_receive_no_429() {
     assert_eq!(cheap.quota_refusals(), 0, "{} answered", cheap.hits());
     assert!(cheap.hits() >= 40, "the quota was used: {}", cheap.hits());
 }
+
+#[tokio::test]
+async fn when_every_providers_quota_is_spent_the_client_gets_a_429_with_the_reset() {
+    let cheap = limited(2, Duration::from_millis(1500)).await;
+    let yaml = format!(
+        "{}providers:\n{}routes:\n  - match: {{ model: m }}\n    targets: [{{ provider: cheap, model: x }}]\n",
+        admin_yaml(),
+        provider("cheap", "openai", &cheap, None),
+    );
+    let gw = Gateway::start(&yaml).await;
+    for _ in 0..2 {
+        assert_eq!(ask(&gw).await.0, 200);
+    }
+    // Skipped, not asked: what the provider itself would have answered, a
+    // 429, with its reset (1.5 s at most, rounded up) to wait for.
+    let r = gw.post("/v1/chat/completions", &chat("m", false)).await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(header(&r, "x-switchyard-attempts"), "cheap:quota");
+    let wait: u64 = header(&r, "retry-after").parse().unwrap();
+    assert!((1..=2).contains(&wait), "{wait}");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "rate_limit_exceeded", "{v}");
+    assert_eq!(cheap.quota_refusals(), 0);
+}

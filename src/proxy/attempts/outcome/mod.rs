@@ -186,6 +186,9 @@ pub fn final_error(route: &Route, failures: Vec<Failure>) -> GatewayError {
         .map(|f| format!("{} → {}", f.provider, f.outcome.label()))
         .collect();
     let note = format!("attempts: {}", tried.join(", "));
+    if let Some(e) = quotas_spent(route, &failures, &note) {
+        return e;
+    }
     let best = failures
         .into_iter()
         .map(|f| f.error)
@@ -198,6 +201,26 @@ pub fn final_error(route: &Route, failures: Vec<Failure>) -> GatewayError {
             route.name
         )),
     }
+}
+
+/// When every target was skipped because its provider's own quota cannot
+/// cover the request, the rate limit it is: a 429, as the providers would
+/// answer, with the soonest reset as `Retry-After` (rounded up), so that a
+/// client backs off just long enough — not a 503.
+fn quotas_spent(route: &Route, failures: &[Failure], note: &str) -> Option<GatewayError> {
+    if failures.iter().any(|f| f.outcome != Outcome::Quota) {
+        return None;
+    }
+    let soonest = failures.iter().filter_map(|f| f.until).min()?;
+    let wait = soonest.saturating_duration_since(Instant::now());
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    Some(GatewayError::RateLimited {
+        message: format!(
+            "every provider of route `{}` has spent its quota until its window resets ({note})",
+            route.name
+        ),
+        retry_after: secs.max(1).to_string(),
+    })
 }
 
 #[cfg(test)]
